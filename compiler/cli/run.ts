@@ -1,0 +1,5 @@
+/** `tsbpf run` — not implemented yet (placeholder so the CLI dispatches). */
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write("tsbpf run: not implemented yet\n");
+  return 2;
+}

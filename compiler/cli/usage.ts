@@ -1,0 +1,38 @@
+/** A mistake in the command line (exit code 2). */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parsed command-line: positional arguments and `--name value` / `--flag` options. */
+export interface ParsedArgs {
+  positionals: string[];
+  options: Map<string, string | true>;
+}
+
+/**
+ * Parses `args` against the option names a command accepts. `valued` options take the next argument
+ * (`-o out.o`, `--ctx '{...}'`, or `--ctx={...}`); `flags` take none. Unknown options are a UsageError.
+ */
+export function parseArgs(args: string[], valued: string[], flags: string[] = []): ParsedArgs {
+  const positionals: string[] = [];
+  const options = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("-") || arg === "-") {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flags.includes(name)) {
+      options.set(name, true);
+    } else if (valued.includes(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+      if (value === undefined) throw new UsageError(`option ${name} needs a value`);
+      options.set(name, value);
+    } else {
+      throw new UsageError(`unknown option '${name}'`);
+    }
+  }
+  return { positionals, options };
+}

@@ -1,0 +1,61 @@
+/**
+ * The in-memory model of a BPF ELF object, shared by the writer (compiler), the reader (VM, verifier, loader,
+ * objdump). The reader returns programs already *linked* the way libbpf links them before BPF_PROG_LOAD: each program's
+ * own function followed by every `.text` subprogram it calls (transitively), with pseudo-call immediates fixed up, so a
+ * program's `insns` is exactly what the kernel receives, minus map fds.
+ */
+import type { Instruction } from "../asm/instruction.ts";
+import type { MapDef } from "../abi/maps.ts";
+
+/** A map reference inside a linked program: the lddw at `slot` must receive the fd of map `map`. */
+export interface MapReloc {
+  slot: number;
+  map: string;
+}
+
+/** BTF line info for one instruction (from .BTF.ext). */
+export interface LineInfo {
+  /** Slot index within the linked program. */
+  slot: number;
+  file: string;
+  /** The source line's text, as stored in BTF. */
+  text: string;
+  line: number;
+  column: number;
+}
+
+/** BTF func info: a function starting at `slot` (the program itself at 0, subprograms after it). */
+export interface FuncInfo {
+  slot: number;
+  name: string;
+  typeId: number;
+}
+
+/** One sk_lookup (or other) program, linked. */
+export interface ObjProgram {
+  /** Symbol name, e.g. `redir_port`. */
+  name: string;
+  /** ELF section, e.g. `sk_lookup`. */
+  section: string;
+  /** Slot-indexed decoded instructions (see asm/encode.ts `decode`). */
+  insns: Instruction[];
+  /** The same program encoded (bytes of `insns`). */
+  bytes: Uint8Array;
+  mapRelocs: MapReloc[];
+  lineInfo: LineInfo[];
+  funcInfo: FuncInfo[];
+}
+
+/** A parsed (or to-be-written) object. */
+export interface ObjectFile {
+  license: string;
+  programs: ObjProgram[];
+  maps: MapDef[];
+  /** Raw .BTF section, when present. */
+  btf?: Uint8Array;
+}
+
+/** A malformed or unsupported object: says what is wrong and where, never an uncaught exception of another kind. */
+export class ObjectError extends Error {
+  override name = "ObjectError";
+}
