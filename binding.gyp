@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tsbpf_bpf",
+      "sources": ["native/bpf.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/bpf.c"]}]]
+    }
+  ]
+}

@@ -1,0 +1,140 @@
+/**
+ * Loading a linked object into the kernel the way libbpf does for sk_lookup: create every map from its MapDef
+ * (reusing or creating pins for `pinning: byName` maps when a pin root is given), patch each map's fd into the lddw
+ * slots that reference it (src = BPF_PSEUDO_MAP_FD), and load every program with BPF_PROG_TYPE_SK_LOOKUP and expected
+ * attach type BPF_SK_LOOKUP. On any failure everything created so far is closed before the error propagates.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { LDDW, Pseudo } from "../../compiler/asm/index.ts";
+import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/sk-lookup.ts";
+import type { MapDef } from "../../compiler/abi/maps.ts";
+import { LIBBPF_PIN_BY_NAME } from "../../compiler/abi/maps.ts";
+import { ObjectError, type ObjProgram, type ObjectFile } from "../../compiler/elf/object.ts";
+import { KernelMap } from "./map.ts";
+import { type NativeBpf, asKernelError, sys } from "./native.ts";
+import { KernelProgram } from "./program.ts";
+
+/** Options of `loadObject`. */
+export interface LoadOptions {
+  /**
+   * Verifier log level for successful loads too (1 = instructions, 2 = states, 4 = stats; bit mask). Failed loads
+   * always carry a level-1 log in the thrown error.
+   */
+  logLevel?: number;
+  /** bpffs directory for `pinning: byName` maps (libbpf's default is /sys/fs/bpf). Without it such maps are not pinned. */
+  pinRoot?: string;
+  /** Load only these programs (default: every program of the object). */
+  programs?: string[];
+}
+
+/** Everything an object created in the kernel. `close()` releases all fds (attached links keep their programs). */
+export class LoadedObject {
+  /** @internal */
+  constructor(
+    readonly programs: Map<string, KernelProgram>,
+    readonly maps: Map<string, KernelMap>,
+  ) {}
+
+  /** The program called `name`; throws naming the available ones when absent. */
+  program(name: string): KernelProgram {
+    const p = this.programs.get(name);
+    if (!p) throw new ObjectError(`no program ${name} in the object (programs: ${[...this.programs.keys()].join(", ") || "none"})`);
+    return p;
+  }
+
+  /** The map called `name`; throws naming the available ones when absent. */
+  map(name: string): KernelMap {
+    const m = this.maps.get(name);
+    if (!m) throw new ObjectError(`no map ${name} in the object (maps: ${[...this.maps.keys()].join(", ") || "none"})`);
+    return m;
+  }
+
+  /** Closes every program and map fd. Idempotent. */
+  close(): void {
+    for (const p of this.programs.values()) p.close();
+    for (const m of this.maps.values()) m.close();
+  }
+}
+
+/** The kernel keeps 15 characters of [A-Za-z0-9_.] for object names (BPF_OBJ_NAME_LEN 16). */
+export function kernelObjectName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, 15);
+}
+
+function createMap(bpf: NativeBpf, def: MapDef, pinRoot: string | undefined): KernelMap {
+  const pinPath = def.pinning === LIBBPF_PIN_BY_NAME && pinRoot ? join(pinRoot, def.name) : undefined;
+  if (pinPath && existsSync(pinPath)) {
+    // Reuse a pinned map, as libbpf does, after checking it is compatible with the definition.
+    const fd = sys(`open of pinned map ${pinPath}`, () => bpf.objGet(pinPath));
+    const info = bpf.mapInfo(fd);
+    if (info.type !== def.type || info.keySize !== def.keySize || info.valueSize !== def.valueSize || info.maxEntries !== def.maxEntries) {
+      bpf.close(fd);
+      throw new ObjectError(
+        `pinned map ${pinPath} (type ${info.type}, key ${info.keySize}, value ${info.valueSize}, max ${info.maxEntries}) does not match map ${def.name} (type ${def.type}, key ${def.keySize}, value ${def.valueSize}, max ${def.maxEntries})`,
+      );
+    }
+    return new KernelMap(bpf, fd, def);
+  }
+  const fd = sys(`creation of map ${def.name}`, () =>
+    bpf.mapCreate(def.type, def.keySize, def.valueSize, def.maxEntries, def.flags, kernelObjectName(def.name)),
+  );
+  const map = new KernelMap(bpf, fd, def);
+  if (pinPath) {
+    try {
+      map.pin(pinPath);
+    } catch (err) {
+      map.close();
+      throw err;
+    }
+  }
+  return map;
+}
+
+/** The program's bytes with map fds written into its lddw slots. */
+export function relocate(prog: ObjProgram, fds: ReadonlyMap<string, number>): Uint8Array {
+  const bytes = prog.bytes.slice();
+  const view = new DataView(bytes.buffer);
+  for (const { slot, map } of prog.mapRelocs) {
+    const fd = fds.get(map);
+    if (fd === undefined) throw new ObjectError(`program ${prog.name} references map ${map}, which the object does not define`);
+    const at = slot * 8;
+    if (at + 16 > bytes.length || bytes[at] !== LDDW) {
+      throw new ObjectError(`program ${prog.name}: map relocation for ${map} at slot ${slot} is not on an lddw instruction`);
+    }
+    bytes[at + 1] = (Pseudo.MAP_FD << 4) | (bytes[at + 1]! & 0x0f);
+    view.setInt32(at + 4, fd, true);
+    view.setInt32(at + 12, 0, true);
+  }
+  return bytes;
+}
+
+/** Loads a linked {@link ObjectFile} (see module comment). */
+export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions = {}): LoadedObject {
+  const maps = new Map<string, KernelMap>();
+  const programs = new Map<string, KernelProgram>();
+  const loaded = new LoadedObject(programs, maps);
+  try {
+    for (const def of obj.maps) maps.set(def.name, createMap(bpf, def, options.pinRoot));
+    const fds = new Map([...maps].map(([n, m]) => [n, m.fd]));
+    const wanted = options.programs;
+    for (const name of wanted ?? []) {
+      if (!obj.programs.some((p) => p.name === name)) throw new ObjectError(`no program ${name} in the object`);
+    }
+    for (const prog of obj.programs) {
+      if (wanted && !wanted.includes(prog.name)) continue;
+      const insns = relocate(prog, fds);
+      let r: { fd: number; log: string };
+      try {
+        r = bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, obj.license || "GPL", kernelObjectName(prog.name), options.logLevel ?? 0);
+      } catch (err) {
+        throw asKernelError(err, `loading program ${prog.name}`);
+      }
+      programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log));
+    }
+  } catch (err) {
+    loaded.close();
+    throw err;
+  }
+  return loaded;
+}
