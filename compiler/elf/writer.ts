@@ -1,0 +1,243 @@
+/**
+ * ELF64 writer: compiled programs + map definitions → a relocatable BPF object laid out like clang -O2 -g output, so
+ * that libbpf (bpftool) opens, relocates and loads it: programs sharing an executable section (`sk_lookup`) as GLOBAL
+ * FUNC symbols, `.rel<section>` R_BPF_64_64 relocations for map loads against the maps' symbols in `.maps`,
+ * BTF-defined maps, `license`, `.BTF` and `.BTF.ext` (func_info and line_info pointing at the TypeScript source).
+ * DWARF is not written: libbpf and the kernel need only BTF.
+ */
+import { type Instruction, encode, EncodeError, isPseudoCall } from "../asm/index.ts";
+import {
+  type BtfExt,
+  BtfBuilder,
+  BtfKind,
+  type ExtLineInfo,
+  IntEncoding,
+  Linkage,
+  StringTable,
+  addMapDefinition,
+  addProgramFunc,
+  addSkLookupCtx,
+  addTypeNames,
+  encodeBtf,
+  encodeBtfExt,
+} from "../btf/index.ts";
+import type { IrMap } from "../ir/ir.ts";
+import {
+  type ElfRel,
+  type SectionSpec,
+  type SymbolSpec,
+  R_BPF_64_64,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHF_INFO_LINK,
+  SHF_WRITE,
+  SHN_ABS,
+  SHT_PROGBITS,
+  SHT_REL,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  STB_GLOBAL,
+  STB_LOCAL,
+  STT_FILE,
+  STT_FUNC,
+  STT_OBJECT,
+  STT_SECTION,
+  buildElf,
+  encodeRels,
+  encodeSymbols,
+} from "./elf64.ts";
+import { ObjectError } from "./object.ts";
+
+/** One program to write: its symbol name, ELF section and emitted-form instructions (see compiler/asm). */
+export interface ProgramInput {
+  name: string;
+  /** ELF section; libbpf derives the program type from it. Default `sk_lookup`. */
+  section?: string;
+  insns: Instruction[];
+}
+
+/** Everything {@link writeObject} needs. */
+export interface ObjectInput {
+  /** TS source path, stored as the file name of line info records. */
+  fileName: string;
+  /** The source text; line info stores each referenced line's text. */
+  source?: string;
+  license: string;
+  programs: ProgramInput[];
+  maps: IrMap[];
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DEFAULT_SECTION = "sk_lookup";
+
+/** A program section being laid out: its programs' bytes, relocations, func and line info. */
+interface SectionPlan {
+  name: string;
+  chunks: Uint8Array[];
+  size: number;
+  funcs: { name: string; offset: number; size: number }[];
+  mapRelocs: { offset: number; map: string }[];
+  lineInfo: ExtLineInfo[];
+}
+
+function checkInput(input: ObjectInput): void {
+  if (input.programs.length === 0) throw new ObjectError("an object needs at least one program");
+  const names = new Set<string>();
+  for (const p of input.programs) {
+    if (!IDENT.test(p.name)) throw new ObjectError(`program name '${p.name}' is not a C identifier`);
+    if (names.has(p.name)) throw new ObjectError(`program '${p.name}' is defined twice`);
+    names.add(p.name);
+    if (p.insns.length === 0) throw new ObjectError(`program '${p.name}' has no instructions`);
+    const section = p.section ?? DEFAULT_SECTION;
+    if (!section || section.startsWith(".") || section === "license" || section === "maps") {
+      throw new ObjectError(`program '${p.name}': '${section}' cannot be a program section`);
+    }
+  }
+  for (const m of input.maps) {
+    if (!IDENT.test(m.name)) throw new ObjectError(`map name '${m.name}' is not a C identifier`);
+    if (names.has(m.name)) throw new ObjectError(`'${m.name}' names both a map and a program or another map`);
+    names.add(m.name);
+  }
+  if (input.license.includes("\0")) throw new ObjectError("the license string contains a NUL byte");
+}
+
+/** Source line `line` (1-based) of `lines`, without a trailing CR; "" when unknown. */
+const lineText = (lines: string[] | undefined, line: number): string => (lines?.[line - 1] ?? "").replace(/\r$/, "");
+
+/** Encodes one program into its section plan: bytes, map relocations and line info (one record per line change). */
+function placeProgram(plan: SectionPlan, p: ProgramInput, lines: string[] | undefined, mapNames: Set<string>): void {
+  let enc;
+  try {
+    enc = encode(p.insns);
+  } catch (err) {
+    if (err instanceof EncodeError) throw new ObjectError(`program '${p.name}': ${err.message}`);
+    throw err;
+  }
+  const offset = plan.size;
+  for (const r of enc.relocations) {
+    if (r.kind === "call") throw new ObjectError(`program '${p.name}': call to '${r.symbol}', which is not defined in the program`);
+    if (!mapNames.has(r.symbol)) throw new ObjectError(`program '${p.name}': instruction at slot ${r.slot} refers to unknown map '${r.symbol}'`);
+    plan.mapRelocs.push({ offset: offset + r.slot * 8, map: r.symbol });
+    // Like clang, leave src_reg 0 in the object: libbpf sets BPF_PSEUDO_MAP_FD when it applies the relocation.
+    enc.bytes[r.slot * 8 + 1]! &= 0x0f;
+  }
+  // BPF-to-BPF calls inside one program's instruction list would be split into subprograms by libbpf only if they
+  // had their own symbols; the backend inlines local functions, so reject rather than write a broken object.
+  p.insns.forEach((insn, i) => {
+    if (isPseudoCall(insn)) throw new ObjectError(`program '${p.name}': BPF-to-BPF call at instruction ${i} is not supported by the writer`);
+  });
+  // The kernel requires a line info record at the first instruction of every function that has any.
+  const firstLoc = p.insns.find((i) => i.loc)?.loc;
+  let last: { file: string; line: number } | undefined;
+  p.insns.forEach((insn, i) => {
+    const loc = i === 0 ? (insn.loc ?? firstLoc) : insn.loc;
+    if (!loc || loc.line <= 0) return;
+    if (last && last.file === loc.file && last.line === loc.line) return;
+    last = { file: loc.file, line: loc.line };
+    plan.lineInfo.push({ insnOff: offset + enc.slots[i]! * 8, file: loc.file, text: lineText(lines, loc.line), line: loc.line, column: loc.column });
+  });
+  plan.chunks.push(enc.bytes);
+  plan.funcs.push({ name: p.name, offset, size: enc.bytes.length });
+  plan.size += enc.bytes.length;
+}
+
+/** Writes a relocatable ELF64 BPF object (see the module comment for its layout). Bad input throws ObjectError. */
+export function writeObject(input: ObjectInput): Uint8Array {
+  checkInput(input);
+  const lines = input.source?.split("\n");
+  const mapNames = new Set(input.maps.map((m) => m.name));
+  const plans: SectionPlan[] = [];
+  for (const p of input.programs) {
+    const name = p.section ?? DEFAULT_SECTION;
+    let plan = plans.find((s) => s.name === name);
+    if (!plan) plans.push((plan = { name, chunks: [], size: 0, funcs: [], mapRelocs: [], lineInfo: [] }));
+    placeProgram(plan, p, lines, mapNames);
+  }
+
+  // BTF: map definitions first (as clang emits them in declaration order), then the programs, then the license.
+  const b = new BtfBuilder();
+  const mapVars: { name: string; varId: number; offset: number; size: number }[] = [];
+  let mapsSize = 0;
+  for (const m of input.maps) {
+    const { varId, size } = addMapDefinition(b, m);
+    mapVars.push({ name: m.name, varId, offset: mapsSize, size });
+    mapsSize += size;
+  }
+  const ctxPtr = addSkLookupCtx(b);
+  const funcIds = new Map(input.programs.map((p) => [p.name, addProgramFunc(b, p.name, ctxPtr)]));
+  const licenseBytes = new TextEncoder().encode(`${input.license}\0`);
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, bits: 8, offset: 0, encoding: IntEncoding.SIGNED });
+  const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, bits: 32, offset: 0, encoding: IntEncoding.NONE });
+  const licArr = b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: licenseBytes.length });
+  const licVar = b.add({ kind: BtfKind.VAR, name: "_license", type: licArr, linkage: Linkage.GLOBAL });
+  if (input.maps.length) {
+    b.add({ kind: BtfKind.DATASEC, name: ".maps", size: mapsSize, vars: mapVars.map((v) => ({ type: v.varId, offset: v.offset, size: v.size })) });
+  }
+  b.add({ kind: BtfKind.DATASEC, name: "license", size: licenseBytes.length, vars: [{ type: licVar, offset: 0, size: licenseBytes.length }] });
+
+  const ext: BtfExt = {
+    funcInfo: plans.map((s) => ({ section: s.name, records: s.funcs.map((f) => ({ insnOff: f.offset, typeId: funcIds.get(f.name)! })) })),
+    lineInfo: plans.filter((s) => s.lineInfo.length).map((s) => ({ section: s.name, records: s.lineInfo })),
+  };
+  const btfStrings = new StringTable();
+  addTypeNames(b.types, btfStrings);
+  const btfExtBytes = encodeBtfExt(ext, btfStrings);
+  const btfBytes = encodeBtf(b.types, btfStrings);
+
+  // Section indexes (the NULL section is 0): .strtab, .text, then each program section and its .rel, ...
+  const specs: (SectionSpec & { index: number })[] = [];
+  const add = (s: SectionSpec): number => {
+    specs.push({ ...s, index: specs.length + 1 });
+    return specs.length;
+  };
+  const strtabIdx = add({ name: ".strtab", type: SHT_STRTAB, data: new Uint8Array(0), addralign: 1 });
+  add({ name: ".text", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: new Uint8Array(0), addralign: 4 });
+  const secIdx = new Map<string, number>();
+  const relSpecs: { plan: SectionPlan; index: number }[] = [];
+  for (const plan of plans) {
+    const data = new Uint8Array(plan.size);
+    let at = 0;
+    for (const c of plan.chunks) {
+      data.set(c, at);
+      at += c.length;
+    }
+    secIdx.set(plan.name, add({ name: plan.name, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 }));
+    if (plan.mapRelocs.length) {
+      relSpecs.push({ plan, index: add({ name: `.rel${plan.name}`, type: SHT_REL, flags: SHF_INFO_LINK, data: new Uint8Array(0), addralign: 8, entsize: 16, info: secIdx.get(plan.name)! }) });
+    }
+  }
+  const mapsIdx = input.maps.length ? add({ name: ".maps", type: SHT_PROGBITS, flags: SHF_WRITE | SHF_ALLOC, data: new Uint8Array(mapsSize), addralign: 8 }) : 0;
+  const licIdx = add({ name: "license", type: SHT_PROGBITS, flags: SHF_WRITE | SHF_ALLOC, data: licenseBytes, addralign: 1 });
+  add({ name: ".BTF", type: SHT_PROGBITS, data: btfBytes, addralign: 4 });
+  add({ name: ".BTF.ext", type: SHT_PROGBITS, data: btfExtBytes, addralign: 4 });
+  const symtabIdx = add({ name: ".symtab", type: SHT_SYMTAB, data: new Uint8Array(0), addralign: 8, entsize: 24, link: strtabIdx });
+
+  // Symbols: locals (file, section symbols) first, then the globals, as ELF requires.
+  const base = input.fileName.split(/[\\/]/).pop() || input.fileName;
+  const locals: SymbolSpec[] = [
+    { name: base, value: 0, size: 0, bind: STB_LOCAL, type: STT_FILE, shndx: SHN_ABS },
+    ...plans.map((p) => ({ name: "", value: 0, size: 0, bind: STB_LOCAL, type: STT_SECTION, shndx: secIdx.get(p.name)! })),
+  ];
+  const globals: SymbolSpec[] = [];
+  for (const plan of plans) {
+    for (const f of plan.funcs) globals.push({ name: f.name, value: f.offset, size: f.size, bind: STB_GLOBAL, type: STT_FUNC, shndx: secIdx.get(plan.name)! });
+  }
+  for (const v of mapVars) globals.push({ name: v.name, value: v.offset, size: v.size, bind: STB_GLOBAL, type: STT_OBJECT, shndx: mapsIdx });
+  globals.push({ name: "_license", value: 0, size: licenseBytes.length, bind: STB_GLOBAL, type: STT_OBJECT, shndx: licIdx });
+  const symbols = [...locals, ...globals];
+  const symIndex = (name: string): number => symbols.findIndex((s) => s.name === name && s.type === STT_OBJECT) + 1;
+
+  const strtab = new StringTable();
+  const symtabBytes = encodeSymbols(symbols, (s) => strtab.add(s));
+  for (const { plan, index } of relSpecs) {
+    const rels: ElfRel[] = plan.mapRelocs.map((r) => ({ offset: r.offset, symbol: symIndex(r.map), type: R_BPF_64_64 }));
+    specs[index - 1]!.data = encodeRels(rels);
+    specs[index - 1]!.link = symtabIdx;
+  }
+  const symtab = specs[symtabIdx - 1]!;
+  symtab.data = symtabBytes;
+  symtab.info = locals.length + 1;
+  const nameOffsets = specs.map((s) => strtab.add(s.name));
+  specs[strtabIdx - 1]!.data = strtab.bytes();
+  return buildElf(specs, strtabIdx, nameOffsets);
+}
