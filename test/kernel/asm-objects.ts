@@ -105,3 +105,50 @@ export const badReturnProgram = (): ObjProgram => constProgram("bad_ret", 2);
 
 /** A program the verifier rejects: r0 is never set. */
 export const uninitProgram = (): ObjProgram => asmProgram("no_r0", [exit()]);
+
+/**
+ * IPv4 `protocol` lookups whose local address is inside `cidr` (any port) → `sockets[0]`; everything else SK_PASS.
+ * The address is compared as the little-endian load of the network-order field, like clang does.
+ */
+export function cidr4Program(name: string, cidr: string, protocol = 6): ObjProgram {
+  const [net, len] = cidr.split("/") as [string, string];
+  const bytes = net.split(".").map(Number);
+  const le = (b: number[]) => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+  const bits = Number(len);
+  const maskBytes = [0, 1, 2, 3].map((i) => (bits >= 8 * (i + 1) ? 0xff : bits <= 8 * i ? 0 : (0xff << (8 - (bits - 8 * i))) & 0xff));
+  const mask = le(maskBytes);
+  const want = le(bytes.map((b, i) => b & maskBytes[i]!));
+  return asmProgram(name, [
+    mov64(Reg.R6, reg(Reg.R1)),
+    ldx(Size.W, Reg.R2, Reg.R6, 8),
+    jmp64(JmpOp.JNE, Reg.R2, 2, "pass"),
+    ldx(Size.W, Reg.R2, Reg.R6, 12),
+    jmp64(JmpOp.JNE, Reg.R2, protocol, "pass"),
+    ldx(Size.W, Reg.R2, Reg.R6, 40),
+    // Masks and constants above 2^31 do not fit a sign-extended imm32: build them in registers with 32-bit ALU ops.
+    { opcode: 0xb4, dst: Reg.R3, src: 0, off: 0, imm: mask | 0 }, // w3 = mask
+    { opcode: 0x5c, dst: Reg.R2, src: Reg.R3, off: 0, imm: 0 }, // w2 &= w3
+    { opcode: 0xb4, dst: Reg.R3, src: 0, off: 0, imm: want | 0 }, // w3 = want
+    jmp64(JmpOp.JNE, Reg.R2, reg(Reg.R3), "pass"),
+    st(Size.W, Reg.R10, -4, 0),
+    mov64(Reg.R2, reg(Reg.R10)),
+    alu64(AluOp.ADD, Reg.R2, -4),
+    ldMap(Reg.R1, "sockets"),
+    call(Helper.map_lookup_elem),
+    jmp64(JmpOp.JEQ, Reg.R0, 0, "pass"),
+    mov64(Reg.R7, reg(Reg.R0)),
+    mov64(Reg.R1, reg(Reg.R6)),
+    mov64(Reg.R2, reg(Reg.R7)),
+    mov64(Reg.R3, 0),
+    call(Helper.sk_assign),
+    mov64(Reg.R8, reg(Reg.R0)),
+    mov64(Reg.R1, reg(Reg.R7)),
+    call(Helper.sk_release),
+    mov64(Reg.R0, 1),
+    jmp64(JmpOp.JEQ, Reg.R8, 0, "out"),
+    mov64(Reg.R0, 0),
+    withLabel(exit(), "out"),
+    withLabel(mov64(Reg.R0, 1), "pass"),
+    exit(),
+  ]);
+}

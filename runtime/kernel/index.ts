@@ -1,0 +1,19 @@
+/**
+ * The kernel loader (`tsbpf/runtime` re-exports it): load a BPF object into the live kernel, fill its maps (Node
+ * sockets into SOCKMAP/SOCKHASH), test-run programs, and attach them to network namespaces.
+ *
+ * ```ts
+ * const k = openKernel();                       // throws KernelUnavailableError naming what is missing
+ * const obj = k.load(readObject(bytes));        // maps created, fds relocated, programs loaded
+ * obj.map("sockets").setSocket(0, server);      // a listening net.Server
+ * const link = obj.program("redir_port").attach("/proc/self/ns/net");
+ * ```
+ */
+export { Kernel, kernelBridgeUnavailableReason, openKernel } from "./open.ts";
+export { type LoadOptions, LoadedObject, kernelObjectName, loadLinked, relocate } from "./load.ts";
+export { KernelMap, type UpdateFlags } from "./map.ts";
+export { KernelProgram, Link, type ProgramInfo, type TestRunOptions, type TestRunResult } from "./program.ts";
+export { type CtxSpec, CtxError, ctxCookie, encodeCtx, familyNumber, formatIp, parseIp4, parseIp6, protocolNumber } from "./ctx.ts";
+export { type SocketLike, SocketFdError, socketFd } from "./sockets.ts";
+export { type MapScalar, MapValueError, decodeUnsigned, encodeScalar } from "./codec.ts";
+export { KernelError, KernelUnavailableError, type NativeBpf, addonPath } from "./native.ts";
