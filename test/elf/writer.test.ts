@@ -5,6 +5,7 @@ import { Reg, Size, decode, disassemble, encode, exit, ldx, mov64, callLocal, wi
 import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
 import { ObjectError, readObject, writeObject, type ObjectInput } from "../../compiler/elf/index.ts";
 import { parseElf } from "../../compiler/elf/elf64.ts";
+import type { IrType } from "../../compiler/ir/ir.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, u32 } from "./programs.ts";
 import { ok, run, tempDir, uniquePin } from "./helpers.ts";
@@ -92,11 +93,11 @@ describe("writeObject layout", () => {
   });
 
   it("gives LPM tries BPF_F_NO_PREALLOC and encodes struct keys, key_size and pinning", () => {
-    const key = { kind: "struct", name: "Key", size: 12, align: 4, fields: [
+    const key: IrType = { kind: "struct", name: "Key", size: 12, align: 4, fields: [
       { name: "prefixLen", offset: 0, type: u32 },
       { name: "port", offset: 4, type: { kind: "int", name: "u16", bytes: 2, signed: false } },
       { name: "addr", offset: 8, type: { kind: "array", elem: { kind: "int", name: "u8", bytes: 1, signed: false }, length: 4 } },
-    ] } as const;
+    ] };
     const obj = readObject(writeObject({
       ...sampleInput(),
       maps: [
@@ -150,7 +151,7 @@ describeKernel("objects written by writeObject, checked by the kernel and LLVM t
   });
 
   it("creates the maps it defines: LPM trie with a struct key (with BTF), hash, pinned by name", () => {
-    const key = { kind: "struct", name: "Key", size: 8, align: 4, fields: [{ name: "prefixLen", offset: 0, type: u32 }, { name: "addr", offset: 4, type: u32 }] } as const;
+    const key: IrType = { kind: "struct", name: "Key", size: 8, align: 4, fields: [{ name: "prefixLen", offset: 0, type: u32 }, { name: "addr", offset: 4, type: u32 }] };
     const trieObj = objectFile("trie.o", {
       ...sampleInput(),
       maps: [...sampleMaps(), { name: "trie", type: MapType.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 16, flags: 0, pinning: 0, keyType: key, valueType: u32 }],
