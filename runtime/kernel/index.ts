@@ -4,11 +4,16 @@
  *
  * ```ts
  * const k = openKernel();                       // throws KernelUnavailableError naming what is missing
- * const obj = k.load(readObject(bytes));        // maps created, fds relocated, programs loaded
+ * const obj = loadObject(readFileSync("x.bpf.o")); // maps created, fds relocated, programs loaded
  * obj.map("sockets").setSocket(0, server);      // a listening net.Server
  * const link = obj.program("redir_port").attach("/proc/self/ns/net");
  * ```
  */
+import { readObject } from "../../compiler/elf/reader.ts";
+import type { ObjectFile } from "../../compiler/elf/object.ts";
+import { openKernel } from "./open.ts";
+import type { LoadOptions, LoadedObject } from "./load.ts";
+
 export { Kernel, kernelBridgeUnavailableReason, openKernel } from "./open.ts";
 export { type LoadOptions, LoadedObject, kernelObjectName, loadLinked, relocate } from "./load.ts";
 export { KernelMap, type UpdateFlags } from "./map.ts";
@@ -17,3 +22,13 @@ export { type CtxSpec, CtxError, ctxCookie, encodeCtx, familyNumber, formatIp, p
 export { type SocketLike, SocketFdError, socketFd } from "./sockets.ts";
 export { type MapScalar, MapValueError, decodeUnsigned, encodeScalar } from "./codec.ts";
 export { KernelError, KernelUnavailableError, type NativeBpf, addonPath } from "./native.ts";
+
+/**
+ * Loads an object into the kernel: ELF bytes (ours or clang's, linked by `readObject` like libbpf does) or an
+ * already-read {@link ObjectFile}. Throws `KernelUnavailableError` when the kernel bridge cannot be used,
+ * `ObjectError` for a malformed object and `KernelError` (with the verifier log) when the kernel refuses a program.
+ */
+export function loadObject(input: Uint8Array | ObjectFile, options?: LoadOptions): LoadedObject {
+  const obj = input instanceof Uint8Array ? readObject(input) : input;
+  return openKernel().load(obj, options);
+}

@@ -4,7 +4,25 @@ import { MAP_TYPE_NAMES } from "../../compiler/abi/maps.ts";
 import { type MapScalar, decodeUnsigned, encodeScalar } from "./codec.ts";
 import { type NativeBpf, type NativeMapInfo, sys } from "./native.ts";
 import { type SocketLike, socketFd } from "./sockets.ts";
-import { unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
+import { MapType } from "../../compiler/abi/maps.ts";
+
+let possibleCpus: number | undefined;
+
+/** Number of possible CPUs (/sys/devices/system/cpu/possible, e.g. "0-1"): per-CPU maps hold one value for each. */
+export function possibleCpuCount(): number {
+  if (possibleCpus !== undefined) return possibleCpus;
+  let n = 0;
+  for (const part of readFileSync("/sys/devices/system/cpu/possible", "utf8").trim().split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    n += b === undefined ? 1 : b! - a! + 1;
+  }
+  possibleCpus = n;
+  return n;
+}
+
+/** True for map types whose user-space values are one value per possible CPU. */
+const isPerCpu = (type: number): boolean => type === MapType.PERCPU_ARRAY || type === MapType.PERCPU_HASH;
 
 /** Update flags of bpf_map_update_elem: ANY 0, NOEXIST 1, EXIST 2. */
 export type UpdateFlags = 0 | 1 | 2;
@@ -30,22 +48,49 @@ export class KernelMap {
     return encodeScalar(key, this.def.keySize, `key of map ${this.name}`);
   }
 
-  /** The value stored under `key` as raw bytes, or null when absent. For SOCKMAP/SOCKHASH, the socket's cookie bytes. */
+  /**
+   * Bytes of one user-space value: valueSize, except for per-CPU maps where the kernel copies
+   * round_up(valueSize, 8) bytes for every possible CPU (a smaller buffer would be overrun).
+   */
+  get userValueSize(): number {
+    return isPerCpu(this.def.type) ? Math.ceil(this.def.valueSize / 8) * 8 * possibleCpuCount() : this.def.valueSize;
+  }
+
+  /**
+   * The value stored under `key` as raw bytes, or null when absent. For SOCKMAP/SOCKHASH, the socket's cookie bytes;
+   * for per-CPU maps, every CPU's value (see {@link lookupPerCpu}).
+   */
   lookup(key: MapScalar): Uint8Array | null {
-    const out = new Uint8Array(this.def.valueSize);
+    const out = new Uint8Array(this.userValueSize);
     const found = sys(`lookup in map ${this.name}`, () => this.bpf.mapLookup(this.fd, this.key(key), out));
     return found ? out : null;
   }
 
-  /** The value under `key` as an unsigned little-endian integer (counters, labels, socket cookies), or null. */
+  /** The value under `key` as an unsigned little-endian integer (counters, labels, socket cookies; per-CPU: the sum), or null. */
   lookupInt(key: MapScalar): bigint | null {
-    const v = this.lookup(key);
-    return v === null ? null : decodeUnsigned(v);
+    // Per-CPU counters are read the way tools report them: summed over CPUs.
+    const v = this.lookupPerCpu(key);
+    return v === null ? null : v.reduce((sum, b) => sum + decodeUnsigned(b), 0n);
   }
 
-  /** Stores `value` under `key`. */
+  /** A per-CPU map's value split by CPU (each `valueSize` bytes), or null when absent. */
+  lookupPerCpu(key: MapScalar): Uint8Array[] | null {
+    const all = this.lookup(key);
+    if (all === null) return null;
+    if (!isPerCpu(this.def.type)) return [all];
+    const stride = Math.ceil(this.def.valueSize / 8) * 8;
+    return Array.from({ length: possibleCpuCount() }, (_, i) => all.slice(i * stride, i * stride + this.def.valueSize));
+  }
+
+  /** Stores `value` under `key`; a per-CPU map gets the same value on every CPU unless given all CPUs' bytes. */
   update(key: MapScalar, value: MapScalar, flags: UpdateFlags = 0): void {
-    const v = encodeScalar(value, this.def.valueSize, `value of map ${this.name}`);
+    let v: Uint8Array;
+    if (isPerCpu(this.def.type) && !(value instanceof Uint8Array && value.length === this.userValueSize)) {
+      const one = encodeScalar(value, this.def.valueSize, `value of map ${this.name}`);
+      const stride = Math.ceil(this.def.valueSize / 8) * 8;
+      v = new Uint8Array(this.userValueSize);
+      for (let i = 0; i < possibleCpuCount(); i++) v.set(one, i * stride);
+    } else v = encodeScalar(value, this.def.valueSize, `value of map ${this.name}`);
     sys(`update of map ${this.name}`, () => this.bpf.mapUpdate(this.fd, this.key(key), v, flags));
   }
 

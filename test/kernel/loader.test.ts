@@ -10,6 +10,7 @@ import { SocketFdError } from "../../runtime/kernel/sockets.ts";
 import { CtxError } from "../../runtime/kernel/ctx.ts";
 import type { LoadedObject } from "../../runtime/kernel/load.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
+import { possibleCpuCount } from "../../runtime/kernel/map.ts";
 import { badReturnProgram, constProgram, mapDef, selectObject, selectProgram, uninitProgram } from "./asm-objects.ts";
 
 const tcp4 = (localPort: number) =>
@@ -152,6 +153,21 @@ describeKernel("kernel loader: plain maps and load errors", () => {
       expect(captureError(() => m.update(81, 5, 2))).toMatchObject({ code: "ENOENT" });
       expect(m.delete(80)).toBe(true);
       expect(m.keys()).toHaveLength(2);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it("sizes per-CPU values for every possible CPU", () => {
+    const obj = openKernel().load({ license: "GPL", programs: [constProgram("pass", 1)], maps: [mapDef("pc", MapType.PERCPU_ARRAY, 4, 4, 2)] });
+    try {
+      const m = obj.map("pc");
+      m.update(1, 5);
+      const per = m.lookupPerCpu(1)!;
+      expect(per.length).toBe(possibleCpuCount());
+      expect(per.every((b) => b.length === 4 && b[0] === 5)).toBe(true);
+      expect(m.lookup(1)!.length).toBe(8 * possibleCpuCount());
+      expect(m.lookupInt(1)).toBe(5n * BigInt(possibleCpuCount()));
     } finally {
       obj.close();
     }
