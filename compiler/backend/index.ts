@@ -1,0 +1,71 @@
+/**
+ * The backend: one IR function → emitted-form BPF instructions.
+ *
+ * Stages (each can be dumped through `opts.dump(stage, text)`):
+ *   "ir"        the function as received
+ *   "ir-opt"    after inlining, simplification, rematerialisation and legalisation
+ *   "regalloc"  vreg → register / spill slot
+ *   "asm"       the final instructions, disassembled
+ */
+import { decode, disassemble, encode, type Instruction } from "../asm/index.ts";
+import type { Function, Module } from "../ir/ir.ts";
+import { inlineFunction } from "../ir/inline.ts";
+import { eliminateDeadCode, simplify } from "../ir/passes/simplify.ts";
+import { cloneFunction } from "../ir/passes/util.ts";
+import { printFunction } from "../ir/print.ts";
+import { BackendError } from "./errors.ts";
+import { layoutFrame } from "./frame.ts";
+import { select } from "./isel.ts";
+import { layoutBlocks } from "./layout.ts";
+import { peephole } from "./peephole.ts";
+import { prepare } from "./prepare.ts";
+import { allocate, printAllocation } from "./regalloc.ts";
+
+export { BackendError } from "./errors.ts";
+export { MAX_STACK } from "./frame.ts";
+
+/** Options of {@link generate}. */
+export interface GenerateOptions {
+  /** Receives a text dump of each stage ("ir", "ir-opt", "regalloc", "asm"). */
+  dump?: (stage: string, text: string) => void;
+}
+
+/** What {@link generate} returns for one program. */
+export interface Generated {
+  /** Emitted-form instructions: one entry per lddw, symbolic jump targets and map references, source locations. */
+  insns: Instruction[];
+  /** Bytes of stack the program uses below r10 (slots + spills), a multiple of 8, at most 512. */
+  stackSize: number;
+}
+
+/**
+ * Compiles one program of `module` to BPF. Local calls are inlined first (callees are looked up in `module`); the
+ * input function is never modified. Throws {@link BackendError} for IR that cannot be compiled.
+ */
+export function generate(fn: Function, module: Module, opts: GenerateOptions = {}): Generated {
+  const dump = opts.dump;
+  dump?.("ir", printFunction(fn));
+  if (!fn.isProgram) throw new BackendError(`${fn.name} is not a program: local functions are inlined into their callers`, fn.loc);
+  if (fn.params.length !== 1) throw new BackendError(`program ${fn.name} must take exactly the context parameter`, fn.loc);
+  if (fn.blocks.length === 0) throw new BackendError(`program ${fn.name} has no blocks`, fn.loc);
+  const hasCalls = fn.blocks.some((b) => b.insts.some((i) => i.op === "call_local"));
+  const f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g]))) : cloneFunction(fn);
+  const ctx = f.params[0]!;
+  simplify(f, ctx);
+  prepare(f);
+  eliminateDeadCode(f, ctx);
+  dump?.("ir-opt", printFunction(f));
+  const order = layoutBlocks(f);
+  const alloc = allocate(f, order, ctx);
+  dump?.("regalloc", printAllocation(alloc));
+  const frame = layoutFrame(f, alloc.spillSlots);
+  const insns = peephole(select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined }));
+  if (dump) dump("asm", disassembleEmitted(insns).join("\n") + "\n");
+  return { insns, stackSize: frame.size };
+}
+
+/** Disassembles emitted-form instructions (encode → decode → llvm-objdump-16 text), without raw bytes. */
+export function disassembleEmitted(insns: readonly Instruction[]): string[] {
+  const { bytes } = encode(insns);
+  return disassemble(decode(bytes), bytes, { bytes: false });
+}

@@ -1,0 +1,77 @@
+/**
+ * Inlining of local functions: every `call_local` is replaced by a copy of the callee's blocks, with fresh vregs,
+ * blocks and stack slots. The frontend guarantees there is no recursion; a depth limit still turns a cycle into a
+ * typed error instead of a hang.
+ */
+import type { Block, Function, Inst, Module, Value, VReg } from "./ir.ts";
+import { cloneFunction, instDef, mapInstOperands, mapSuccessors, mapTermOperands } from "./passes/util.ts";
+
+/** A `call_local` that cannot be inlined (unknown callee, arity mismatch, recursion). */
+export class InlineError extends Error {
+  override name = "InlineError";
+}
+
+const MAX_DEPTH = 32;
+
+/** Returns a copy of `module` in which no function contains `call_local` (the input is not modified). */
+export function inlineCalls(module: Module): Module {
+  const byName = new Map(module.functions.map((f) => [f.name, f]));
+  return { ...module, functions: module.functions.map((f) => inlineFunction(f, byName)) };
+}
+
+/** Returns a copy of `fn` with every `call_local` inlined, resolving callees in `functions`. */
+export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Function>, depth = 0): Function {
+  const out = cloneFunction(fn);
+  if (!out.blocks.some((b) => b.insts.some((i) => i.op === "call_local"))) return out;
+  if (depth > MAX_DEPTH) throw new InlineError(`inlining ${fn.name} exceeds depth ${MAX_DEPTH} (recursive local functions?)`);
+  for (let bi = 0; bi < out.blocks.length; bi++) {
+    const block = out.blocks[bi]!;
+    const at = block.insts.findIndex((i) => i.op === "call_local");
+    if (at < 0) continue;
+    const call = block.insts[at] as Extract<Inst, { op: "call_local" }>;
+    const callee = functions.get(call.callee);
+    if (!callee) throw new InlineError(`${fn.name}: call to unknown local function ${call.callee}`);
+    if (callee.params.length !== call.args.length) {
+      throw new InlineError(`${fn.name}: ${call.callee} takes ${callee.params.length} arguments, called with ${call.args.length}`);
+    }
+    const body = inlineFunction(callee, functions, depth + 1);
+    // Continuation block: what followed the call. It keeps the caller's terminator.
+    const contId = out.blocks.length;
+    const cont: Block = { id: contId, insts: block.insts.slice(at + 1), term: block.term };
+    out.blocks.push(cont);
+    // Renumber the callee's vregs, blocks and slots into the caller's spaces.
+    const vbase = out.vregCount;
+    const bbase = out.blocks.length;
+    const sbase = out.slots.reduce((m, s) => Math.max(m, s.id + 1), 0);
+    const rv = (v: Value): Value => (v.kind === "vreg" ? { kind: "vreg", id: v.id + vbase } : v);
+    for (const s of body.slots) out.slots.push({ ...s, id: s.id + sbase });
+    for (const [v, k] of body.ptrKinds ?? []) (out.ptrKinds ??= new Map()).set(v + vbase, k);
+    out.vregCount += body.vregCount;
+    for (const cb of body.blocks) {
+      const insts = cb.insts.map((inst) => {
+        const c = { ...inst } as Inst;
+        mapInstOperands(c, rv);
+        const d = instDef(c);
+        if (d !== undefined) (c as { dst: VReg }).dst = d + vbase;
+        if ("slot" in c) c.slot += sbase;
+        return c;
+      });
+      let term = { ...cb.term };
+      mapTermOperands(term, rv);
+      if (term.op === "ret") {
+        // A return becomes: result into the call's destination, then continue after the call.
+        if (call.dst !== undefined) insts.push({ op: "mov", dst: call.dst, src: term.value, loc: term.loc });
+        term = { op: "br", target: contId, loc: term.loc };
+      } else {
+        mapSuccessors(term, (id) => id + bbase);
+      }
+      out.blocks.push({ id: cb.id + bbase, insts, term });
+    }
+    // The calling block: arguments into the callee's parameters, then jump to its entry.
+    block.insts = block.insts.slice(0, at);
+    call.args.forEach((arg, i) => block.insts.push({ op: "mov", dst: body.params[i]! + vbase, src: arg, loc: call.loc }));
+    block.term = { op: "br", target: bbase, loc: call.loc };
+    // The continuation may hold further calls: it is visited later by this loop (its index is > bi).
+  }
+  return out;
+}

@@ -1,0 +1,321 @@
+/**
+ * IR clean-up run by the backend before instruction selection. Each rewrite is semantics-preserving on the IR's
+ * integer model (see fold.ts) and aims at what clang -O2 would also remove:
+ *
+ * - constant folding (all-immediate operations and branches) and local constant/copy propagation;
+ * - `setcc` feeding a single `cbr … ne/eq 0` fused into one conditional branch;
+ * - a branch to two otherwise identical blocks returning 1 and 0 becomes `setcc` + one copy of the block;
+ * - jump threading through empty blocks;
+ * - merging a block into its single predecessor; merging structurally identical blocks (shared exits);
+ * - dead-code elimination of side-effect-free definitions; removal of unreachable blocks.
+ *
+ * The function is modified in place; callers clone first (the backend does).
+ */
+import type { Block, Function, Inst, Value, VReg } from "../ir.ts";
+import { foldBin, foldBswap, foldCmp, foldExt, invertCmp, swapCmp, u64 } from "./fold.ts";
+import { computeLiveness } from "./liveness.ts";
+import {
+  compactBlocks,
+  hasSideEffect,
+  instDef,
+  instUses,
+  mapInstOperands,
+  mapSuccessors,
+  mapTermOperands,
+  predecessors,
+  successors,
+  termUses,
+} from "./util.ts";
+
+const imm = (value: bigint): Value => ({ kind: "imm", value: u64(value) });
+
+/** Runs all simplifications to a fixed point (bounded). `ctx` is the context vreg, kept alive for `ctx_load`. */
+export function simplify(fn: Function, ctx?: VReg): void {
+  for (let round = 0; round < 16; round++) {
+    let changed = false;
+    changed = propagateConstants(fn) || changed;
+    changed = foldInstructions(fn) || changed;
+    changed = fuseSetccBranches(fn, ctx) || changed;
+    changed = convertBooleanReturns(fn) || changed;
+    changed = threadJumps(fn) || changed;
+    changed = mergeStraightLines(fn) || changed;
+    changed = mergeIdenticalBlocks(fn) || changed;
+    changed = eliminateDeadCode(fn, ctx) || changed;
+    if (!changed) break;
+  }
+}
+
+/** Number of definitions of each vreg in the function. */
+function defCounts(fn: Function): Map<VReg, number> {
+  const m = new Map<VReg, number>();
+  for (const p of fn.params) m.set(p, 1);
+  for (const b of fn.blocks) {
+    for (const inst of b.insts) {
+      const d = instDef(inst);
+      if (d !== undefined) m.set(d, (m.get(d) ?? 0) + 1);
+    }
+  }
+  return m;
+}
+
+/**
+ * Replaces uses of vregs known to hold a constant. Globally: a vreg with a single definition `mov v, imm` (the
+ * frontend defines before use). Locally within a block: constants and copies until either side is redefined.
+ */
+function propagateConstants(fn: Function): boolean {
+  let changed = false;
+  const defs = defCounts(fn);
+  const global = new Map<VReg, bigint>();
+  for (const b of fn.blocks) {
+    for (const inst of b.insts) {
+      if (inst.op === "mov" && inst.src.kind === "imm" && defs.get(inst.dst) === 1) global.set(inst.dst, inst.src.value);
+    }
+  }
+  for (const b of fn.blocks) {
+    const local = new Map<VReg, Value>();
+    const subst = (v: Value): Value => {
+      if (v.kind !== "vreg") return v;
+      const g = global.get(v.id);
+      if (g !== undefined) {
+        changed = true;
+        return imm(g);
+      }
+      const l = local.get(v.id);
+      if (l) {
+        changed = true;
+        return { ...l };
+      }
+      return v;
+    };
+    for (const inst of b.insts) {
+      // Pointer operands (load/store/atomic) must stay vregs; only value operands are substituted.
+      if (inst.op === "load" || inst.op === "store" || inst.op === "atomic_add") {
+        if (inst.op !== "load") inst.value = subst(inst.value);
+        const p = local.get(inst.ptr);
+        if (p && p.kind === "vreg") {
+          inst.ptr = p.id;
+          changed = true;
+        }
+      } else {
+        mapInstOperands(inst, subst);
+      }
+      const d = instDef(inst);
+      if (d === undefined) continue;
+      local.delete(d);
+      for (const [k, v] of local) if (v.kind === "vreg" && v.id === d) local.delete(k);
+      if (inst.op === "mov" && !(inst.src.kind === "vreg" && inst.src.id === d)) local.set(d, { ...inst.src });
+    }
+    mapTermOperands(b.term, subst);
+  }
+  return changed;
+}
+
+/** Folds all-immediate instructions to `mov`, constant branches to `br`, and trivial identities. */
+function foldInstructions(fn: Function): boolean {
+  let changed = false;
+  for (const b of fn.blocks) {
+    b.insts = b.insts.map((inst): Inst => {
+      const folded = foldInst(inst);
+      if (folded !== inst) changed = true;
+      return folded;
+    });
+    const t = b.term;
+    if (t.op === "cbr") {
+      if (t.a.kind === "imm" && t.b.kind === "imm") {
+        b.term = { op: "br", target: foldCmp(t.cmp, t.width, t.a.value, t.b.value) ? t.then : t.else, loc: t.loc };
+        changed = true;
+      } else if (t.then === t.else) {
+        b.term = { op: "br", target: t.then, loc: t.loc };
+        changed = true;
+      } else if (t.a.kind === "imm") {
+        // Registers go on the left of a BPF comparison.
+        [t.a, t.b] = [t.b, t.a];
+        t.cmp = swapCmp(t.cmp);
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
+function foldInst(inst: Inst): Inst {
+  const loc = inst.loc;
+  const mov = (dst: VReg, v: bigint): Inst => ({ op: "mov", dst, src: imm(v), loc });
+  switch (inst.op) {
+    case "bin":
+      if (inst.a.kind === "imm" && inst.b.kind === "imm") return mov(inst.dst, foldBin(inst.kind, inst.width, inst.a.value, inst.b.value));
+      if (inst.width === 64 && inst.b.kind === "imm" && inst.b.value === 0n && ["add", "sub", "or", "xor", "shl", "lshr", "ashr"].includes(inst.kind)) {
+        return { op: "mov", dst: inst.dst, src: inst.a, loc };
+      }
+      return inst;
+    case "neg":
+      return inst.src.kind === "imm" ? mov(inst.dst, foldBin("sub", inst.width, 0n, inst.src.value)) : inst;
+    case "ext":
+      return inst.src.kind === "imm" ? mov(inst.dst, foldExt(inst.src.value, inst.bits, inst.signed)) : inst;
+    case "bswap":
+      return inst.src.kind === "imm" ? mov(inst.dst, foldBswap(inst.src.value, inst.bits)) : inst;
+    case "setcc":
+      if (inst.a.kind === "imm" && inst.b.kind === "imm") return mov(inst.dst, foldCmp(inst.cmp, inst.width, inst.a.value, inst.b.value) ? 1n : 0n);
+      return inst;
+    default:
+      return inst;
+  }
+}
+
+/** Counts uses of every vreg (instructions and terminators). */
+function useCounts(fn: Function, ctx?: VReg): Map<VReg, number> {
+  const m = new Map<VReg, number>();
+  const add = (v: VReg) => m.set(v, (m.get(v) ?? 0) + 1);
+  for (const b of fn.blocks) {
+    for (const inst of b.insts) instUses(inst, ctx).forEach(add);
+    termUses(b.term).forEach(add);
+  }
+  return m;
+}
+
+/** `v = setcc c a, b` immediately followed by `cbr ne v, 0` (or `eq`), v used nowhere else → `cbr c a, b`. */
+function fuseSetccBranches(fn: Function, ctx?: VReg): boolean {
+  let changed = false;
+  const uses = useCounts(fn, ctx);
+  for (const b of fn.blocks) {
+    const t = b.term;
+    const last = b.insts[b.insts.length - 1];
+    if (t.op !== "cbr" || !last || last.op !== "setcc") continue;
+    if (t.a.kind !== "vreg" || t.a.id !== last.dst || t.b.kind !== "imm" || t.b.value !== 0n) continue;
+    if ((t.cmp !== "ne" && t.cmp !== "eq") || uses.get(last.dst) !== 1) continue;
+    let cmp = last.cmp;
+    let [thenB, elseB] = [t.then, t.else];
+    if (t.cmp === "eq") {
+      const inv = invertCmp(cmp);
+      if (inv) cmp = inv;
+      else [thenB, elseB] = [elseB, thenB];
+    }
+    b.insts.pop();
+    b.term = { op: "cbr", cmp, width: last.width, a: last.a, b: last.b, then: thenB, else: elseB, loc: t.loc ?? last.loc };
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * `cbr c → T, E` where T and E are reached only from here, hold the same instructions and return the immediates 1 and
+ * 0: compute the verdict with `setcc` and keep one copy of the shared instructions (typically the socket release).
+ */
+function convertBooleanReturns(fn: Function): boolean {
+  let changed = false;
+  const preds = predecessors(fn.blocks);
+  for (const b of fn.blocks) {
+    const t = b.term;
+    if (t.op !== "cbr" || t.then === t.else) continue;
+    const T = fn.blocks[t.then]!;
+    const E = fn.blocks[t.else]!;
+    if (preds[T.id]!.length !== 1 || preds[E.id]!.length !== 1 || T.id === 0 || E.id === 0) continue;
+    if (T.term.op !== "ret" || E.term.op !== "ret" || T.term.value.kind !== "imm" || E.term.value.kind !== "imm") continue;
+    const x = T.term.value.value;
+    const y = E.term.value.value;
+    if (!((x === 1n && y === 0n) || (x === 0n && y === 1n))) continue;
+    if (blockKey({ ...T, term: E.term }) !== blockKey(E)) continue;
+    const cmp = x === 1n ? t.cmp : invertCmp(t.cmp);
+    if (!cmp) continue;
+    const d = fn.vregCount++;
+    b.insts.push({ op: "setcc", dst: d, cmp, width: t.width, a: t.a, b: t.b, loc: t.loc }, ...T.insts);
+    b.term = { op: "ret", value: { kind: "vreg", id: d }, loc: T.term.loc };
+    changed = true;
+  }
+  if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** Redirects edges that target an empty `br` block to its destination (a jump to a jump). */
+function threadJumps(fn: Function): boolean {
+  let changed = false;
+  const forward = (id: number): number => {
+    const seen = new Set<number>();
+    let cur = id;
+    for (;;) {
+      const blk = fn.blocks[cur]!;
+      if (blk.insts.length !== 0 || blk.term.op !== "br" || seen.has(cur) || cur === 0) return cur;
+      seen.add(cur);
+      cur = blk.term.target;
+    }
+  };
+  for (const b of fn.blocks) {
+    mapSuccessors(b.term, (s) => {
+      const f = forward(s);
+      if (f !== s) changed = true;
+      return f;
+    });
+  }
+  if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** Appends a block to its only predecessor when that predecessor ends in an unconditional branch to it. */
+function mergeStraightLines(fn: Function): boolean {
+  let changed = false;
+  const preds = predecessors(fn.blocks);
+  const gone = new Set<number>();
+  for (const b of fn.blocks) {
+    if (gone.has(b.id)) continue;
+    while (b.term.op === "br") {
+      const s = b.term.target;
+      if (s === 0 || s === b.id || preds[s]!.length !== 1 || gone.has(s)) break;
+      const next = fn.blocks[s]!;
+      b.insts.push(...next.insts);
+      b.term = next.term;
+      gone.add(s);
+      // The merged block's successors now have `b` as predecessor instead of `s`.
+      for (const t of successors(b.term)) preds[t] = preds[t]!.map((p) => (p === s ? b.id : p));
+      changed = true;
+    }
+  }
+  if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** Structural key of a block ignoring source locations and its own id. */
+function blockKey(b: Block): string {
+  return JSON.stringify([b.insts, b.term], (k, v) => (k === "loc" ? undefined : typeof v === "bigint" ? `${v}n` : v));
+}
+
+/** Merges blocks with identical contents (e.g. several `ret 1` paths) into one shared block. */
+function mergeIdenticalBlocks(fn: Function): boolean {
+  const canon = new Map<string, number>();
+  const replace = new Map<number, number>();
+  for (const b of fn.blocks) {
+    if (b.id === 0) continue;
+    const key = blockKey(b);
+    const c = canon.get(key);
+    if (c === undefined) canon.set(key, b.id);
+    else replace.set(b.id, c);
+  }
+  if (replace.size === 0) return false;
+  for (const b of fn.blocks) mapSuccessors(b.term, (s) => replace.get(s) ?? s);
+  compactBlocks(fn);
+  return true;
+}
+
+/** Removes side-effect-free instructions whose result is dead, and moves of a vreg to itself; true if anything changed. */
+export function eliminateDeadCode(fn: Function, ctx?: VReg): boolean {
+  const { liveOut } = computeLiveness(fn, ctx);
+  let changed = false;
+  for (const b of fn.blocks) {
+    const live = new Set(liveOut[b.id]);
+    for (const u of termUses(b.term)) live.add(u);
+    const kept: Inst[] = [];
+    for (let i = b.insts.length - 1; i >= 0; i--) {
+      const inst = b.insts[i]!;
+      const d = instDef(inst);
+      const selfMove = inst.op === "mov" && inst.src.kind === "vreg" && inst.src.id === inst.dst;
+      if (selfMove || (d !== undefined && !live.has(d) && !hasSideEffect(inst))) {
+        changed = true;
+        continue;
+      }
+      if (d !== undefined) live.delete(d);
+      for (const u of instUses(inst, ctx)) live.add(u);
+      kept.push(inst);
+    }
+    b.insts = kept.reverse();
+  }
+  return changed;
+}
