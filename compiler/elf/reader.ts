@@ -171,11 +171,11 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
     total += fn.size / 8;
     return total - fn.size / 8;
   };
-  place(prog);
   const mapRelocs: MapReloc[] = [];
   const relocCache = new Map<ElfSection, Map<number, ElfRel>>();
-  for (let p = 0; p < pieces.length; p++) {
-    const piece = pieces[p]!;
+  // Depth-first, like libbpf's bpf_object__reloc_code: a subprogram is appended when its first call is found and
+  // processed right away, so nested callees follow their caller before the caller's later callees.
+  const relocate = (piece: (typeof pieces)[number]): void => {
     const { fn } = piece;
     const where = (slot: number): string => `section ${fn.sec.name} offset ${fn.start + slot * 8} (function '${fn.name}')`;
     let insns: Instruction[];
@@ -213,18 +213,23 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
       }
       if (insn.opcode === LDDW) j++;
     }
-  }
+  };
+  place(prog);
+  relocate(pieces[0]!);
 
   function callImm(target: number, fromSlot: number, where: string): number {
     const sub = subprogs.find((f) => target >= f.start && target < f.start + f.size);
     if (!sub) throw new ObjectError(`${where}: call target at .text offset ${target} is not inside any .text function`);
-    const slot = place(sub) + (target - sub.start) / 8;
-    return slot - fromSlot - 1;
+    const known = pieces.some((p) => p.fn === sub);
+    const start = place(sub);
+    if (!known) relocate(pieces[pieces.length - 1]!);
+    return start + (target - sub.start) / 8 - fromSlot - 1;
   }
 
   const bytes = new Uint8Array(total * 8);
   for (const piece of pieces) bytes.set(piece.bytes, piece.slot * 8);
   const { funcInfo, lineInfo } = rebaseExt(pieces, btf, ext);
+  mapRelocs.sort((a, b) => a.slot - b.slot);
   return { name: prog.name, section: prog.sec.name, insns: decode(bytes), bytes, mapRelocs, lineInfo, funcInfo };
 }
 
