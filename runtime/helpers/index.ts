@@ -1,0 +1,187 @@
+/**
+ * BPF helpers by id, as the kernel implements them for sk_lookup programs. A helper reads its arguments r1..r5 from
+ * `m.args` (lo, hi word pairs), returns r0's low word and leaves the high word in `m.h`. Pointers are VM pointers
+ * (runtime/vm/region.ts). Anything not listed faults with "helper N (name) is not supported".
+ */
+import { HELPER_NAMES, Helper, SkLookupFlag } from "../../compiler/asm/helpers.ts";
+import { CtxOff, Errno } from "../../compiler/abi/sk-lookup.ts";
+import type { VmMap } from "../maps/map.ts";
+import { Socket } from "../net/socket.ts";
+import type { Machine } from "../vm/machine.ts";
+import { OFF_BIAS, Region, RegionKind, VmFault, ptrHi } from "../vm/region.ts";
+import { formatPrintk } from "./printk.ts";
+
+/** A helper implementation. */
+export type HelperFn = (m: Machine, pc: number) => number;
+
+/** Reads `len` bytes through a pointer argument (stack, map value or read-only memory); returns a view, not a copy. */
+export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Uint8Array {
+  const r = m.region(lo, hi, pc, `${what}: read of ${len} bytes`);
+  const o = (lo ^ OFF_BIAS) | 0;
+  if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue && r.kind !== RegionKind.ReadOnly) {
+    throw new VmFault(`${what}: expected a pointer to stack or map memory, got ${r.label}`, pc);
+  }
+  if (o < 0 || o + len > r.bytes.length) {
+    throw new VmFault(`${what}: ${len} bytes at offset ${o} of ${r.label} (size ${r.bytes.length}) are out of bounds`, pc);
+  }
+  return r.bytes.subarray(o, o + len);
+}
+
+/** The map behind a map-pointer argument. */
+export function argMap(m: Machine, lo: number, hi: number, pc: number, what: string): VmMap {
+  const r = m.region(lo, hi, pc, what);
+  if (r.kind !== RegionKind.Map || ((lo ^ OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a map pointer, got ${r.label}`, pc);
+  return r.owner as VmMap;
+}
+
+/** The socket behind a socket-pointer argument (null for NULL). */
+export function argSock(m: Machine, lo: number, hi: number, pc: number, what: string): Socket | null {
+  if (lo === 0 && hi === 0) return null;
+  const r = m.region(lo, hi, pc, what);
+  if (r.kind !== RegionKind.Sock || ((lo ^ OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a socket pointer, got ${r.label}`, pc);
+  return r.owner as Socket;
+}
+
+/** Returns a pointer to a region as the helper result. */
+function retPtr(m: Machine, r: Region | null): number {
+  if (!r) {
+    m.h = 0;
+    return 0;
+  }
+  m.h = ptrHi(r);
+  return OFF_BIAS | 0;
+}
+/** Returns a (negative or positive) 32-bit integer sign-extended to 64 bits. */
+function retInt(m: Machine, v: number): number {
+  m.h = v < 0 ? -1 : 0;
+  return v | 0;
+}
+
+const mapLookup: HelperFn = (m, pc) => {
+  const a = m.args;
+  const map = argMap(m, a[0]!, a[1]!, pc, "map_lookup_elem");
+  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_lookup_elem key");
+  const v = map.lookup(key);
+  if (v instanceof Socket) {
+    // A SOCKMAP/SOCKHASH lookup takes a reference the program must drop with sk_release.
+    v.refs++;
+    m.held.push(v);
+    return retPtr(m, v.region);
+  }
+  return retPtr(m, v);
+};
+
+const mapUpdate: HelperFn = (m, pc) => {
+  const a = m.args;
+  const map = argMap(m, a[0]!, a[1]!, pc, "map_update_elem");
+  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_update_elem key");
+  // u64 flags: anything that does not fit 32 bits is certainly invalid.
+  const flags = a[7] !== 0 ? 2 ** 32 : a[6]! >>> 0;
+  if (map.holdsSockets) {
+    const s = argSock(m, a[4]!, a[5]!, pc, "map_update_elem value");
+    return retInt(m, s ? map.update(key, s, flags) : -Errno.EINVAL);
+  }
+  const value = argBytes(m, a[4]!, a[5]!, map.def.valueSize, pc, "map_update_elem value");
+  return retInt(m, map.update(key, value.slice(), flags));
+};
+
+const mapDelete: HelperFn = (m, pc) => {
+  const a = m.args;
+  const map = argMap(m, a[0]!, a[1]!, pc, "map_delete_elem");
+  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_delete_elem key");
+  return retInt(m, map.delete(key));
+};
+
+/**
+ * bpf_sk_lookup_assign (net/core/filter.c), checks in the kernel's order: unknown flags → EINVAL; a TCP socket not
+ * in LISTEN or a UDP socket not in CLOSE (i.e. connected) → ESOCKTNOSUPPORT; protocol mismatch → EPROTOTYPE;
+ * family mismatch where the socket cannot serve it (v4 socket, or v6only) → EAFNOSUPPORT; an existing non-NULL
+ * selection without REPLACE → EEXIST. NULL passes the socket checks.
+ */
+const skAssign: HelperFn = (m, pc) => {
+  const a = m.args;
+  const sk = argSock(m, a[2]!, a[3]!, pc, "sk_assign socket");
+  const flagsLo = a[4]! >>> 0;
+  if (a[5] !== 0 || (flagsLo & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return retInt(m, -Errno.EINVAL);
+  if (sk) {
+    if (!sk.assignable) return retInt(m, -Errno.ESOCKTNOSUPPORT);
+    const ctxProto = m.ctx.view.getUint16(CtxOff.protocol, true);
+    const ctxFamily = m.ctx.view.getUint16(CtxOff.family, true);
+    if (sk.protocol !== ctxProto) return retInt(m, -Errno.EPROTOTYPE);
+    if (sk.family !== ctxFamily && (sk.family === 2 || sk.v6only)) return retInt(m, -Errno.EAFNOSUPPORT);
+  }
+  if (m.selected && (flagsLo & SkLookupFlag.REPLACE) === 0) return retInt(m, -Errno.EEXIST);
+  m.selected = sk;
+  m.noReuseport = (flagsLo & SkLookupFlag.NO_REUSEPORT) !== 0;
+  return retInt(m, 0);
+};
+
+const skRelease: HelperFn = (m, pc) => {
+  const a = m.args;
+  const sk = argSock(m, a[0]!, a[1]!, pc, "sk_release");
+  const i = sk ? m.held.lastIndexOf(sk) : -1;
+  if (!sk || i < 0) throw new VmFault(`sk_release of ${sk ? sk.name : "NULL"}, which this program holds no reference to`, pc);
+  m.held.splice(i, 1);
+  sk.refs--;
+  return retInt(m, 0);
+};
+
+const ktime: HelperFn = (m) => {
+  const t = BigInt.asUintN(64, m.clock());
+  m.h = Number(t >> 32n) | 0;
+  return Number(t & 0xffffffffn) | 0;
+};
+
+/** xorshift32: deterministic for a given seed, so both tiers and reruns agree. */
+const prandom: HelperFn = (m) => {
+  let x = m.prng;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  m.prng = x >>> 0;
+  m.h = 0;
+  return x | 0;
+};
+
+const smpId: HelperFn = (m) => {
+  m.h = 0;
+  return 0;
+};
+
+const tracePrintk: HelperFn = (m, pc) => {
+  const a = m.args;
+  const size = a[2]! >>> 0;
+  if (size === 0 || a[3] !== 0 || size > 4096) return retInt(m, -Errno.EINVAL);
+  const fmt = argBytes(m, a[0]!, a[1]!, size, pc, "trace_printk fmt");
+  const out = formatPrintk(m, fmt, [
+    [a[4]!, a[5]!],
+    [a[6]!, a[7]!],
+    [a[8]!, a[9]!],
+  ], pc);
+  if (typeof out === "number") return retInt(m, out);
+  m.trace.push(out);
+  return retInt(m, Buffer.byteLength(out));
+};
+
+/** Helper implementations by id. */
+export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>([
+  [Helper.map_lookup_elem, mapLookup],
+  [Helper.map_update_elem, mapUpdate],
+  [Helper.map_delete_elem, mapDelete],
+  [Helper.ktime_get_ns, ktime],
+  [Helper.trace_printk, tracePrintk],
+  [Helper.get_prandom_u32, prandom],
+  [Helper.get_smp_processor_id, smpId],
+  [Helper.sk_release, skRelease],
+  [Helper.sk_assign, skAssign],
+]);
+
+/** The implementation of helper `id`, or a function that faults with "helper N (name) is not supported". */
+export function helperFor(id: number): HelperFn {
+  const f = HELPERS.get(id);
+  if (f) return f;
+  const name = HELPER_NAMES.get(id) ?? "unknown";
+  return (_m, pc) => {
+    throw new VmFault(`helper ${id} (${name}) is not supported`, pc);
+  };
+}

@@ -1,0 +1,65 @@
+/** BPF_MAP_TYPE_HASH and LRU_HASH with the kernel's flag checks; LRU evicts the least recently used entry when full. */
+import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
+import type { Region } from "../vm/region.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyString, newHandle, newValue } from "./map.ts";
+
+/** A hash map (or LRU hash map when def.type is LRU_HASH). Iteration order is insertion order (recency for LRU). */
+export class HashMap implements VmMap {
+  readonly handle: Region;
+  readonly holdsSockets = false;
+  readonly lru: boolean;
+  private readonly table = new Map<string, Region>();
+  constructor(readonly def: MapDef) {
+    if (def.keySize <= 0 || def.valueSize <= 0) throw new MapError(`hash map ${def.name}: key and value sizes must be positive`);
+    if (def.maxEntries <= 0) throw new MapError(`hash map ${def.name}: max_entries must be positive`);
+    this.lru = def.type === MapType.LRU_HASH;
+    this.handle = newHandle(def, this);
+  }
+  lookup(key: Uint8Array): Region | null {
+    const k = keyString(key.subarray(0, this.def.keySize));
+    const v = this.table.get(k);
+    if (!v) return null;
+    if (this.lru) {
+      // Move to the most-recently-used end.
+      this.table.delete(k);
+      this.table.set(k, v);
+    }
+    return v;
+  }
+  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+    if (badFlags(flags)) return err("EINVAL");
+    const k = keyString(key.subarray(0, this.def.keySize));
+    const old = this.table.get(k);
+    const mode = flags & 3;
+    if (old && mode === BPF_NOEXIST) return err("EEXIST");
+    if (!old && mode === BPF_EXIST) return err("ENOENT");
+    if (old) {
+      // In place, so a live view a program holds sees the new value (the kernel swaps elements; observable only racily).
+      old.bytes.set(value.subarray(0, this.def.valueSize));
+      if (this.lru) {
+        this.table.delete(k);
+        this.table.set(k, old);
+      }
+      return 0;
+    }
+    if (this.table.size >= this.def.maxEntries) {
+      if (!this.lru) return err("E2BIG");
+      const oldest = this.table.keys().next().value as string;
+      this.table.delete(oldest);
+    }
+    const v = newValue(this.def, `{${Buffer.from(keyBytes(k)).toString("hex")}}`, this);
+    v.bytes.set(value.subarray(0, this.def.valueSize));
+    this.table.set(k, v);
+    return 0;
+  }
+  delete(key: Uint8Array): number {
+    return this.table.delete(keyString(key.subarray(0, this.def.keySize))) ? 0 : err("ENOENT");
+  }
+  entries(): Array<[Uint8Array, Region]> {
+    return [...this.table].map(([k, v]) => [keyBytes(k), v]);
+  }
+  /** Number of entries. */
+  get size(): number {
+    return this.table.size;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The map model shared by the VM, the helpers and the public API. Keys and values are raw bytes laid out as the
+ * program sees them; each data value lives in its own Region so that a pointer a program got from a lookup is a live
+ * view (writes through it change the map) with exact bounds. Socket maps hold Socket objects.
+ * Errnos follow the kernel (kernel/bpf/arraymap.c, hashtab.c, lpm_trie.c, net/core/sock_map.c) and are returned
+ * negated, as helpers return them.
+ */
+import { MAP_TYPE_NAMES, type MapDef } from "../../compiler/abi/maps.ts";
+import { Errno } from "../../compiler/abi/sk-lookup.ts";
+import { Region, RegionKind } from "../vm/region.ts";
+import type { Socket } from "../net/socket.ts";
+
+/** A map definition the VM cannot model (unknown type, bad sizes). */
+export class MapError extends Error {
+  override name = "MapError";
+}
+
+/** BPF_ANY / BPF_NOEXIST / BPF_EXIST. */
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+/** BPF_F_LOCK: accepted by array/hash update flag checks (no spin locks in sk_lookup values, so never meaningful). */
+export const BPF_F_LOCK = 4;
+
+/** Common interface of every map type. */
+export interface VmMap {
+  readonly def: MapDef;
+  /** Opaque region whose pointer `lddw rX, map` yields. */
+  readonly handle: Region;
+  /** True for SOCKMAP/SOCKHASH: values are sockets. */
+  readonly holdsSockets: boolean;
+  /** BPF-side lookup: the value region (live), the socket, or null. Does not take socket references (the helper does). */
+  lookup(key: Uint8Array): Region | Socket | null;
+  /** Update with kernel flags; returns 0 or a negative errno. Data maps take `valueSize` bytes, socket maps a Socket. */
+  update(key: Uint8Array, value: Uint8Array | Socket, flags: number): number;
+  /** Delete; 0 or a negative errno. */
+  delete(key: Uint8Array): number;
+  /** All entries, in a stable order (index order for arrays, insertion order otherwise). */
+  entries(): Array<[Uint8Array, Region | Socket]>;
+}
+
+/** Key bytes as a JS Map key. */
+export const keyString = (k: Uint8Array): string => String.fromCharCode.apply(null, k as unknown as number[]);
+/** Back from keyString. */
+export const keyBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+/** Allocates a zeroed value region. */
+export function newValue(def: MapDef, label: string, owner?: unknown): Region {
+  return new Region(RegionKind.MapValue, new Uint8Array(def.valueSize), `value of ${def.name}${label}`, owner);
+}
+
+/** Builds a map handle region. */
+export function newHandle(def: MapDef, owner: unknown): Region {
+  return new Region(RegionKind.Map, new Uint8Array(0), `map ${def.name} (${MAP_TYPE_NAMES.get(def.type) ?? def.type})`, owner);
+}
+
+/**
+ * The flag rule of array and hash maps: anything above BPF_EXIST is EINVAL. BPF_F_LOCK is EINVAL too, because it is
+ * only valid for values holding a bpf_spin_lock, which sk_lookup values never do here.
+ */
+export function badFlags(flags: number): boolean {
+  return flags < 0 || flags > BPF_EXIST || !Number.isInteger(flags);
+}
+
+/** -errno helper. */
+export const err = (name: keyof typeof Errno): number => -Errno[name];

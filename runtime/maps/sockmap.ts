@@ -1,0 +1,61 @@
+/**
+ * BPF_MAP_TYPE_SOCKMAP and SOCKHASH holding simulated sockets, with net/core/sock_map.c's checks:
+ * flags > BPF_EXIST → EINVAL; SOCKMAP index ≥ max_entries → E2BIG on update, EINVAL on delete; deleting an empty
+ * SOCKMAP slot → EINVAL, a missing SOCKHASH key → ENOENT; SOCKHASH full → E2BIG; a TCP socket that is neither
+ * listening nor established → EOPNOTSUPP (sock_map_sk_state_allowed).
+ */
+import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
+import { IPPROTO_TCP, TCP_STATES } from "../../compiler/abi/sk-lookup.ts";
+import type { Region } from "../vm/region.ts";
+import type { Socket } from "../net/socket.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyString, newHandle } from "./map.ts";
+
+/** Whether a socket may be put into a socket map (TCP: LISTEN or ESTABLISHED; UDP: any). */
+export function sockMapStateAllowed(s: Socket): boolean {
+  if (s.protocol === IPPROTO_TCP) return s.state === TCP_STATES.listen || s.state === TCP_STATES.established;
+  return true;
+}
+
+/** SOCKMAP (u32 index keys) or SOCKHASH (any key). */
+export class SockMap implements VmMap {
+  readonly handle: Region;
+  readonly holdsSockets = true;
+  readonly isHash: boolean;
+  private readonly table = new Map<string, Socket>();
+  constructor(readonly def: MapDef) {
+    this.isHash = def.type === MapType.SOCKHASH;
+    if (!this.isHash && def.keySize !== 4) throw new MapError(`sockmap ${def.name}: key size must be 4 (got ${def.keySize})`);
+    if (def.keySize <= 0) throw new MapError(`sockhash ${def.name}: key size must be positive`);
+    if (def.valueSize !== 4 && def.valueSize !== 8) throw new MapError(`socket map ${def.name}: value size must be 4 or 8 (got ${def.valueSize})`);
+    if (def.maxEntries <= 0) throw new MapError(`socket map ${def.name}: max_entries must be positive`);
+    this.handle = newHandle(def, this);
+  }
+  private index(key: Uint8Array): number {
+    return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
+  }
+  lookup(key: Uint8Array): Socket | null {
+    if (!this.isHash && this.index(key) >= this.def.maxEntries) return null;
+    return this.table.get(keyString(key.subarray(0, this.def.keySize))) ?? null;
+  }
+  update(key: Uint8Array, sock: Socket | Uint8Array, flags: number): number {
+    if (sock instanceof Uint8Array) return err("EINVAL");
+    if (!sockMapStateAllowed(sock)) return err("EOPNOTSUPP");
+    if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
+    if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("E2BIG");
+    const k = keyString(key.subarray(0, this.def.keySize));
+    const old = this.table.get(k);
+    if (old && flags === BPF_NOEXIST) return err("EEXIST");
+    if (!old && flags === BPF_EXIST) return err("ENOENT");
+    if (!old && this.isHash && this.table.size >= this.def.maxEntries) return err("E2BIG");
+    this.table.set(k, sock);
+    return 0;
+  }
+  delete(key: Uint8Array): number {
+    if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("EINVAL");
+    const ok = this.table.delete(keyString(key.subarray(0, this.def.keySize)));
+    return ok ? 0 : this.isHash ? err("ENOENT") : err("EINVAL");
+  }
+  entries(): Array<[Uint8Array, Socket]> {
+    return [...this.table].map(([k, v]) => [keyBytes(k), v]);
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * The JIT tier: translates a prepared program into JavaScript source and compiles it with `new Function`.
+ *
+ * Registers live in local variables as pairs of int32 words (`aN` low, `bN` high), so the common operations (mov,
+ * add, and, shifts by constants, compares, loads) stay on V8's fast integer paths; rare 64-bit operations (mul, div,
+ * mod, shifts by a register) go through the interpreter's BigInt code. Control flow is a `for(;;) switch(pc)` over
+ * basic blocks with fall-through between cases. Each block adds its length to the instruction counter on entry, so
+ * `insnsExecuted` equals the interpreter's for every run that ends normally. Every BPF function (main program and
+ * BPF-to-BPF callees) becomes one JS function; all of them contain the whole program's code so that any jump the
+ * interpreter can take, the JIT can take too. Semantics must equal interp.ts; the shared case table checks it.
+ */
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { helperFor, type HelperFn } from "../helpers/index.ts";
+import { refAlu } from "./interp.ts";
+import { Machine, MAX_FRAMES } from "./machine.ts";
+import { lddwWords, type PreparedProgram } from "./program.ts";
+import { OFF_BIAS, VmFault } from "./region.ts";
+
+/** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
+export type JitFn = (m: Machine) => number;
+
+const big = (l: number, h: number): bigint => (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
+
+/** Rare 64-bit ALU operations, computed by the reference code. Returns the low word, sets m.h. */
+function slow64(m: Machine, op: number, off: number, al: number, ah: number, bl: number, bh: number, pc: number): number {
+  const r = refAlu(op, big(al, ah), big(bl, bh), true, off, pc);
+  m.h = Number(r >> 32n) | 0;
+  return Number(r & 0xffffffffn) | 0;
+}
+
+const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
+const BSWAP32 = (x: string): string => `(((${x}&0xff)<<24)|((${x}&0xff00)<<8)|((${x}>>>8)&0xff00)|(${x}>>>24))`;
+
+const JCOND64: Record<number, (d: number, sl: string, sh: string) => string> = {
+  [JmpOp.JEQ]: (d, sl, sh) => `a${d}===${sl}&&b${d}===${sh}`,
+  [JmpOp.JNE]: (d, sl, sh) => `a${d}!==${sl}||b${d}!==${sh}`,
+  [JmpOp.JGT]: (d, sl, sh) => `(b${d}>>>0)>(${sh}>>>0)||(b${d}===${sh}&&(a${d}>>>0)>(${sl}>>>0))`,
+  [JmpOp.JGE]: (d, sl, sh) => `(b${d}>>>0)>(${sh}>>>0)||(b${d}===${sh}&&(a${d}>>>0)>=(${sl}>>>0))`,
+  [JmpOp.JLT]: (d, sl, sh) => `(b${d}>>>0)<(${sh}>>>0)||(b${d}===${sh}&&(a${d}>>>0)<(${sl}>>>0))`,
+  [JmpOp.JLE]: (d, sl, sh) => `(b${d}>>>0)<(${sh}>>>0)||(b${d}===${sh}&&(a${d}>>>0)<=(${sl}>>>0))`,
+  [JmpOp.JSGT]: (d, sl, sh) => `b${d}>${sh}||(b${d}===${sh}&&(a${d}>>>0)>(${sl}>>>0))`,
+  [JmpOp.JSGE]: (d, sl, sh) => `b${d}>${sh}||(b${d}===${sh}&&(a${d}>>>0)>=(${sl}>>>0))`,
+  [JmpOp.JSLT]: (d, sl, sh) => `b${d}<${sh}||(b${d}===${sh}&&(a${d}>>>0)<(${sl}>>>0))`,
+  [JmpOp.JSLE]: (d, sl, sh) => `b${d}<${sh}||(b${d}===${sh}&&(a${d}>>>0)<=(${sl}>>>0))`,
+  [JmpOp.JSET]: (d, sl, sh) => `(a${d}&${sl})!==0||(b${d}&${sh})!==0`,
+};
+const JCOND32: Record<number, (d: number, sl: string) => string> = {
+  [JmpOp.JEQ]: (d, s) => `a${d}===${s}`,
+  [JmpOp.JNE]: (d, s) => `a${d}!==${s}`,
+  [JmpOp.JGT]: (d, s) => `(a${d}>>>0)>(${s}>>>0)`,
+  [JmpOp.JGE]: (d, s) => `(a${d}>>>0)>=(${s}>>>0)`,
+  [JmpOp.JLT]: (d, s) => `(a${d}>>>0)<(${s}>>>0)`,
+  [JmpOp.JLE]: (d, s) => `(a${d}>>>0)<=(${s}>>>0)`,
+  [JmpOp.JSGT]: (d, s) => `a${d}>${s}`,
+  [JmpOp.JSGE]: (d, s) => `a${d}>=${s}`,
+  [JmpOp.JSLT]: (d, s) => `a${d}<${s}`,
+  [JmpOp.JSLE]: (d, s) => `a${d}<=${s}`,
+  [JmpOp.JSET]: (d, s) => `(a${d}&${s})!==0`,
+};
+
+const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+/** Generates the JS source of the whole program (exported for debugging and tests). */
+export function jitSource(p: PreparedProgram): string {
+  const insns = p.insns;
+  const n = insns.length;
+  // Block leaders: function entries, jump targets, instructions after a jump or exit.
+  const leaders = new Set<number>(p.funcs);
+  const jumpTarget = (pc: number): number | undefined => {
+    const insn = insns[pc]!;
+    const cls = insn.opcode & 7;
+    if ((cls !== Class.JMP && cls !== Class.JMP32) || p.invalid[pc] !== undefined) return undefined;
+    const jop = insn.opcode & 0xf0;
+    if (jop === JmpOp.CALL || jop === JmpOp.EXIT) return undefined;
+    return pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
+  };
+  for (let pc = 0; pc < n; pc++) {
+    const insn = insns[pc]!;
+    const t = jumpTarget(pc);
+    if (t !== undefined) {
+      if (t >= 0 && t < n) leaders.add(t);
+      leaders.add(pc + 1);
+    }
+    if ((insn.opcode & 7) === Class.JMP && (insn.opcode & 0xf0) === JmpOp.EXIT) leaders.add(pc + 1);
+    if (p.invalid[pc] !== undefined) leaders.add(pc + 1);
+  }
+  // Emit the slots reachable by straight-line execution from a leader; lddw second halves only when they are leaders.
+  const body: string[] = [];
+  let blockLen = 0;
+  let blockStartIdx = -1;
+  const startBlock = (pc: number): void => {
+    body.push(`case ${pc}:`);
+    blockStartIdx = body.length;
+    body.push(""); // placeholder for the counter update
+    blockLen = 0;
+  };
+  const endBlockCount = (): void => {
+    if (blockStartIdx >= 0) body[blockStartIdx] = `if((M.n+=${blockLen})>M.budget)M.overBudget(${blockStartPc});`;
+  };
+  let blockStartPc = 0;
+  const goto = (t: number): string => {
+    if (t >= 0 && t < n) return `{pc=${t};continue;}`;
+    return `throw F(${JSON.stringify(t === n ? "fell off the end of the program" : "jump outside the program")},${t});`;
+  };
+  for (let pc = 0; pc < n; ) {
+    if (leaders.has(pc)) {
+      endBlockCount();
+      blockStartPc = pc;
+      startBlock(pc);
+    }
+    blockLen++;
+    const bad = p.invalid[pc];
+    if (bad !== undefined) {
+      body.push(`throw F(${JSON.stringify(bad)},${pc});`);
+      pc++;
+      continue;
+    }
+    body.push(emit(p, pc));
+    if (p.insns[pc]!.opcode !== LDDW) {
+      pc++;
+    } else if (leaders.has(pc + 1)) {
+      // The second half of this lddw is a jump target: skip it explicitly, then emit it as its own (invalid) block.
+      body.push(goto(pc + 2));
+      pc++;
+    } else {
+      pc += 2;
+    }
+  }
+  endBlockCount();
+  body.push(`throw F("fell off the end of the program",${n});`);
+
+  const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `a${r},b${r}`).join(",");
+  return `let t=0,pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}\n//(${regs})`;
+}
+
+/** Source of one (valid) instruction at `pc`. */
+function emit(p: PreparedProgram, pc: number): string {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const d = insn.dst;
+  const s = insn.src;
+  const x = (op & Source.X) !== 0;
+  const imm = insn.imm | 0;
+  const sl = x ? `a${s}` : lit(imm);
+  const sh = x ? `b${s}` : imm < 0 ? "(-1)" : "0";
+  const A = `a${d}`;
+  const B = `b${d}`;
+  switch (cls) {
+    case Class.ALU64: {
+      const aop = op & 0xf0;
+      switch (aop) {
+        case AluOp.MOV:
+          if (insn.off === 0) return `${A}=${sl};${B}=${sh};`;
+          if (insn.off === 32) return `${A}=${sl};${B}=${A}>>31;`;
+          return `${A}=(${sl}<<${32 - insn.off})>>${32 - insn.off};${B}=${A}>>31;`;
+        case AluOp.ADD:
+          return `t=(${A}>>>0)+(${sl}>>>0);${B}=(${B}+${sh}+(t>4294967295?1:0))|0;${A}=t|0;`;
+        case AluOp.SUB:
+          return `t=(${A}>>>0)-(${sl}>>>0);${B}=(${B}-${sh}-(t<0?1:0))|0;${A}=t|0;`;
+        case AluOp.AND:
+          return `${A}&=${sl};${B}&=${sh};`;
+        case AluOp.OR:
+          return `${A}|=${sl};${B}|=${sh};`;
+        case AluOp.XOR:
+          return `${A}^=${sl};${B}^=${sh};`;
+        case AluOp.NEG:
+          return `${B}=(~${B}+(${A}===0?1:0))|0;${A}=(-${A})|0;`;
+        case AluOp.LSH:
+        case AluOp.RSH:
+        case AluOp.ARSH:
+          if (!x) return shift64(aop, A, B, imm & 63);
+          break;
+        case AluOp.END:
+          return `t=${BSWAP32(A)}|0;` + (insn.imm === 64 ? `${A}=${BSWAP32(B)}|0;${B}=t;` : insn.imm === 32 ? `${A}=t;${B}=0;` : `${A}=t>>>16;${B}=0;`);
+      }
+      return `${A}=S(M,${aop},${insn.off},${A},${B},${sl},${sh},${pc});${B}=M.h;`;
+    }
+    case Class.ALU: {
+      const aop = op & 0xf0;
+      const z = `${B}=0;`;
+      switch (aop) {
+        case AluOp.MOV:
+          if (insn.off === 0) return `${A}=${sl};${z}`;
+          return `${A}=(${sl}<<${32 - insn.off})>>${32 - insn.off};${z}`;
+        case AluOp.ADD:
+          return `${A}=(${A}+${sl})|0;${z}`;
+        case AluOp.SUB:
+          return `${A}=(${A}-${sl})|0;${z}`;
+        case AluOp.MUL:
+          return `${A}=Math.imul(${A},${sl});${z}`;
+        case AluOp.DIV:
+          return insn.off === 1
+            ? `t=${sl};${A}=t===0?0:(${A}/t)|0;${z}`
+            : `t=${sl}>>>0;${A}=t===0?0:(((${A}>>>0)/t)>>>0)|0;${z}`;
+        case AluOp.MOD:
+          return insn.off === 1 ? `t=${sl};${A}=t===0?${A}:(${A}%t)|0;${z}` : `t=${sl}>>>0;${A}=t===0?${A}:((${A}>>>0)%t)|0;${z}`;
+        case AluOp.AND:
+          return `${A}&=${sl};${z}`;
+        case AluOp.OR:
+          return `${A}|=${sl};${z}`;
+        case AluOp.XOR:
+          return `${A}^=${sl};${z}`;
+        case AluOp.LSH:
+          return `${A}<<=(${sl}&31);${z}`;
+        case AluOp.RSH:
+          return `${A}=(${A}>>>(${sl}&31))|0;${z}`;
+        case AluOp.ARSH:
+          return `${A}>>=(${sl}&31);${z}`;
+        case AluOp.NEG:
+          return `${A}=(-${A})|0;${z}`;
+        default: {
+          // END: to-le truncates, to-be swaps.
+          if (!x) return insn.imm === 16 ? `${A}&=0xffff;${z}` : insn.imm === 32 ? z : "";
+          return `t=${BSWAP32(A)}|0;` + (insn.imm === 64 ? `${A}=${BSWAP32(B)}|0;${B}=t;` : insn.imm === 32 ? `${A}=t;${z}` : `${A}=t>>>16;${z}`);
+        }
+      }
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const jop = op & 0xf0;
+      if (jop === JmpOp.EXIT) return `M.h=b0;return a0;`;
+      if (jop === JmpOp.CALL) {
+        const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
+        if (s === Pseudo.CALL) {
+          const t = pc + imm + 1;
+          return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;${scratch}`;
+        }
+        return `A[0]=a1;A[1]=b1;A[2]=a2;A[3]=b2;A[4]=a3;A[5]=b3;A[6]=a4;A[7]=b4;A[8]=a5;A[9]=b5;a0=H[${imm}](M,${pc});b0=M.h;${scratch}`;
+      }
+      const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? imm : insn.off);
+      if (jop === JmpOp.JA) return goto2(t, p.insns.length);
+      const c = cls === Class.JMP ? JCOND64[jop]!(d, sl, sh) : JCOND32[jop]!(d, sl);
+      return `if(${c})${goto2(t, p.insns.length)}`;
+    }
+    case Class.LD: {
+      const v = p.lddw.get(pc)!;
+      if (v.kind === "fault") return `throw F(${JSON.stringify(v.reason)},${pc});`;
+      const w = lddwWords(v);
+      return `${A}=${lit(w.lo)};${B}=${lit(w.hi)};`;
+    }
+    case Class.LDX: {
+      const size = SIZES[op & 0x18]!;
+      const load = `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
+      if ((op & 0xe0) === Mode.MEMSX) {
+        return size === 4 ? `${A}=${load};${B}=${A}>>31;` : `${A}=(${load}<<${32 - 8 * size})>>${32 - 8 * size};${B}=${A}>>31;`;
+      }
+      return `${A}=${load};${B}=M.h;`;
+    }
+    case Class.ST: {
+      const size = SIZES[op & 0x18]!;
+      return `M.st(${A},${B},${insn.off},${size},${lit(imm)},${imm < 0 ? -1 : 0},${pc});`;
+    }
+    default: {
+      const size = SIZES[op & 0x18]!;
+      if ((op & 0xe0) === Mode.ATOMIC) {
+        const call = `t=M.atomic(${imm},${A},${B},${insn.off},${size},a${s},b${s},a0,b0,${pc});`;
+        if (imm === 0xf1) return `${call}a0=t;b0=M.h;`;
+        if (imm & 1) return `${call}a${s}=t;b${s}=M.h;`;
+        return call;
+      }
+      return `M.st(${A},${B},${insn.off},${size},a${s},b${s},${pc});`;
+    }
+  }
+}
+
+function goto2(t: number, n: number): string {
+  if (t >= 0 && t < n) return `{pc=${t};continue;}`;
+  return `throw F(${JSON.stringify(t === n ? "fell off the end of the program" : "jump outside the program")},${t});`;
+}
+
+function shift64(aop: number, A: string, B: string, k: number): string {
+  if (k === 0) return "";
+  if (aop === AluOp.LSH) return k < 32 ? `${B}=(${B}<<${k})|(${A}>>>${32 - k});${A}<<=${k};` : `${B}=${A}<<${k - 32};${A}=0;`;
+  if (aop === AluOp.RSH) return k < 32 ? `${A}=(${A}>>>${k})|(${B}<<${32 - k});${B}=(${B}>>>${k})|0;` : `${A}=(${B}>>>${k - 32})|0;${B}=0;`;
+  return k < 32 ? `${A}=(${A}>>>${k})|(${B}<<${32 - k});${B}>>=${k};` : `${A}=${B}>>${k - 32};${B}>>=31;`;
+}
+
+/** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
+export function jitCompile(p: PreparedProgram): JitFn {
+  const src = jitSource(p);
+  const params = ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
+  // One JS function per BPF function entry, each over the whole program (see the file comment).
+  const factory = new Function("F", "S", "H", "A", "FN", `return function bpf(${params.join(",")}){\n${src}\n};`) as (
+    ...args: unknown[]
+  ) => (...a: unknown[]) => number;
+  const helpers: Record<number, HelperFn> = {};
+  for (const insn of p.insns) {
+    if (insn.opcode === (Class.JMP | JmpOp.CALL) && insn.src === 0) helpers[insn.imm] = helperFor(insn.imm);
+  }
+  const fault = (reason: string, pc: number): VmFault => new VmFault(reason, pc);
+  // The generated code closes over the machine's argument buffer, so instantiate it per machine (cached).
+  let lastMachine: Machine | null = null;
+  let entryFn: ((...a: unknown[]) => number) | null = null;
+  return (m: Machine): number => {
+    if (m !== lastMachine) {
+      const fns: Record<number, (...a: unknown[]) => number> = {};
+      const fn = factory(fault, slow64, helpers, m.args, fns);
+      for (const f of p.funcs) fns[f] = fn;
+      entryFn = fn;
+      lastMachine = m;
+    }
+    return entryFn!(m, 0, 0, 0, 0, OFF_BIAS | 0, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  };
+}

@@ -1,0 +1,244 @@
+/**
+ * The machine state shared by both execution tiers for one run: memory access with region checks, the ctx region with
+ * the kernel's ctx-access semantics, the current socket selection (what bpf_sk_assign writes and ctx->sk reads),
+ * helper plumbing (argument words, the high word of results), trace output, taken socket references, the instruction
+ * counter and its budget.
+ */
+import { CTX_SIZE, CtxOff, U16_BACKED_FIELDS, ctxLoadField } from "../../compiler/abi/sk-lookup.ts";
+import type { Socket } from "../net/socket.ts";
+import {
+  BudgetExceeded,
+  ID_MASK,
+  OFF_BIAS,
+  PTR_TAG,
+  REGION_KIND_NAMES,
+  Region,
+  RegionKind,
+  VmFault,
+  hex64,
+  ptrHi,
+  ptrLo,
+  regionById,
+} from "./region.ts";
+
+/** Size of one stack frame (MAX_BPF_STACK). */
+export const STACK_SIZE = 512;
+/** Maximum BPF-to-BPF call depth (MAX_CALL_FRAMES). */
+export const MAX_FRAMES = 8;
+/** Default instruction budget of one run (the verifier's complexity limit is 1M processed instructions). */
+export const DEFAULT_BUDGET = 1_000_000;
+
+/** Sources of nondeterminism, injectable for reproducible tests. */
+export interface MachineOptions {
+  /** Instruction budget per run (default 1,000,000). */
+  budget?: number;
+  /** Seed of get_prandom_u32 (default 1). */
+  seed?: number;
+  /** ktime_get_ns source (default process.hrtime). */
+  clock?: () => bigint;
+}
+
+/** Shared by interpreter and JIT code. Not reentrant: one run at a time. */
+export class Machine {
+  /** Low word of the pointer to the ctx. */
+  readonly ctx: Region;
+  readonly frames: Region[] = [];
+  /** Instructions executed in the current run. */
+  n = 0;
+  budget: number;
+  /** High word of the last load, helper result or subprogram return. */
+  h = 0;
+  /** Helper arguments r1..r5 as (lo, hi) word pairs. */
+  readonly args = new Int32Array(10);
+  /** The socket selected by bpf_sk_assign so far (ctx->sk). */
+  selected: Socket | null = null;
+  noReuseport = false;
+  /** trace_printk output of the current run. */
+  trace: string[] = [];
+  /** Socket references taken and not yet released in the current run. */
+  held: Socket[] = [];
+  /** Highest frame used in the current run (frames above it need no clearing). */
+  depthUsed = 0;
+  prng: number;
+  readonly clock: () => bigint;
+  private readonly seed: number;
+
+  constructor(opts: MachineOptions = {}) {
+    this.ctx = new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx");
+    for (let i = 0; i < MAX_FRAMES; i++) this.frames.push(new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`));
+    this.budget = opts.budget ?? DEFAULT_BUDGET;
+    this.seed = opts.seed ?? 1;
+    this.prng = this.seed >>> 0 || 1;
+    this.clock = opts.clock ?? (() => process.hrtime.bigint());
+  }
+
+  /** Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. */
+  reset(ctxBytes: Uint8Array, selected: Socket | null = null, noReuseport = false): void {
+    this.ctx.bytes.set(ctxBytes);
+    this.n = 0;
+    this.selected = selected;
+    this.noReuseport = noReuseport;
+    if (this.trace.length) this.trace = [];
+    if (this.held.length) this.held = [];
+    for (let i = 0; i <= this.depthUsed; i++) this.frames[i]!.bytes.fill(0);
+    this.depthUsed = 0;
+  }
+
+  /** Reseeds get_prandom_u32. */
+  reseed(seed: number): void {
+    this.prng = seed >>> 0 || 1;
+  }
+
+  /** High word of a pointer to `r` (registers it). */
+  hiOf(r: Region): number {
+    return ptrHi(r);
+  }
+
+  /** Stack frame pointer words for call depth `depth` (r10 points at the frame's end). */
+  frameHi(depth: number, pc: number): number {
+    if (depth >= MAX_FRAMES) throw new VmFault(`call depth exceeds ${MAX_FRAMES} frames`, pc);
+    if (depth > this.depthUsed) {
+      for (let i = this.depthUsed + 1; i <= depth; i++) this.frames[i]!.bytes.fill(0);
+      this.depthUsed = depth;
+    }
+    return ptrHi(this.frames[depth]!);
+  }
+  /** Low word of r10 in every frame. */
+  static readonly FP_LO = ptrLo(STACK_SIZE);
+
+  /** Throws a BudgetExceeded fault. */
+  overBudget(pc: number): never {
+    throw new BudgetExceeded(`instruction budget of ${this.budget} exhausted (runaway loop?)`, pc);
+  }
+
+  /** Finds the region of a pointer, or faults. */
+  region(lo: number, hi: number, pc: number, what: string): Region {
+    if (((hi & ~ID_MASK) | 0) !== (PTR_TAG | 0)) {
+      if (lo === 0 && hi === 0) throw new VmFault(`${what} through a NULL pointer`, pc);
+      throw new VmFault(`${what} at ${hex64(lo, hi)}, which is not a pointer`, pc);
+    }
+    const r = regionById(hi & ID_MASK);
+    if (!r) throw new VmFault(`${what} at ${hex64(lo, hi)}, which is not a pointer`, pc);
+    return r;
+  }
+
+  /** Loads `size` bytes at (lo,hi)+off; returns the low word (unsigned for size 4, zero-extended below) and sets `h`. */
+  ld(lo: number, hi: number, off: number, size: number, pc: number): number {
+    const r = this.region(lo, hi, pc, `read of ${size} bytes`);
+    const o = ((lo ^ OFF_BIAS) | 0) + off;
+    if (r.kind === RegionKind.Ctx) return this.ctxLoad(o, size, pc);
+    if (r.kind === RegionKind.Map) throw new VmFault(`read of ${size} bytes through a map pointer (${r.label}); map pointers are opaque`, pc);
+    if (o < 0 || o + size > r.bytes.length) this.oob("read", size, r, o, pc);
+    const v = r.view;
+    this.h = 0;
+    switch (size) {
+      case 1:
+        return v.getUint8(o);
+      case 2:
+        return v.getUint16(o, true);
+      case 4:
+        return v.getInt32(o, true);
+      default:
+        this.h = v.getInt32(o + 4, true);
+        return v.getInt32(o, true);
+    }
+  }
+
+  /** Stores the low `size` bytes of (vlo,vhi) at (lo,hi)+off. */
+  st(lo: number, hi: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
+    const r = this.region(lo, hi, pc, `write of ${size} bytes`);
+    const o = ((lo ^ OFF_BIAS) | 0) + off;
+    if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue) {
+      throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
+    }
+    if (o < 0 || o + size > r.bytes.length) this.oob("write", size, r, o, pc);
+    const v = r.view;
+    switch (size) {
+      case 1:
+        v.setUint8(o, vlo);
+        return;
+      case 2:
+        v.setUint16(o, vlo, true);
+        return;
+      case 4:
+        v.setInt32(o, vlo, true);
+        return;
+      default:
+        v.setInt32(o, vlo, true);
+        v.setInt32(o + 4, vhi, true);
+    }
+  }
+
+  /**
+   * Atomic read-modify-write (BPF_ATOMIC with `op` from insn.imm) on a W or DW location. Returns the old value's low
+   * word (high word in `h`), which the caller writes to src (FETCH/XCHG) or r0 (CMPXCHG).
+   */
+  atomic(op: number, lo: number, hi: number, off: number, size: number, slo: number, shi: number, r0lo: number, r0hi: number, pc: number): number {
+    const oldLo = this.ld(lo, hi, off, size, pc);
+    const oldHi = this.h;
+    const w = size === 8;
+    const old = w ? join(oldLo, oldHi) : BigInt(oldLo >>> 0);
+    const src = w ? join(slo, shi) : BigInt(slo >>> 0);
+    const mask = w ? 0xffffffffffffffffn : 0xffffffffn;
+    let nv: bigint;
+    switch (op) {
+      case 0x00:
+      case 0x01:
+        nv = (old + src) & mask;
+        break;
+      case 0x40:
+      case 0x41:
+        nv = old | src;
+        break;
+      case 0x50:
+      case 0x51:
+        nv = old & src;
+        break;
+      case 0xa0:
+      case 0xa1:
+        nv = old ^ src;
+        break;
+      case 0xe1:
+        nv = src;
+        break;
+      case 0xf1: {
+        const cmp = w ? join(r0lo, r0hi) : BigInt(r0lo >>> 0);
+        nv = old === cmp ? src : old;
+        break;
+      }
+      default:
+        throw new VmFault(`invalid atomic operation 0x${(op >>> 0).toString(16)}`, pc);
+    }
+    this.st(lo, hi, off, size, Number(BigInt.asIntN(32, nv)), Number(BigInt.asIntN(32, nv >> 32n)), pc);
+    this.h = w ? oldHi : 0;
+    return oldLo;
+  }
+
+  private oob(what: string, size: number, r: Region, o: number, pc: number): never {
+    throw new VmFault(`${what} of ${size} bytes at offset ${o} of ${r.label} (size ${r.bytes.length}) is out of bounds`, pc);
+  }
+
+  /**
+   * A ctx load with the kernel's semantics (net/core/filter.c sk_lookup_is_valid_access + convert_ctx_access):
+   * only the (offset, size) pairs of compiler/abi are legal; `sk` yields the selected socket or NULL; a 2-byte load
+   * at +2 of a u16-backed field returns its low half (measured quirk).
+   */
+  private ctxLoad(o: number, size: number, pc: number): number {
+    if (!ctxLoadField(o, size)) throw new VmFault(`invalid bpf_context access off=${o} size=${size}`, pc);
+    this.h = 0;
+    if (o === CtxOff.sk) {
+      const s = this.selected;
+      if (!s) return 0;
+      this.h = ptrHi(s.region);
+      return OFF_BIAS | 0;
+    }
+    const v = this.ctx.view;
+    if (size === 2 && U16_BACKED_FIELDS.has(o - 2)) return v.getUint16(o - 2, true);
+    if (size === 1) return v.getUint8(o);
+    if (size === 2) return v.getUint16(o, true);
+    return v.getInt32(o, true);
+  }
+}
+
+/** Joins two 32-bit words into an unsigned 64-bit BigInt. */
+export const join = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);

@@ -1,0 +1,259 @@
+/**
+ * A BPF object loaded into the VM: its maps (VM models) and programs (prepared once, JIT-compiled on first use),
+ * sharing one Machine. This is what `tsbpf/runtime`'s loadObject returns.
+ */
+import { SK_DROP, SK_PASS } from "../../compiler/abi/sk-lookup.ts";
+import { decodeBtf, type Btf } from "../../compiler/btf/decode.ts";
+import type { ObjectFile } from "../../compiler/elf/object.ts";
+import { readObject } from "../../compiler/elf/reader.ts";
+import { CodecError, decodeValue, encodeValue, layoutOf, type Layout } from "../maps/codec.ts";
+import { createMap } from "../maps/index.ts";
+import { BPF_ANY, type VmMap } from "../maps/map.ts";
+import { Socket, type SocketSpec } from "../net/socket.ts";
+import { Errno } from "../../compiler/abi/sk-lookup.ts";
+import { buildCtx, normalizeCtx, type SkLookupInput } from "./ctx.ts";
+import { interpret } from "./interp.ts";
+import { jitCompile, type JitFn } from "./jit.ts";
+import { Machine, type MachineOptions } from "./machine.ts";
+import { insnText, prepareProgram, type PreparedProgram } from "./program.ts";
+import { Region, VmFault } from "./region.ts";
+
+/** Execution tier: the reference interpreter or the JIT. */
+export type Tier = "interp" | "jit";
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Default "interp". */
+  tier?: Tier;
+  /** The selection the program starts with (ctx->sk), as a netns gives later programs. */
+  selected?: Socket | null;
+  noReuseport?: boolean;
+}
+
+/** The outcome of one program run. */
+export interface RunResult {
+  verdict: "SK_PASS" | "SK_DROP";
+  /** r0 at exit (1 or 0). */
+  retval: number;
+  /** The socket the kernel would use: the selection, or null when none was made or the program returned SK_DROP. */
+  selected: Socket | null;
+  /** BPF_SK_LOOKUP_F_NO_REUSEPORT was given with the selection. */
+  noReuseport: boolean;
+  /** The selected socket's cookie, as BPF_PROG_TEST_RUN reports it in ctx_out (0 when none). */
+  cookie: bigint;
+  /** trace_printk lines, in order. */
+  trace: string[];
+  insnsExecuted: number;
+  /** Names of sockets whose references (from SOCKMAP/SOCKHASH lookups) the program did not release. */
+  leakedRefs: string[];
+}
+
+/** A program that returned something other than SK_PASS/SK_DROP. */
+export class VerdictError extends VmFault {
+  override name = "VerdictError";
+}
+
+/** One error type for everything that goes wrong with a user's map access through the API. */
+export class MapAccessError extends Error {
+  override name = "MapAccessError";
+  constructor(
+    message: string,
+    /** The errno name when the kernel would have failed the operation with one. */
+    readonly errno?: string,
+  ) {
+    super(message);
+  }
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v as number, k]));
+
+/** User-side view of a map: JS values in, JS values out (layouts from BTF). */
+export class MapView {
+  readonly keyLayout: Layout;
+  readonly valueLayout: Layout;
+  constructor(
+    readonly raw: VmMap,
+    btf?: Btf,
+  ) {
+    this.keyLayout = layoutOf(raw.def, "key", btf);
+    this.valueLayout = layoutOf(raw.def, "value", btf);
+  }
+  get name(): string {
+    return this.raw.def.name;
+  }
+  /** Key bytes of a user key (integer, numeric string, object / its JSON, or bytes). */
+  key(k: unknown): Uint8Array {
+    try {
+      return encodeValue(this.keyLayout, k, `key of ${this.name}`);
+    } catch (e) {
+      if (e instanceof CodecError) throw new MapAccessError(e.message);
+      throw e;
+    }
+  }
+  /** bpf_map_update_elem from user space; returns 0 or a negative errno. Socket maps take a Socket or SocketSpec. */
+  update(k: unknown, v: unknown, flags = BPF_ANY): number {
+    const key = this.key(k);
+    if (this.raw.holdsSockets) {
+      const s = v instanceof Socket ? v : new Socket(v as SocketSpec);
+      return this.raw.update(key, s, flags);
+    }
+    let value: Uint8Array;
+    try {
+      value = encodeValue(this.valueLayout, v, `value of ${this.name}`);
+    } catch (e) {
+      if (e instanceof CodecError) throw new MapAccessError(e.message);
+      throw e;
+    }
+    return this.raw.update(key, value, flags);
+  }
+  /** Like update, but throws MapAccessError (with the errno name) on failure; returns this for chaining. */
+  set(k: unknown, v: unknown, flags = BPF_ANY): this {
+    const rc = this.update(k, v, flags);
+    if (rc !== 0) {
+      const name = ERRNO_NAMES.get(-rc) ?? String(-rc);
+      throw new MapAccessError(`update of ${this.name}[${JSON.stringify(k)}] failed: ${name}`, name);
+    }
+    return this;
+  }
+  /** The value (decoded), the Socket for socket maps, or null. */
+  get(k: unknown): unknown {
+    const v = this.raw.lookup(this.key(k));
+    if (v === null) return null;
+    if (v instanceof Socket) return v;
+    return decodeValue(this.valueLayout, (v as Region).bytes);
+  }
+  /** The live bytes of a data value (writes change the map), or null. */
+  bytes(k: unknown): Uint8Array | null {
+    const v = this.raw.lookup(this.key(k));
+    return v instanceof Region ? v.bytes : null;
+  }
+  /** bpf_map_delete_elem; 0 or a negative errno. */
+  delete(k: unknown): number {
+    return this.raw.delete(this.key(k));
+  }
+  /** All entries, decoded. */
+  entries(): Array<[unknown, unknown]> {
+    return this.raw.entries().map(([k, v]) => [
+      decodeValue(this.keyLayout, k),
+      v instanceof Socket ? v : decodeValue(this.valueLayout, (v as Region).bytes),
+    ]);
+  }
+}
+
+/** An sk_lookup program of a loaded object. */
+export class VmProgram {
+  private jitFn?: JitFn;
+  constructor(
+    readonly object: VmObject,
+    readonly prepared: PreparedProgram,
+  ) {}
+  get name(): string {
+    return this.prepared.name;
+  }
+  /** The JIT-compiled function (compiled on first use). */
+  jit(): JitFn {
+    return (this.jitFn ??= jitCompile(this.prepared));
+  }
+  /** Runs the program once on a lookup (description or raw 72-byte ctx). */
+  run(ctx: SkLookupInput | Uint8Array, opts: RunOptions = {}): RunResult {
+    const bytes = ctx instanceof Uint8Array ? normalizeCtx(ctx) : buildCtx(ctx);
+    return this.runCtx(bytes, opts);
+  }
+  /** Runs on already-normalized ctx bytes (the hot path for benchmarks and netns lookups). */
+  runCtx(ctxBytes: Uint8Array, opts: RunOptions = {}): RunResult {
+    const m = this.object.machine;
+    m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false);
+    let lo: number;
+    let hi: number;
+    try {
+      if (opts.tier === "jit") {
+        lo = this.jit()(m);
+        hi = m.h;
+      } else {
+        const r0 = interpret(this.prepared, m);
+        lo = Number(r0 & 0xffffffffn) | 0;
+        hi = Number(r0 >> 32n) | 0;
+      }
+    } catch (e) {
+      if (e instanceof VmFault && e.insn === undefined) e.locate(insnText(this.prepared, e.pc));
+      throw e;
+    }
+    if (hi !== 0 || (lo !== SK_PASS && lo !== SK_DROP)) {
+      const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      throw new VerdictError(`${this.name} returned ${v}; an sk_lookup program must return SK_PASS (1) or SK_DROP (0)`, -1);
+    }
+    const pass = lo === SK_PASS;
+    const selected = pass ? m.selected : null;
+    return {
+      verdict: pass ? "SK_PASS" : "SK_DROP",
+      retval: lo,
+      selected,
+      noReuseport: m.noReuseport,
+      cookie: selected?.cookie ?? 0n,
+      trace: m.trace,
+      insnsExecuted: m.n,
+      leakedRefs: m.held.map((s) => s.name),
+    };
+  }
+}
+
+/** A loaded object. */
+export class VmObject {
+  readonly machine: Machine;
+  readonly maps = new Map<string, VmMap>();
+  readonly btf?: Btf;
+  private readonly programs = new Map<string, VmProgram>();
+  private readonly views = new Map<string, MapView>();
+
+  constructor(
+    readonly file: ObjectFile,
+    opts: MachineOptions = {},
+  ) {
+    this.machine = new Machine(opts);
+    if (file.btf) {
+      try {
+        this.btf = decodeBtf(file.btf);
+      } catch {
+        // Without usable BTF, maps take plain integers and bytes.
+      }
+    }
+    for (const def of file.maps) this.maps.set(def.name, createMap(def));
+    for (const p of file.programs) {
+      this.programs.set(p.name, new VmProgram(this, prepareProgram(p.name, p.insns, p.mapRelocs, this.maps)));
+    }
+  }
+
+  /** Reads an ELF object (ours or clang's); ObjectError for malformed input, MapError for unsupported maps. */
+  static fromBytes(bytes: Uint8Array, opts: MachineOptions = {}): VmObject {
+    return new VmObject(readObject(bytes), opts);
+  }
+
+  /** Program names, in object order. */
+  get programNames(): string[] {
+    return [...this.programs.keys()];
+  }
+
+  /** The program named `name`; throws a RangeError listing the programs otherwise. */
+  program(name: string): VmProgram {
+    const p = this.programs.get(name);
+    if (!p) throw new RangeError(`no program '${name}' in the object (programs: ${this.programNames.join(", ") || "none"})`);
+    return p;
+  }
+
+  /** The map named `name`, as a user-side view. */
+  map(name: string): MapView {
+    let v = this.views.get(name);
+    if (!v) {
+      const raw = this.maps.get(name);
+      if (!raw) throw new RangeError(`no map '${name}' in the object (maps: ${[...this.maps.keys()].join(", ") || "none"})`);
+      v = new MapView(raw, this.btf);
+      this.views.set(name, v);
+    }
+    return v;
+  }
+
+  /** Runs program `name` once. */
+  run(name: string, ctx: SkLookupInput | Uint8Array, opts: RunOptions = {}): RunResult {
+    return this.program(name).run(ctx, opts);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * A program prepared for execution: slot-indexed instructions (as the kernel receives them after libbpf linking),
+ * with every `lddw` resolved to its constant, map handle or map-value pointer, and the subprogram layout (entry of
+ * every BPF-to-BPF callee) that the JIT needs. Preparation never throws for bad bytecode: anything that cannot be
+ * resolved becomes a fault raised when (and only if) the instruction executes, identically in both tiers.
+ */
+import { disassemble, formatInstruction } from "../../compiler/asm/disasm.ts";
+import type { Instruction } from "../../compiler/asm/instruction.ts";
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../compiler/asm/opcode.ts";
+import type { MapReloc } from "../../compiler/elf/object.ts";
+import type { VmMap } from "../maps/map.ts";
+import { ptrHi, ptrLo, type Region } from "./region.ts";
+
+/** What a `lddw` loads. */
+export type LddwValue =
+  | { kind: "const"; lo: number; hi: number }
+  /** A map handle or map value pointer (region + offset); resolved to words when executed (registration is lazy). */
+  | { kind: "ptr"; region: Region; offset: number }
+  | { kind: "fault"; reason: string };
+
+/** A program ready for both tiers. */
+export interface PreparedProgram {
+  name: string;
+  insns: readonly Instruction[];
+  /** lddw values by slot. */
+  lddw: ReadonlyMap<number, LddwValue>;
+  /** Entry slots of functions: 0 first, then every BPF-to-BPF call target inside the program, sorted. */
+  funcs: number[];
+  /** Why the instruction at each slot cannot execute (invalid encoding), or undefined. Shared by both tiers. */
+  invalid: (string | undefined)[];
+}
+
+/** Resolves the map references of `insns` using relocations (slot → map name) and the map table. */
+export function prepareProgram(
+  name: string,
+  insns: readonly Instruction[],
+  mapRelocs: readonly MapReloc[],
+  maps: ReadonlyMap<string, VmMap>,
+): PreparedProgram {
+  const bySlot = new Map(mapRelocs.map((r) => [r.slot, r.map]));
+  const lddw = new Map<number, LddwValue>();
+  const funcs = new Set<number>([0]);
+  insns.forEach((insn, pc) => {
+    if (insn.opcode === LDDW && pc + 1 < insns.length) lddw.set(pc, resolveLddw(insn, pc, insns[pc + 1]!, bySlot, maps));
+    if (insn.opcode === (Class.JMP | JmpOp.CALL) && insn.src === Pseudo.CALL) {
+      const t = pc + insn.imm + 1;
+      if (t >= 0 && t < insns.length) funcs.add(t);
+    }
+  });
+  const invalid = insns.map((insn, pc) => validate(insn, pc, insns.length));
+  return { name, insns, lddw, funcs: [...funcs].sort((a, b) => a - b), invalid };
+}
+
+const bad = (op: number): string => `invalid opcode 0x${op.toString(16).padStart(2, "0")}`;
+const R10_RO = "frame pointer r10 is read-only";
+const ATOMIC_OPS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);
+
+/**
+ * The encoding checks the kernel's verifier makes on single instructions (check_alu_op, do_check...), reduced to
+ * what keeps execution well-defined. Returns why `insn` cannot execute, or undefined.
+ */
+export function validate(insn: Instruction, pc: number, count: number): string | undefined {
+  const op = insn.opcode;
+  const cls = op & 7;
+  const isCall = cls === Class.JMP && (op & 0xf0) === JmpOp.CALL;
+  if (insn.dst > 10) return `invalid register r${insn.dst}`;
+  if (insn.src > 10 && cls !== Class.LD && !isCall) return `invalid register r${insn.src}`;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const aop = op & 0xf0;
+      const x = (op & Source.X) !== 0;
+      if (aop > AluOp.END) return bad(op);
+      if (insn.dst === 10) return R10_RO;
+      if (aop === AluOp.END) {
+        if (cls === Class.ALU64 && x) return bad(op);
+        if (insn.imm !== 16 && insn.imm !== 32 && insn.imm !== 64) return `invalid byte swap width ${insn.imm}`;
+        return undefined;
+      }
+      if (aop === AluOp.NEG && (x || insn.imm !== 0 || insn.off !== 0)) return bad(op);
+      if (aop === AluOp.MOV) {
+        const ok = insn.off === 0 || (x && (insn.off === 8 || insn.off === 16 || (insn.off === 32 && cls === Class.ALU64)));
+        return ok ? undefined : `invalid mov offset ${insn.off}`;
+      }
+      if (aop === AluOp.DIV || aop === AluOp.MOD) return insn.off === 0 || insn.off === 1 ? undefined : `invalid ALU offset ${insn.off}`;
+      return insn.off === 0 ? undefined : `invalid ALU offset ${insn.off}`;
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const jop = op & 0xf0;
+      if (jop > JmpOp.JSLE) return bad(op);
+      if (jop === JmpOp.CALL || jop === JmpOp.EXIT) {
+        if (cls === Class.JMP32) return bad(op);
+        if (jop === JmpOp.EXIT) return undefined;
+        if (insn.src === Pseudo.CALL) {
+          const t = pc + insn.imm + 1;
+          return t >= 0 && t < count ? undefined : "call outside the program";
+        }
+        if (insn.src === Pseudo.KFUNC_CALL) return "kfunc calls are not supported";
+        return insn.src === 0 ? undefined : `invalid call src ${insn.src}`;
+      }
+      return undefined;
+    }
+    case Class.LD: {
+      if (op !== LDDW) {
+        const mode = op & 0xe0;
+        return mode === Mode.ABS || mode === Mode.IND ? "BPF_LD_[ABS|IND] instructions are not allowed for sk_lookup" : bad(op);
+      }
+      if (pc + 1 >= count) return "lddw without its second slot";
+      return insn.dst === 10 ? R10_RO : undefined;
+    }
+    case Class.LDX: {
+      const mode = op & 0xe0;
+      if (mode !== Mode.MEM && mode !== Mode.MEMSX) return bad(op);
+      if (mode === Mode.MEMSX && (op & 0x18) === Size.DW) return bad(op);
+      return insn.dst === 10 ? R10_RO : undefined;
+    }
+    case Class.ST:
+      return (op & 0xe0) === Mode.MEM ? undefined : bad(op);
+    default: {
+      const mode = op & 0xe0;
+      if (mode === Mode.MEM) return undefined;
+      if (mode !== Mode.ATOMIC) return bad(op);
+      const size = op & 0x18;
+      if (size !== Size.W && size !== Size.DW) return "atomic operations need a 4- or 8-byte size";
+      if (!ATOMIC_OPS.has(insn.imm)) return `invalid atomic operation 0x${(insn.imm >>> 0).toString(16)}`;
+      if (insn.imm & 1 && insn.imm !== 0xf1 && insn.src === 10) return R10_RO;
+      return undefined;
+    }
+  }
+}
+
+function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: Map<number, string>, maps: ReadonlyMap<string, VmMap>): LddwValue {
+  const imm64 = insn.imm64 ?? ((BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0));
+  const mapName = bySlot.get(pc);
+  // ELF objects keep src = 0 on map loads and name the map by relocation; libbpf sets BPF_PSEUDO_MAP_FD when it
+  // patches in the fd. So a relocated lddw is a map load whatever its src (MAP_VALUE keeps its meaning).
+  if (mapName === undefined) {
+    if (insn.src === 0) return { kind: "const", lo: Number(imm64 & 0xffffffffn) | 0, hi: Number((imm64 >> 32n) & 0xffffffffn) | 0 };
+    if (insn.src === Pseudo.MAP_FD || insn.src === Pseudo.MAP_VALUE) return { kind: "fault", reason: "lddw of a map without a relocation naming the map" };
+    return { kind: "fault", reason: `lddw with src ${insn.src} (BTF ids, map indexes...) is not supported by the VM` };
+  }
+  const map = maps.get(mapName);
+  if (!map) return { kind: "fault", reason: `lddw of unknown map '${mapName}'` };
+  if (insn.src !== Pseudo.MAP_VALUE) return { kind: "ptr", region: map.handle, offset: 0 };
+  const value = map.holdsSockets ? null : (map.lookup(new Uint8Array(map.def.keySize)) as Region | null);
+  if (!value) return { kind: "fault", reason: `lddw of a value of map '${mapName}', which has no value at key 0` };
+  return { kind: "ptr", region: value, offset: next.imm };
+}
+
+/** Words of a resolved lddw. */
+export function lddwWords(v: LddwValue): { lo: number; hi: number } {
+  if (v.kind === "const") return v;
+  if (v.kind === "ptr") return { lo: ptrLo(v.offset), hi: ptrHi(v.region) };
+  throw new Error("unreachable: fault lddw has no words");
+}
+
+/** One instruction as text, for faults. */
+export function insnText(p: PreparedProgram, pc: number): string {
+  const insn = p.insns[pc];
+  if (!insn) return pc === p.insns.length ? "<end of program>" : "<outside the program>";
+  return formatInstruction(insn, pc);
+}
+
+/** Disassembly of a whole prepared program (for debugging). */
+export const listing = (p: PreparedProgram): string => disassemble(p.insns).join("\n");
