@@ -1,0 +1,77 @@
+// The benchmark's own pieces: llvm-objdump counting (cross-checked against our ELF reader), table rendering, and a
+// quick run of `scripts/bench.mjs` whose code-size table must list every example program with clang's counts.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { EXAMPLES } from "../../bench/examples.ts";
+import { instructionCounts, objdumpUnavailableReason } from "../../bench/objdump.ts";
+import { median, ratio, renderSection } from "../../bench/report.ts";
+import { readObject } from "../../compiler/elf/reader.ts";
+import { loadCorpus, corpusPath } from "./manifest.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const noObjdump = objdumpUnavailableReason();
+if (noObjdump) console.warn(`[skip] objdump counts: ${noObjdump}`);
+
+/** Instructions of a linked program as llvm-objdump counts them: slots minus the second halves of lddw. */
+const countLinked = (insns: { opcode: number }[]) => insns.filter((_, i) => i === 0 || insns[i - 1]!.opcode !== 0x18).length;
+
+describe.skipIf(noObjdump !== null)("instructionCounts (llvm-objdump-16)", () => {
+  it("agrees with our ELF reader on every corpus and twin program without subprograms", () => {
+    // rodata.o references global data, which our reader does not support (by design, for now).
+    const corpusFiles = loadCorpus().objects.filter((o) => o.file !== "rodata.o").map((o) => corpusPath(o.file));
+    const files = [...corpusFiles, ...EXAMPLES.map((e) => join(ROOT, e.twinObject))];
+    let checked = 0;
+    for (const file of files) {
+      const counts = instructionCounts(file);
+      for (const prog of readObject(new Uint8Array(readFileSync(file))).programs) {
+        if (prog.funcInfo.length > 1) continue; // linked with .text subprograms: objdump counts each symbol apart
+        expect(counts.get(prog.name), `${file} ${prog.name}`).toBe(countLinked(prog.insns));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(25);
+  });
+
+  it("counts lddw once and keeps clang's local labels inside their function", () => {
+    const c = instructionCounts(corpusPath("features.o"));
+    // trace_port builds its format with three 64-bit immediates (lddw): 18 instructions in 21 slots.
+    expect(c.get("trace_port")).toBe(18);
+    expect([...c.keys()].some((k) => k.startsWith("LBB"))).toBe(false);
+    expect(c.get("call_local")).toBe(2);
+  });
+});
+
+describe("report helpers", () => {
+  it("computes medians and ratios", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 2, 3])).toBe(2.5);
+    expect(ratio(30, 24)).toBe("1.25x");
+    expect(ratio(undefined, 24)).toBe("-");
+  });
+
+  it("renders a table with right-aligned numbers, and a skipped section as one line", () => {
+    const text = renderSection({ title: "T", columns: ["name", "n"], rows: [["a", 5], ["bb", 123]], notes: ["note"] });
+    expect(text.split("\n")).toEqual(["T", "  name    n", "  ----  ---", "  a       5", "  bb    123", "  note"]);
+    expect(renderSection({ title: "T", columns: [], rows: [], notes: [], skipped: "why" })).toBe("T\n  skipped: why");
+  });
+});
+
+describe.skipIf(noObjdump !== null)("npm run bench", () => {
+  it("prints the code-size table with clang's count for every example program", () => {
+    const r = spawnSync("node", [join(ROOT, "scripts/bench.mjs"), "--quick", "--only=a", "--json"], { encoding: "utf8", cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf("\n["))) as Array<{ title: string; rows: unknown[][] }>;
+    const size = json.find((s) => s.title.startsWith("(a)"))!;
+    for (const ex of EXAMPLES) {
+      const clang = instructionCounts(join(ROOT, ex.twinObject));
+      for (const prog of ex.programs) {
+        const row = size.rows.find((row) => row[1] === prog.name);
+        expect(row, prog.name).toBeDefined();
+        expect(row![3]).toBe(clang.get(prog.name));
+      }
+    }
+  });
+});
