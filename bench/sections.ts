@@ -29,6 +29,9 @@ export interface VmProvider {
   ): { nsPerRun: number; mismatch: string };
 }
 
+/** One measured program run: ns per run and what differed from the expected behaviour (empty when nothing). */
+export type VmResult = { nsPerRun: number; mismatch: string };
+
 /** The verifier adapter (providers/verifier.ts): wall time of our verifier on one program, in ms. */
 export interface VerifierProvider {
   verifyTime(objectBytes: Uint8Array, program: string, runs: number): { ms: number; processed?: number; error?: string };
@@ -211,43 +214,54 @@ export async function runtimeSection(p: Providers, objects: Map<string, Uint8Arr
   const notes: string[] = [];
   if (missing(p.vm)) notes.push(`VM columns: ${p.vm}`);
   if (missing(p.kernel)) notes.push(`kernel columns: ${p.kernel}`);
+  const attempt = async (fn: () => Promise<VmResult> | VmResult): Promise<VmResult | string> => {
+    try {
+      return await fn();
+    } catch (err) {
+      return (err as Error).message.split("\n")[0]!;
+    }
+  };
   for (const ex of EXAMPLES) {
     const obj = objects.get(ex.source)!;
     if (typeof obj === "string") noteObject(notes, ex, obj);
+    const clangBytes = new Uint8Array(readFileSync(join(o.root, ex.twinObject)));
     for (const prog of ex.programs) {
-      const cell = (m: { nsPerRun: number; mismatch: string } | string, what: string): number | string => {
-        if (typeof m === "string") {
-          notes.push(`${prog.name} ${what}: ${m}`);
-          return "error";
+      // One row for our object, one for clang's twin: same ctx, same map contents.
+      for (const [label, bytes, path] of [
+        ["tsbpf", typeof obj === "string" ? undefined : obj, undefined],
+        ["clang", clangBytes, join(o.root, ex.twinObject)],
+      ] as const) {
+        const cell = (m: VmResult | string, what: string): number | string => {
+          if (typeof m === "string") {
+            notes.push(`${prog.name} (${label}) ${what}: ${m}`);
+            return "error";
+          }
+          if (m.mismatch) notes.push(`${prog.name} (${label}) ${what}: behaves differently: ${m.mismatch}`);
+          return m.nsPerRun;
+        };
+        if (!bytes) {
+          rows.push([prog.name, label, "n/a", "n/a", "n/a"]);
+          continue;
         }
-        if (m.mismatch) notes.push(`${prog.name} ${what}: behaves differently: ${m.mismatch}`);
-        return m.nsPerRun;
-      };
-      const attempt = async (fn: () => Promise<{ nsPerRun: number; mismatch: string }> | { nsPerRun: number; mismatch: string }) => {
-        try {
-          return await fn();
-        } catch (err) {
-          return (err as Error).message.split("\n")[0]!;
-        }
-      };
-      const ours = typeof obj === "string" ? undefined : obj;
-      const vm = p.vm;
-      const kernel = p.kernel;
-      const interp = ours && !missing(vm) ? cell(await attempt(() => vm.measureVm(ours, prog, "interp", vmRuns)), "VM interpreter") : "n/a";
-      const jit = ours && !missing(vm) ? cell(await attempt(() => vm.measureVm(ours, prog, "jit", vmRuns)), "VM JIT") : "n/a";
-      const kOurs =
-        ours && !missing(kernel)
-          ? cell(await attempt(() => withTempObjectAsync(ours, prog.name, (path) => kernel.measure(path, prog, repeat, trials))), "kernel (tsbpf)")
+        const vm = p.vm;
+        const kernel = p.kernel;
+        const interp = !missing(vm) ? cell(await attempt(() => vm.measureVm(bytes, prog, "interp", vmRuns)), "VM interpreter") : "n/a";
+        const jit = !missing(vm) ? cell(await attempt(() => vm.measureVm(bytes, prog, "jit", vmRuns)), "VM JIT") : "n/a";
+        const k = !missing(kernel)
+          ? cell(
+              await attempt(() =>
+                path ? kernel.measure(path, prog, repeat, trials) : withTempObjectAsync(bytes, prog.name, (tmp) => kernel.measure(tmp, prog, repeat, trials)),
+              ),
+              "kernel",
+            )
           : "n/a";
-      const kClang = !missing(kernel)
-        ? cell(await attempt(() => kernel.measure(join(o.root, ex.twinObject), prog, repeat, trials)), "kernel (clang)")
-        : "n/a";
-      rows.push([prog.name, interp, jit, kOurs, kClang]);
+        rows.push([prog.name, label, interp, jit, k]);
+      }
     }
   }
   notes.push(`kernel: BPF_PROG_TEST_RUN mean over ${repeat} runs, median of ${trials} trials; objects loaded by libbpf (bpftool prog loadall)`);
-  notes.push(`VM: wall time of ${vmRuns} runs / ${vmRuns}, after warm-up; the kernel's empty-program floor is ~29 ns (kernel-facts.md)`);
-  return { title, columns: ["program", "VM interp", "VM JIT", "kernel tsbpf", "kernel clang"], rows, notes };
+  notes.push(`VM: wall time per run, median of 5 batches of ${vmRuns / 5} runs after one warm-up batch; the kernel's empty-program floor is ~29 ns (kernel-facts.md)`);
+  return { title, columns: ["program", "object", "VM interp", "VM JIT", "kernel test_run"], rows, notes };
 }
 
 async function withTempObjectAsync<T>(bytes: Uint8Array, name: string, fn: (path: string) => Promise<T>): Promise<T> {
