@@ -56,6 +56,21 @@ describe("readObject on clang objects", () => {
     expect(obj.license).toBe("Dual BSD/GPL");
   });
 
+  it("appends callees depth-first like libbpf, via section-symbol, function-symbol and resolved calls (calls.o)", () => {
+    const obj = readObject(fixture("calls.o"));
+    const [order, onlySecond] = obj.programs;
+    expect(order!.funcInfo.map((f) => [f.slot, f.name])).toEqual([[0, "order"], [14, "first"], [17, "leaf"], [20, "second"]]);
+    expect(onlySecond!.funcInfo.map((f) => f.name)).toEqual(["only_second", "second"]);
+    // Every pseudo call lands on the first instruction of a linked function.
+    for (const p of obj.programs) {
+      const starts = new Set(p.funcInfo.map((f) => f.slot));
+      p.insns.forEach((insn, pc) => {
+        if (isPseudoCall(insn)) expect(starts.has(pc + insn.imm + 1), `${p.name} call at ${pc}`).toBe(true);
+      });
+    }
+    expect(obj.maps).toEqual([]);
+  });
+
   it("refuses a legacy 'maps' section, as libbpf 1.x does", () => {
     expect(() => readObject(fixture("legacy.o"))).toThrow(ObjectError);
     expect(() => readObject(fixture("legacy.o"))).toThrow(/legacy map definitions in section 'maps' are not supported/);
@@ -149,6 +164,7 @@ describeKernel("readObject links exactly like libbpf", () => {
 
   const objects = [
     ["test/fixtures/elf/subprog.o"],
+    ["test/fixtures/elf/calls.o"],
     ["test/fixtures/elf/redir.o"],
     ["test/fixtures/c/features.o"],
     ["test/fixtures/c/dispatch.o"],
