@@ -38,6 +38,17 @@ describe("corpus manifest", () => {
     }
   });
 
+  it("is what corpus.gen.mjs generates (no hand edits)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-manifest-"));
+    try {
+      const out = join(dir, "corpus.json");
+      execFileSync(process.execPath, [join(CORPUS_DIR, "corpus.gen.mjs"), "--out", out], { stdio: "pipe" });
+      expect(readFileSync(out, "utf8")).toBe(readFileSync(join(CORPUS_DIR, "corpus.json"), "utf8"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("covers every program kernel-facts.md measured", () => {
     const measured = [
       "pass", "drop", "redir_port", "redir_ip4", "redir_ip6", "select_sock_a", "select_sock_b", "select_b_repl",
