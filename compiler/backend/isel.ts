@@ -32,7 +32,7 @@ import {
   type Instruction,
   type SourceLoc,
 } from "../asm/index.ts";
-import { ctxLoadField } from "../abi/sk-lookup.ts";
+import { U16_BACKED_FIELDS, ctxLoadField } from "../abi/sk-lookup.ts";
 import type { BinOp, CmpOp, Function, Inst, Module, Terminator, Value, VReg } from "../ir/ir.ts";
 import { fitsImm32, invertCmp } from "../ir/passes/fold.ts";
 import { printInst, printTerminator } from "../ir/print.ts";
@@ -284,8 +284,11 @@ class Selector {
       case "ctx_load": {
         const ctx = this.input.ctx;
         if (ctx === undefined) this.fail("ctx_load outside a program");
-        if (!ctxLoadField(inst.offset, inst.size)) {
-          this.fail(`the kernel rejects a ${inst.size}-byte context load at offset ${inst.offset}`);
+        const field = ctxLoadField(inst.offset, inst.size);
+        if (!field) this.fail(`the kernel rejects a ${inst.size}-byte context load at offset ${inst.offset}`);
+        if (inst.size === 2 && inst.offset === field.offset + 2 && U16_BACKED_FIELDS.has(field.offset)) {
+          // Accepted by the kernel but it reads the field's low half, not bytes 2..3 (see abi/sk-lookup.ts).
+          this.fail(`a 2-byte context load at offset ${inst.offset} (upper half of ${field.name}) reads the wrong bytes on this kernel`);
         }
         const rd = this.defReg(inst.dst, S0);
         // Always through the original context register (the verifier rejects modified ctx pointers).

@@ -81,6 +81,24 @@ export class FnBuilder {
     return dst;
   }
 
+  /**
+   * `d = (a cmp b) ? 1 : 0` the way the frontend lowers a boolean expression: a diamond of constant moves meeting in
+   * a new block, where emission continues.
+   */
+  boolDiamond(cmp: CmpOp, a: Value, b: Value, width: 32 | 64 = 64): VReg {
+    const d = this.vreg();
+    const yes = this.block();
+    const no = this.block();
+    const join = this.block();
+    this.cbr(cmp, a, b, yes, no, width);
+    this.at(yes).mov(k(1), d);
+    this.br(join);
+    this.at(no).mov(k(0), d);
+    this.br(join);
+    this.at(join);
+    return d;
+  }
+
   mapRef(map: string): VReg {
     const dst = this.vreg("map");
     this.emit({ op: "map_ref", dst, map });

@@ -201,7 +201,7 @@ function dispatch(): Case {
   b.at(none).ret(k(0));
   b.at(some);
   const r = b.call(ASSIGN, [v(b.ctx), v(sk), k(0)]);
-  const verdict = b.setcc("eq", v(r), k(0), 32);
+  const verdict = b.boolDiamond("eq", v(r), k(0), 32);
   b.callVoid(RELEASE, [v(sk)]);
   b.ret(v(verdict));
   const key8 = (proto: number, port: number) => new Uint8Array(new Uint32Array([proto, port]).buffer);

@@ -5,6 +5,8 @@
  * - constant folding (all-immediate operations and branches) and local constant/copy propagation;
  * - `setcc` feeding a single `cbr … ne/eq 0` fused into one conditional branch;
  * - a branch to two otherwise identical blocks returning 1 and 0 becomes `setcc` + one copy of the block;
+ * - `if (c) d = 1; else d = 0` (a diamond or triangle of constant moves) becomes `d = setcc c`, and a diamond of other
+ *   constants becomes a triangle (`d = y; if (c) d = x`), which needs no jump around the else side;
  * - jump threading through empty blocks;
  * - merging a block into its single predecessor; merging structurally identical blocks (shared exits);
  * - dead-code elimination of side-effect-free definitions; removal of unreachable blocks.
@@ -37,6 +39,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = foldInstructions(fn) || changed;
     changed = fuseSetccBranches(fn, ctx) || changed;
     changed = convertBooleanReturns(fn) || changed;
+    changed = convertBooleanDiamonds(fn) || changed;
     changed = threadJumps(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
@@ -173,11 +176,25 @@ function useCounts(fn: Function, ctx?: VReg): Map<VReg, number> {
   return m;
 }
 
-/** `v = setcc c a, b` immediately followed by `cbr ne v, 0` (or `eq`), v used nowhere else → `cbr c a, b`. */
+/**
+ * `v = setcc c a, b` immediately followed by `cbr ne v, 0` (or `eq`), v used nowhere else → `cbr c a, b`; likewise
+ * `w = setcc ne/eq v, 0` right after it → `w = setcc c a, b` (or its inverse).
+ */
 function fuseSetccBranches(fn: Function, ctx?: VReg): boolean {
   let changed = false;
   const uses = useCounts(fn, ctx);
   for (const b of fn.blocks) {
+    for (let i = 1; i < b.insts.length; i++) {
+      const outer = b.insts[i]!;
+      const inner = b.insts[i - 1]!;
+      if (outer.op !== "setcc" || inner.op !== "setcc" || (outer.cmp !== "eq" && outer.cmp !== "ne")) continue;
+      if (outer.a.kind !== "vreg" || outer.a.id !== inner.dst || outer.b.kind !== "imm" || outer.b.value !== 0n) continue;
+      if (uses.get(inner.dst) !== 1) continue;
+      const cmp = outer.cmp === "ne" ? inner.cmp : invertCmp(inner.cmp);
+      if (!cmp) continue;
+      b.insts.splice(i - 1, 2, { ...inner, dst: outer.dst, cmp, loc: outer.loc ?? inner.loc });
+      changed = true;
+    }
     const t = b.term;
     const last = b.insts[b.insts.length - 1];
     if (t.op !== "cbr" || !last || last.op !== "setcc") continue;
@@ -221,6 +238,58 @@ function convertBooleanReturns(fn: Function): boolean {
     b.insts.push({ op: "setcc", dst: d, cmp, width: t.width, a: t.a, b: t.b, loc: t.loc }, ...T.insts);
     b.term = { op: "ret", value: { kind: "vreg", id: d }, loc: T.term.loc };
     changed = true;
+  }
+  if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** The single `mov d, imm` of a block that then branches to `join`, or undefined. */
+function constMove(b: Block): { dst: VReg; value: bigint; join: number } | undefined {
+  const [m, ...rest] = b.insts;
+  if (!m || rest.length || m.op !== "mov" || m.src.kind !== "imm" || b.term.op !== "br") return undefined;
+  return { dst: m.dst, value: m.src.value, join: b.term.target };
+}
+
+const isBool01 = (x: bigint, y: bigint): boolean => (x === 1n && y === 0n) || (x === 0n && y === 1n);
+
+/** See the module comment: boolean materialisation through branches → `setcc`, constant diamonds → triangles. */
+function convertBooleanDiamonds(fn: Function): boolean {
+  let changed = false;
+  const preds = predecessors(fn.blocks);
+  const only = (id: number, from: number) => id !== 0 && preds[id]!.length === 1 && preds[id]![0] === from;
+  for (const b of fn.blocks) {
+    const t = b.term;
+    if (t.op !== "cbr" || t.then === t.else) continue;
+    const reads = (d: VReg) => [t.a, t.b].some((o) => o.kind === "vreg" && o.id === d);
+    const T = only(t.then, b.id) ? constMove(fn.blocks[t.then]!) : undefined;
+    const F = only(t.else, b.id) ? constMove(fn.blocks[t.else]!) : undefined;
+    const setcc = (dst: VReg, onTrue: bigint, join: number): boolean => {
+      const cmp = onTrue === 1n ? t.cmp : invertCmp(t.cmp);
+      if (!cmp) return false;
+      b.insts.push({ op: "setcc", dst, cmp, width: t.width, a: t.a, b: t.b, loc: t.loc });
+      b.term = { op: "br", target: join, loc: t.loc };
+      return true;
+    };
+    if (T && F && T.dst === F.dst && T.join === F.join) {
+      // Diamond: both sides set the same vreg to a constant and meet again.
+      if (isBool01(T.value, F.value)) {
+        if (setcc(T.dst, T.value, T.join)) changed = true;
+      } else if (!reads(T.dst)) {
+        b.insts.push({ op: "mov", dst: F.dst, src: { kind: "imm", value: F.value }, loc: t.loc });
+        t.else = F.join;
+        changed = true;
+      }
+      continue;
+    }
+    // Triangle: `d = y; if (c) d = x;` with the other edge going straight to the join.
+    const last = b.insts[b.insts.length - 1];
+    if (!last || last.op !== "mov" || last.src.kind !== "imm" || reads(last.dst)) continue;
+    const side = T && T.join === t.else ? T : F && F.join === t.then ? F : undefined;
+    if (!side || side.dst !== last.dst || !isBool01(side.value, last.src.value)) continue;
+    const onTrue = side === T ? side.value : last.src.value;
+    b.insts.pop();
+    if (setcc(last.dst, onTrue, side.join)) changed = true;
+    else b.insts.push(last);
   }
   if (changed) compactBlocks(fn);
   return changed;
