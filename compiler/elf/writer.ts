@@ -21,7 +21,7 @@ import {
   encodeBtf,
   encodeBtfExt,
 } from "../btf/index.ts";
-import type { IrMap } from "../ir/ir.ts";
+import type { IrMap, IrType } from "../ir/ir.ts";
 import {
   type ElfRel,
   type SectionSpec,
@@ -97,8 +97,29 @@ function checkInput(input: ObjectInput): void {
     if (!IDENT.test(m.name)) throw new ObjectError(`map name '${m.name}' is not a C identifier`);
     if (names.has(m.name)) throw new ObjectError(`'${m.name}' names both a map and a program or another map`);
     names.add(m.name);
+    // The kernel checks BTF key/value sizes against key_size/value_size; a mismatch would make libbpf drop the BTF.
+    for (const [what, t, size] of [["key", m.keyType, m.keySize], ["value", m.valueType, m.valueSize]] as const) {
+      if (t && irTypeSize(t) !== size) throw new ObjectError(`map '${m.name}': ${what} type is ${irTypeSize(t)} bytes but ${what} size is ${size}`);
+    }
+    for (const [what, n] of [["max_entries", m.maxEntries], ["key size", m.keySize], ["value size", m.valueSize], ["type", m.type]] as const) {
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new ObjectError(`map '${m.name}': ${what} ${n} is not a u32`);
+    }
   }
   if (input.license.includes("\0")) throw new ObjectError("the license string contains a NUL byte");
+}
+
+/** Size in bytes of a C-layout IR type. */
+function irTypeSize(t: IrType): number {
+  switch (t.kind) {
+    case "int":
+      return t.bytes;
+    case "bool":
+      return 1;
+    case "array":
+      return irTypeSize(t.elem) * t.length;
+    case "struct":
+      return t.size;
+  }
 }
 
 /** Source line `line` (1-based) of `lines`, without a trailing CR; "" when unknown. */

@@ -7,7 +7,7 @@ import { ObjectError, readObject, writeObject, type ObjectInput } from "../../co
 import { parseElf } from "../../compiler/elf/elf64.ts";
 import type { IrType } from "../../compiler/ir/ir.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, u32 } from "./programs.ts";
+import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, u32, u64 } from "./programs.ts";
 import { ok, run, tempDir, uniquePin } from "./helpers.ts";
 
 const tmp = tempDir();
@@ -112,6 +112,23 @@ describe("writeObject layout", () => {
     ]);
   });
 
+  it("is deterministic: the same input gives the same bytes", () => {
+    expect(writeObject(sampleInput())).toEqual(bytes);
+  });
+
+  it("puts programs in their own sections, and writes no line info where no instruction has a location", () => {
+    const strip = (insns: ReturnType<typeof countProto>) => insns.map(({ loc: _l, ...i }) => i);
+    const obj = readObject(writeObject({ ...sampleInput(), source: undefined, programs: [
+      { name: "a", insns: countProto() },
+      { name: "b", section: "sk_lookup_b", insns: strip(countProto()) },
+      { name: "c", insns: countProto().map((i, n) => (n === 0 ? { ...i, loc: undefined } : i)) },
+    ] }));
+    expect(obj.programs.map((p) => [p.name, p.section, p.lineInfo.length])).toEqual([["a", "sk_lookup", 2], ["c", "sk_lookup", 2], ["b", "sk_lookup_b", 0]]);
+    // Without source text the records keep their positions with empty text; the first instruction always has one.
+    expect(obj.programs[1]!.lineInfo.map((l) => [l.slot, l.line, l.text])).toEqual([[0, 13, ""], [13, 14, ""]]);
+    expect(obj.programs[2]!.funcInfo).toEqual([{ slot: 0, name: "b", typeId: expect.any(Number) }]);
+  });
+
   describe("rejects bad input with ObjectError", () => {
     const base = sampleInput();
     const cases: [string, ObjectInput, RegExp][] = [
@@ -123,6 +140,8 @@ describe("writeObject layout", () => {
       ["empty program", { ...base, programs: [{ name: "p", insns: [] }] }, /has no instructions/],
       ["bad section", { ...base, programs: [{ name: "p", section: ".text", insns: countProto() }] }, /'.text' cannot be a program section/],
       ["undefined jump label", { ...base, programs: [{ name: "p", insns: [{ ...mov64(0, 1), target: "nowhere", opcode: 0x05 }, exit()] }] }, /undefined label nowhere/],
+      ["key type of the wrong size", { ...base, maps: [{ ...sampleMaps()[0]!, keyType: u64 }, sampleMaps()[1]!] }, /map 'sockets': key type is 8 bytes but key size is 4/],
+      ["negative max_entries", { ...base, maps: [{ ...sampleMaps()[0]!, maxEntries: -1 }, sampleMaps()[1]!] }, /map 'sockets': max_entries -1 is not a u32/],
       ["BPF-to-BPF call", { ...base, programs: [{ name: "p", insns: [callLocal("f"), exit(), withLabel(mov64(0, 1), "f"), exit()] }] }, /BPF-to-BPF call/],
     ];
     it.each(cases)("%s", (_n, input, message) => {
