@@ -1,0 +1,58 @@
+/**
+ * The front end: TypeScript file → diagnostics and IR. Runs TypeScript's checker, the subset checker, then (when
+ * nothing is wrong) the lowering. Never throws for a user mistake.
+ */
+import type { Module } from "../ir/ir.ts";
+import { diag, sortDiagnostics, type Diagnostic } from "../diagnostics/index.ts";
+import { FileContext } from "./context.ts";
+import { lowerModule } from "./lower.ts";
+import { ModuleInfo } from "./module.ts";
+import { parseFile } from "./project.ts";
+import { checkSubset } from "./subset.ts";
+
+export { stdlibPath } from "./project.ts";
+
+/** What the front end produced for one file. */
+export interface FrontendResult {
+  /** The IR, when the file has no errors. */
+  module?: Module;
+  diagnostics: Diagnostic[];
+  /** The file's text (for code frames). */
+  source?: string;
+}
+
+/** Parses, checks and lowers `fileName` (its text is `source`, or read from disk). */
+export function frontend(fileName: string, source?: string): FrontendResult {
+  let parsed;
+  try {
+    parsed = parseFile(fileName, source);
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    return { diagnostics: [diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${msg.split("\n")[0]}`)] };
+  }
+  try {
+    const program = parsed.sourceFile.getProject().getProgram().compilerObject;
+    const fx = new FileContext(program.getTypeChecker(), parsed.sourceFile.compilerNode, parsed.displayName);
+    checkSubset(fx);
+    const mod = new ModuleInfo(fx);
+    mod.collect();
+    // A TypeScript error at the same place as one of ours (e.g. writing a readonly ctx field) is the same problem:
+    // keep the more specific TSBPF one.
+    const ours = new Set(fx.diagnostics.map((d) => `${d.line}:${d.column}`));
+    const tsDiags = parsed.diagnostics.filter((d) => !ours.has(`${d.line}:${d.column}`));
+    if (mod.programs.length === 0 && fx.diagnostics.length === 0 && tsDiags.length === 0) {
+      fx.diagnostics.push(diag("NoPrograms", { file: fx.file, line: 1, column: 1 }, "the file exports no sk_lookup program (a function taking `ctx: SkLookup`)"));
+    }
+    if (fx.diagnostics.length || tsDiags.length) return { diagnostics: sortDiagnostics([...tsDiags, ...fx.diagnostics]), source: parsed.text };
+    const module = lowerModule(fx, mod);
+    if (fx.diagnostics.length) return { diagnostics: sortDiagnostics(fx.diagnostics), source: parsed.text };
+    return { module, diagnostics: [], source: parsed.text };
+  } catch (err) {
+    return {
+      diagnostics: [diag("Internal", { file: fileName, line: 1, column: 1 }, `internal error in the front end: ${(err as Error)?.message ?? String(err)}`, { notes: [String((err as Error)?.stack ?? "").split("\n").slice(1, 4).join(" | ")] })],
+      source: parsed.text,
+    };
+  } finally {
+    parsed.dispose();
+  }
+}

@@ -1,0 +1,861 @@
+/**
+ * Expression lowering: TypeScript expressions → IR values, conditions → branches. Context fields become the loads
+ * the kernel accepts (network-order fields stay raw and are compared against swapped constants), map methods become
+ * helper calls with stack-built keys, and `&&`, `||`, `!`, `?:` become control flow.
+ */
+import { ts } from "ts-morph";
+import { Helper } from "../asm/helpers.ts";
+import { CtxOff, SockOff } from "../abi/sk-lookup.ts";
+import type { CmpOp, Value, VReg } from "../ir/ir.ts";
+import { imm, vreg } from "../ir/ir.ts";
+import type { Block } from "../ir/ir.ts";
+import type { FileContext } from "./context.ts";
+import { mask4 } from "./address.ts";
+import { FnBuilder } from "./builder.ts";
+import { wrap, type ConstVal, type MapInfo, type ModuleInfo } from "./module.ts";
+import { BOOL, I32, U16, U32, U64, paddingOf, sizeOf, alignOf, stdlibName, resolveSymbol, type IntTy, type Ty } from "./types.ts";
+import { LowerError, ValueOps, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
+
+type B = Block & { done: boolean };
+
+/** A variable binding in a function scope. */
+export type Binding =
+  | { b: "val"; val: V }
+  | { b: "var"; ty: IntTy | { kind: "bool" }; v: VReg }
+  | { b: "ptrvar"; ty: Ty; v: VReg }
+  | { b: "ip6var"; words: VReg[] };
+
+/** Context fields: (offset, load size, DSL type, network order?). */
+const CTX_FIELDS: Record<string, { off: number; size: 2 | 4; ty: IntTy; net?: 16 | 32 }> = {
+  family: { off: CtxOff.family, size: 4, ty: U32 },
+  protocol: { off: CtxOff.protocol, size: 4, ty: U32 },
+  remoteIp4: { off: CtxOff.remote_ip4, size: 4, ty: U32, net: 32 },
+  localIp4: { off: CtxOff.local_ip4, size: 4, ty: U32, net: 32 },
+  remotePort: { off: CtxOff.remote_port, size: 2, ty: U16, net: 16 },
+  localPort: { off: CtxOff.local_port, size: 4, ty: U16 },
+  ingressIfindex: { off: CtxOff.ingress_ifindex, size: 4, ty: U32 },
+};
+const SOCK_FIELDS: Record<string, { off: number; ty: IntTy }> = {
+  family: { off: SockOff.family, ty: U32 },
+  type: { off: SockOff.type, ty: U32 },
+  protocol: { off: SockOff.protocol, ty: U32 },
+  state: { off: SockOff.state, ty: U32 },
+  srcPort: { off: SockOff.src_port, ty: U16 },
+  boundDevIf: { off: SockOff.bound_dev_if, ty: U32 },
+  mark: { off: SockOff.mark, ty: U32 },
+  priority: { off: SockOff.priority, ty: U32 },
+};
+
+const K = ts.SyntaxKind;
+const CMP: Partial<Record<ts.SyntaxKind, [CmpOp, CmpOp]>> = {
+  [K.EqualsEqualsEqualsToken]: ["eq", "eq"], [K.EqualsEqualsToken]: ["eq", "eq"],
+  [K.ExclamationEqualsEqualsToken]: ["ne", "ne"], [K.ExclamationEqualsToken]: ["ne", "ne"],
+  [K.LessThanToken]: ["ult", "slt"], [K.LessThanEqualsToken]: ["ule", "sle"],
+  [K.GreaterThanToken]: ["ugt", "sgt"], [K.GreaterThanEqualsToken]: ["uge", "sge"],
+};
+/** Arithmetic operators (and their compound assignment forms). */
+export const ARITH: Partial<Record<ts.SyntaxKind, string>> = {
+  [K.PlusToken]: "+", [K.MinusToken]: "-", [K.AsteriskToken]: "*", [K.SlashToken]: "/", [K.PercentToken]: "%",
+  [K.AmpersandToken]: "&", [K.BarToken]: "|", [K.CaretToken]: "^", [K.LessThanLessThanToken]: "<<",
+  [K.GreaterThanGreaterThanToken]: ">>", [K.GreaterThanGreaterThanGreaterThanToken]: ">>>",
+  [K.PlusEqualsToken]: "+", [K.MinusEqualsToken]: "-", [K.AsteriskEqualsToken]: "*", [K.SlashEqualsToken]: "/",
+  [K.PercentEqualsToken]: "%", [K.AmpersandEqualsToken]: "&", [K.BarEqualsToken]: "|", [K.CaretEqualsToken]: "^",
+  [K.LessThanLessThanEqualsToken]: "<<", [K.GreaterThanGreaterThanEqualsToken]: ">>", [K.GreaterThanGreaterThanGreaterThanEqualsToken]: ">>>",
+};
+
+/** Lowers expressions of one function. */
+export class ExprLowerer extends ValueOps {
+  readonly scope = new Map<ts.Symbol, Binding>();
+  /** Vregs that belong to mutable variables (copy before binding a const to them). */
+  readonly varVregs = new Set<VReg>();
+
+  constructor(readonly fx: FileContext, readonly mod: ModuleInfo, b: FnBuilder, readonly ctxVreg: VReg | undefined) {
+    super(b);
+  }
+
+  /** Fails the current construct with a diagnostic at `node`. */
+  fail(key: Parameters<FileContext["error"]>[0], node: ts.Node, message: string): never {
+    throw this.fx.error(key, node, message);
+  }
+
+  /** Lowers an expression to a value. `hint` types untyped literals. */
+  expr(e: ts.Expression, hint?: IntTy): V {
+    this.b.loc = this.fx.loc(e);
+    const c = this.mod.evalConst(e, hint);
+    if (c !== undefined && c.k !== "string" && !(ts.isIdentifier(e) && this.scope.has(this.sym(e)!))) return constValue(c);
+    switch (e.kind) {
+      case K.ParenthesizedExpression:
+      case K.AsExpression:
+      case K.SatisfiesExpression:
+      case K.NonNullExpression:
+      case K.TypeAssertionExpression: {
+        const inner = (e as ts.ParenthesizedExpression).expression;
+        if (ts.isAsExpression(e) && !(ts.isTypeReferenceNode(e.type) && e.type.getText(this.fx.sf) === "const")) {
+          const t = this.mod.tryResolve(e.type);
+          if (t?.kind === "int") return this.convert(this.expr(inner, t), t);
+        }
+        return this.expr(inner, hint);
+      }
+      case K.Identifier: return this.ident(e as ts.Identifier);
+      case K.NullKeyword: return { k: "null" };
+      case K.PropertyAccessExpression: return this.property(e as ts.PropertyAccessExpression);
+      case K.ElementAccessExpression: return this.element(e as ts.ElementAccessExpression);
+      case K.CallExpression: return this.call(e as ts.CallExpression);
+      case K.BinaryExpression: return this.binary(e as ts.BinaryExpression, hint);
+      case K.PrefixUnaryExpression: return this.prefix(e as ts.PrefixUnaryExpression, hint);
+      case K.PostfixUnaryExpression: return this.increment(e as ts.PostfixUnaryExpression, true);
+      case K.ConditionalExpression: return this.conditional(e as ts.ConditionalExpression, hint);
+      case K.ObjectLiteralExpression: this.fail("Unsupported", e, "an object literal is only allowed where a struct is expected (map keys and values, typed variables)");
+    }
+    this.fail("Unsupported", e, `${ts.SyntaxKind[e.kind]} is not supported here`);
+  }
+
+  sym(e: ts.Node): ts.Symbol | undefined {
+    return resolveSymbol(this.fx.checker, this.fx.checker.getSymbolAtLocation(e));
+  }
+
+  private ident(id: ts.Identifier): V {
+    const s = this.sym(id);
+    const bnd = s && this.scope.get(s);
+    if (bnd) return this.readBinding(bnd);
+    const map = s && this.mod.maps.get(s);
+    if (map) return { k: "map", map };
+    if (id.text === "undefined") return { k: "null" };
+    this.fail("Unsupported", id, `'${id.text}' cannot be used here`);
+  }
+
+  /** The current value of a binding. */
+  readBinding(bnd: Binding): V {
+    switch (bnd.b) {
+      case "val": return bnd.val;
+      case "var": return bnd.ty.kind === "bool" ? { k: "bool", v: vreg(bnd.v) } : { k: "int", ty: bnd.ty, v: vreg(bnd.v) };
+      case "ptrvar": return { k: "ptr", ty: bnd.ty, v: bnd.v };
+      case "ip6var": return { k: "ip6", words: bnd.words.map(vreg) };
+    }
+  }
+
+  private property(e: ts.PropertyAccessExpression): V {
+    const name = e.name.text;
+    const obj = this.expr(e.expression);
+    if (obj.k === "ctx") {
+      if (name === "sk") {
+        const dst = this.b.vreg("sock_or_null");
+        this.b.emit({ op: "ctx_load", dst, offset: CtxOff.sk, size: 8 });
+        return { k: "sock", v: dst };
+      }
+      if (name === "remoteIp6" || name === "localIp6") {
+        const base = name === "remoteIp6" ? CtxOff.remote_ip6 : CtxOff.local_ip6;
+        // Four 4-byte loads: the kernel rejects 8-byte loads inside the address.
+        return { k: "ip6", words: [0, 1, 2, 3].map((i) => {
+          const dst = this.b.vreg();
+          this.b.emit({ op: "ctx_load", dst, offset: base + 4 * i, size: 4 });
+          return vreg(dst);
+        }) };
+      }
+      const f = CTX_FIELDS[name];
+      if (!f) this.fail("Unsupported", e.name, `the context has no field '${name}'`);
+      const dst = this.b.vreg();
+      this.b.emit({ op: "ctx_load", dst, offset: f.off, size: f.size });
+      return f.net ? { k: "net", ty: f.ty, bits: f.net, raw: vreg(dst) } : { k: "int", ty: f.ty, v: vreg(dst) };
+    }
+    if (obj.k === "sock") {
+      const f = SOCK_FIELDS[name];
+      if (!f) this.fail("Unsupported", e.name, `sockets have no readable field '${name}'`);
+      const dst = this.b.vreg();
+      this.b.emit({ op: "load", dst, ptr: obj.v, offset: f.off, size: 4 });
+      return { k: "int", ty: f.ty, v: vreg(dst) };
+    }
+    const place = this.placeOf(obj, e.expression);
+    if (place) return this.readPlace(this.field(place, name, e.name));
+    if (obj.k === "const" && obj.c.k === "tuple" && name === "length") return { k: "int", ty: I32, v: imm(obj.c.elems.length), lit: true };
+    this.fail("Unsupported", e, `property '${name}' of ${describe(obj)} is not supported`);
+  }
+
+  /** The struct place a value denotes (a local struct, or a map value pointer), if any. */
+  placeOf(x: V, _node: ts.Node): Place | undefined {
+    if (x.k === "place") return x.place;
+    if (x.k === "ptr" && x.ty.kind === "struct") return { base: { ptr: x.v }, offset: 0, ty: x.ty };
+    return undefined;
+  }
+
+  /** The place of field `name` inside a struct place. */
+  field(p: Place, name: string, node: ts.Node): Place {
+    if (p.ty.kind !== "struct") this.fail("Unsupported", node, `'${name}' is not a struct field`);
+    const idx = p.ty.fields.findIndex((f) => f.name === name);
+    if (idx < 0) this.fail("Unsupported", node, `struct ${p.ty.name} has no field '${name}'`);
+    const f = p.ty.fields[idx]!;
+    return { base: p.base, offset: p.offset + f.offset, ty: f.ty, net: p.ty.netOrder && idx > 0 };
+  }
+
+  private element(e: ts.ElementAccessExpression): V {
+    const idx = this.expr(e.argumentExpression);
+    if (idx.k !== "int" || idx.v.kind !== "imm") this.fail("DynamicAccess", e, "dynamic property access is not supported (only constant indexes)");
+    const obj = this.expr(e.expression);
+    const i = Number(idx.v.value);
+    if (obj.k === "const" && obj.c.k === "tuple") {
+      if (i < 0 || i >= obj.c.elems.length) this.fail("IndexOutOfRange", e.argumentExpression, `index ${i} is out of range for a tuple of length ${obj.c.elems.length}`);
+      return constValue(obj.c.elems[i]!);
+    }
+    const place = this.placeOf(obj, e.expression);
+    if (place && place.ty.kind === "array") {
+      if (i < 0 || i >= place.ty.length) this.fail("IndexOutOfRange", e.argumentExpression, `index ${i} is out of range for an array of length ${place.ty.length}`);
+      return this.readPlace({ base: place.base, offset: place.offset + i * sizeOf(place.ty.elem), ty: place.ty.elem });
+    }
+    this.fail("DynamicAccess", e, `cannot index ${describe(obj)}`);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Operators
+
+  private binary(e: ts.BinaryExpression, hint?: IntTy): V {
+    const op = e.operatorToken.kind;
+    if (op === K.EqualsToken || (op >= K.FirstCompoundAssignment && op <= K.LastCompoundAssignment)) return this.assign(e);
+    if (CMP[op] || op === K.AmpersandAmpersandToken || op === K.BarBarToken) return this.condValue(e);
+    if (op === K.QuestionQuestionToken) return this.coalesce(e, hint);
+    const sym = ARITH[op];
+    if (!sym) this.fail("Unsupported", e.operatorToken, `operator '${e.operatorToken.getText(this.fx.sf)}' is not supported`);
+    const a = this.expr(e.left, hint);
+    const c = this.expr(e.right, a.k === "int" && !a.lit ? a.ty : hint);
+    return this.arith(sym, a, c, e);
+  }
+
+  /** `a op b` on integers with C's conversions. */
+  arith(op: string, a: V, c: V, node: ts.Node): V & { k: "int" } {
+    let x: V & { k: "int" }, y: V & { k: "int" };
+    try {
+      x = this.toInt(a);
+      y = this.toInt(c);
+    } catch (err) {
+      if (err instanceof LowerError) this.fail("Unsupported", node, err.message);
+      throw err;
+    }
+    const shift = op === "<<" || op === ">>" || op === ">>>";
+    const ty = shift ? (x.lit && !y.lit ? I32 : x.ty.bits < 32 ? I32 : x.ty) : this.commonOf(x, y);
+    const width = ty.bits === 64 ? 64 : 32;
+    const av = this.convert(x, ty).v;
+    let bv = shift ? this.convert(y, ty.bits === 64 ? U64 : U32).v : this.convert(y, ty).v;
+    if (shift && bv.kind === "imm") bv = imm(bv.value & BigInt(width - 1)); // the verifier rejects shifts ≥ width
+    const kind = ({
+      "+": "add", "-": "sub", "*": "mul", "/": ty.signed ? "sdiv" : "udiv", "%": ty.signed ? "smod" : "umod",
+      "&": "and", "|": "or", "^": "xor", "<<": "shl", ">>": ty.signed ? "ashr" : "lshr", ">>>": "lshr",
+    } as const)[op as "+"];
+    return { k: "int", ty, v: this.bin(kind, width, av, bv, ty), ...(x.lit && y.lit ? { lit: true } : {}) };
+  }
+
+  private commonOf(x: V & { k: "int" }, y: V & { k: "int" }): IntTy {
+    if (x.lit && !y.lit) return y.ty.bits < 32 ? I32 : y.ty;
+    if (y.lit && !x.lit) return x.ty.bits < 32 ? I32 : x.ty;
+    const a = x.ty.bits < 32 ? I32 : x.ty;
+    const b = y.ty.bits < 32 ? I32 : y.ty;
+    if (a.bits !== b.bits) return a.bits > b.bits ? a : b;
+    return { kind: "int", bits: a.bits, signed: a.signed && b.signed };
+  }
+
+  private prefix(e: ts.PrefixUnaryExpression, hint?: IntTy): V {
+    switch (e.operator) {
+      case K.ExclamationToken: return this.condValue(e);
+      case K.PlusPlusToken: case K.MinusMinusToken: return this.increment(e, false);
+      case K.PlusToken: return this.toInt(this.expr(e.operand, hint));
+      case K.MinusToken: {
+        const x = this.toInt(this.expr(e.operand, hint));
+        return this.arith("-", { k: "int", ty: x.ty, v: imm(0), lit: true }, x, e);
+      }
+      case K.TildeToken: {
+        const x = this.toInt(this.expr(e.operand, hint));
+        return this.arith("^", x, { k: "int", ty: x.ty, v: imm(-1), lit: true }, e);
+      }
+    }
+    this.fail("Unsupported", e, "unsupported unary operator");
+  }
+
+  /** `x ?? d` for a nullable map value. */
+  private coalesce(e: ts.BinaryExpression, hint?: IntTy): V {
+    const p = this.expr(e.left, hint);
+    if (p.k !== "ptr" || (p.ty.kind !== "int" && p.ty.kind !== "bool")) this.fail("Unsupported", e, "'??' is supported only on integer map values");
+    const ty = p.ty.kind === "int" ? p.ty : I32;
+    const dst = this.b.vreg();
+    const hit = this.b.newBlock(), miss = this.b.newBlock(), join = this.b.newBlock();
+    this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(p.v), b: imm(0), then: miss.id, else: hit.id });
+    this.b.setBlock(hit);
+    this.b.emit({ op: "mov", dst, src: this.convert(p, ty).v });
+    this.b.jumpTo(join);
+    this.b.setBlock(miss);
+    this.b.emit({ op: "mov", dst, src: this.convert(this.expr(e.right, ty), ty).v });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(join);
+    return { k: "int", ty, v: vreg(dst) };
+  }
+
+  private conditional(e: ts.ConditionalExpression, hint?: IntTy): V {
+    const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
+    this.cond(e.condition, t, f);
+    this.b.setBlock(t);
+    const a = this.expr(e.whenTrue, hint);
+    const isBool = a.k === "bool";
+    const ty: IntTy = isBool ? I32 : hint ?? (a.k === "int" && !a.lit ? a.ty : I32);
+    const dst = this.b.vreg();
+    this.b.emit({ op: "mov", dst, src: isBool ? (a as { v: Value }).v : this.convertOr(a, ty, e.whenTrue) });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(f);
+    const c = this.expr(e.whenFalse, hint ?? (a.k === "int" ? a.ty : undefined));
+    this.b.emit({ op: "mov", dst, src: isBool && c.k === "bool" ? c.v : this.convertOr(c, ty, e.whenFalse) });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(join);
+    return isBool ? { k: "bool", v: vreg(dst) } : { k: "int", ty, v: vreg(dst) };
+  }
+
+  /** convert(), with a diagnostic at `node` for a non-integer. */
+  convertOr(x: V, ty: IntTy, node: ts.Node): Value {
+    try {
+      return this.convert(x, ty).v;
+    } catch (err) {
+      if (err instanceof LowerError) this.fail("Unsupported", node, err.message);
+      throw err;
+    }
+  }
+
+  /** A boolean-valued expression materialized as 0/1. */
+  condValue(e: ts.Expression): V {
+    // Simple integer comparisons become one setcc; anything else branches.
+    if (ts.isBinaryExpression(e) && CMP[e.operatorToken.kind]) {
+      const r = this.compareOperands(e);
+      if (r && r.kind === "cmp") {
+        if (r.a.kind === "imm" && r.b.kind === "imm") return { k: "bool", v: imm(foldCmpConst(r.cmp, r.a.value, r.b.value) ? 1 : 0) };
+        const dst = this.b.vreg();
+        this.b.emit({ op: "setcc", dst, cmp: r.cmp, width: r.width, a: r.a, b: r.b });
+        return { k: "bool", v: vreg(dst) };
+      }
+    }
+    const dst = this.b.vreg();
+    const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
+    this.cond(e, t, f);
+    this.b.setBlock(t);
+    this.b.emit({ op: "mov", dst, src: imm(1) });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(f);
+    this.b.emit({ op: "mov", dst, src: imm(0) });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(join);
+    return { k: "bool", v: vreg(dst) };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Conditions
+
+  /** Branches to `t` when `e` is true, else to `f`. Leaves the current block terminated. */
+  cond(e: ts.Expression, t: B, f: B): void {
+    this.b.loc = this.fx.loc(e);
+    const c = this.mod.evalConst(e);
+    if (c?.k === "bool") return void this.b.terminate({ op: "br", target: (c.value ? t : f).id });
+    if (ts.isParenthesizedExpression(e)) return this.cond(e.expression, t, f);
+    if (ts.isPrefixUnaryExpression(e) && e.operator === K.ExclamationToken) return this.cond(e.operand, f, t);
+    if (ts.isBinaryExpression(e)) {
+      const op = e.operatorToken.kind;
+      if (op === K.AmpersandAmpersandToken || op === K.BarBarToken) {
+        const mid = this.b.newBlock();
+        if (op === K.AmpersandAmpersandToken) this.cond(e.left, mid, f);
+        else this.cond(e.left, t, mid);
+        this.b.setBlock(mid);
+        return this.cond(e.right, t, f);
+      }
+      if (CMP[op]) {
+        const r = this.compareOperands(e);
+        if (!r) return;
+        if (r.kind === "const") return void this.b.terminate({ op: "br", target: (r.value ? t : f).id });
+        if (r.kind === "ip6") return this.ip6Equal(r.a, r.b, r.negate ? f : t, r.negate ? t : f);
+        if (r.a.kind === "imm" && r.b.kind === "imm") {
+          return void this.b.terminate({ op: "br", target: (foldCmpConst(r.cmp, r.a.value, r.b.value) ? t : f).id });
+        }
+        return void this.b.terminate({ op: "cbr", cmp: r.cmp, width: r.width, a: r.a, b: r.b, then: t.id, else: f.id });
+      }
+    }
+    if (ts.isCallExpression(e) && ts.isPropertyAccessExpression(e.expression)) {
+      const m = e.expression.name.text;
+      if (m === "has" || m === "equals") {
+        const recv = this.expr(e.expression.expression);
+        const arg = e.arguments[0];
+        if (!arg) this.fail("BadCall", e, `${m}() needs an argument`);
+        if (m === "equals" && recv.k === "ip6") {
+          const other = this.expr(arg);
+          if (other.k !== "ip6") this.fail("Unsupported", arg, "equals() compares two IPv6 addresses");
+          return this.ip6Equal(recv.words, other.words, t, f);
+        }
+        if (m === "has" && recv.k === "const") return this.cidrHas(recv.c, arg, t, f);
+      }
+    }
+    const v = this.expr(e);
+    this.truthy(v, t, f, e);
+  }
+
+  /** Branches on the truthiness of a value. */
+  truthy(v: V, t: B, f: B, node: ts.Node): void {
+    const go = (b: B) => void this.b.terminate({ op: "br", target: b.id });
+    switch (v.k) {
+      case "null": return go(f);
+      case "sock": case "ptr":
+        if (v.k === "ptr" && v.ty.kind !== "struct" && v.ty.kind !== "int" && v.ty.kind !== "bool") break;
+        return void this.b.terminate({ op: "cbr", cmp: "ne", width: 64, a: vreg(v.v), b: imm(0), then: t.id, else: f.id });
+      case "bool": case "int": case "net": {
+        const x = v.k === "net" ? { v: v.raw, bits: v.bits } : v.k === "int" ? { v: v.v, bits: v.ty.bits } : { v: v.v, bits: 64 };
+        if (x.v.kind === "imm") return go(x.v.value !== 0n ? t : f);
+        return void this.b.terminate({ op: "cbr", cmp: "ne", width: x.bits === 64 ? 64 : 32, a: x.v, b: imm(0), then: t.id, else: f.id });
+      }
+    }
+    this.fail("Unsupported", node, `${describe(v)} cannot be used as a condition`);
+  }
+
+  /** Lowers both sides of a comparison into a branchable form. */
+  private compareOperands(e: ts.BinaryExpression):
+    | { kind: "cmp"; cmp: CmpOp; width: 32 | 64; a: Value; b: Value }
+    | { kind: "ip6"; a: Value[]; b: Value[]; negate: boolean }
+    | { kind: "const"; value: boolean }
+    | undefined {
+    const [ucmp, scmp] = CMP[e.operatorToken.kind]!;
+    const a = this.expr(e.left);
+    const c = this.expr(e.right, a.k === "int" && !a.lit ? a.ty : a.k === "net" ? a.ty : undefined);
+    const eqOnly = ucmp === "eq" || ucmp === "ne";
+    // Null checks on sockets and map values.
+    if (a.k === "null" || c.k === "null") {
+      const other = a.k === "null" ? c : a;
+      if (other.k === "null") return { kind: "const", value: ucmp === "eq" };
+      if ((other.k === "sock" || other.k === "ptr") && eqOnly) return { kind: "cmp", cmp: ucmp, width: 64, a: vreg(other.v), b: imm(0) };
+      this.fail("Unsupported", e, `cannot compare ${describe(other)} with null`);
+    }
+    if (a.k === "ip6" && c.k === "ip6" && eqOnly) return { kind: "ip6", a: a.words, b: c.words, negate: ucmp === "ne" };
+    if (a.k === "bool" && c.k === "bool" && eqOnly) return { kind: "cmp", cmp: ucmp, width: 64, a: a.v, b: c.v };
+    // Network-order fields against constants (or each other): compare the raw bits, swap the constant instead.
+    if (eqOnly && (a.k === "net" || c.k === "net")) {
+      const [n, o] = a.k === "net" ? [a, c] : [c as V & { k: "net" }, a];
+      if (o.k === "net" && o.bits === n.bits) return { kind: "cmp", cmp: ucmp, width: n.bits === 64 ? 64 : 32, a: n.raw, b: o.raw };
+      if (o.k === "int" && o.v.kind === "imm") {
+        const value = o.v.value;
+        // A constant outside the field's range never matches.
+        if (wrap(value, { ...n.ty, signed: false }) !== value && value >= 0n) return { kind: "const", value: ucmp === "ne" };
+        return { kind: "cmp", cmp: ucmp, width: n.bits === 64 ? 64 : 32, a: n.raw, b: imm(bswapConst(BigInt.asUintN(n.bits, value), n.bits)) };
+      }
+    }
+    let ops;
+    try {
+      ops = this.intOperands(a, c);
+    } catch (err) {
+      if (err instanceof LowerError) this.fail("Unsupported", e, `cannot compare ${describe(a)} with ${describe(c)}`);
+      throw err;
+    }
+    return { kind: "cmp", cmp: ops.ty.signed ? scmp : ucmp, width: ops.ty.bits === 64 ? 64 : 32, a: ops.a, b: ops.b };
+  }
+
+  /** Four word compares; all equal → t. */
+  private ip6Equal(a: Value[], c: Value[], t: B, f: B): void {
+    for (let i = 0; i < 4; i++) {
+      const next = i === 3 ? t : this.b.newBlock();
+      const x = a[i]!, y = c[i]!;
+      if (x.kind === "imm" && y.kind === "imm") {
+        if (x.value !== y.value) return void this.b.terminate({ op: "br", target: f.id });
+        if (i === 3) this.b.terminate({ op: "br", target: t.id });
+        else this.b.setBlock(next);
+        continue;
+      }
+      this.b.terminate({ op: "cbr", cmp: "ne", width: 32, a: x, b: y, then: f.id, else: next.id });
+      if (i < 3) this.b.setBlock(next);
+    }
+  }
+
+  /** `cidr.has(x)`: masked compares against network-order constants. */
+  private cidrHas(c: ConstVal, arg: ts.Expression, t: B, f: B): void {
+    if (c.k === "cidr4") {
+      const x = this.expr(arg, U32);
+      if (c.len === 0) return void this.b.terminate({ op: "br", target: t.id });
+      const mask = BigInt(mask4(c.len));
+      let v: Value, m: bigint, net: bigint;
+      if (x.k === "net" && x.bits === 32) {
+        [v, m, net] = [x.raw, bswapConst(mask, 32), bswapConst(BigInt(c.addr), 32)];
+      } else {
+        [v, m, net] = [this.convertOr(x, U32, arg), mask, BigInt(c.addr)];
+      }
+      const masked = c.len === 32 ? v : this.bin("and", 32, v, imm(m), U32);
+      if (masked.kind === "imm") return void this.b.terminate({ op: "br", target: (masked.value === net ? t : f).id });
+      return void this.b.terminate({ op: "cbr", cmp: "eq", width: 32, a: masked, b: imm(net), then: t.id, else: f.id });
+    }
+    if (c.k === "cidr6") {
+      const x = this.expr(arg);
+      if (x.k !== "ip6") this.fail("Unsupported", arg, "cidr6(...).has() takes an Ip6");
+      for (let i = 0; i < 4; i++) {
+        const bits = Math.min(32, Math.max(0, c.len - 32 * i));
+        if (bits === 0) break;
+        const last = i === 3 || c.len <= 32 * (i + 1);
+        const next = last ? t : this.b.newBlock();
+        // The mask in load order: the prefix bits of this word, in network order, read as a little-endian u32.
+        const maskBytes = new Uint8Array(16);
+        for (let bit = 0; bit < bits; bit++) maskBytes[4 * i + (bit >> 3)]! |= 0x80 >> (bit & 7);
+        const m = loadWord(maskBytes, i);
+        const want = loadWord(c.bytes, i);
+        const w = x.words[i]!;
+        const masked = bits === 32 ? w : this.bin("and", 32, w, imm(m), U32);
+        this.b.terminate({ op: "cbr", cmp: "ne", width: 32, a: masked, b: imm(want), then: f.id, else: next.id });
+        if (!last) this.b.setBlock(next);
+      }
+      return;
+    }
+    this.fail("Unsupported", arg, "has() needs a cidr4/cidr6 constant");
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Assignment (statements call these too)
+
+  /** `target = value` / `target op= value`. */
+  assign(e: ts.BinaryExpression): V {
+    const op = e.operatorToken.kind;
+    const target = e.left;
+    const arith = op === K.EqualsToken ? undefined : ARITH[op];
+    if (op !== K.EqualsToken && !arith) this.fail("Unsupported", e.operatorToken, "unsupported assignment operator");
+    return this.store(target, (cur) => (arith ? this.arith(arith, cur(), this.expr(e.right), e) : this.expr(e.right, this.targetHint(target))), e);
+  }
+
+  /** `x++`, `--x`... */
+  increment(e: ts.PrefixUnaryExpression | ts.PostfixUnaryExpression, post: boolean): V {
+    const op = e.operator === K.PlusPlusToken ? "+" : "-";
+    let old: (V & { k: "int" }) | undefined;
+    const r = this.store(e.operand, (cur) => {
+      let o = this.toInt(cur());
+      if (post && o.v.kind === "vreg") {
+        const copy = this.b.vreg();
+        this.b.emit({ op: "mov", dst: copy, src: o.v });
+        o = { ...o, v: vreg(copy) };
+      }
+      old = o;
+      return this.arith(op, o, { k: "int", ty: I32, v: imm(1), lit: true }, e);
+    }, e);
+    return post && old ? old : r;
+  }
+
+  private targetHint(target: ts.Expression): IntTy | undefined {
+    if (ts.isIdentifier(target)) {
+      const bnd = this.scope.get(this.sym(target)!);
+      if (bnd?.b === "var" && bnd.ty.kind === "int") return bnd.ty;
+    }
+    return undefined;
+  }
+
+  /** Writes `compute(current)` to an lvalue: a local variable, or a field of a struct (local or map value). */
+  private store(target: ts.Expression, compute: (cur: () => V) => V, node: ts.Node): V {
+    if (ts.isParenthesizedExpression(target)) return this.store(target.expression, compute, node);
+    if (ts.isIdentifier(target)) {
+      const s = this.sym(target);
+      const bnd = s && this.scope.get(s);
+      if (!bnd || bnd.b === "val") this.fail("Unsupported", target, `cannot assign to '${target.text}'`);
+      const value = compute(() => this.readBinding(bnd));
+      if (bnd.b === "var") {
+        const src = bnd.ty.kind === "bool" ? (value as { v: Value }).v : this.convertOr(value, bnd.ty, node);
+        this.b.emit({ op: "mov", dst: bnd.v, src });
+        return this.readBinding(bnd);
+      }
+      if (bnd.b === "ptrvar") {
+        if (value.k === "ptr") this.b.emit({ op: "mov", dst: bnd.v, src: vreg(value.v) });
+        else if (value.k === "null") this.b.emit({ op: "mov", dst: bnd.v, src: imm(0) });
+        else this.fail("Unsupported", node, `cannot assign ${describe(value)} to a map value variable`);
+        return this.readBinding(bnd);
+      }
+      if (bnd.b === "ip6var") {
+        if (value.k !== "ip6") this.fail("Unsupported", node, "expected an Ip6");
+        value.words.forEach((w, i) => this.b.emit({ op: "mov", dst: bnd.words[i]!, src: w }));
+        return this.readBinding(bnd);
+      }
+    }
+    let place: Place | undefined;
+    if (ts.isPropertyAccessExpression(target)) {
+      const obj = this.expr(target.expression);
+      const p = this.placeOf(obj, target.expression);
+      if (p) place = this.field(p, target.name.text, target.name);
+    } else if (ts.isElementAccessExpression(target)) {
+      const obj = this.expr(target.expression);
+      const p = this.placeOf(obj, target.expression);
+      const idx = this.expr(target.argumentExpression);
+      if (p?.ty.kind === "array" && idx.k === "int" && idx.v.kind === "imm") {
+        const i = Number(idx.v.value);
+        if (i < 0 || i >= p.ty.length) this.fail("IndexOutOfRange", target.argumentExpression, `index ${i} is out of range for an array of length ${p.ty.length}`);
+        place = { base: p.base, offset: p.offset + i * sizeOf(p.ty.elem), ty: p.ty.elem };
+      }
+    }
+    if (!place) this.fail("Unsupported", target, `cannot assign to '${target.getText(this.fx.sf)}'`);
+    const p = place;
+    const value = compute(() => this.readPlace(p));
+    this.storeValue(p, value, node);
+    return value;
+  }
+
+  /** Stores any value into a place of matching type (structs memberwise). */
+  storeValue(p: Place, x: V, node: ts.Node): void {
+    const t = p.ty;
+    if (t.kind === "int") return this.storeInt(p, x);
+    if (t.kind === "bool") {
+      const v = x.k === "bool" ? x.v : this.convertOr(x, I32, node);
+      return this.storeRaw(p, 0, 1, v);
+    }
+    if (t.kind === "ip6") {
+      if (x.k !== "ip6") this.fail("Unsupported", node, `expected an Ip6, got ${describe(x)}`);
+      return x.words.forEach((w, i) => this.storeRaw(p, 4 * i, 4, w));
+    }
+    const src = this.placeOf(x, node);
+    if (src && (t.kind === "struct" || t.kind === "array")) return this.copyPlace(p, src);
+    if (x.k === "const" && x.c.k === "tuple" && t.kind === "array") {
+      return x.c.elems.forEach((c, i) => this.storeValue({ base: p.base, offset: p.offset + i * sizeOf(t.elem), ty: t.elem }, constValue(c), node));
+    }
+    this.fail("Unsupported", node, `cannot store ${describe(x)} into ${t.kind === "struct" ? t.name : t.kind}`);
+  }
+
+  /** Copies a struct between places, 8/4/2/1 bytes at a time. */
+  private copyPlace(dst: Place, src: Place): void {
+    const size = sizeOf(dst.ty);
+    let off = 0;
+    while (off < size) {
+      const chunk = ([8, 4, 2, 1] as const).find((c) => off + c <= size && off % c === 0 && c <= alignOf(dst.ty))!;
+      const v = this.loadInt({ base: src.base, offset: src.offset + off, ty: { kind: "int", bits: (chunk * 8) as 8, signed: false } }, U64);
+      this.storeRaw(dst, off, chunk, v.v);
+      off += chunk;
+    }
+  }
+
+  /** Builds a struct from an object literal (or copies a struct value) into `p`, zeroing padding. */
+  buildStruct(p: Place, e: ts.Expression): void {
+    const t = p.ty;
+    let inner = e;
+    while (ts.isParenthesizedExpression(inner) || ts.isAsExpression(inner) || ts.isSatisfiesExpression(inner)) inner = inner.expression;
+    if (t.kind === "struct" && ts.isObjectLiteralExpression(inner)) {
+      for (const pad of paddingOf(t)) this.zero(p, pad.offset, pad.size);
+      for (const prop of inner.properties) {
+        const name = prop.name && ts.isIdentifier(prop.name) ? prop.name.text : undefined;
+        if (!name || !(ts.isPropertyAssignment(prop) || ts.isShorthandPropertyAssignment(prop))) {
+          this.fail("Unsupported", prop, "struct literals take `name: value` fields only");
+        }
+        const fp = this.field(p, name, prop.name!);
+        const init = ts.isPropertyAssignment(prop) ? prop.initializer : prop.name;
+        if (fp.ty.kind === "struct" || fp.ty.kind === "array") this.buildStruct(fp, init);
+        else this.storeValue(fp, this.expr(init, fp.ty.kind === "int" ? fp.ty : undefined), init);
+      }
+      return;
+    }
+    if (t.kind === "array" && ts.isArrayLiteralExpression(inner)) {
+      if (inner.elements.length !== t.length) this.fail("IndexOutOfRange", inner, `expected ${t.length} elements, got ${inner.elements.length}`);
+      inner.elements.forEach((el, i) => {
+        const ep: Place = { base: p.base, offset: p.offset + i * sizeOf(t.elem), ty: t.elem };
+        if (t.elem.kind === "struct" || t.elem.kind === "array") this.buildStruct(ep, el);
+        else this.storeValue(ep, this.expr(el, t.elem.kind === "int" ? t.elem : undefined), el);
+      });
+      return;
+    }
+    this.storeValue(p, this.expr(e), e);
+  }
+
+  private zero(p: Place, offset: number, size: number): void {
+    let off = offset;
+    while (off < offset + size) {
+      const chunk = ([8, 4, 2, 1] as const).find((c) => off + c <= offset + size && (p.offset + off) % c === 0)!;
+      this.storeRaw(p, off, chunk, imm(0));
+      off += chunk;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Calls
+
+  /** Lowers a call: DSL helpers, map methods, ctx.assign, local functions. */
+  call(e: ts.CallExpression): V {
+    const callee = e.expression;
+    if (ts.isIdentifier(callee)) {
+      const name = stdlibName(this.fx.checker, callee);
+      if (name === "ktimeGetNs") return this.helper(Helper.ktime_get_ns, [], U64);
+      if (name === "getPrandomU32") return this.helper(Helper.get_prandom_u32, [], U32);
+      if (name === "trace") return this.trace(e);
+      const s = this.sym(callee);
+      const fn = s && this.mod.functions.get(s);
+      if (fn) return this.callLocal(fn, e);
+      this.fail("BadCall", callee, `'${callee.text}' cannot be called here`);
+    }
+    if (ts.isPropertyAccessExpression(callee)) {
+      const method = callee.name.text;
+      if (method === "has" || method === "equals") return this.condValue(e);
+      const recv = this.expr(callee.expression);
+      if (recv.k === "ctx" && method === "assign") return this.skAssign(e);
+      if (recv.k === "map") return this.mapCall(recv.map, method, e);
+    }
+    this.fail("BadCall", callee, `'${callee.getText(this.fx.sf)}' cannot be called here`);
+  }
+
+  /** Calls helper `id`; the result is an integer of type `ty`. */
+  helper(id: number, args: Value[], ty: IntTy): V {
+    const dst = this.b.vreg();
+    this.b.emit({ op: "call", dst, helper: id, args });
+    return { k: "int", ty, v: vreg(dst) };
+  }
+
+  private skAssign(e: ts.CallExpression): V {
+    const [skArg, flagsArg] = e.arguments;
+    if (!skArg) this.fail("BadCall", e, "assign() needs a socket (or null)");
+    const sk = this.expr(skArg);
+    let skv: Value;
+    if (sk.k === "null") skv = imm(0);
+    else if (sk.k === "sock") skv = vreg(sk.v);
+    else this.fail("Unsupported", skArg, `assign() takes a socket, got ${describe(sk)}`);
+    const flags = flagsArg ? this.convertOr(this.expr(flagsArg, U64), U64, flagsArg) : imm(0);
+    return this.helper(Helper.sk_assign, [vreg(this.ctxVreg!), skv, flags], I32);
+  }
+
+  private trace(e: ts.CallExpression): V {
+    const [fmt, ...rest] = e.arguments;
+    if (!fmt || !(ts.isStringLiteral(fmt) || ts.isNoSubstitutionTemplateLiteral(fmt))) this.fail("String", fmt ?? e, "the trace format must be a string literal");
+    if (rest.length > 3) this.fail("TraceArgs", rest[3]!, `trace takes at most 3 values after the format, got ${rest.length}`);
+    const bytes = new TextEncoder().encode(fmt.text + "\0");
+    const size = Math.ceil(bytes.length / 8) * 8;
+    const slot = this.b.tempSlot(size, 8);
+    for (let off = 0; off < size; off += 8) {
+      let word = 0n;
+      for (let i = 7; i >= 0; i--) word = (word << 8n) | BigInt(bytes[off + i] ?? 0);
+      this.b.emit({ op: "slot_store", slot, offset: off, size: 8, value: imm(BigInt.asIntN(64, word)) });
+    }
+    const args = rest.map((a) => {
+      const v = this.expr(a);
+      return v.k === "bool" ? v.v : this.full64(v);
+    });
+    const ptr = this.b.vreg("stack");
+    this.b.emit({ op: "slot_addr", dst: ptr, slot, offset: 0 });
+    return this.helper(Helper.trace_printk, [vreg(ptr), imm(bytes.length), ...args], I32);
+  }
+
+  /** A pointer to `key` laid out as the map's key type (on the stack unless it already is memory). */
+  keyPtr(map: MapInfo, arg: ts.Expression): Value {
+    const kt = map.key;
+    if (kt.kind === "int") {
+      const x = this.expr(arg, kt);
+      if ((map.kind === "array" || map.kind === "sockmap") && x.k === "int" && x.v.kind === "imm" && (x.v.value < 0n || x.v.value >= BigInt(map.def.maxEntries))) {
+        this.fail("IndexOutOfRange", arg, `index ${x.v.value} is out of range for map '${map.name}' (maxEntries ${map.def.maxEntries})`);
+      }
+      if (x.k === "ptr" && x.ty.kind === "int" && x.ty.bits === kt.bits) return vreg(x.v); // a map value is memory already
+      const slot = this.b.tempSlot(kt.bits / 8, (kt.bits / 8) as 1);
+      this.storeInt({ base: { slot }, offset: 0, ty: kt }, x);
+      return this.slotAddr(slot);
+    }
+    let inner = arg;
+    while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+    if (!ts.isObjectLiteralExpression(inner) && !ts.isArrayLiteralExpression(inner)) {
+      const x = this.expr(arg);
+      const p = this.placeOf(x, arg);
+      if (p && "ptr" in p.base && p.offset === 0) return vreg(p.base.ptr);
+      if (p && "slot" in p.base) return this.slotAddr(p.base.slot, p.offset);
+    }
+    const slot = this.b.tempSlot(sizeOf(kt), alignOf(kt) as 1);
+    this.buildStruct({ base: { slot }, offset: 0, ty: kt }, arg);
+    return this.slotAddr(slot);
+  }
+
+  /** `slot_addr`. */
+  slotAddr(slot: number, offset = 0): Value {
+    const dst = this.b.vreg("stack");
+    this.b.emit({ op: "slot_addr", dst, slot, offset });
+    return vreg(dst);
+  }
+
+  private mapRef(map: MapInfo): Value {
+    const dst = this.b.vreg("map");
+    this.b.emit({ op: "map_ref", dst, map: map.name });
+    return vreg(dst);
+  }
+
+  /** A pointer to a value of the map's value type. */
+  private valuePtr(map: MapInfo, arg: ts.Expression): Value {
+    const vt = map.value;
+    if (vt.kind === "int" || vt.kind === "bool") {
+      const x = this.expr(arg, vt.kind === "int" ? vt : undefined);
+      const size = vt.kind === "int" ? vt.bits / 8 : 1;
+      const slot = this.b.tempSlot(size, size as 1);
+      this.storeValue({ base: { slot }, offset: 0, ty: vt }, x, arg);
+      return this.slotAddr(slot);
+    }
+    return this.keyPtr({ ...map, key: vt }, arg);
+  }
+
+  private mapCall(map: MapInfo, method: string, e: ts.CallExpression): V {
+    const [a0, a1, a2] = e.arguments;
+    const sockish = map.kind === "sockmap" || map.kind === "sockhash";
+    if (!a0) this.fail("BadCall", e, `${method}() needs a key`);
+    switch (method) {
+      case "lookup": {
+        const key = this.keyPtr(map, a0);
+        const dst = this.b.vreg(sockish ? "sock_or_null" : "map_value_or_null");
+        this.b.emit({ op: "call", dst, helper: Helper.map_lookup_elem, args: [this.mapRef(map), key], resultKind: sockish ? "sock_or_null" : "map_value_or_null" });
+        return sockish ? { k: "sock", v: dst } : { k: "ptr", ty: map.value, v: dst };
+      }
+      case "update": {
+        if (!a1) this.fail("BadCall", e, "update() needs a key and a value");
+        const key = this.keyPtr(map, a0);
+        let value: Value;
+        if (sockish) {
+          const s = this.expr(a1);
+          if (s.k !== "sock") this.fail("Unsupported", a1, "update() of a socket map takes a socket");
+          value = vreg(s.v);
+        } else value = this.valuePtr(map, a1);
+        const flags = a2 ? this.convertOr(this.expr(a2, U64), U64, a2) : imm(0);
+        return this.helper(Helper.map_update_elem, [this.mapRef(map), key, value, flags], I32);
+      }
+      case "delete":
+        return this.helper(Helper.map_delete_elem, [this.mapRef(map), this.keyPtr(map, a0)], I32);
+      case "increment":
+        return this.incrementMap(map, a0, a1, e);
+    }
+    this.fail("BadCall", e.expression, `maps have no method '${method}'`);
+  }
+
+  /** lookup + atomic add; a hash map inserts `by` when the key is missing. */
+  private incrementMap(map: MapInfo, keyArg: ts.Expression, byArg: ts.Expression | undefined, e: ts.CallExpression): V {
+    const vt = map.value;
+    if (vt.kind !== "int" || (map.kind !== "array" && map.kind !== "hash")) this.fail("BadCall", e, "increment() needs an ArrayMap or HashMap with integer values");
+    const by = byArg ? this.convert(this.expr(byArg, vt), vt).v : imm(1);
+    const key = this.keyPtr(map, keyArg);
+    const p = this.b.vreg("map_value_or_null");
+    this.b.emit({ op: "call", dst: p, helper: Helper.map_lookup_elem, args: [this.mapRef(map), key], resultKind: "map_value_or_null" });
+    const hit = this.b.newBlock(), miss = this.b.newBlock(), done = this.b.newBlock();
+    this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(p), b: imm(0), then: map.kind === "hash" ? miss.id : done.id, else: hit.id });
+    this.b.setBlock(hit);
+    if (vt.bits >= 32) {
+      this.b.emit({ op: "atomic_add", ptr: p, offset: 0, size: (vt.bits / 8) as 4 | 8, value: by });
+    } else {
+      // No atomic add below 32 bits in BPF: load, add, store.
+      const cur = this.loadInt({ base: { ptr: p }, offset: 0, ty: vt }, vt);
+      this.storeRaw({ base: { ptr: p }, offset: 0, ty: vt }, 0, (vt.bits / 8) as 1, this.bin("add", 32, cur.v, by, I32));
+    }
+    this.b.terminate({ op: "br", target: done.id });
+    if (map.kind === "hash") {
+      this.b.setBlock(miss);
+      const slot = this.b.tempSlot(vt.bits / 8, (vt.bits / 8) as 1);
+      this.storeInt({ base: { slot }, offset: 0, ty: vt }, { k: "int", ty: vt, v: by });
+      // BPF_NOEXIST: if another CPU inserted meanwhile, its count stands (one increment may be lost, never doubled).
+      this.helper(Helper.map_update_elem, [this.mapRef(map), key, this.slotAddr(slot), imm(1)], I32);
+      this.b.terminate({ op: "br", target: done.id });
+    }
+    this.b.setBlock(done);
+    return { k: "void" };
+  }
+
+  /** Calls a local function (the backend inlines it). */
+  private callLocal(fn: ts.FunctionDeclaration, e: ts.CallExpression): V {
+    const args: Value[] = [];
+    fn.parameters.forEach((p, i) => {
+      const a = e.arguments[i];
+      if (!a || !p.type) this.fail("BadCall", e, "every parameter of a local function needs a type and an argument");
+      const t = this.mod.tryResolve(p.type);
+      const x = this.expr(a, t?.kind === "int" ? t : undefined);
+      if (t?.kind === "int") args.push(this.convertOr(x, t, a));
+      else if (t?.kind === "bool" && x.k === "bool") args.push(x.v);
+      else if (t?.kind === "ctx" && x.k === "ctx") args.push(vreg(x.v));
+      else if (t?.kind === "ip6" && x.k === "ip6") args.push(...x.words);
+      else this.fail("BadType", p.type, `parameters of local functions must be integers, booleans, Ip6 or the context`);
+    });
+    const rt = fn.type ? this.mod.tryResolve(fn.type) : { kind: "void" as const };
+    const dst = this.b.vreg();
+    this.b.emit({ op: "call_local", dst, callee: fn.name!.text, args });
+    if (rt?.kind === "int") return { k: "int", ty: rt, v: vreg(dst) };
+    if (rt?.kind === "bool") return { k: "bool", v: vreg(dst) };
+    return { k: "void" };
+  }
+}
+
+export { BOOL };

@@ -1,0 +1,347 @@
+/**
+ * Statement and function lowering, and the module driver: every program and local function of the file becomes an IR
+ * function; maps and the license come from the module info. Bounded loops are unrolled with the counter bound to a
+ * constant in each copy, so loop-dependent keys and tuple indexes are constants too.
+ */
+import { ts } from "ts-morph";
+import type { Function, Module, VReg, Value } from "../ir/ir.ts";
+import { imm, vreg } from "../ir/ir.ts";
+import { DiagnosticError } from "../diagnostics/index.ts";
+import type { FileContext } from "./context.ts";
+import { FnBuilder, STACK_LIMIT } from "./builder.ts";
+import { ExprLowerer, type Binding } from "./lower-expr.ts";
+import type { ConstVal, ModuleInfo } from "./module.ts";
+import { alignOf, I32, sizeOf, type IntTy, type Ty } from "./types.ts";
+import { LowerError, constValue, describe, type V } from "./values.ts";
+
+/** The most iterations a loop may unroll to (each copy costs instructions and verifier work). */
+export const MAX_UNROLL = 256;
+
+type B = FnBuilder["cur"];
+
+/** Lowers one function's statements. */
+class FnLowerer extends ExprLowerer {
+  private loops: { brk: B; cont: B }[] = [];
+
+  constructor(fx: FileContext, mod: ModuleInfo, b: FnBuilder, ctxVreg: VReg | undefined, readonly fn: ts.FunctionDeclaration, readonly returnTy: Ty) {
+    super(fx, mod, b, ctxVreg);
+  }
+
+  /** Lowers a statement; a diagnostic abandons just this statement. */
+  stmt(s: ts.Statement): void {
+    try {
+      this.b.loc = this.fx.loc(s);
+      this.stmtInner(s);
+    } catch (err) {
+      if (err instanceof DiagnosticError) this.fx.diagnostics.push(err.diagnostic);
+      else if (err instanceof LowerError) this.fx.report("Unsupported", s, err.message);
+      else throw err;
+    } finally {
+      this.b.releaseTemps();
+    }
+  }
+
+  private stmtInner(s: ts.Statement): void {
+    if (ts.isBlock(s)) return s.statements.forEach((x) => this.stmt(x));
+    if (ts.isExpressionStatement(s)) return void this.expr(s.expression);
+    if (ts.isVariableStatement(s)) return this.varDecl(s.declarationList);
+    if (ts.isIfStatement(s)) return this.ifStmt(s);
+    if (ts.isReturnStatement(s)) return this.returnStmt(s);
+    if (ts.isForStatement(s)) return this.forStmt(s);
+    if (ts.isForOfStatement(s)) return this.forOf(s);
+    if (ts.isBreakStatement(s) || ts.isContinueStatement(s)) {
+      const loop = this.loops[this.loops.length - 1];
+      if (!loop || s.label) this.fail("Unsupported", s, "break/continue outside a loop (or with a label)");
+      return void this.b.terminate({ op: "br", target: (ts.isBreakStatement(s) ? loop.brk : loop.cont).id });
+    }
+    if (ts.isEmptyStatement(s)) return;
+    if (ts.isSwitchStatement(s)) return this.switchStmt(s);
+    if (ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s)) return;
+    // Everything else was reported by the subset checker; report again only if it slipped through.
+    if (!ts.isWhileStatement(s) && !ts.isDoStatement(s) && !ts.isForInStatement(s) && !ts.isThrowStatement(s) && !ts.isTryStatement(s) &&
+      !ts.isFunctionDeclaration(s) && !ts.isClassDeclaration(s) && !ts.isLabeledStatement(s)) {
+      this.fail("Unsupported", s, `${ts.SyntaxKind[s.kind]} is not supported`);
+    }
+  }
+
+  private varDecl(list: ts.VariableDeclarationList): void {
+    const isConst = !!(list.flags & ts.NodeFlags.Const);
+    for (const d of list.declarations) {
+      if (!ts.isIdentifier(d.name)) continue; // destructuring: reported by the subset checker
+      const s = this.sym(d.name)!;
+      const declared = d.type ? this.mod.resolveType(d.type) : undefined;
+      if (!d.initializer) {
+        if (!declared || (declared.kind !== "int" && declared.kind !== "bool")) this.fail("Unsupported", d, "variables need an initializer");
+        const v = this.b.vreg();
+        this.b.emit({ op: "mov", dst: v, src: imm(0) });
+        this.varVregs.add(v);
+        this.scope.set(s, { b: "var", ty: declared, v });
+        continue;
+      }
+      if (declared && (declared.kind === "struct" || declared.kind === "array")) {
+        const slot = this.b.slot(sizeOf(declared), alignOf(declared) as 1, d.name.text);
+        this.checkStack(d);
+        const place = { base: { slot }, offset: 0, ty: declared };
+        this.buildStruct(place, d.initializer);
+        this.scope.set(s, { b: "val", val: { k: "place", place } });
+        continue;
+      }
+      const value = this.expr(d.initializer, declared?.kind === "int" ? declared : undefined);
+      this.scope.set(s, this.bind(value, declared, isConst, d));
+    }
+  }
+
+  /** The binding of a new variable holding `value` (copied when mutable or when it aliases a mutable variable). */
+  private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration): Binding {
+    if (value.k === "sock") {
+      if (!isConst) this.fail("SocketVar", d.name, `socket variable '${d.name.getText(this.fx.sf)}' must be declared with const`);
+      return { b: "val", val: value };
+    }
+    if (value.k === "ptr" && declared && (declared.kind === "int" || declared.kind === "bool")) {
+      // `const id: u32 = label` reads the map value now (a copy), it does not alias the map.
+      return this.bind(this.readPlace({ base: { ptr: value.v }, offset: 0, ty: value.ty }), declared, isConst, d);
+    }
+    if (value.k === "ptr") {
+      if (isConst) return { b: "val", val: value };
+      const v = this.b.vreg("map_value_or_null");
+      this.b.emit({ op: "mov", dst: v, src: vreg(value.v) });
+      return { b: "ptrvar", ty: value.ty, v };
+    }
+    if (value.k === "ip6") {
+      if (isConst && value.words.every((w) => w.kind === "imm" || !this.varVregs.has(w.id))) return { b: "val", val: value };
+      const words = value.words.map((w) => {
+        const v = this.b.vreg();
+        this.b.emit({ op: "mov", dst: v, src: w });
+        if (!isConst) this.varVregs.add(v);
+        return v;
+      });
+      return { b: "ip6var", words };
+    }
+    if (value.k === "const" || value.k === "place" || value.k === "map" || value.k === "ctx") {
+      if (!isConst) this.fail("Unsupported", d, `a mutable variable cannot hold ${describe(value)}`);
+      return { b: "val", val: value };
+    }
+    if (value.k === "null") this.fail("Unsupported", d, "a variable cannot start as null; initialize it with a lookup");
+    if (value.k === "void") this.fail("Unsupported", d, "this expression has no value");
+    if (value.k === "bool" && (!declared || declared.kind === "bool")) {
+      if (isConst && (value.v.kind === "imm" || !this.varVregs.has(value.v.id))) return { b: "val", val: value };
+      const v = this.b.vreg();
+      this.b.emit({ op: "mov", dst: v, src: value.v });
+      if (!isConst) this.varVregs.add(v);
+      return { b: "var", ty: { kind: "bool" }, v };
+    }
+    // Integers (and network-order integers: kept raw while const, so comparisons stay swap-free).
+    const ty: IntTy = declared?.kind === "int" ? declared : value.k === "int" ? (value.lit ? (value.ty.bits === 64 ? value.ty : I32) : value.ty) : value.k === "net" ? value.ty : I32;
+    if (isConst && value.k === "net" && (!declared || (declared.kind === "int" && declared.bits === value.ty.bits))) {
+      return { b: "val", val: value };
+    }
+    const conv = this.convertOr(value, ty, d);
+    if (isConst && (conv.kind === "imm" || !this.varVregs.has(conv.id))) return { b: "val", val: { k: "int", ty, v: conv } };
+    const v = this.b.vreg();
+    this.b.emit({ op: "mov", dst: v, src: conv });
+    if (!isConst) this.varVregs.add(v);
+    return { b: "var", ty, v };
+  }
+
+  private checkStack(node: ts.Node): void {
+    const used = this.b.stackBytes();
+    if (used > STACK_LIMIT) this.fail("StackOverflow", node, `stack use reaches ${used} bytes in '${this.fn.name?.text}'; the BPF limit is ${STACK_LIMIT}`);
+  }
+
+  private ifStmt(s: ts.IfStatement): void {
+    const t = this.b.newBlock(), join = this.b.newBlock();
+    const f = s.elseStatement ? this.b.newBlock() : join;
+    this.cond(s.expression, t, f);
+    this.b.setBlock(t);
+    this.stmt(s.thenStatement);
+    this.b.terminate({ op: "br", target: join.id });
+    if (s.elseStatement) {
+      this.b.setBlock(f);
+      this.stmt(s.elseStatement);
+      this.b.terminate({ op: "br", target: join.id });
+    }
+    this.b.setBlock(join);
+  }
+
+  private returnStmt(s: ts.ReturnStatement): void {
+    const e = s.expression;
+    if (this.b.isProgram) {
+      if (!e) this.fail("BadReturn", s, "a program must return SK_PASS or SK_DROP");
+      this.checkVerdict(e);
+      return this.returnValue(e);
+    }
+    if (!e) return void this.b.terminate({ op: "ret", value: imm(0) });
+    this.returnValue(e);
+  }
+
+  /** Every possible value of `e` must be the literal 0 or 1 (SK_DROP / SK_PASS). */
+  private checkVerdict(e: ts.Expression): void {
+    const t = this.fx.checker.getTypeAtLocation(e);
+    const parts = t.isUnion() ? t.types : [t];
+    const ok = parts.every((p) => p.isNumberLiteral() && (p.value === 0 || p.value === 1));
+    if (!ok) this.fail("BadReturn", e, `a program must return SK_PASS or SK_DROP, not '${e.getText(this.fx.sf)}'`);
+  }
+
+  /** `return e`; a conditional return becomes two returns so each path returns a constant. */
+  private returnValue(e: ts.Expression): void {
+    let inner = e;
+    while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+    if (ts.isConditionalExpression(inner)) {
+      const t = this.b.newBlock(), f = this.b.newBlock();
+      this.cond(inner.condition, t, f);
+      this.b.setBlock(t);
+      this.returnValue(inner.whenTrue);
+      this.b.setBlock(f);
+      this.returnValue(inner.whenFalse);
+      return;
+    }
+    this.b.loc = this.fx.loc(e);
+    const x = this.expr(e, this.returnTy.kind === "int" ? this.returnTy : undefined);
+    let value: Value;
+    if (x.k === "bool") value = x.v;
+    else if (this.returnTy.kind === "int") value = this.convertOr(x, this.returnTy, e);
+    else if (this.returnTy.kind === "bool") value = this.convertOr(x, I32, e);
+    else this.fail("Unsupported", e, `cannot return ${describe(x)}`);
+    this.b.terminate({ op: "ret", value });
+  }
+
+  /** Unrolls `for (let i = A; i < N; i += step)`. */
+  private forStmt(s: ts.ForStatement): void {
+    const list = s.initializer as ts.VariableDeclarationList;
+    const decl = list?.declarations?.[0];
+    const cond = s.condition as ts.BinaryExpression | undefined;
+    if (!decl || !decl.initializer || !cond || !ts.isIdentifier(decl.name)) return; // reported by the subset checker
+    const declared = decl.type ? this.mod.resolveType(decl.type) : undefined;
+    const ty = declared?.kind === "int" ? declared : I32;
+    const start = this.mod.evalConst(decl.initializer, ty);
+    const bound = this.mod.evalConst(cond.right, ty);
+    if (start?.k !== "int") this.fail("UnboundedLoop", decl.initializer, "the loop start must be a compile-time constant");
+    if (bound?.k !== "int") this.fail("UnboundedLoop", cond.right, "the loop bound must be a compile-time constant");
+    const inc = s.incrementor!;
+    const step = ts.isBinaryExpression(inc) ? BigInt((inc.right as ts.NumericLiteral).text) : 1n;
+    const inclusive = cond.operatorToken.kind === ts.SyntaxKind.LessThanEqualsToken;
+    const values: bigint[] = [];
+    for (let i = start.value; inclusive ? i <= bound.value : i < bound.value; i += step) {
+      values.push(i);
+      if (values.length > MAX_UNROLL) this.fail("UnboundedLoop", cond, `the loop runs more than ${MAX_UNROLL} times; tsbpf unrolls loops`);
+    }
+    const sym = this.sym(decl.name)!;
+    this.unroll(values.map((v) => ({ k: "int", ty, value: v }) as ConstVal), sym, s.statement);
+  }
+
+  private forOf(s: ts.ForOfStatement): void {
+    const tuple = this.mod.evalConst(s.expression);
+    const d = (s.initializer as ts.VariableDeclarationList).declarations?.[0];
+    if (tuple?.k !== "tuple") this.fail("UnboundedLoop", s.expression, "for...of needs a constant tuple");
+    if (!d || !ts.isIdentifier(d.name)) this.fail("Unsupported", s.initializer, "for...of needs a simple `const x`");
+    if (tuple.elems.length > MAX_UNROLL) this.fail("UnboundedLoop", s.expression, `the tuple has more than ${MAX_UNROLL} elements`);
+    this.unroll(tuple.elems, this.sym(d.name)!, s.statement);
+  }
+
+  /** One copy of `body` per value, with `sym` bound to the value; break/continue jump between copies. */
+  private unroll(values: ConstVal[], sym: ts.Symbol, body: ts.Statement): void {
+    const exit = this.b.newBlock();
+    for (const v of values) {
+      const next = this.b.newBlock();
+      this.scope.set(sym, { b: "val", val: constValue(v) });
+      this.loops.push({ brk: exit, cont: next });
+      this.stmt(body);
+      this.loops.pop();
+      this.b.jumpTo(next);
+    }
+    this.b.jumpTo(exit);
+  }
+
+  /** `switch` on an integer with constant cases: a chain of comparisons; fallthrough is kept. */
+  private switchStmt(s: ts.SwitchStatement): void {
+    const x = this.toInt(this.expr(s.expression));
+    const exit = this.b.newBlock();
+    const bodies = s.caseBlock.clauses.map(() => this.b.newBlock());
+    let defaultIdx = -1;
+    s.caseBlock.clauses.forEach((c, i) => {
+      if (ts.isDefaultClause(c)) return void (defaultIdx = i);
+      const cv = this.mod.evalConst(c.expression, x.ty);
+      if (cv?.k !== "int") this.fail("Unsupported", c.expression, "case labels must be integer constants");
+      const next = this.b.newBlock();
+      this.b.terminate({ op: "cbr", cmp: "eq", width: x.ty.bits === 64 ? 64 : 32, a: x.v, b: imm(cv.value), then: bodies[i]!.id, else: next.id });
+      this.b.setBlock(next);
+    });
+    this.b.terminate({ op: "br", target: (defaultIdx >= 0 ? bodies[defaultIdx]! : exit).id });
+    this.loops.push({ brk: exit, cont: this.loops[this.loops.length - 1]?.cont ?? exit });
+    s.caseBlock.clauses.forEach((c, i) => {
+      this.b.setBlock(bodies[i]!);
+      c.statements.forEach((st) => this.stmt(st));
+      this.b.terminate({ op: "br", target: (bodies[i + 1] ?? exit).id });
+    });
+    this.loops.pop();
+    this.b.setBlock(exit);
+  }
+}
+
+/** Lowers one top-level function (a program or a local helper) to IR. */
+function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclaration, isProgram: boolean): Function | undefined {
+  const name = fn.name!.text;
+  const b = new FnBuilder(name, isProgram);
+  const params: VReg[] = [];
+  let ctxVreg: VReg | undefined;
+  const bindings: [ts.Symbol, Binding][] = [];
+  for (const p of fn.parameters) {
+    if (!p.type || !ts.isIdentifier(p.name)) {
+      fx.report("BadType", p, "parameters need a name and a type");
+      return undefined;
+    }
+    const t = mod.tryResolve(p.type);
+    const sym = fx.checker.getSymbolAtLocation(p.name)!;
+    if (t?.kind === "ctx") {
+      ctxVreg = b.vreg("ctx");
+      params.push(ctxVreg);
+      bindings.push([sym, { b: "val", val: { k: "ctx", v: ctxVreg } }]);
+    } else if (t?.kind === "int" || t?.kind === "bool") {
+      const v = b.vreg();
+      params.push(v);
+      bindings.push([sym, { b: "var", ty: t.kind === "int" ? t : { kind: "bool" }, v }]);
+    } else if (t?.kind === "ip6") {
+      const words = [b.vreg(), b.vreg(), b.vreg(), b.vreg()];
+      params.push(...words);
+      bindings.push([sym, { b: "ip6var", words }]);
+    } else {
+      fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6 or the context");
+      return undefined;
+    }
+  }
+  const returnTy: Ty = fn.type ? (mod.tryResolve(fn.type) ?? { kind: "void" }) : { kind: "void" };
+  const lw = new FnLowerer(fx, mod, b, ctxVreg, fn, returnTy);
+  for (const [s, bnd] of bindings) {
+    lw.scope.set(s, bnd);
+    if (bnd.b === "var") lw.varVregs.add(bnd.v);
+    if (bnd.b === "ip6var") bnd.words.forEach((w) => lw.varVregs.add(w));
+  }
+  for (const s of fn.body!.statements) lw.stmt(s);
+  const used = b.stackBytes();
+  if (used > STACK_LIMIT && !fx.diagnostics.some((d) => d.code === "TSBPF1015")) {
+    fx.report("StackOverflow", fn.name!, `stack use reaches ${used} bytes in '${name}'; the BPF limit is ${STACK_LIMIT}`);
+  }
+  return b.finish(params, fx.loc(fn.name!));
+}
+
+/** Lowers every program and every local function reachable from one. */
+export function lowerModule(fx: FileContext, mod: ModuleInfo): Module {
+  const functions: Function[] = [];
+  const programs = new Set(mod.programs);
+  for (const fn of mod.programs) {
+    const f = lowerFunction(fx, mod, fn, true);
+    if (f) functions.push(f);
+  }
+  for (const fn of mod.functions.values()) {
+    if (programs.has(fn)) continue;
+    const f = lowerFunction(fx, mod, fn, false);
+    if (f) functions.push(f);
+  }
+  return {
+    fileName: fx.file,
+    source: fx.sf.text,
+    license: mod.license,
+    functions,
+    maps: [...mod.maps.values()].map((m) => m.def),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `compile()`: a TypeScript sk_lookup file → an ELF64 BPF object, or diagnostics. It reads as the list of passes:
+ *
+ *   1. parse + type-check (TypeScript's errors → TSBPF0001)         frontend/project.ts
+ *   2. subset check (constructs outside the DSL)                       frontend/subset.ts
+ *   3. lower to IR (programs, local functions, maps, license)          frontend/lower.ts
+ *   4. socket-release insertion                                        ir/release.ts
+ *   5. back end per program (inline, simplify, regalloc, isel)         backend/
+ *   6. ELF writer (BTF, .BTF.ext line info pointing at the TS source)  elf/writer.ts
+ *
+ * Every pass's output can be dumped (`dump: ["ir", "asm", ...]`). No exception escapes for a user mistake: problems
+ * are diagnostics; a failure inside tsbpf itself becomes a TSBPF9001 diagnostic.
+ */
+import { readFileSync } from "node:fs";
+import type { MapDef } from "./abi/maps.ts";
+import type { Instruction } from "./asm/instruction.ts";
+import { BackendError, generate } from "./backend/index.ts";
+import { diag, type Diagnostic } from "./diagnostics/index.ts";
+import { ObjectError, writeObject } from "./elf/index.ts";
+import { frontend } from "./frontend/index.ts";
+import type { Module } from "./ir/ir.ts";
+import { printModule } from "./ir/print.ts";
+import { insertSocketReleases } from "./ir/release.ts";
+
+export type { Diagnostic } from "./diagnostics/index.ts";
+export { formatDiagnostic, formatDiagnostics } from "./diagnostics/index.ts";
+
+/** Stages whose output can be dumped: IR after lowering, after release insertion, and the backend's stages. */
+export type DumpStage = "ir" | "ir-release" | "ir-opt" | "regalloc" | "asm";
+
+/** Options of {@link compile}. */
+export interface CompileOptions {
+  /** Stages to dump into `result.dumps` (program-level stages are prefixed with `; program NAME`). */
+  dump?: DumpStage[];
+  /** Stop after the IR (no backend, no object). */
+  irOnly?: boolean;
+}
+
+/** What {@link compile} returns. */
+export interface CompileResult {
+  /** The ELF object, when there are no diagnostics. */
+  object: Uint8Array | undefined;
+  /** Programs with their instruction count (llvm-objdump count: a 16-byte lddw counts once). */
+  programs: { name: string; insnCount: number }[];
+  maps: MapDef[];
+  diagnostics: Diagnostic[];
+  /** The IR after all IR passes, when lowering succeeded. */
+  ir?: Module;
+  /** Emitted instructions per program. */
+  insns?: Map<string, Instruction[]>;
+  /** Requested dumps, by stage. */
+  dumps: Partial<Record<DumpStage, string>>;
+  /** The source text (for code frames). */
+  source?: string;
+}
+
+/** Input: a file on disk, or a file name with its text. */
+export type CompileInput = { fileName: string; source?: string };
+
+/** Compiles one DSL file. Never throws for bad input; see {@link CompileResult.diagnostics}. */
+export function compile(input: CompileInput, opts: CompileOptions = {}): CompileResult {
+  const { fileName } = input;
+  const want = new Set(opts.dump ?? []);
+  const dumps: CompileResult["dumps"] = {};
+  const add = (stage: DumpStage, text: string) => {
+    if (want.has(stage)) dumps[stage] = (dumps[stage] ?? "") + text;
+  };
+  const fail = (diagnostics: Diagnostic[], source?: string, ir?: Module): CompileResult => ({
+    object: undefined, programs: [], maps: ir?.maps ?? [], diagnostics, dumps, ...(ir ? { ir } : {}), ...(source !== undefined ? { source } : {}),
+  });
+
+  let source = input.source;
+  if (source === undefined) {
+    try {
+      source = readFileSync(fileName, "utf8");
+    } catch (err) {
+      return fail([diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)]);
+    }
+  }
+
+  // 1-3. Front end.
+  const fe = frontend(fileName, source);
+  if (!fe.module) return fail(fe.diagnostics, source);
+  const ir = fe.module;
+  add("ir", printModule(ir));
+
+  // 4. Socket references are released on every exit path.
+  insertSocketReleases(ir);
+  add("ir-release", printModule(ir));
+  if (opts.irOnly) return { object: undefined, programs: [], maps: ir.maps, diagnostics: [], ir, dumps, source };
+
+  // 5. Back end, one program at a time.
+  const insns = new Map<string, Instruction[]>();
+  const diagnostics: Diagnostic[] = [];
+  for (const fn of ir.functions.filter((f) => f.isProgram)) {
+    try {
+      const g = generate(fn, ir, {
+        dump: (stage, text) => {
+          if (stage !== "ir") add(stage as DumpStage, `; program ${fn.name}\n${text}\n`);
+        },
+      });
+      insns.set(fn.name, g.insns);
+    } catch (err) {
+      if (!(err instanceof BackendError)) return fail([internal(fileName, err)], source, ir);
+      const loc = err.loc ?? fn.loc ?? { file: fileName, line: 1, column: 1 };
+      diagnostics.push(diag("Backend", { file: loc.file, line: loc.line, column: loc.column }, `cannot generate code for '${fn.name}': ${err.message}`));
+    }
+  }
+  if (diagnostics.length) return fail(diagnostics, source, ir);
+  const programs = [...insns].map(([name, list]) => ({ name, insnCount: list.length }));
+
+  // 6. The object file.
+  let object: Uint8Array;
+  try {
+    object = writeObject({ fileName, source, license: ir.license, programs: [...insns].map(([name, list]) => ({ name, insns: list })), maps: ir.maps });
+  } catch (err) {
+    if (!(err instanceof ObjectError)) return fail([internal(fileName, err)], source, ir);
+    return fail([diag("Backend", { file: fileName, line: 1, column: 1 }, `cannot write the object: ${err.message}`)], source, ir);
+  }
+  return { object, programs, maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
+}
+
+/** A bug in tsbpf, reported as a diagnostic rather than a crash. */
+function internal(fileName: string, err: unknown): Diagnostic {
+  const e = err as Error;
+  return diag("Internal", { file: fileName, line: 1, column: 1 }, `internal compiler error: ${e?.message ?? String(err)}`, {
+    notes: (e?.stack ?? "").split("\n").slice(1, 4).map((s) => s.trim()),
+  });
+}

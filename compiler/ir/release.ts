@@ -1,0 +1,152 @@
+/**
+ * Socket-release insertion. A SOCKMAP/SOCKHASH lookup (`call map_lookup_elem` with `resultKind: "sock_or_null"`)
+ * takes a reference the kernel verifier insists is released (`bpf_sk_release`, helper 86) before the program exits.
+ * DSL code never releases by hand; this pass adds the release on every exit path where the reference may be live:
+ *
+ * - a forward dataflow tracks, per reference vreg, whether it is surely null / not taken ("none"), surely non-null
+ *   ("held", after the null check's non-null edge), or "maybe" (right after the lookup, or where paths disagree);
+ * - at each `ret`: "held" → `sk_release(ref)`; "maybe" → `if (ref != 0) sk_release(ref)` (the verifier follows both
+ *   branches); "none" → nothing.
+ *
+ * References kept in a vreg assigned on only some paths are zeroed at entry, so the guarded release never reads an
+ * uninitialized register. `ctx.sk` (a context load, not a call) is not a reference and is never released.
+ */
+import { Helper } from "../asm/helpers.ts";
+import type { Block, Function, Inst, Module, Terminator, VReg } from "./ir.ts";
+import { imm, vreg } from "./ir.ts";
+
+/** Per-reference state. */
+type State = "none" | "held" | "maybe";
+/** State of every reference, plus whether it has been assigned on every path. */
+interface Facts {
+  state: Map<VReg, State>;
+  defined: Map<VReg, boolean>;
+}
+
+/** The vregs that hold socket references in `fn`. */
+export function socketRefs(fn: Function): Set<VReg> {
+  const refs = new Set<VReg>();
+  for (const b of fn.blocks) {
+    for (const i of b.insts) {
+      if (i.op === "call" && i.dst !== undefined && i.helper === Helper.map_lookup_elem && i.resultKind === "sock_or_null") refs.add(i.dst);
+    }
+  }
+  return refs;
+}
+
+/** Adds the releases to every function of the module (in place); returns the module. */
+export function insertSocketReleases(m: Module): Module {
+  for (const fn of m.functions) insertReleases(fn);
+  return m;
+}
+
+function join(a: Facts | undefined, b: Facts): Facts {
+  if (!a) return { state: new Map(b.state), defined: new Map(b.defined) };
+  const state = new Map<VReg, State>();
+  const defined = new Map<VReg, boolean>();
+  for (const r of new Set([...a.state.keys(), ...b.state.keys()])) {
+    const x = a.state.get(r) ?? "none";
+    const y = b.state.get(r) ?? "none";
+    state.set(r, x === y ? x : "maybe");
+    defined.set(r, (a.defined.get(r) ?? false) && (b.defined.get(r) ?? false));
+  }
+  return { state, defined };
+}
+
+function same(a: Facts, b: Facts): boolean {
+  if (a.state.size !== b.state.size) return false;
+  for (const [r, s] of a.state) if (b.state.get(r) !== s || b.defined.get(r) !== a.defined.get(r)) return false;
+  return true;
+}
+
+/** Applies a block's instructions to the facts. */
+function transfer(insts: Inst[], refs: Set<VReg>, f: Facts): Facts {
+  const out = { state: new Map(f.state), defined: new Map(f.defined) };
+  for (const i of insts) {
+    if ("dst" in i && i.dst !== undefined && refs.has(i.dst)) {
+      out.state.set(i.dst, "maybe");
+      out.defined.set(i.dst, true);
+    }
+  }
+  return out;
+}
+
+/** The reference tested by a null check `cbr eq/ne ref, 0`, and which edge is the non-null one. */
+function nullCheck(t: Terminator, refs: Set<VReg>): { ref: VReg; nonNull: number; isNull: number } | undefined {
+  if (t.op !== "cbr" || (t.cmp !== "eq" && t.cmp !== "ne")) return undefined;
+  const [x, y] = t.a.kind === "vreg" ? [t.a, t.b] : [t.b, t.a];
+  if (x.kind !== "vreg" || !refs.has(x.id) || y.kind !== "imm" || y.value !== 0n) return undefined;
+  return t.cmp === "eq" ? { ref: x.id, nonNull: t.else, isNull: t.then } : { ref: x.id, nonNull: t.then, isNull: t.else };
+}
+
+/** Inserts the releases into one function (in place). */
+export function insertReleases(fn: Function): void {
+  const refs = socketRefs(fn);
+  if (refs.size === 0) return;
+  const entry: Facts = { state: new Map([...refs].map((r) => [r, "none" as State])), defined: new Map([...refs].map((r) => [r, false])) };
+  const inFacts = new Map<number, Facts>([[0, entry]]);
+  const work = [0];
+  while (work.length) {
+    const id = work.shift()!;
+    const block = fn.blocks[id]!;
+    const out = transfer(block.insts, refs, inFacts.get(id)!);
+    const t = block.term;
+    const edges: [number, Facts][] = [];
+    if (t.op === "br") edges.push([t.target, out]);
+    if (t.op === "cbr") {
+      const check = nullCheck(t, refs);
+      const refine = (target: number, s: State): Facts => {
+        const f = { state: new Map(out.state), defined: new Map(out.defined) };
+        if (check) f.state.set(check.ref, s);
+        return f;
+      };
+      if (check && t.then !== t.else) {
+        edges.push([check.nonNull, refine(check.nonNull, "held")], [check.isNull, refine(check.isNull, "none")]);
+      } else {
+        edges.push([t.then, out], [t.else, out]);
+      }
+    }
+    for (const [target, facts] of edges) {
+      const prev = inFacts.get(target);
+      const next = join(prev, facts);
+      if (!prev || !same(prev, next)) {
+        inFacts.set(target, next);
+        if (!work.includes(target)) work.push(target);
+      }
+    }
+  }
+
+  const zeroAtEntry = new Set<VReg>();
+  const newBlocks: Block[] = [];
+  const release = (ref: VReg, loc: Terminator["loc"]): Inst => ({ op: "call", helper: Helper.sk_release, args: [vreg(ref)], ...(loc ? { loc } : {}) });
+  for (const block of [...fn.blocks]) {
+    if (block.term.op !== "ret" || !inFacts.has(block.id)) continue;
+    const facts = transfer(block.insts, refs, inFacts.get(block.id)!);
+    const loc = block.term.loc;
+    const maybe: VReg[] = [];
+    for (const r of [...refs].sort((a, b) => a - b)) {
+      const s = facts.state.get(r);
+      if (s === "held") block.insts.push(release(r, loc));
+      else if (s === "maybe") {
+        maybe.push(r);
+        if (!facts.defined.get(r)) zeroAtEntry.add(r);
+      }
+    }
+    if (maybe.length === 0) continue;
+    // if (ref != 0) sk_release(ref), for each maybe-live reference, then the original return.
+    const ret = block.term;
+    let cur = block;
+    for (const r of maybe) {
+      const rel: Block = { id: fn.blocks.length + newBlocks.length, insts: [release(r, loc)], term: ret };
+      const after: Block = { id: rel.id + 1, insts: [], term: ret };
+      newBlocks.push(rel, after);
+      cur.term = { op: "cbr", cmp: "ne", width: 64, a: vreg(r), b: imm(0), then: rel.id, else: after.id, ...(loc ? { loc } : {}) };
+      rel.term = { op: "br", target: after.id, ...(loc ? { loc } : {}) };
+      cur = after;
+    }
+  }
+  fn.blocks.push(...newBlocks);
+  if (zeroAtEntry.size) {
+    fn.blocks[0]!.insts.unshift(...[...zeroAtEntry].map((r): Inst => ({ op: "mov", dst: r, src: imm(0) })));
+  }
+}
