@@ -9,6 +9,7 @@ import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/s
 import { type LoadOptions, LoadedObject, loadLinked } from "./load.ts";
 import { type NativeBpf, KernelUnavailableError, asKernelError, nativeBpf, sys, KernelError } from "./native.ts";
 import { type SocketLike, socketFd } from "./sockets.ts";
+import { KernelMap } from "./map.ts";
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
@@ -37,6 +38,23 @@ export class Kernel {
   /** Creates maps and loads programs of a linked object (see load.ts). */
   load(obj: ObjectFile, options?: LoadOptions): LoadedObject {
     return loadLinked(this.bpf, obj, options);
+  }
+
+  /**
+   * Opens a map pinned on bpffs (by this or another process, e.g. with `pinning: byName`), so user space can fill a
+   * SOCKMAP that an attached program already uses. The definition is read back from the kernel.
+   */
+  openPinnedMap(path: string): KernelMap {
+    const fd = sys(`open of pinned map ${path}`, () => this.bpf.objGet(path));
+    let info;
+    try {
+      info = sys(`info of pinned map ${path}`, () => this.bpf.mapInfo(fd));
+    } catch (err) {
+      this.bpf.close(fd);
+      throw err;
+    }
+    const def = { name: info.name, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags, pinning: 0 };
+    return new KernelMap(this.bpf, fd, def);
   }
 
   /** SO_COOKIE of a Node socket or fd: the value test runs report for a selected socket. */
