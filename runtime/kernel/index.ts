@@ -32,3 +32,4 @@ export function loadObject(input: Uint8Array | ObjectFile, options?: LoadOptions
   const obj = input instanceof Uint8Array ? readObject(input) : input;
   return openKernel().load(obj, options);
 }
+export { type BenchOptions, type BenchResult, benchTestRun, median } from "./bench.ts";
