@@ -35,7 +35,7 @@ describe.runIf(existsSync(VMLINUX))("against the running kernel's BTF", () => {
 
   it("decodes vmlinux BTF (every kind the kernel uses, >100k types)", () => {
     expect(vmlinux.types.length).toBeGreaterThan(100_000);
-    const kinds = new Set(vmlinux.types.map((t) => t?.kind));
+    const kinds = new Set<number | undefined>(vmlinux.types.map((t) => t?.kind));
     for (const k of [BtfKind.INT, BtfKind.PTR, BtfKind.ARRAY, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.FUNC, BtfKind.FUNC_PROTO]) expect(kinds.has(k)).toBe(true);
   });
 
