@@ -16,6 +16,13 @@ export type HelperFn = (m: Machine, pc: number) => number;
 
 /** Reads `len` bytes through a pointer argument (stack, map value or read-only memory); returns a view, not a copy. */
 export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Uint8Array {
+  const r = argRegion(m, lo, hi, len, pc, what);
+  const o = (lo ^ OFF_BIAS) | 0;
+  return r.bytes.subarray(o, o + len);
+}
+
+/** Checks that `len` bytes at a pointer argument are readable memory and returns their region. */
+export function argRegion(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Region {
   const r = m.region(lo, hi, pc, `${what}: read of ${len} bytes`);
   const o = (lo ^ OFF_BIAS) | 0;
   if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue && r.kind !== RegionKind.ReadOnly) {
@@ -24,7 +31,7 @@ export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: nu
   if (o < 0 || o + len > r.bytes.length) {
     throw new VmFault(`${what}: ${len} bytes at offset ${o} of ${r.label} (size ${r.bytes.length}) are out of bounds`, pc);
   }
-  return r.bytes.subarray(o, o + len);
+  return r;
 }
 
 /** The map behind a map-pointer argument. */
@@ -60,8 +67,8 @@ function retInt(m: Machine, v: number): number {
 const mapLookup: HelperFn = (m, pc) => {
   const a = m.args;
   const map = argMap(m, a[0]!, a[1]!, pc, "map_lookup_elem");
-  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_lookup_elem key");
-  const v = map.lookup(key);
+  const r = argRegion(m, a[2]!, a[3]!, map.def.keySize, pc, "map_lookup_elem key");
+  const v = map.lookupAt(r.bytes, (a[2]! ^ OFF_BIAS) | 0);
   if (v instanceof Socket) {
     // A SOCKMAP/SOCKHASH lookup takes a reference the program must drop with sk_release.
     v.refs++;
@@ -119,9 +126,11 @@ const skAssign: HelperFn = (m, pc) => {
 const skRelease: HelperFn = (m, pc) => {
   const a = m.args;
   const sk = argSock(m, a[0]!, a[1]!, pc, "sk_release");
-  const i = sk ? m.held.lastIndexOf(sk) : -1;
+  const held = m.held;
+  const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
   if (!sk || i < 0) throw new VmFault(`sk_release of ${sk ? sk.name : "NULL"}, which this program holds no reference to`, pc);
-  m.held.splice(i, 1);
+  if (i === held.length - 1) held.pop();
+  else held.splice(i, 1);
   sk.refs--;
   return retInt(m, 0);
 };

@@ -21,8 +21,11 @@ export class ArrayMap implements VmMap {
     return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
   lookup(key: Uint8Array): Region | null {
-    const i = this.index(key);
-    return i < this.def.maxEntries ? this.at(i) : null;
+    return this.lookupAt(key, 0);
+  }
+  lookupAt(buf: Uint8Array, off: number): Region | null {
+    const i = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+    return i < this.def.maxEntries ? (this.values[i] ?? this.at(i)) : null;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (badFlags(flags)) return err("EINVAL");

@@ -15,6 +15,9 @@ export class HashMap implements VmMap {
     this.lru = def.type === MapType.LRU_HASH;
     this.handle = newHandle(def, this);
   }
+  lookupAt(buf: Uint8Array, off: number): Region | null {
+    return this.lookup(buf.subarray(off, off + this.def.keySize));
+  }
   lookup(key: Uint8Array): Region | null {
     const k = keyString(key.subarray(0, this.def.keySize));
     const v = this.table.get(k);

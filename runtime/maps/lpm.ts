@@ -40,6 +40,9 @@ export class LpmTrieMap implements VmMap {
     }
     return keyString(d);
   }
+  lookupAt(buf: Uint8Array, off: number): Region | null {
+    return this.lookup(buf.subarray(off, off + this.def.keySize));
+  }
   lookup(key: Uint8Array): Region | null {
     const limit = Math.min(this.prefixLen(key), this.maxPrefix);
     for (const len of this.lens) {

@@ -31,6 +31,8 @@ export interface VmMap {
   readonly holdsSockets: boolean;
   /** BPF-side lookup: the value region (live), the socket, or null. Does not take socket references (the helper does). */
   lookup(key: Uint8Array): Region | Socket | null;
+  /** Same as lookup, with the key read at `off` of `buf` (the helper's no-copy path). */
+  lookupAt(buf: Uint8Array, off: number): Region | Socket | null;
   /** Update with kernel flags; returns 0 or a negative errno. Data maps take `valueSize` bytes, socket maps a Socket. */
   update(key: Uint8Array, value: Uint8Array | Socket, flags: number): number;
   /** Delete; 0 or a negative errno. */
@@ -39,8 +41,12 @@ export interface VmMap {
   entries(): Array<[Uint8Array, Region | Socket]>;
 }
 
-/** Key bytes as a JS Map key. */
-export const keyString = (k: Uint8Array): string => String.fromCharCode.apply(null, k as unknown as number[]);
+/** Key bytes as a JS Map key (a string of byte values; built by a loop, which V8 handles well for short keys). */
+export function keyString(k: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < k.length; i++) s += String.fromCharCode(k[i]!);
+  return s;
+}
 /** Back from keyString. */
 export const keyBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

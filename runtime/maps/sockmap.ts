@@ -22,6 +22,8 @@ export class SockMap implements VmMap {
   readonly holdsSockets = true;
   readonly isHash: boolean;
   private readonly table = new Map<string, Socket>();
+  /** SOCKMAP slots by index (the same sockets as `table`, for the lookup fast path). */
+  private readonly slots: (Socket | undefined)[] = [];
   constructor(readonly def: MapDef) {
     this.isHash = def.type === MapType.SOCKHASH;
     if (!this.isHash && def.keySize !== 4) throw new MapError(`sockmap ${def.name}: key size must be 4 (got ${def.keySize})`);
@@ -32,6 +34,11 @@ export class SockMap implements VmMap {
   }
   private index(key: Uint8Array): number {
     return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
+  }
+  lookupAt(buf: Uint8Array, off: number): Socket | null {
+    if (this.isHash) return this.lookup(buf.subarray(off, off + this.def.keySize));
+    const i = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+    return i < this.def.maxEntries ? (this.slots[i] ?? null) : null;
   }
   lookup(key: Uint8Array): Socket | null {
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return null;
@@ -48,11 +55,13 @@ export class SockMap implements VmMap {
     if (!old && flags === BPF_EXIST) return err("ENOENT");
     if (!old && this.isHash && this.table.size >= this.def.maxEntries) return err("E2BIG");
     this.table.set(k, sock);
+    if (!this.isHash) this.slots[this.index(key)] = sock;
     return 0;
   }
   delete(key: Uint8Array): number {
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("EINVAL");
     const ok = this.table.delete(keyString(key.subarray(0, this.def.keySize)));
+    if (ok && !this.isHash) this.slots[this.index(key)] = undefined;
     return ok ? 0 : this.isHash ? err("ENOENT") : err("EINVAL");
   }
   entries(): Array<[Uint8Array, Socket]> {

@@ -226,7 +226,7 @@ function emit(p: PreparedProgram, pc: number): string {
           const t = pc + imm + 1;
           return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;${scratch}`;
         }
-        return `A[0]=a1;A[1]=b1;A[2]=a2;A[3]=b2;A[4]=a3;A[5]=b3;A[6]=a4;A[7]=b4;A[8]=a5;A[9]=b5;a0=H[${imm}](M,${pc});b0=M.h;${scratch}`;
+        return `A[0]=a1;A[1]=b1;A[2]=a2;A[3]=b2;A[4]=a3;A[5]=b3;A[6]=a4;A[7]=b4;A[8]=a5;A[9]=b5;a0=h${imm >>> 0}(M,${pc});b0=M.h;${scratch}`;
       }
       const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? imm : insn.off);
       if (jop === JmpOp.JA) return goto2(t, p.insns.length);
@@ -281,13 +281,12 @@ export function jitCompile(p: PreparedProgram): JitFn {
   const src = jitSource(p);
   const params = ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
-  const factory = new Function("F", "S", "H", "A", "FN", `return function bpf(${params.join(",")}){\n${src}\n};`) as (
+  const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
+  const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
+  const factory = new Function("F", "S", "H", "A", "FN", `${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
     ...args: unknown[]
   ) => (...a: unknown[]) => number;
-  const helpers: Record<number, HelperFn> = {};
-  for (const insn of p.insns) {
-    if (insn.opcode === (Class.JMP | JmpOp.CALL) && insn.src === 0) helpers[insn.imm] = helperFor(insn.imm);
-  }
+  const helpers = (id: number): HelperFn => helperFor(id | 0);
   const fault = (reason: string, pc: number): VmFault => new VmFault(reason, pc);
   // The generated code closes over the machine's argument buffer, so instantiate it per machine (cached).
   let lastMachine: Machine | null = null;

@@ -59,6 +59,10 @@ export class Machine {
   held: Socket[] = [];
   /** Highest frame used in the current run (frames above it need no clearing). */
   depthUsed = 0;
+  /** A store hit a stack frame since the last reset (so frames must be cleared for the next run). */
+  stackDirty = true;
+  /** The ctx bytes of the last reset (ctx is read-only, so the same input needs no copy). */
+  private lastCtx: Uint8Array | null = null;
   prng: number;
   readonly clock: () => bigint;
   private readonly seed: number;
@@ -74,13 +78,21 @@ export class Machine {
 
   /** Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. */
   reset(ctxBytes: Uint8Array, selected: Socket | null = null, noReuseport = false): void {
-    this.ctx.bytes.set(ctxBytes);
+    if (ctxBytes !== this.lastCtx) {
+      this.ctx.bytes.set(ctxBytes);
+      this.lastCtx = ctxBytes;
+    }
     this.n = 0;
     this.selected = selected;
     this.noReuseport = noReuseport;
     if (this.trace.length) this.trace = [];
     if (this.held.length) this.held = [];
-    for (let i = 0; i <= this.depthUsed; i++) this.frames[i]!.bytes.fill(0);
+    // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
+    // that read stack they never wrote (the privileged verifier allows it).
+    if (this.stackDirty) {
+      for (let i = 0; i <= this.depthUsed; i++) this.frames[i]!.bytes.fill(0);
+      this.stackDirty = false;
+    }
     this.depthUsed = 0;
   }
 
@@ -98,7 +110,6 @@ export class Machine {
   frameHi(depth: number, pc: number): number {
     if (depth >= MAX_FRAMES) throw new VmFault(`call depth exceeds ${MAX_FRAMES} frames`, pc);
     if (depth > this.depthUsed) {
-      for (let i = this.depthUsed + 1; i <= depth; i++) this.frames[i]!.bytes.fill(0);
       this.depthUsed = depth;
     }
     return ptrHi(this.frames[depth]!);
@@ -152,6 +163,7 @@ export class Machine {
       throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
     }
     if (o < 0 || o + size > r.bytes.length) this.oob("write", size, r, o, pc);
+    if (r.kind === RegionKind.Stack) this.stackDirty = true;
     const v = r.view;
     switch (size) {
       case 1:
@@ -224,21 +236,37 @@ export class Machine {
    * at +2 of a u16-backed field returns its low half (measured quirk).
    */
   private ctxLoad(o: number, size: number, pc: number): number {
-    if (!ctxLoadField(o, size)) throw new VmFault(`invalid bpf_context access off=${o} size=${size}`, pc);
+    const kind = o >= 0 && o < CTX_SIZE && size <= 8 ? CTX_LOADS[o * 9 + size]! : 0;
     this.h = 0;
-    if (o === CtxOff.sk) {
+    if (kind === 0) throw new VmFault(`invalid bpf_context access off=${o} size=${size}`, pc);
+    if (kind === 2) {
       const s = this.selected;
       if (!s) return 0;
       this.h = ptrHi(s.region);
       return OFF_BIAS | 0;
     }
     const v = this.ctx.view;
-    if (size === 2 && U16_BACKED_FIELDS.has(o - 2)) return v.getUint16(o - 2, true);
+    if (kind === 3) return v.getUint16(o - 2, true);
     if (size === 1) return v.getUint8(o);
     if (size === 2) return v.getUint16(o, true);
     return v.getInt32(o, true);
   }
 }
+
+/**
+ * Legal ctx loads by (offset * 9 + size): 0 rejected, 1 plain read, 2 the `sk` pointer, 3 the u16-backed quirk
+ * (a 2-byte load at +2 of family/protocol/local_port returns the field's low half). Built once from compiler/abi.
+ */
+const CTX_LOADS: Uint8Array = (() => {
+  const t = new Uint8Array(CTX_SIZE * 9);
+  for (let off = 0; off < CTX_SIZE; off++) {
+    for (const size of [1, 2, 4, 8]) {
+      if (!ctxLoadField(off, size)) continue;
+      t[off * 9 + size] = off === CtxOff.sk ? 2 : size === 2 && U16_BACKED_FIELDS.has(off - 2) ? 3 : 1;
+    }
+  }
+  return t;
+})();
 
 /** Joins two 32-bit words into an unsigned 64-bit BigInt. */
 export const join = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);

@@ -159,25 +159,35 @@ export class VmProgram {
     const bytes = ctx instanceof Uint8Array ? normalizeCtx(ctx) : buildCtx(ctx);
     return this.runCtx(bytes, opts);
   }
+  /**
+   * Runs and returns r0 as an unsigned 64-bit value, without the verdict check: for instruction-level tests of
+   * programs that return arbitrary values. Machine state (trace, held references, n) stays readable on `machine`.
+   */
+  exec(ctx: SkLookupInput | Uint8Array, opts: RunOptions = {}): bigint {
+    const [lo, hi] = this.execute(ctx instanceof Uint8Array ? normalizeCtx(ctx) : buildCtx(ctx), opts);
+    return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  }
+
+  private execute(ctxBytes: Uint8Array, opts: RunOptions): [number, number] {
+    const m = this.object.machine;
+    m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false);
+    try {
+      if (opts.tier === "jit") {
+        const lo = this.jit()(m);
+        return [lo, m.h];
+      }
+      const r0 = interpret(this.prepared, m);
+      return [Number(r0 & 0xffffffffn) | 0, Number(r0 >> 32n) | 0];
+    } catch (e) {
+      if (e instanceof VmFault && e.insn === undefined && e.pc >= 0) e.locate(insnText(this.prepared, e.pc));
+      throw e;
+    }
+  }
+
   /** Runs on already-normalized ctx bytes (the hot path for benchmarks and netns lookups). */
   runCtx(ctxBytes: Uint8Array, opts: RunOptions = {}): RunResult {
     const m = this.object.machine;
-    m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false);
-    let lo: number;
-    let hi: number;
-    try {
-      if (opts.tier === "jit") {
-        lo = this.jit()(m);
-        hi = m.h;
-      } else {
-        const r0 = interpret(this.prepared, m);
-        lo = Number(r0 & 0xffffffffn) | 0;
-        hi = Number(r0 >> 32n) | 0;
-      }
-    } catch (e) {
-      if (e instanceof VmFault && e.insn === undefined) e.locate(insnText(this.prepared, e.pc));
-      throw e;
-    }
+    const [lo, hi] = this.execute(ctxBytes, opts);
     if (hi !== 0 || (lo !== SK_PASS && lo !== SK_DROP)) {
       const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
       throw new VerdictError(`${this.name} returned ${v}; an sk_lookup program must return SK_PASS (1) or SK_DROP (0)`, -1);

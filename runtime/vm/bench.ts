@@ -1,0 +1,113 @@
+/**
+ * VM benchmarks: wall-clock ns per run of a program in each tier, warm (after a warm-up of a tenth of the runs).
+ * `measureVm` is the adapter `npm run bench` calls (bench/providers/vm.ts) for the examples' hit paths;
+ * `benchVm` measures any list of cases (by default the first case of every clang corpus program).
+ */
+import { readFileSync } from "node:fs";
+import { buildCtx, type SkLookupInput } from "./ctx.ts";
+import { VmObject, type Tier, type VmProgram } from "./object.ts";
+import { Socket } from "../net/socket.ts";
+import { parseIp4 } from "../net/addr.ts";
+
+/** A map fill as bench/examples.ts describes it. */
+type BenchFill =
+  | { map: string; kind: "socket"; key: number; socket: { family: "inet" | "inet6"; protocol: "tcp" | "udp" } }
+  | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number };
+
+/** The subset of bench/examples.ts BenchProgram used here. */
+export interface BenchProgramSpec {
+  name: string;
+  ctx: SkLookupInput;
+  fills: readonly BenchFill[];
+  verdict: "SK_PASS" | "SK_DROP";
+  selects: boolean;
+}
+
+/** Times `runs` runs of `p` on `ctx` (after runs/10 warm-up runs); returns mean ns per run. */
+export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number): number {
+  const warm = Math.max(10, Math.floor(runs / 10));
+  for (let i = 0; i < warm; i++) p.runCtx(ctx, { tier });
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) p.runCtx(ctx, { tier });
+  return Number(process.hrtime.bigint() - t0) / runs;
+}
+
+/** ns per run of one example program in one tier, plus a behaviour check against the bench table. */
+export function measureVm(objectBytes: Uint8Array, prog: BenchProgramSpec, tier: Tier, runs: number): { nsPerRun: number; mismatch: string } {
+  const obj = VmObject.fromBytes(objectBytes, { seed: 1 });
+  for (const f of prog.fills) {
+    const view = obj.map(f.map);
+    if (f.kind === "socket") {
+      view.set(f.key, new Socket({ name: `${f.map}[${f.key}]`, ...f.socket, state: f.socket.protocol === "tcp" ? "listen" : "unconnected", port: 40000 + f.key }));
+    } else {
+      // struct { u32 prefixLen; be16 protocol; be16 port; be32 addr } — the layout both examples and twins use.
+      const key = new Uint8Array(view.raw.def.keySize);
+      const dv = new DataView(key.buffer);
+      dv.setUint32(0, f.prefixLen, true);
+      dv.setUint16(4, f.protocol, false);
+      dv.setUint16(6, f.port, false);
+      key.set(parseIp4(f.addr), 8);
+      const value = new Uint8Array(view.raw.def.valueSize);
+      new DataView(value.buffer).setUint32(0, f.value, true);
+      const rc = view.raw.update(key, value, 0);
+      if (rc !== 0) return { nsPerRun: NaN, mismatch: `filling ${f.map} failed with ${rc}` };
+    }
+  }
+  const p = obj.program(prog.name);
+  const ctx = buildCtx(prog.ctx);
+  const first = p.runCtx(ctx, { tier });
+  const problems: string[] = [];
+  if (first.verdict !== prog.verdict) problems.push(`verdict ${first.verdict}, expected ${prog.verdict}`);
+  if ((first.selected !== null) !== prog.selects) problems.push(prog.selects ? "no socket selected" : `selected ${first.selected?.name}`);
+  return { nsPerRun: timeRuns(p, ctx, tier, runs), mismatch: problems.join("; ") };
+}
+
+/** One row of benchVm. */
+export interface BenchRow {
+  program: string;
+  case: string;
+  interpNs: number;
+  jitNs: number;
+  insns: number;
+}
+
+/** A case to benchmark: an object file, a program, its ctx and map fills (`tsbpf run --maps` format). */
+export interface BenchCase {
+  objectPath: string;
+  program: string;
+  name: string;
+  ctx: SkLookupInput;
+  maps?: Record<string, Record<string, unknown>>;
+}
+
+/** The first case of every program in the clang corpus manifest at `corpusDir/corpus.json`. */
+export function corpusCases(corpusDir: string): BenchCase[] {
+  const corpus = JSON.parse(readFileSync(`${corpusDir}/corpus.json`, "utf8"));
+  const out: BenchCase[] = [];
+  for (const p of corpus.programs) {
+    const c = p.cases.find((x: { expect: { testRunErrno?: string } }) => !x.expect.testRunErrno);
+    if (c) out.push({ objectPath: `${corpusDir}/${p.object}`, program: p.name, name: c.name, ctx: c.ctx, maps: c.maps });
+  }
+  return out;
+}
+
+/** Measures interpreter and JIT ns per run for each case (cases whose object cannot be loaded are skipped). */
+export function benchVm(cases: BenchCase[], runs = 20_000): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const c of cases) {
+    let obj: VmObject;
+    try {
+      obj = VmObject.fromBytes(readFileSync(c.objectPath), { seed: 1 });
+    } catch {
+      continue;
+    }
+    for (const [name, entries] of Object.entries(c.maps ?? {})) {
+      for (const [k, v] of Object.entries(entries)) obj.map(name).set(k, v);
+    }
+    const p = obj.program(c.program);
+    const ctx = buildCtx(c.ctx);
+    const insns = p.runCtx(ctx).insnsExecuted;
+    rows.push({ program: c.program, case: c.name, interpNs: timeRuns(p, ctx, "interp", Math.max(100, runs / 10)), jitNs: timeRuns(p, ctx, "jit", runs), insns });
+  }
+  return rows;
+}

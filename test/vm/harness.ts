@@ -1,0 +1,59 @@
+/** Test helpers: build a VmObject from asm-builder instructions (no ELF needed) and run it on both tiers. */
+import { encode, decode, type Instruction } from "../../compiler/asm/index.ts";
+import type { MapDef } from "../../compiler/abi/maps.ts";
+import type { ObjectFile } from "../../compiler/elf/object.ts";
+import { VmObject, type Tier, type VmProgram } from "../../runtime/vm/object.ts";
+import type { MachineOptions } from "../../runtime/vm/machine.ts";
+import type { SkLookupInput } from "../../runtime/vm/ctx.ts";
+
+/** Both execution tiers. */
+export const TIERS: readonly Tier[] = ["interp", "jit"];
+
+/** An ObjectFile with one program per entry of `programs` (emitted instructions, labels allowed). */
+export function objectOf(programs: Record<string, Instruction[]>, maps: MapDef[] = []): ObjectFile {
+  return {
+    license: "GPL",
+    maps,
+    programs: Object.entries(programs).map(([name, insns]) => {
+      const enc = encode(insns);
+      return {
+        name,
+        section: "sk_lookup",
+        insns: decode(enc.bytes),
+        bytes: enc.bytes,
+        mapRelocs: enc.relocations.filter((r) => r.kind === "map").map((r) => ({ slot: r.slot, map: r.symbol })),
+        lineInfo: [],
+        funcInfo: [],
+      };
+    }),
+  };
+}
+
+/** A VmObject holding the single program `prog`. */
+export function vmOf(insns: Instruction[], maps: MapDef[] = [], opts: MachineOptions = {}): VmObject {
+  return new VmObject(objectOf({ prog: insns }, maps), opts);
+}
+
+/** A plain TCP/IPv4 lookup to 127.0.0.1:7007 from 127.0.0.2:8008. */
+export const TCP4: SkLookupInput = { family: "inet", protocol: "tcp", remoteIp: "127.0.0.2", remotePort: 8008, localIp: "127.0.0.1", localPort: 7007 };
+export const UDP4: SkLookupInput = { ...TCP4, protocol: "udp" };
+export const TCP6: SkLookupInput = { family: "inet6", protocol: "tcp", remoteIp: "fd00::2", remotePort: 8008, localIp: "fd00::1", localPort: 7007 };
+export const UDP6: SkLookupInput = { ...TCP6, protocol: "udp" };
+
+/** Outcome of exec on one tier: r0 and instruction count, or the fault's class and message. */
+export type Outcome = { r0: bigint; n: number } | { fault: string; message: string };
+
+/** Runs `p` with exec on `tier`, capturing faults. */
+export function outcome(p: VmProgram, tier: Tier, ctx: SkLookupInput = TCP4): Outcome {
+  try {
+    const r0 = p.exec(ctx, { tier });
+    return { r0, n: p.object.machine.n };
+  } catch (e) {
+    return { fault: (e as Error).name, message: (e as Error).message };
+  }
+}
+
+/** Map definition shorthand. */
+export function mapDef(name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapDef {
+  return { name, type, keySize, valueSize, maxEntries, flags, pinning: 0 };
+}
