@@ -18,7 +18,7 @@ export { Kernel, kernelBridgeUnavailableReason, openKernel } from "./open.ts";
 export { type LoadOptions, LoadedObject, kernelObjectName, loadLinked, relocate } from "./load.ts";
 export { KernelMap, type UpdateFlags } from "./map.ts";
 export { KernelProgram, Link, type ProgramInfo, type TestRunOptions, type TestRunResult } from "./program.ts";
-export { type CtxSpec, CtxError, ctxCookie, encodeCtx, familyNumber, formatIp, parseIp4, parseIp6, protocolNumber } from "./ctx.ts";
+export { type CtxSpec, CtxError, ctxCookie, encodeCtx, formatIp, parseIp4, parseIp6 } from "./ctx.ts";
 export { type SocketLike, SocketFdError, socketFd } from "./sockets.ts";
 export { type MapScalar, MapValueError, decodeUnsigned, encodeScalar } from "./codec.ts";
 export { KernelError, KernelUnavailableError, type NativeBpf, addonPath } from "./native.ts";
