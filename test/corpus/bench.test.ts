@@ -1,7 +1,7 @@
 // The benchmark's own pieces: llvm-objdump counting (cross-checked against our ELF reader), table rendering, and a
 // quick run of `scripts/bench.mjs` whose code-size table must list every example program with clang's counts.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -71,6 +71,8 @@ describe.skipIf(noObjdump !== null)("npm run bench", () => {
         const row = size.rows.find((row) => row[1] === prog.name);
         expect(row, prog.name).toBeDefined();
         expect(row![3]).toBe(clang.get(prog.name));
+        // Our compiler has landed: every example must compile and be counted.
+        if (existsSync(join(ROOT, "compiler/index.ts"))) expect(typeof row![2], `${prog.name}: ${JSON.stringify(size)}`).toBe("number");
       }
     }
   });
