@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { loadPinned } from "../pinned.ts";
 import { type LiveSocket, makeSocket } from "../sockets.ts";
 import type { BenchProgram } from "../examples.ts";
-import { median } from "../report.ts";
+import { benchTestRun } from "../../runtime/kernel/bench.ts";
 import { kernelBridgeUnavailableReason, openKernel } from "../../runtime/kernel/open.ts";
 import { parseIp4 } from "../../runtime/kernel/ctx.ts";
 import { readFileSync } from "node:fs";
@@ -53,13 +53,11 @@ export async function measure(objectPath: string, prog: BenchProgram, repeat: nu
     }
     const program = obj.programs.get(prog.name.slice(0, 15));
     if (!program) throw new Error(`${objectPath} has no program ${prog.name}`);
-    const once = program.testRun(prog.ctx);
+    const r = benchTestRun(program, prog.ctx, { repeat, trials });
     const problems: string[] = [];
-    if (once.verdict !== prog.verdict) problems.push(`verdict ${once.verdict}, expected ${prog.verdict}`);
-    if (prog.selects !== cookies.includes(once.cookie)) problems.push(prog.selects ? "no socket selected" : "a socket was selected");
-    const runs: number[] = [];
-    for (let t = 0; t < trials; t++) runs.push(program.testRun(prog.ctx, { repeat }).durationNs);
-    return { nsPerRun: median(runs), mismatch: problems.join("; ") };
+    if (r.verdict !== prog.verdict) problems.push(`verdict ${r.verdict}, expected ${prog.verdict}`);
+    if (prog.selects !== cookies.includes(r.cookie)) problems.push(prog.selects ? "no socket selected" : "a socket was selected");
+    return { nsPerRun: r.nsPerRun, mismatch: problems.join("; ") };
   } finally {
     obj.close();
     for (const s of sockets) s.close();
