@@ -22,7 +22,7 @@ interface Diff {
 
 describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JIT)", () => {
   let zoo: Zoo;
-  const stats = { cases: 0, comparisons: 0, subjects: 0, errnos: new Set<string>() };
+  const stats = { cases: 0, comparisons: 0, subjects: 0, errnos: new Set<string>(), selecting: new Set<string>(), compared: new Set<string>() };
 
   beforeAll(async () => {
     zoo = await openZoo();
@@ -44,6 +44,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
       for (const c of cases) {
         const k = kernel.run(c);
         collectErrnos(subject, k, stats.errnos);
+        if (k.selected !== null) stats.selecting.add(subject.name);
         for (const tier of ["interp", "jit"] as const) {
           const v = vm.run(c, tier);
           stats.comparisons++;
@@ -57,6 +58,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
       kernel.close();
     }
     stats.subjects++;
+    stats.compared.add(subject.name);
     return diffs;
   }
 
@@ -75,6 +77,22 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     for (const s of subjects) diffs.push(...compare(s));
     report(diffs);
     expect(diffs.slice(0, 5)).toEqual([]);
+  });
+
+  it("reached the socket-selecting paths of every program that selects", () => {
+    const expected = [
+      "basic.o:redir_port", "basic.o:redir_ip4", "basic.o:redir_ip6", "basic.o:cidr_all_ports",
+      "select.o:select_sock_a", "select.o:select_sock_b", "select.o:select_b_repl",
+      "assign.o:assign_eexist", "assign.o:assign_replace", "assign.o:assign_probe",
+      "dispatch.o:dispatch", "dispatch.o:dispatch_lpm",
+      "features.o:call_local", "features.o:loop_ports", "features.o:sockhash_select",
+    ];
+    const examples = [
+      "examples/redirect-port.ts:redir_port", "examples/cidr-all-ports.ts:serve_range", "examples/l7-proxy.ts:proxy_all",
+      "examples/dispatcher.ts:dispatch", "examples/redirect-ip6.ts:redir_ip6", "examples/redirect-ip6.ts:redir_ip6_range",
+    ];
+    // Examples count once the compiler builds them (the previous test lists the ones it could not).
+    for (const name of [...expected, ...examples.filter((e) => stats.compared.has(e))]) expect([...stats.selecting], name).toContain(name);
   });
 
   it("made every sk_assign outcome appear (0, EEXIST, EPROTOTYPE, EAFNOSUPPORT, ESOCKTNOSUPPORT, EINVAL)", () => {

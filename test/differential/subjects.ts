@@ -58,6 +58,23 @@ const PER_PROGRAM: Record<string, Partial<Subject>> = {
   lru_track: { data: [{ peers: [[cat(parseIp4("127.0.0.2"), u32(40000)), u64(41n)]] }] },
 };
 
+/** The dispatcher example's LPM bindings (same key layout as dispatch.c's) and label → socket slots. */
+const EXAMPLE_FILLS: Record<string, Partial<Subject>> = {
+  "dispatcher.ts:dispatch": {
+    data: [
+      {
+        bindings: [
+          [lpmKey(64, 6, 7007, "127.0.0.1"), u32(1)],
+          [lpmKey(56, 6, 0, "127.0.2.0"), u32(2)],
+          [lpmKey(64, 17, 53, "192.0.2.1"), u32(3)],
+          [lpmKey(48, 17, 0, "0.0.0.0"), u32(4)],
+        ],
+      },
+    ],
+    socketKeys: { destinations: [u32(1), u32(2), u32(3)] },
+  },
+};
+
 /** Objects the reader cannot link yet (global data). */
 export const SKIPPED_OBJECTS = new Set(["rodata.o"]);
 
@@ -89,8 +106,7 @@ export async function exampleSubjects(): Promise<{ subjects: Subject[]; missing:
       continue;
     }
     for (const p of object.programs) {
-      const extra: Partial<Subject> = p.name === "dispatch" ? {} : {};
-      subjects.push({ name: `examples/${f}:${p.name}`, object, program: p.name, ...extra });
+      subjects.push({ name: `examples/${f}:${p.name}`, object, program: p.name, ...EXAMPLE_FILLS[`${f}:${p.name}`] });
     }
   }
   return { subjects, missing };
