@@ -52,7 +52,7 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   const f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g]))) : cloneFunction(fn);
   const ctx = f.params[0]!;
   simplify(f, ctx);
-  prepare(f);
+  prepare(f, ctx);
   eliminateDeadCode(f, ctx);
   dump?.("ir-opt", printFunction(f));
   const order = layoutBlocks(f);

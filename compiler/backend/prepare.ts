@@ -6,19 +6,43 @@
  *   and it lets the value be built directly in its argument register, as clang does);
  * - legalisation: operands BPF cannot encode as an immediate (64-bit constants that do not fit a sign-extended imm32,
  *   atomic operands, 8-byte stores of large constants) move into fresh vregs; immediates on the left of commutative
- *   operations swap to the right; division by a constant zero folds to BPF's defined result.
+ *   operations swap to the right; division by a constant zero folds to BPF's defined result;
+ * - vregs that may be read before being assigned start as 0 (the verifier rejects reads of unset registers).
  */
 import type { BinOp, Function, Inst, Value, VReg } from "../ir/ir.ts";
 import { fitsImm32, swapCmp } from "../ir/passes/fold.ts";
-import { instDef } from "../ir/passes/util.ts";
+import { computeLiveness } from "../ir/passes/liveness.ts";
+import { instDef, mapSuccessors, successors } from "../ir/passes/util.ts";
 
 /** Commutative binary operations (operands may swap). */
 export const COMMUTATIVE: ReadonlySet<BinOp> = new Set<BinOp>(["add", "mul", "and", "or", "xor"]);
 
-/** Applies rematerialisation and legalisation to `fn` in place. */
-export function prepare(fn: Function): void {
+/** Applies rematerialisation and legalisation to `fn` in place; `ctx` is the program's context vreg. */
+export function prepare(fn: Function, ctx?: VReg): void {
   rematerialise(fn);
   legalise(fn);
+  initialiseMaybeUndefined(fn, ctx);
+}
+
+/**
+ * A vreg read on some path before any assignment (live into the entry block) would be an uninitialised register,
+ * which the kernel verifier rejects (`R3 !read_ok`). Such vregs start as 0.
+ */
+function initialiseMaybeUndefined(fn: Function, ctx?: VReg): void {
+  const { liveIn } = computeLiveness(fn, ctx);
+  const undef = [...liveIn[0]!].filter((v) => !fn.params.includes(v)).sort((a, b) => a - b);
+  if (undef.length === 0) return;
+  const zeros = undef.map((dst): Inst => ({ op: "mov", dst, src: { kind: "imm", value: 0n }, loc: fn.loc }));
+  const entry = fn.blocks[0]!;
+  if (!fn.blocks.some((b) => successors(b.term).includes(0))) {
+    entry.insts.unshift(...zeros);
+    return;
+  }
+  // The entry is a loop header: the zeroing goes into a new entry block that falls into it.
+  const moved = { id: fn.blocks.length, insts: entry.insts, term: entry.term };
+  fn.blocks.push(moved);
+  for (const b of fn.blocks) mapSuccessors(b.term, (id) => (id === 0 ? moved.id : id));
+  fn.blocks[0] = { id: 0, insts: zeros, term: { op: "br", target: moved.id } };
 }
 
 function rematerialise(fn: Function): void {

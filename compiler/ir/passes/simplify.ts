@@ -7,6 +7,7 @@
  * - a branch to two otherwise identical blocks returning 1 and 0 becomes `setcc` + one copy of the block;
  * - `if (c) d = 1; else d = 0` (a diamond or triangle of constant moves) becomes `d = setcc c`, and a diamond of other
  *   constants becomes a triangle (`d = y; if (c) d = x`), which needs no jump around the else side;
+ * - an instruction both sides of a branch start with (e.g. the socket release) is hoisted above the branch;
  * - jump threading through empty blocks;
  * - merging a block into its single predecessor; merging structurally identical blocks (shared exits);
  * - dead-code elimination of side-effect-free definitions; removal of unreachable blocks.
@@ -40,6 +41,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = fuseSetccBranches(fn, ctx) || changed;
     changed = convertBooleanReturns(fn) || changed;
     changed = convertBooleanDiamonds(fn) || changed;
+    changed = hoistCommonPrefix(fn) || changed;
     changed = threadJumps(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
@@ -240,6 +242,33 @@ function convertBooleanReturns(fn: Function): boolean {
     changed = true;
   }
   if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** Structural key of an instruction ignoring its source location. */
+function instKey(i: Inst): string {
+  return JSON.stringify(i, (k, v) => (k === "loc" ? undefined : typeof v === "bigint" ? `${v}n` : v));
+}
+
+/** Moves identical leading instructions of both (single-predecessor) successors of a `cbr` into the branching block. */
+function hoistCommonPrefix(fn: Function): boolean {
+  let changed = false;
+  const preds = predecessors(fn.blocks);
+  for (const b of fn.blocks) {
+    const t = b.term;
+    if (t.op !== "cbr" || t.then === t.else) continue;
+    const T = fn.blocks[t.then]!;
+    const E = fn.blocks[t.else]!;
+    if (T.id === 0 || E.id === 0 || preds[T.id]!.length !== 1 || preds[E.id]!.length !== 1) continue;
+    const operands = new Set([t.a, t.b].flatMap((o) => (o.kind === "vreg" ? [o.id] : [])));
+    while (T.insts.length && E.insts.length && instKey(T.insts[0]!) === instKey(E.insts[0]!)) {
+      const d = instDef(T.insts[0]!);
+      if (d !== undefined && operands.has(d)) break;
+      b.insts.push(T.insts.shift()!);
+      E.insts.shift();
+      changed = true;
+    }
+  }
   return changed;
 }
 
