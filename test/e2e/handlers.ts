@@ -19,7 +19,10 @@ export interface Handler {
   source: "tsbpf compiler" | "assembled";
 }
 
-/** Compiles `file` with our compiler and reads it back as an ObjectFile, or returns null when either is not there. */
+/**
+ * Compiles `file` with our compiler and reads it back as an ObjectFile; null only when the compiler or the reader is
+ * not in the tree. A file that fails to compile throws with the diagnostics.
+ */
 export async function compileTs(file: string): Promise<ObjectFile | null> {
   const compilerPath = join(ROOT, "compiler/index.ts");
   const readerPath = join(ROOT, "compiler/elf/reader.ts");
@@ -30,13 +33,15 @@ export async function compileTs(file: string): Promise<ObjectFile | null> {
   };
   const { readObject } = (await import(readerPath)) as { readObject(b: Uint8Array): ObjectFile };
   const out = compile({ fileName: file });
-  if (!out.object || out.object.length === 0) return null;
+  if (!out.object || out.object.length === 0) {
+    throw new Error(`${file} did not compile: ${out.diagnostics.map((d) => d.message ?? JSON.stringify(d)).join("; ")}`);
+  }
   return readObject(out.object);
 }
 
 /** IPv4 TCP to any port of 127.0.2.0/24 → `sockets[0]` (program `serve_range`). */
 export async function rangeObject(): Promise<Handler> {
-  const compiled = process.env.TSBPF_E2E_ASM === "1" ? null : await compileTs(join(HERE, "handlers/range.ts")).catch(() => null);
+  const compiled = process.env.TSBPF_E2E_ASM === "1" ? null : await compileTs(join(HERE, "handlers/range.ts"));
   if (compiled) return { object: compiled, program: "serve_range", source: "tsbpf compiler" };
   return { object: selectObject(cidr4Program("serve_range", "127.0.2.0/24")), program: "serve_range", source: "assembled" };
 }
