@@ -3,6 +3,7 @@
  * that libbpf (bpftool) opens, relocates and loads it: programs sharing an executable section (`sk_lookup`) as GLOBAL
  * FUNC symbols, `.rel<section>` R_BPF_64_64 relocations for map loads against the maps' symbols in `.maps`,
  * BTF-defined maps, `license`, `.BTF` and `.BTF.ext` (func_info and line_info pointing at the TypeScript source).
+ * Optional subprograms go to `.text` as static functions (R_BPF_64_32 calls, as clang emits for `static __noinline`).
  * DWARF is not written: libbpf and the kernel need only BTF.
  */
 import { type Instruction, encode, EncodeError, isPseudoCall } from "../asm/index.ts";
@@ -26,6 +27,7 @@ import {
   type ElfRel,
   type SectionSpec,
   type SymbolSpec,
+  R_BPF_64_32,
   R_BPF_64_64,
   SHF_ALLOC,
   SHF_EXECINSTR,
@@ -56,6 +58,18 @@ export interface ProgramInput {
   insns: Instruction[];
 }
 
+/**
+ * A local function called by programs through BPF-to-BPF calls (`callLocal(name)` from compiler/asm). It is written
+ * to `.text` as a static function, like clang's `static __noinline` functions; libbpf appends it to every program
+ * that calls it. Arguments arrive in r1..r5 and the result leaves in r0.
+ */
+export interface SubprogramInput {
+  name: string;
+  insns: Instruction[];
+  /** Parameter names, for its BTF prototype (each typed as a 64-bit integer). */
+  params?: string[];
+}
+
 /** Everything {@link writeObject} needs. */
 export interface ObjectInput {
   /** TS source path, stored as the file name of line info records. */
@@ -65,6 +79,8 @@ export interface ObjectInput {
   license: string;
   programs: ProgramInput[];
   maps: IrMap[];
+  /** Local functions reached by BPF-to-BPF calls (optional; the backend currently inlines local functions). */
+  subprograms?: SubprogramInput[];
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -77,6 +93,8 @@ interface SectionPlan {
   size: number;
   funcs: { name: string; offset: number; size: number }[];
   mapRelocs: { offset: number; map: string }[];
+  /** BPF-to-BPF calls: the call at byte `offset` goes to subprogram `target`. */
+  calls: { offset: number; target: string }[];
   lineInfo: ExtLineInfo[];
 }
 
@@ -92,6 +110,13 @@ function checkInput(input: ObjectInput): void {
     if (!section || section.startsWith(".") || section === "license" || section === "maps") {
       throw new ObjectError(`program '${p.name}': '${section}' cannot be a program section`);
     }
+  }
+  for (const f of input.subprograms ?? []) {
+    if (!IDENT.test(f.name)) throw new ObjectError(`subprogram name '${f.name}' is not a C identifier`);
+    if (names.has(f.name)) throw new ObjectError(`'${f.name}' names both a subprogram and a program or another subprogram`);
+    names.add(f.name);
+    if (f.insns.length === 0) throw new ObjectError(`subprogram '${f.name}' has no instructions`);
+    if ((f.params?.length ?? 0) > 5) throw new ObjectError(`subprogram '${f.name}' has ${f.params!.length} parameters; BPF passes at most 5`);
   }
   for (const m of input.maps) {
     if (!IDENT.test(m.name)) throw new ObjectError(`map name '${m.name}' is not a C identifier`);
@@ -125,55 +150,99 @@ function irTypeSize(t: IrType): number {
 /** Source line `line` (1-based) of `lines`, without a trailing CR; "" when unknown. */
 const lineText = (lines: string[] | undefined, line: number): string => (lines?.[line - 1] ?? "").replace(/\r$/, "");
 
-/** Encodes one program into its section plan: bytes, map relocations and line info (one record per line change). */
-function placeProgram(plan: SectionPlan, p: ProgramInput, lines: string[] | undefined, mapNames: Set<string>): void {
+/** What every function placement needs to know about the whole object. */
+interface PlaceContext {
+  lines: string[] | undefined;
+  mapNames: Set<string>;
+  subprogramNames: Set<string>;
+  /** True when some instruction of the object has a location: then every function needs a line record at its start. */
+  anyLoc: boolean;
+  fileName: string;
+}
+
+/**
+ * Encodes one function (program or subprogram) into its section plan: bytes, map relocations, calls to subprograms and
+ * line info (one record where the source line changes, like clang).
+ */
+function placeFunction(plan: SectionPlan, f: { name: string; insns: Instruction[] }, what: string, ctx: PlaceContext): void {
   let enc;
   try {
-    enc = encode(p.insns);
+    enc = encode(f.insns);
   } catch (err) {
-    if (err instanceof EncodeError) throw new ObjectError(`program '${p.name}': ${err.message}`);
+    if (err instanceof EncodeError) throw new ObjectError(`${what} '${f.name}': ${err.message}`);
     throw err;
   }
   const offset = plan.size;
   for (const r of enc.relocations) {
-    if (r.kind === "call") throw new ObjectError(`program '${p.name}': call to '${r.symbol}', which is not defined in the program`);
-    if (!mapNames.has(r.symbol)) throw new ObjectError(`program '${p.name}': instruction at slot ${r.slot} refers to unknown map '${r.symbol}'`);
+    if (r.kind === "call") {
+      if (!ctx.subprogramNames.has(r.symbol)) throw new ObjectError(`${what} '${f.name}': call to '${r.symbol}', which is neither a label in it nor a subprogram`);
+      plan.calls.push({ offset: offset + r.slot * 8, target: r.symbol });
+      continue;
+    }
+    if (!ctx.mapNames.has(r.symbol)) throw new ObjectError(`${what} '${f.name}': instruction at slot ${r.slot} refers to unknown map '${r.symbol}'`);
     plan.mapRelocs.push({ offset: offset + r.slot * 8, map: r.symbol });
     // Like clang, leave src_reg 0 in the object: libbpf sets BPF_PSEUDO_MAP_FD when it applies the relocation.
     enc.bytes[r.slot * 8 + 1]! &= 0x0f;
   }
-  // BPF-to-BPF calls inside one program's instruction list would be split into subprograms by libbpf only if they
-  // had their own symbols; the backend inlines local functions, so reject rather than write a broken object.
-  p.insns.forEach((insn, i) => {
-    if (isPseudoCall(insn)) throw new ObjectError(`program '${p.name}': BPF-to-BPF call at instruction ${i} is not supported by the writer`);
+  // A call to a label inside the function would need its own FUNC symbol for libbpf to split it out: refuse it.
+  f.insns.forEach((insn, i) => {
+    if (isPseudoCall(insn) && (insn.target === undefined || enc.labels.has(insn.target))) {
+      throw new ObjectError(`${what} '${f.name}': BPF-to-BPF call at instruction ${i} must name a subprogram, not a label inside the function`);
+    }
   });
-  // The kernel requires a line info record at the first instruction of every function that has any.
-  const firstLoc = p.insns.find((i) => i.loc)?.loc;
+  // The kernel requires a line info record at the first instruction of every function once a program has any.
+  const firstLoc = f.insns.find((i) => i.loc)?.loc;
   let last: { file: string; line: number } | undefined;
-  p.insns.forEach((insn, i) => {
-    const loc = i === 0 ? (insn.loc ?? firstLoc) : insn.loc;
-    if (!loc || loc.line <= 0) return;
+  f.insns.forEach((insn, i) => {
+    let loc = i === 0 ? (insn.loc ?? firstLoc) : insn.loc;
+    if (i === 0 && !loc && ctx.anyLoc) loc = { file: ctx.fileName, line: 0, column: 0 };
+    if (!loc || (loc.line <= 0 && i !== 0)) return;
     if (last && last.file === loc.file && last.line === loc.line) return;
     last = { file: loc.file, line: loc.line };
-    plan.lineInfo.push({ insnOff: offset + enc.slots[i]! * 8, file: loc.file, text: lineText(lines, loc.line), line: loc.line, column: loc.column });
+    plan.lineInfo.push({ insnOff: offset + enc.slots[i]! * 8, file: loc.file, text: lineText(ctx.lines, loc.line), line: loc.line, column: loc.column });
   });
   plan.chunks.push(enc.bytes);
-  plan.funcs.push({ name: p.name, offset, size: enc.bytes.length });
+  plan.funcs.push({ name: f.name, offset, size: enc.bytes.length });
   plan.size += enc.bytes.length;
+}
+
+/** Concatenated bytes of a plan. */
+function planBytes(plan: SectionPlan): Uint8Array {
+  const data = new Uint8Array(plan.size);
+  let at = 0;
+  for (const c of plan.chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return data;
 }
 
 /** Writes a relocatable ELF64 BPF object (see the module comment for its layout). Bad input throws ObjectError. */
 export function writeObject(input: ObjectInput): Uint8Array {
   checkInput(input);
-  const lines = input.source?.split("\n");
-  const mapNames = new Set(input.maps.map((m) => m.name));
+  const subprograms = input.subprograms ?? [];
+  const ctx: PlaceContext = {
+    lines: input.source?.split("\n"),
+    mapNames: new Set(input.maps.map((m) => m.name)),
+    subprogramNames: new Set(subprograms.map((f) => f.name)),
+    anyLoc: [...input.programs, ...subprograms].some((f) => f.insns.some((i) => i.loc)),
+    fileName: input.fileName,
+  };
+  const newPlan = (name: string): SectionPlan => ({ name, chunks: [], size: 0, funcs: [], mapRelocs: [], calls: [], lineInfo: [] });
+  const text = newPlan(".text");
+  for (const f of subprograms) placeFunction(text, f, "subprogram", ctx);
   const plans: SectionPlan[] = [];
   for (const p of input.programs) {
     const name = p.section ?? DEFAULT_SECTION;
     let plan = plans.find((s) => s.name === name);
-    if (!plan) plans.push((plan = { name, chunks: [], size: 0, funcs: [], mapRelocs: [], lineInfo: [] }));
-    placeProgram(plan, p, lines, mapNames);
+    if (!plan) plans.push((plan = newPlan(name)));
+    placeFunction(plan, p, "program", ctx);
   }
+  const textBytes = planBytes(text);
+  const textOffset = (name: string): number => text.funcs.find((f) => f.name === name)!.offset;
+  // Calls inside .text are resolved here, as clang does for static functions; calls from program sections keep a
+  // R_BPF_64_32 relocation against the .text section symbol with imm = callee slot - 1 (libbpf adds 1 back).
+  for (const c of text.calls) new DataView(textBytes.buffer).setInt32(c.offset + 4, (textOffset(c.target) - c.offset) / 8 - 1, true);
 
   // BTF: map definitions first (as clang emits them in declaration order), then the programs, then the license.
   const b = new BtfBuilder();
@@ -186,6 +255,14 @@ export function writeObject(input: ObjectInput): Uint8Array {
   }
   const ctxPtr = addSkLookupCtx(b);
   const funcIds = new Map(input.programs.map((p) => [p.name, addProgramFunc(b, p.name, ctxPtr)]));
+  if (subprograms.length) {
+    const long = b.add({ kind: BtfKind.INT, name: "long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.SIGNED });
+    const u64 = b.add({ kind: BtfKind.INT, name: "unsigned long long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.NONE });
+    for (const f of subprograms) {
+      const proto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: long, params: (f.params ?? []).map((name) => ({ name, type: u64 })) });
+      funcIds.set(f.name, b.add({ kind: BtfKind.FUNC, name: f.name, type: proto, linkage: Linkage.STATIC }));
+    }
+  }
   const licenseBytes = new TextEncoder().encode(`${input.license}\0`);
   const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, bits: 8, offset: 0, encoding: IntEncoding.SIGNED });
   const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, bits: 32, offset: 0, encoding: IntEncoding.NONE });
@@ -196,9 +273,10 @@ export function writeObject(input: ObjectInput): Uint8Array {
   }
   b.add({ kind: BtfKind.DATASEC, name: "license", size: licenseBytes.length, vars: [{ type: licVar, offset: 0, size: licenseBytes.length }] });
 
+  const codePlans = subprograms.length ? [text, ...plans] : plans;
   const ext: BtfExt = {
-    funcInfo: plans.map((s) => ({ section: s.name, records: s.funcs.map((f) => ({ insnOff: f.offset, typeId: funcIds.get(f.name)! })) })),
-    lineInfo: plans.filter((s) => s.lineInfo.length).map((s) => ({ section: s.name, records: s.lineInfo })),
+    funcInfo: codePlans.map((s) => ({ section: s.name, records: s.funcs.map((f) => ({ insnOff: f.offset, typeId: funcIds.get(f.name)! })) })),
+    lineInfo: codePlans.filter((s) => s.lineInfo.length).map((s) => ({ section: s.name, records: s.lineInfo })),
   };
   const btfStrings = new StringTable();
   addTypeNames(b.types, btfStrings);
@@ -212,20 +290,20 @@ export function writeObject(input: ObjectInput): Uint8Array {
     return specs.length;
   };
   const strtabIdx = add({ name: ".strtab", type: SHT_STRTAB, data: new Uint8Array(0), addralign: 1 });
-  add({ name: ".text", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: new Uint8Array(0), addralign: 4 });
-  const secIdx = new Map<string, number>();
+  const textIdx = add({ name: ".text", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: textBytes, addralign: textBytes.length ? 8 : 4 });
+  const secIdx = new Map<string, number>([[".text", textIdx]]);
   const relSpecs: { plan: SectionPlan; index: number }[] = [];
-  for (const plan of plans) {
-    const data = new Uint8Array(plan.size);
-    let at = 0;
-    for (const c of plan.chunks) {
-      data.set(c, at);
-      at += c.length;
-    }
-    secIdx.set(plan.name, add({ name: plan.name, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 }));
-    if (plan.mapRelocs.length) {
+  const addRel = (plan: SectionPlan): void => {
+    if (plan.mapRelocs.length || (plan !== text && plan.calls.length)) {
       relSpecs.push({ plan, index: add({ name: `.rel${plan.name}`, type: SHT_REL, flags: SHF_INFO_LINK, data: new Uint8Array(0), addralign: 8, entsize: 16, info: secIdx.get(plan.name)! }) });
     }
+  };
+  addRel(text);
+  for (const plan of plans) {
+    const data = planBytes(plan);
+    for (const c of plan.calls) new DataView(data.buffer).setInt32(c.offset + 4, textOffset(c.target) / 8 - 1, true);
+    secIdx.set(plan.name, add({ name: plan.name, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data, addralign: 8 }));
+    addRel(plan);
   }
   const mapsIdx = input.maps.length ? add({ name: ".maps", type: SHT_PROGBITS, flags: SHF_WRITE | SHF_ALLOC, data: new Uint8Array(mapsSize), addralign: 8 }) : 0;
   const licIdx = add({ name: "license", type: SHT_PROGBITS, flags: SHF_WRITE | SHF_ALLOC, data: licenseBytes, addralign: 1 });
@@ -237,7 +315,8 @@ export function writeObject(input: ObjectInput): Uint8Array {
   const base = input.fileName.split(/[\\/]/).pop() || input.fileName;
   const locals: SymbolSpec[] = [
     { name: base, value: 0, size: 0, bind: STB_LOCAL, type: STT_FILE, shndx: SHN_ABS },
-    ...plans.map((p) => ({ name: "", value: 0, size: 0, bind: STB_LOCAL, type: STT_SECTION, shndx: secIdx.get(p.name)! })),
+    ...codePlans.map((p) => ({ name: "", value: 0, size: 0, bind: STB_LOCAL, type: STT_SECTION, shndx: secIdx.get(p.name)! })),
+    ...text.funcs.map((f) => ({ name: f.name, value: f.offset, size: f.size, bind: STB_LOCAL, type: STT_FUNC, shndx: textIdx })),
   ];
   const globals: SymbolSpec[] = [];
   for (const plan of plans) {
@@ -247,11 +326,15 @@ export function writeObject(input: ObjectInput): Uint8Array {
   globals.push({ name: "_license", value: 0, size: licenseBytes.length, bind: STB_GLOBAL, type: STT_OBJECT, shndx: licIdx });
   const symbols = [...locals, ...globals];
   const symIndex = (name: string): number => symbols.findIndex((s) => s.name === name && s.type === STT_OBJECT) + 1;
+  const textSym = symbols.findIndex((s) => s.type === STT_SECTION && s.shndx === textIdx) + 1;
 
   const strtab = new StringTable();
   const symtabBytes = encodeSymbols(symbols, (s) => strtab.add(s));
   for (const { plan, index } of relSpecs) {
-    const rels: ElfRel[] = plan.mapRelocs.map((r) => ({ offset: r.offset, symbol: symIndex(r.map), type: R_BPF_64_64 }));
+    const rels: ElfRel[] = [
+      ...plan.mapRelocs.map((r) => ({ offset: r.offset, symbol: symIndex(r.map), type: R_BPF_64_64 })),
+      ...(plan === text ? [] : plan.calls.map((c) => ({ offset: c.offset, symbol: textSym, type: R_BPF_64_32 }))),
+    ].sort((a, b) => a.offset - b.offset);
     specs[index - 1]!.data = encodeRels(rels);
     specs[index - 1]!.link = symtabIdx;
   }

@@ -21,6 +21,7 @@ import {
   alu64,
   stx,
   withLabel,
+  callLocal,
   type Instruction,
   type SourceLoc,
 } from "../../compiler/asm/index.ts";
@@ -138,5 +139,44 @@ export function sampleInput(): ObjectInput {
       { name: "count_proto", insns: countProto() },
     ],
     maps: sampleMaps(),
+  };
+}
+
+/**
+ * BPF-to-BPF calls: `bump(idx)` adds 1 to hits[idx]; `bump_proto(proto)` calls bump(1 or 2) (a call inside .text);
+ * programs `count_sub` (calls bump_proto) and `count_three` (calls bump(3)) call them from sk_lookup.
+ */
+export function subprogramInput(): ObjectInput {
+  const bump: Instruction[] = [
+    ...L(at(13), [
+      stx(Size.W, FP, -4, Reg.R1),
+      mov64(Reg.R2, { reg: FP }),
+      alu64(AluOp.ADD, Reg.R2, -4),
+      ldMap(Reg.R1, "hits"),
+      call(Helper.map_lookup_elem),
+      jmp64(JmpOp.JEQ, Reg.R0, 0, "bump.out"),
+      mov64(Reg.R1, 1),
+      atomic(Size.DW, AtomicOp.ADD, Reg.R0, 0, Reg.R1),
+      withLabel(mov64(Reg.R0, 0), "bump.out"),
+      exit(),
+    ]),
+  ];
+  const bumpProto: Instruction[] = [
+    ...L(at(13), [mov64(Reg.R2, { reg: Reg.R1 }), mov64(Reg.R1, 2), jmp64(JmpOp.JNE, Reg.R2, 6, "bp.call"), mov64(Reg.R1, 1)]),
+    ...L(at(13, 9), [withLabel(callLocal("bump"), "bp.call"), exit()]),
+  ];
+  return {
+    fileName: FILE,
+    source: SOURCE,
+    license: "GPL",
+    maps: sampleMaps(),
+    subprograms: [
+      { name: "bump", insns: bump, params: ["idx"] },
+      { name: "bump_proto", insns: bumpProto, params: ["proto"] },
+    ],
+    programs: [
+      { name: "count_sub", insns: [...L(at(12, 1), [ldx(Size.W, Reg.R1, Reg.R1, 12), callLocal("bump_proto")]), ...L(at(14), [mov64(Reg.R0, 1), exit()])] },
+      { name: "count_three", insns: [...L(at(13), [mov64(Reg.R1, 3), callLocal("bump")]), ...L(at(14), [mov64(Reg.R0, 1), exit()])] },
+    ],
   };
 }

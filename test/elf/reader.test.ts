@@ -8,7 +8,7 @@ import { ObjectError, readObject, writeObject } from "../../compiler/elf/index.t
 import { parseElf } from "../../compiler/elf/elf64.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { fixture, ok, run, tempDir, uniquePin } from "./helpers.ts";
-import { sampleInput } from "./programs.ts";
+import { sampleInput, subprogramInput } from "./programs.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -186,10 +186,12 @@ describeKernel("readObject links exactly like libbpf", () => {
 
   it.each(objects)("%s", (rel) => expectSameAsLibbpf(join(root, rel)));
 
-  it("objects written by writeObject", () => {
-    const path = join(tmp.dir, "sample.o");
-    writeFileSync(path, writeObject(sampleInput()));
-    expectSameAsLibbpf(path);
+  it("objects written by writeObject, with and without subprograms", () => {
+    for (const [name, input] of [["sample.o", sampleInput()], ["sub.o", subprogramInput()]] as const) {
+      const path = join(tmp.dir, name);
+      writeFileSync(path, writeObject(input));
+      expectSameAsLibbpf(path);
+    }
   });
 });
 

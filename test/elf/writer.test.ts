@@ -7,7 +7,7 @@ import { ObjectError, readObject, writeObject, type ObjectInput } from "../../co
 import { parseElf } from "../../compiler/elf/elf64.ts";
 import type { IrType } from "../../compiler/ir/ir.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, u32, u64 } from "./programs.ts";
+import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, subprogramInput, u32, u64 } from "./programs.ts";
 import { ok, run, tempDir, uniquePin } from "./helpers.ts";
 
 const tmp = tempDir();
@@ -116,17 +116,49 @@ describe("writeObject layout", () => {
     expect(writeObject(sampleInput())).toEqual(bytes);
   });
 
-  it("puts programs in their own sections, and writes no line info where no instruction has a location", () => {
+  it("puts programs in their own sections; a function without locations still gets a line record at its start", () => {
     const strip = (insns: ReturnType<typeof countProto>) => insns.map(({ loc: _l, ...i }) => i);
     const obj = readObject(writeObject({ ...sampleInput(), source: undefined, programs: [
       { name: "a", insns: countProto() },
       { name: "b", section: "sk_lookup_b", insns: strip(countProto()) },
       { name: "c", insns: countProto().map((i, n) => (n === 0 ? { ...i, loc: undefined } : i)) },
     ] }));
-    expect(obj.programs.map((p) => [p.name, p.section, p.lineInfo.length])).toEqual([["a", "sk_lookup", 2], ["c", "sk_lookup", 2], ["b", "sk_lookup_b", 0]]);
+    expect(obj.programs.map((p) => [p.name, p.section, p.lineInfo.length])).toEqual([["a", "sk_lookup", 2], ["c", "sk_lookup", 2], ["b", "sk_lookup_b", 1]]);
+    // The kernel wants a record at every function start once a program has line info; b gets a line-0 record.
+    expect(obj.programs[2]!.lineInfo).toEqual([{ slot: 0, file: FILE, text: "", line: 0, column: 0 }]);
     // Without source text the records keep their positions with empty text; the first instruction always has one.
     expect(obj.programs[1]!.lineInfo.map((l) => [l.slot, l.line, l.text])).toEqual([[0, 13, ""], [13, 14, ""]]);
     expect(obj.programs[2]!.funcInfo).toEqual([{ slot: 0, name: "b", typeId: expect.any(Number) }]);
+  });
+
+  it("writes subprograms to .text as static functions, called through R_BPF_64_32 like clang", () => {
+    const sub = writeObject(subprogramInput());
+    const e = parseElf(sub);
+    const text = e.sections.find((x) => x.name === ".text")!;
+    const sk = e.sections.find((x) => x.name === "sk_lookup")!;
+    expect(e.symbols.filter((x) => x.type === 2).map((x) => [x.name, x.bind, e.sections[x.shndx]!.name, x.value])).toEqual([
+      ["bump", 0, ".text", 0],
+      ["bump_proto", 0, ".text", 88],
+      ["count_sub", 1, "sk_lookup", 0],
+      ["count_three", 1, "sk_lookup", 32],
+    ]);
+    // Program → subprogram: relocation against the .text section symbol, imm = callee slot - 1.
+    const rels = e.rels.get(sk.index)!;
+    expect(rels.map((r) => [r.offset, r.type, e.symbols[r.symbol]!.type, e.symbols[r.symbol]!.shndx])).toEqual([[8, 10, 3, text.index], [40, 10, 3, text.index]]);
+    const imm = (data: Uint8Array, off: number) => new DataView(data.buffer, data.byteOffset).getInt32(off + 4, true);
+    expect(imm(sk.data, 8)).toBe(88 / 8 - 1);
+    expect(imm(sk.data, 40)).toBe(-1);
+    // Subprogram → subprogram inside .text: resolved, no relocation (bump_proto's call at .text slot 15 → slot 0).
+    expect(imm(text.data, 15 * 8)).toBe(-16);
+    expect(e.rels.get(text.index)!.map((r) => r.type)).toEqual([1]);
+
+    const obj = readObject(sub);
+    const [countSub, countThree] = obj.programs;
+    expect(countSub!.funcInfo.map((f) => [f.slot, f.name])).toEqual([[0, "count_sub"], [4, "bump_proto"], [10, "bump"]]);
+    expect(countThree!.funcInfo.map((f) => [f.slot, f.name])).toEqual([[0, "count_three"], [4, "bump"]]);
+    expect(countSub!.mapRelocs).toEqual([{ slot: 13, map: "hits" }]);
+    // Every function of a linked program starts with a line record, as the kernel requires.
+    for (const p of obj.programs) for (const f of p.funcInfo) expect(p.lineInfo.some((l) => l.slot === f.slot)).toBe(true);
   });
 
   describe("rejects bad input with ObjectError", () => {
@@ -142,7 +174,10 @@ describe("writeObject layout", () => {
       ["undefined jump label", { ...base, programs: [{ name: "p", insns: [{ ...mov64(0, 1), target: "nowhere", opcode: 0x05 }, exit()] }] }, /undefined label nowhere/],
       ["key type of the wrong size", { ...base, maps: [{ ...sampleMaps()[0]!, keyType: u64 }, sampleMaps()[1]!] }, /map 'sockets': key type is 8 bytes but key size is 4/],
       ["negative max_entries", { ...base, maps: [{ ...sampleMaps()[0]!, maxEntries: -1 }, sampleMaps()[1]!] }, /map 'sockets': max_entries -1 is not a u32/],
-      ["BPF-to-BPF call", { ...base, programs: [{ name: "p", insns: [callLocal("f"), exit(), withLabel(mov64(0, 1), "f"), exit()] }] }, /BPF-to-BPF call/],
+      ["BPF-to-BPF call to a label", { ...base, programs: [{ name: "p", insns: [callLocal("f"), exit(), withLabel(mov64(0, 1), "f"), exit()] }] }, /call at instruction 0 must name a subprogram/],
+      ["call to an unknown function", { ...base, programs: [{ name: "p", insns: [callLocal("nope"), exit()] }] }, /call to 'nope', which is neither a label in it nor a subprogram/],
+      ["subprogram named like a program", { ...base, subprograms: [{ name: "redir_port", insns: [exit()] }] }, /'redir_port' names both a subprogram and a program/],
+      ["six parameters", { ...base, subprograms: [{ name: "f", insns: [exit()], params: ["a", "b", "c", "d", "e", "f"] }] }, /at most 5/],
     ];
     it.each(cases)("%s", (_n, input, message) => {
       expect(() => writeObject(input)).toThrow(ObjectError);
@@ -194,6 +229,21 @@ describeKernel("objects written by writeObject, checked by the kernel and LLVM t
       expect(JSON.parse(ok("bpftool", ["-j", "map", "show", "pinned", `/sys/fs/bpf/${mapName}`]))).toMatchObject({ type: "hash", max_entries: 8 });
     } finally {
       run("rm", ["-rf", pin, `${pin}_2`, `${pin}_maps`, `/sys/fs/bpf/${mapName}`]);
+    }
+  });
+
+  it("loads programs with BPF-to-BPF calls; the kernel shows each function with its BTF prototype", () => {
+    const obj = objectFile("subprograms.o", subprogramInput());
+    const pin = uniquePin("sub");
+    try {
+      ok("bpftool", ["prog", "loadall", obj, pin]);
+      const xlated = ok("bpftool", ["prog", "dump", "xlated", "pinned", `${pin}/count_sub`]);
+      expect(xlated).toContain("int count_sub(struct bpf_sk_lookup * ctx):");
+      expect(xlated).toContain("long bump_proto(unsigned long long proto):");
+      expect(xlated).toContain("long bump(unsigned long long idx):");
+      expect(xlated).toMatch(/call pc\+\d+#bpf_prog_[0-9a-f]+_bump_proto/);
+    } finally {
+      run("rm", ["-rf", pin]);
     }
   });
 
