@@ -1,5 +1,86 @@
-/** `tsbpf build` — not implemented yet (placeholder so the CLI dispatches). */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write("tsbpf build: not implemented yet\n");
-  return 2;
+/**
+ * `tsbpf build FILE.ts [-o OUT.o]` — compile (and verify, once the verifier is wired in) a DSL file and write the ELF
+ * object (default `FILE.bpf.o` next to the source). Exit 0 on success, 1 on diagnostics, 2 on usage errors.
+ * Diagnostics go to stderr as `FILE:LINE:COL - error TSBPFnnnn: message` plus a code frame; never a stack trace.
+ */
+import { writeFileSync } from "node:fs";
+import { compile, formatDiagnostics, type CompileResult, type DumpStage } from "../index.ts";
+import { UsageError, parseArgs } from "./usage.ts";
+
+/** Where a command writes (the process streams by default; tests capture them). */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** The process's stdout/stderr. */
+export const processIO: CliIO = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--dump-ir] [--dump-asm]
+
+Compiles the sk_lookup programs and maps of FILE.ts into an ELF64 BPF object that libbpf and bpftool load
+(default output: FILE.bpf.o next to FILE.ts).
+
+options:
+  -o, --output OUT.o   where to write the object
+  --dump-ir            print the IR (after socket-release insertion) to stdout
+  --dump-asm           print each program's BPF assembly to stdout
+  --help               show this help
+
+exit status: 0 success, 1 diagnostics (on stderr), 2 usage error
+`;
+
+/** Flags shared by build and check. */
+export const DUMP_FLAGS = ["--dump-ir", "--dump-asm"];
+
+/** Compiles `file` with the dumps requested by `options`, prints dumps and diagnostics; returns the result. */
+export function compileForCli(file: string, options: Map<string, string | true>, io: CliIO): CompileResult {
+  const dump: DumpStage[] = [];
+  if (options.has("--dump-ir")) dump.push("ir-release");
+  if (options.has("--dump-asm")) dump.push("asm");
+  const result = compile({ fileName: file }, { dump });
+  if (result.dumps["ir-release"]) io.stdout(result.dumps["ir-release"]);
+  if (result.dumps.asm) io.stdout(result.dumps.asm);
+  if (result.diagnostics.length) {
+    io.stderr(formatDiagnostics(result.diagnostics, new Map([[file, result.source ?? ""]])));
+    const n = result.diagnostics.length;
+    io.stderr(`\n${n} error${n === 1 ? "" : "s"}\n`);
+  }
+  return result;
+}
+
+/** The single FILE.ts positional, or a UsageError. */
+export function oneSource(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`expected one FILE.ts, got ${positionals.length === 0 ? "none" : positionals.join(" ")} (see tsbpf ${command} --help)`);
+  return positionals[0]!;
+}
+
+/** Default object path: `x.ts` → `x.bpf.o`. */
+export function defaultOutput(file: string): string {
+  return file.replace(/\.(m|c)?tsx?$/, "") + ".bpf.o";
+}
+
+/** Entry point of `tsbpf build`. */
+export async function run(args: string[], io: CliIO = processIO): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const { positionals, options } = parseArgs(args, ["-o", "--output"], DUMP_FLAGS);
+  const file = oneSource(positionals, "build");
+  const out = (options.get("-o") ?? options.get("--output") ?? defaultOutput(file)) as string;
+  const result = compileForCli(file, options, io);
+  if (!result.object) return 1;
+  try {
+    writeFileSync(out, result.object);
+  } catch (err) {
+    io.stderr(`tsbpf build: cannot write '${out}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 1;
+  }
+  const summary = result.programs.map((p) => `${p.name} (${p.insnCount} insns)`).join(", ");
+  io.stdout(`wrote ${out}: ${summary}; maps: ${result.maps.map((m) => m.name).join(", ") || "none"}\n`);
+  return 0;
 }

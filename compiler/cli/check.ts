@@ -1,5 +1,33 @@
-/** `tsbpf check` — not implemented yet (placeholder so the CLI dispatches). */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write("tsbpf check: not implemented yet\n");
-  return 2;
+/**
+ * `tsbpf check FILE.ts` — compile (and verify, once the verifier is wired in) without writing anything.
+ * Exit 0 when the file is fine, 1 on diagnostics, 2 on usage errors.
+ */
+import { DUMP_FLAGS, compileForCli, oneSource, processIO, type CliIO } from "./build.ts";
+import { parseArgs } from "./usage.ts";
+
+const HELP = `usage: tsbpf check FILE.ts [--dump-ir] [--dump-asm]
+
+Type-checks and compiles FILE.ts, reporting every problem as FILE:LINE:COL - error TSBPFnnnn: message.
+Writes nothing.
+
+options:
+  --dump-ir    print the IR to stdout
+  --dump-asm   print each program's BPF assembly to stdout
+  --help       show this help
+
+exit status: 0 ok, 1 diagnostics (on stderr), 2 usage error
+`;
+
+/** Entry point of `tsbpf check`. */
+export async function run(args: string[], io: CliIO = processIO): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const { positionals, options } = parseArgs(args, [], DUMP_FLAGS);
+  const file = oneSource(positionals, "check");
+  const result = compileForCli(file, options, io);
+  if (!result.object) return 1;
+  io.stdout(`${file}: ok (${result.programs.map((p) => `${p.name}: ${p.insnCount} insns`).join(", ")})\n`);
+  return 0;
 }

@@ -38,8 +38,9 @@ export function frontend(fileName: string, source?: string): FrontendResult {
     mod.collect();
     // A TypeScript error at the same place as one of ours (e.g. writing a readonly ctx field) is the same problem:
     // keep the more specific TSBPF one.
-    const ours = new Set(fx.diagnostics.map((d) => `${d.line}:${d.column}`));
-    const tsDiags = parsed.diagnostics.filter((d) => !ours.has(`${d.line}:${d.column}`));
+    const covered = (d: Diagnostic) =>
+      fx.diagnostics.some((o) => o.line === d.line && d.column >= o.column && (o.endLine !== o.line || d.column < (o.endColumn ?? o.column + 1)));
+    const tsDiags = parsed.diagnostics.filter((d) => !covered(d));
     if (mod.programs.length === 0 && fx.diagnostics.length === 0 && tsDiags.length === 0) {
       fx.diagnostics.push(diag("NoPrograms", { file: fx.file, line: 1, column: 1 }, "the file exports no sk_lookup program (a function taking `ctx: SkLookup`)"));
     }

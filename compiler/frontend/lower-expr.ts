@@ -23,7 +23,12 @@ export type Binding =
   | { b: "val"; val: V }
   | { b: "var"; ty: IntTy | { kind: "bool" }; v: VReg }
   | { b: "ptrvar"; ty: Ty; v: VReg }
-  | { b: "ip6var"; words: VReg[] };
+  | { b: "ip6var"; words: VReg[] }
+  /** A variable whose declaration failed (already reported): uses are silently skipped. */
+  | { b: "poison" };
+
+/** Abandons a statement that uses a poisoned variable, without a second diagnostic. */
+export class PoisonedUse extends Error {}
 
 /** Context fields: (offset, load size, DSL type, network order?). */
 const CTX_FIELDS: Record<string, { off: number; size: 2 | 4; ty: IntTy; net?: 16 | 32 }> = {
@@ -131,6 +136,7 @@ export class ExprLowerer extends ValueOps {
       case "var": return bnd.ty.kind === "bool" ? { k: "bool", v: vreg(bnd.v) } : { k: "int", ty: bnd.ty, v: vreg(bnd.v) };
       case "ptrvar": return { k: "ptr", ty: bnd.ty, v: bnd.v };
       case "ip6var": return { k: "ip6", words: bnd.words.map(vreg) };
+      case "poison": throw new PoisonedUse();
     }
   }
 
@@ -542,6 +548,7 @@ export class ExprLowerer extends ValueOps {
     if (ts.isIdentifier(target)) {
       const s = this.sym(target);
       const bnd = s && this.scope.get(s);
+      if (bnd?.b === "poison") throw new PoisonedUse();
       if (!bnd || bnd.b === "val") this.fail("Unsupported", target, `cannot assign to '${target.text}'`);
       const value = compute(() => this.readBinding(bnd));
       if (bnd.b === "var") {

@@ -9,8 +9,8 @@ import { imm, vreg } from "../ir/ir.ts";
 import { DiagnosticError } from "../diagnostics/index.ts";
 import type { FileContext } from "./context.ts";
 import { FnBuilder, STACK_LIMIT } from "./builder.ts";
-import { ExprLowerer, type Binding } from "./lower-expr.ts";
-import type { ConstVal, ModuleInfo } from "./module.ts";
+import { ExprLowerer, PoisonedUse, type Binding } from "./lower-expr.ts";
+import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
 import { alignOf, I32, sizeOf, type IntTy, type Ty } from "./types.ts";
 import { LowerError, constValue, describe, type V } from "./values.ts";
 
@@ -33,9 +33,18 @@ class FnLowerer extends ExprLowerer {
       this.b.loc = this.fx.loc(s);
       this.stmtInner(s);
     } catch (err) {
+      if (err instanceof PoisonedUse) return;
       if (err instanceof DiagnosticError) this.fx.diagnostics.push(err.diagnostic);
       else if (err instanceof LowerError) this.fx.report("Unsupported", s, err.message);
+      else if (err instanceof TypeError_) this.fx.report("BadType", err.node, err.message);
       else throw err;
+      // Later uses of variables this statement failed to declare would only repeat the problem.
+      if (ts.isVariableStatement(s)) {
+        for (const d of s.declarationList.declarations) {
+          const sym = ts.isIdentifier(d.name) ? this.sym(d.name) : undefined;
+          if (sym && !this.scope.has(sym)) this.scope.set(sym, { b: "poison" });
+        }
+      }
     } finally {
       this.b.releaseTemps();
     }
@@ -94,7 +103,7 @@ class FnLowerer extends ExprLowerer {
   /** The binding of a new variable holding `value` (copied when mutable or when it aliases a mutable variable). */
   private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration): Binding {
     if (value.k === "sock") {
-      if (!isConst) this.fail("SocketVar", d.name, `socket variable '${d.name.getText(this.fx.sf)}' must be declared with const`);
+      if (!isConst) this.fx.report("SocketVar", d.name, `socket variable '${d.name.getText(this.fx.sf)}' must be declared with const`);
       return { b: "val", val: value };
     }
     if (value.k === "ptr" && declared && (declared.kind === "int" || declared.kind === "bool")) {
@@ -143,9 +152,11 @@ class FnLowerer extends ExprLowerer {
     return { b: "var", ty, v };
   }
 
+  private stackReported = false;
+
   private checkStack(node: ts.Node): void {
     const used = this.b.stackBytes();
-    if (used > STACK_LIMIT) this.fail("StackOverflow", node, `stack use reaches ${used} bytes in '${this.fn.name?.text}'; the BPF limit is ${STACK_LIMIT}`);
+    if (used > STACK_LIMIT && !this.stackReported && (this.stackReported = true)) this.fail("StackOverflow", node, `stack use reaches ${used} bytes in '${this.fn.name?.text}'; the BPF limit is ${STACK_LIMIT}`);
   }
 
   private ifStmt(s: ts.IfStatement): void {
@@ -176,6 +187,16 @@ class FnLowerer extends ExprLowerer {
 
   /** Every possible value of `e` must be the literal 0 or 1 (SK_DROP / SK_PASS). */
   private checkVerdict(e: ts.Expression): void {
+    let inner = e;
+    while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+    if (ts.isConditionalExpression(inner)) {
+      this.checkVerdict(inner.whenTrue);
+      return this.checkVerdict(inner.whenFalse);
+    }
+    // A cast proves nothing about the value: `x as Verdict` could be 2 at run time.
+    if (ts.isAsExpression(inner) || ts.isTypeAssertionExpression(inner) || ts.isNonNullExpression(inner)) {
+      this.fail("BadReturn", e, `a program must return SK_PASS or SK_DROP; '${e.getText(this.fx.sf)}' is only cast to Verdict`);
+    }
     const t = this.fx.checker.getTypeAtLocation(e);
     const parts = t.isUnion() ? t.types : [t];
     const ok = parts.every((p) => p.isNumberLiteral() && (p.value === 0 || p.value === 1));
@@ -212,7 +233,8 @@ class FnLowerer extends ExprLowerer {
     const cond = s.condition as ts.BinaryExpression | undefined;
     if (!decl || !decl.initializer || !cond || !ts.isIdentifier(decl.name)) return; // reported by the subset checker
     const declared = decl.type ? this.mod.resolveType(decl.type) : undefined;
-    const ty = declared?.kind === "int" ? declared : I32;
+    const first = this.mod.evalConst(decl.initializer, declared?.kind === "int" ? declared : undefined);
+    const ty = declared?.kind === "int" ? declared : first?.k === "int" && first.ty.bits === 64 ? first.ty : I32;
     const start = this.mod.evalConst(decl.initializer, ty);
     const bound = this.mod.evalConst(cond.right, ty);
     if (start?.k !== "int") this.fail("UnboundedLoop", decl.initializer, "the loop start must be a compile-time constant");

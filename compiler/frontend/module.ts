@@ -123,7 +123,9 @@ export class ModuleInfo {
     }
     const declared = d.type ? this.tryResolve(d.type) : undefined;
     const v = this.evalConst(init, declared && declared.kind === "int" ? declared : undefined);
-    if (v === undefined) this.ctx.report("BadConst", init, `'${d.name.text}' is not a compile-time constant`);
+    const start = init.getStart(this.ctx.sf);
+    const inside = this.ctx.diagnostics.some((x) => { const sp = this.ctx.span(init); return x.line >= sp.line && x.line <= (sp.endLine ?? sp.line) && start >= 0; });
+    if (v === undefined && !inside) this.ctx.report("BadConst", init, `'${d.name.text}' is not a compile-time constant`);
     else this.consts.set(s, v);
   }
 

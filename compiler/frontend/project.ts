@@ -92,8 +92,9 @@ export function parseFile(fileName: string, source?: string): ParsedFile {
     const span = d.file && d.file.fileName === sourceFile.getFilePath()
       ? spanOf(fileName, text, start, start + (d.length ?? 0))
       : { file: d.file?.fileName ?? fileName, line: 1, column: 1 };
-    diagnostics.push(diag("TypeScript", span, `${message} (TS${d.code})`, { suggestion: "" }));
-    (diagnostics[diagnostics.length - 1] as Diagnostic & { tsCode?: number; start?: number }).tsCode = d.code;
+    // One line in the headline; TypeScript's elaboration chain goes to the notes.
+    const [first, ...rest] = message.split("\n");
+    diagnostics.push(diag("TypeScript", span, `${first} (TS${d.code})`, { suggestion: "", notes: rest.map((l) => l.trim()).filter(Boolean) }));
   }
   for (const d of diagnostics) if (d.suggestion === "") delete d.suggestion;
   return {

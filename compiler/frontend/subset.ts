@@ -172,7 +172,7 @@ export function checkSubset(ctx: FileContext): void {
     }
     if (ts.isVariableDeclaration(p) && ts.isIdentifier(p.name) && p.name.text === "LICENSE" && p.parent.parent.parent === sf) return true;
     if (ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === "pin") return true;
-    if (ts.isPropertyAssignment(p) && p.name === lit) return false;
+    if (ts.isElementAccessExpression(p)) return true; // reported as dynamic access instead
     return false;
   };
 
@@ -245,7 +245,7 @@ export function checkSubset(ctx: FileContext): void {
     if (!ts.isIdentifier(e)) return false;
     const decl = resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(e))?.valueDeclaration;
     return !!decl && ts.isVariableDeclaration(decl) && !!(decl.parent.flags & ts.NodeFlags.Const) && !!decl.initializer &&
-      isArrayInit(decl.initializer);
+      decl.parent.parent.parent === sf && isArrayInit(decl.initializer);
   };
   const isArrayInit = (e: ts.Expression): boolean =>
     ts.isArrayLiteralExpression(e) || ((ts.isAsExpression(e) || ts.isParenthesizedExpression(e) || ts.isSatisfiesExpression(e)) && isArrayInit(e.expression));
@@ -331,6 +331,10 @@ export function checkSubset(ctx: FileContext): void {
         if (currentFn) calls.push({ from: currentFn, to: target, node: call });
         return;
       }
+      // Calls to a closure or nested function: the declaration is already reported.
+      const decl = sym?.valueDeclaration;
+      if (decl && (ts.isFunctionDeclaration(decl) || (ts.isVariableDeclaration(decl) && decl.initializer &&
+        (ts.isArrowFunction(decl.initializer) || ts.isFunctionExpression(decl.initializer))))) return;
       return ctx.report("BadCall", callee, `'${callee.text}' is not a tsbpf helper or a function declared in this file`);
     }
     if (ts.isPropertyAccessExpression(callee)) {
@@ -354,7 +358,7 @@ export function checkSubset(ctx: FileContext): void {
 
   const checkTrace = (call: ts.CallExpression): void => {
     const fmt = call.arguments[0];
-    if (fmt && !(ts.isStringLiteral(fmt) || ts.isNoSubstitutionTemplateLiteral(fmt))) {
+    if (fmt && !(ts.isStringLiteral(fmt) || ts.isNoSubstitutionTemplateLiteral(fmt) || ts.isTemplateExpression(fmt))) {
       ctx.report("String", fmt, "the trace format must be a string literal");
     }
     if (call.arguments.length > 4) {

@@ -1,0 +1,4 @@
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, ArrayMap, HashMap, ip4, ip6, cidr4, cidr6, trace, type u32, type u64 } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  return ctx.localIp6.equals(ip6("fd00::1::2")) ? SK_PASS : SK_DROP;
+}

@@ -1,0 +1,5 @@
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, ArrayMap, HashMap, ip4, ip6, cidr4, cidr6, trace, type u32, type u64 } from "tsbpf";
+export const byName = new HashMap<string, u32>({ maxEntries: 16 });
+export function p(ctx: SkLookup): Verdict {
+  return SK_PASS;
+}

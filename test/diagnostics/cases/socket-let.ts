@@ -1,0 +1,7 @@
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, ArrayMap, HashMap, ip4, ip6, cidr4, cidr6, trace, type u32, type u64 } from "tsbpf";
+export const sockets = new SockMap({ maxEntries: 4 });
+export function p(ctx: SkLookup): Verdict {
+  let sk = sockets.lookup(0);
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}

@@ -1,0 +1,5 @@
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, ArrayMap, HashMap, ip4, ip6, cidr4, cidr6, trace, type u32, type u64 } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  const name = "proxy";
+  return SK_PASS;
+}
