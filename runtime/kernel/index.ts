@@ -9,7 +9,6 @@
  * const link = obj.program("redir_port").attach("/proc/self/ns/net");
  * ```
  */
-import { readObject } from "../../compiler/elf/reader.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { openKernel } from "./open.ts";
 import type { LoadOptions, LoadedObject } from "./load.ts";
@@ -29,7 +28,9 @@ export { KernelError, KernelUnavailableError, type NativeBpf, addonPath } from "
  * `ObjectError` for a malformed object and `KernelError` (with the verifier log) when the kernel refuses a program.
  */
 export function loadObject(input: Uint8Array | ObjectFile, options?: LoadOptions): LoadedObject {
-  const obj = input instanceof Uint8Array ? readObject(input) : input;
-  return openKernel().load(obj, options);
+  return openKernel().load(input, options);
 }
+
+/** {@link loadObject} under a name that does not clash with the VM's `loadObject` in `tsbpf/runtime`. */
+export const loadKernelObject = loadObject;
 export { type BenchOptions, type BenchResult, benchTestRun, median } from "./bench.ts";

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
+import { readObject } from "../../compiler/elf/reader.ts";
 import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/sk-lookup.ts";
 import { type LoadOptions, LoadedObject, loadLinked } from "./load.ts";
 import { type NativeBpf, KernelUnavailableError, asKernelError, nativeBpf, sys, KernelError } from "./native.ts";
@@ -35,9 +36,12 @@ export class Kernel {
     readonly bpf: NativeBpf,
   ) {}
 
-  /** Creates maps and loads programs of a linked object (see load.ts). */
-  load(obj: ObjectFile, options?: LoadOptions): LoadedObject {
-    return loadLinked(this.bpf, obj, options);
+  /**
+   * Creates the maps and loads the programs of an object: ELF bytes (ours or clang's; linked by `readObject` as
+   * libbpf would) or an already-read {@link ObjectFile}. See load.ts for what happens.
+   */
+  load(obj: ObjectFile | Uint8Array, options?: LoadOptions): LoadedObject {
+    return loadLinked(this.bpf, obj instanceof Uint8Array ? readObject(obj) : obj, options);
   }
 
   /**
