@@ -18,6 +18,15 @@ function intTypes(b: BtfBuilder): { int: number; index: number } {
   };
 }
 
+/**
+ * A name the kernel accepts for a struct, member or typedef (`btf_name_valid_identifier`: [A-Za-z_][A-Za-z0-9_]*).
+ * TypeScript allows `$` and non-ASCII letters in identifiers; the kernel would reject the whole BTF for them.
+ */
+export function cIdentifier(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_]/g, "_");
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
+
 /** Adds the BTF type of an IR (C-layout) type and returns its id. */
 export function addIrType(b: BtfBuilder, t: IrType): number {
   switch (t.kind) {
@@ -30,8 +39,8 @@ export function addIrType(b: BtfBuilder, t: IrType): number {
       return b.add({ kind: BtfKind.ARRAY, name: "", type: elem, indexType: intTypes(b).index, nelems: t.length });
     }
     case "struct": {
-      const members: BtfMember[] = t.fields.map((f) => ({ name: f.name, type: addIrType(b, f.type), bitOffset: f.offset * 8 }));
-      return b.add({ kind: BtfKind.STRUCT, name: t.name, size: t.size, members });
+      const members: BtfMember[] = t.fields.map((f) => ({ name: cIdentifier(f.name), type: addIrType(b, f.type), bitOffset: f.offset * 8 }));
+      return b.add({ kind: BtfKind.STRUCT, name: cIdentifier(t.name), size: t.size, members });
     }
   }
 }

@@ -162,6 +162,43 @@ describe("BTF encoder/decoder", () => {
   });
 });
 
+describe("BTF decoder fuzz", () => {
+  it("mutated .BTF and .BTF.ext bytes give a model or BtfError, nothing else", () => {
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const obj = fixture("subprog.o");
+    const btf = section(obj, ".BTF");
+    const ext = section(obj, ".BTF.ext");
+    const strings = decodeBtf(btf).strings;
+    let errors = 0;
+    for (let i = 0; i < 2000; i++) {
+      const target = i % 2 ? btf.slice() : ext.slice();
+      const v = new DataView(target.buffer);
+      for (let e = 0; e < 1 + (i % 3); e++) {
+        const at = Math.floor(rnd() * (target.length - 4)) & ~3;
+        v.setUint32(at, [0, 1, 0xffffffff, 0x7fffffff, Math.floor(rnd() * 2 ** 32)][Math.floor(rnd() * 5)]! >>> 0, true);
+      }
+      try {
+        if (i % 2) {
+          const d = decodeBtf(target);
+          parseBtfMaps(d);
+          for (let id = 1; id < d.types.length; id++) {
+            try {
+              resolveSize(d, id);
+            } catch (err) {
+              if (!(err instanceof BtfError)) throw err;
+            }
+          }
+        } else decodeBtfExt(target, strings);
+      } catch (err) {
+        if (!(err instanceof BtfError)) throw err;
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+  });
+});
+
 describe(".BTF.ext", () => {
   it("packs line and column as line << 10 | column", () => {
     expect(lineCol(5, 3)).toBe((5 << 10) | 3);

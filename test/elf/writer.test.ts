@@ -6,6 +6,7 @@ import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
 import { ObjectError, readObject, writeObject, type ObjectInput } from "../../compiler/elf/index.ts";
 import { parseElf } from "../../compiler/elf/elf64.ts";
 import type { IrType } from "../../compiler/ir/ir.ts";
+import { decodeBtf } from "../../compiler/btf/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, subprogramInput, u32, u64 } from "./programs.ts";
 import { ok, run, tempDir, uniquePin } from "./helpers.ts";
@@ -110,6 +111,14 @@ describe("writeObject layout", () => {
       ["trie", 12, 4, BPF_F_NO_PREALLOC, 0],
       ["odd", 3, 1, 0, 1],
     ]);
+  });
+
+  it("turns TypeScript-only identifier characters in struct and field names into ones the kernel accepts", () => {
+    const key: IrType = { kind: "struct", name: "Key$1", size: 4, align: 4, fields: [{ name: "$port", offset: 0, type: u32 }] };
+    const obj = readObject(writeObject({ ...sampleInput(), maps: [...sampleMaps(), { name: "m", type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, pinning: 0, keyType: key, valueType: u64 }] }));
+    const btf = decodeBtf(obj.btf!);
+    const t = btf.types[obj.maps[2]!.keyTypeId!]!;
+    expect(t).toMatchObject({ name: "Key_1", members: [{ name: "_port" }] });
   });
 
   it("is deterministic: the same input gives the same bytes", () => {
