@@ -2,8 +2,9 @@
  * Register allocation by linear scan over live intervals.
  *
  * Positions: instructions are numbered in layout order, two positions each (2k reads operands, 2k+1 writes the
- * result); a terminator takes one pair too. A vreg's interval runs from its first to its last position, widened to
- * block boundaries where the CFG liveness says it is live-in/out, so loops keep their values for the whole body.
+ * result); a terminator takes one pair too. A vreg's interval is a list of ranges built from the CFG liveness
+ * (Wimmer-style, blocks in reverse layout order), so it has holes where the value is dead: a register can serve
+ * another value in a block the first one does not live through, and loops keep their values for the whole body.
  *
  * Constraints and preferences:
  * - a vreg live across a helper call (exact, from liveness) may only take r6-r9, which calls preserve;
@@ -37,12 +38,29 @@ export interface Allocation {
 
 interface Interval {
   v: VReg;
+  /** Sorted, disjoint, inclusive position ranges where the vreg is live. */
+  ranges: Array<[number, number]>;
   start: number;
   end: number;
   crossing: boolean;
   hints: number[];
   partners: VReg[];
   loc?: Location;
+}
+
+/** True when two intervals are live at a common position. */
+function overlaps(a: Interval, b: Interval): boolean {
+  if (a.end < b.start || b.end < a.start) return false;
+  let i = 0;
+  let j = 0;
+  while (i < a.ranges.length && j < b.ranges.length) {
+    const [af, at] = a.ranges[i]!;
+    const [bf, bt] = b.ranges[j]!;
+    if (af <= bt && bf <= at) return true;
+    if (at < bt) i++;
+    else j++;
+  }
+  return false;
 }
 
 const CALLEE_SAVED = [6, 7, 8, 9];
@@ -60,52 +78,76 @@ export function allocate(fn: Function, order: readonly number[], ctx?: VReg): Al
 }
 
 function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map<VReg, Interval> {
-  const { liveIn, liveOut } = computeLiveness(fn, ctx);
+  const { liveOut } = computeLiveness(fn, ctx);
   const iv = new Map<VReg, Interval>();
   const get = (v: VReg): Interval => {
     let it = iv.get(v);
-    if (!it) iv.set(v, (it = { v, start: Infinity, end: -Infinity, crossing: false, hints: [], partners: [] }));
+    if (!it) iv.set(v, (it = { v, ranges: [], start: Infinity, end: -Infinity, crossing: false, hints: [], partners: [] }));
     return it;
   };
-  const extend = (v: VReg, p: number) => {
-    const it = get(v);
-    if (p < it.start) it.start = p;
-    if (p > it.end) it.end = p;
+  // Ranges are added in decreasing position order, so a new range goes first or merges with the first one.
+  const addRange = (v: VReg, from: number, to: number) => {
+    const r = get(v).ranges;
+    const first = r[0];
+    if (first && first[0] <= to + 1) {
+      first[0] = Math.min(first[0], from);
+      first[1] = Math.max(first[1], to);
+    } else r.unshift([from, to]);
+  };
+  const define = (v: VReg, at: number) => {
+    const r = get(v).ranges;
+    const first = r[0];
+    if (first && first[0] <= at) first[0] = at;
+    else r.unshift([at, at]); // a dead definition still occupies its register for a moment
   };
   const link = (a: VReg, b: VReg) => {
     get(a).partners.push(b);
     get(b).partners.push(a);
   };
-  for (const p of fn.params) extend(p, -1);
-  if (ctx !== undefined) get(ctx).hints.push(1);
+  // Positions of every block, in layout order.
+  const from = new Map<number, number>();
   let pos = 0;
   for (const id of order) {
+    from.set(id, pos);
+    pos += 2 * (fn.blocks[id]!.insts.length + 1);
+  }
+  for (let oi = order.length - 1; oi >= 0; oi--) {
+    const id = order[oi]!;
     const b = fn.blocks[id]!;
-    for (const v of liveIn[id]!) extend(v, pos);
-    for (const inst of b.insts) {
+    const start = from.get(id)!;
+    const termPos = start + 2 * b.insts.length;
+    for (const v of liveOut[id]!) addRange(v, start, termPos + 1);
+    for (const u of termUses(b.term)) addRange(u, start, termPos);
+    if (b.term.op === "ret" && b.term.value.kind === "vreg") get(b.term.value.id).hints.push(0);
+    for (let i = b.insts.length - 1; i >= 0; i--) {
+      const inst = b.insts[i]!;
+      const p = start + 2 * i;
+      const d = instDef(inst);
+      if (d !== undefined) define(d, p + 1);
       const late = new Set<VReg>();
       if (inst.op === "setcc") {
         for (const o of [inst.a, inst.b]) if (o.kind === "vreg") late.add(o.id);
       } else if (inst.op === "bin" && !COMMUTATIVE.has(inst.kind) && inst.b.kind === "vreg") {
         late.add(inst.b.id);
       }
-      for (const u of instUses(inst, ctx)) extend(u, late.has(u) ? pos + 1 : pos);
-      const d = instDef(inst);
-      if (d !== undefined) extend(d, pos + 1);
+      for (const u of instUses(inst, ctx)) addRange(u, start, late.has(u) ? p + 1 : p);
       if (inst.op === "call") {
         if (inst.dst !== undefined) get(inst.dst).hints.push(0);
-        inst.args.forEach((a, i) => a.kind === "vreg" && get(a.id).hints.push(i + 1));
+        inst.args.forEach((a, ai) => a.kind === "vreg" && get(a.id).hints.push(ai + 1));
       } else if ((inst.op === "mov" || inst.op === "ext" || inst.op === "bswap" || inst.op === "neg") && inst.src.kind === "vreg") {
         link(inst.dst, inst.src.id);
       } else if (inst.op === "bin" && inst.a.kind === "vreg") {
         link(inst.dst, inst.a.id);
       }
-      pos += 2;
     }
-    for (const u of termUses(b.term)) extend(u, pos);
-    if (b.term.op === "ret" && b.term.value.kind === "vreg") get(b.term.value.id).hints.push(0);
-    for (const v of liveOut[id]!) extend(v, pos + 1);
-    pos += 2;
+  }
+  for (const p of fn.params) {
+    addRange(p, -1, -1);
+    if (p === ctx) get(p).hints.push(1);
+  }
+  for (const it of iv.values()) {
+    it.start = it.ranges[0]![0];
+    it.end = it.ranges[it.ranges.length - 1]![1];
   }
   // Exact call crossing, from per-instruction liveness.
   for (const b of fn.blocks) {
@@ -121,48 +163,51 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
   }
   // Hints flow one step along move links, after the vreg's own. A value that feeds (by a move or two-address
   // operation) a vreg kept across a call starts in a callee-saved register, so the move disappears.
+  const own = new Map([...iv.values()].map((it) => [it.v, [...it.hints]]));
   for (const it of iv.values()) {
-    for (const p of it.partners) {
-      const pi = iv.get(p)!;
-      for (const h of pi.hints) if (!it.hints.includes(h)) it.hints.push(h);
-      if (pi.crossing && !it.crossing && pi.start > it.start) for (const r of CALLEE_SAVED) if (!it.hints.includes(r)) it.hints.push(r);
+    const partners = it.partners.map((p) => iv.get(p)!);
+    if (!it.crossing && partners.some((pi) => pi.crossing && pi.start > it.start)) {
+      for (const r of CALLEE_SAVED) if (!it.hints.includes(r)) it.hints.push(r);
     }
+    for (const pi of partners) for (const h of own.get(pi.v)!) if (!it.hints.includes(h)) it.hints.push(h);
   }
   return iv;
 }
 
 function scan(intervals: Map<VReg, Interval>, scratch: number[]): Allocation {
   const sorted = [...intervals.values()].sort((a, b) => a.start - b.start || a.end - b.end || a.v - b.v);
-  const active: Interval[] = [];
+  const byReg = new Map<number, Interval[]>();
   let spillSlots = 0;
   const spill = (it: Interval) => {
     it.loc = { spill: spillSlots++ };
   };
+  const conflicts = (r: number, it: Interval) => (byReg.get(r) ?? []).filter((o) => overlaps(o, it));
+  const assign = (it: Interval, r: number) => {
+    it.loc = { reg: r };
+    byReg.set(r, [...(byReg.get(r) ?? []), it]);
+  };
   for (const it of sorted) {
-    for (let i = active.length - 1; i >= 0; i--) if (active[i]!.end < it.start) active.splice(i, 1);
     const eligible = (it.crossing ? CALLEE_SAVED : DEFAULT_ORDER).filter((r) => !scratch.includes(r));
-    const busy = new Set(active.map((a) => (a.loc as { reg: number }).reg));
     const partnerRegs = it.partners.flatMap((p) => {
       const l = intervals.get(p)!.loc;
       return l && "reg" in l ? [l.reg] : [];
     });
     const prefs = [...partnerRegs, ...it.hints, ...eligible].filter((r) => eligible.includes(r));
-    const free = prefs.find((r) => !busy.has(r));
+    const free = prefs.find((r) => conflicts(r, it).length === 0);
     if (free !== undefined) {
-      it.loc = { reg: free };
-      active.push(it);
+      assign(it, free);
       continue;
     }
-    // No register: spill whichever of this interval and the eligible active ones ends last.
-    let victim: Interval | undefined;
-    for (const a of active) {
-      if (eligible.includes((a.loc as { reg: number }).reg) && (!victim || a.end > victim.end)) victim = a;
+    // No register: take one from a single conflicting interval that lives longer, spilling it; else spill this one.
+    let best: { r: number; victim: Interval } | undefined;
+    for (const r of eligible) {
+      const c = conflicts(r, it);
+      if (c.length === 1 && c[0]!.end > it.end && (!best || c[0]!.end > best.victim.end)) best = { r, victim: c[0]! };
     }
-    if (victim && victim.end > it.end) {
-      it.loc = victim.loc;
-      spill(victim);
-      active.splice(active.indexOf(victim), 1);
-      active.push(it);
+    if (best) {
+      byReg.set(best.r, byReg.get(best.r)!.filter((o) => o !== best.victim));
+      spill(best.victim);
+      assign(it, best.r);
     } else {
       spill(it);
     }
