@@ -40,7 +40,7 @@ describe("readObject fuzz: only ObjectError, quickly", () => {
   it("random bytes (some with a valid ELF64 BPF header)", () => {
     const rnd = prng(1);
     const header = seeds[0]!.subarray(0, 64);
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 300; i++) {
       const len = Math.floor(rnd() * 3000);
       const b = new Uint8Array(len);
       for (let j = 0; j < len; j++) b[j] = Math.floor(rnd() * 256);
@@ -52,7 +52,7 @@ describe("readObject fuzz: only ObjectError, quickly", () => {
   it("mutated valid objects (byte flips, boundary u32/u64 values, truncation)", () => {
     const rnd = prng(Number(process.env.TSBPF_FUZZ_SEED ?? 2));
     const messages = new Set<string>();
-    for (let i = 0; i < Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 3000); i++) {
+    for (let i = 0; i < Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 2000); i++) {
       const seed = seeds[i % seeds.length]!;
       let b = seed.slice();
       const v = new DataView(b.buffer);

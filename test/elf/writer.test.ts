@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Reg, Size, decode, disassemble, encode, exit, ldx, mov64, callLocal, withLabel } from "../../compiler/asm/index.ts";
@@ -254,6 +254,23 @@ describeKernel("objects written by writeObject, checked by the kernel and LLVM t
     } finally {
       run("rm", ["-rf", pin]);
     }
+  });
+
+  it("libbpf's static linker (bpftool gen object) accepts our objects, and the linked object loads", () => {
+    const linked = join(tmp.dir, "linked.o");
+    ok("bpftool", ["gen", "object", linked, objectFile("to-link.o", subprogramInput())]);
+    const pin = uniquePin("linked");
+    try {
+      ok("bpftool", ["prog", "loadall", linked, pin]);
+      expect(ok("ls", [pin]).split("\n").filter(Boolean).sort()).toEqual(["count_sub", "count_three"]);
+    } finally {
+      run("rm", ["-rf", pin]);
+    }
+    // What the linker wrote reads back like ours.
+    expect(readObject(new Uint8Array(readFileSync(linked))).programs.map((p) => p.funcInfo.map((f) => f.name))).toEqual([
+      ["count_sub", "bump_proto", "bump"],
+      ["count_three", "bump"],
+    ]);
   });
 
   it("bpftool btf dump shows the maps and the function types", () => {
