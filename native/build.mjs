@@ -12,11 +12,16 @@ if (process.platform !== "linux") {
   process.exit(0);
 }
 const args = ["rebuild"];
+const env = { ...process.env };
 const prefix = dirname(dirname(process.execPath));
-if (!process.env.npm_config_nodedir && existsSync(join(prefix, "include/node/node_api.h"))) args.push(`--nodedir=${prefix}`);
+if (!env.npm_config_nodedir && existsSync(join(prefix, "include/node/node_api.h"))) {
+  delete env.npm_config_nodedir; // an empty value would still win over the flag
+  args.push(`--nodedir=${prefix}`);
+}
 // npm exposes its bundled node-gyp; outside npm, fall back to one on PATH.
-const gyp = process.env.npm_config_node_gyp;
-const r = gyp ? spawnSync(process.execPath, [gyp, ...args], { stdio: "inherit" }) : spawnSync("node-gyp", args, { stdio: "inherit" });
+const gyp = env.npm_config_node_gyp;
+const opts = { stdio: "inherit", env };
+const r = gyp ? spawnSync(process.execPath, [gyp, ...args], opts) : spawnSync("node-gyp", args, opts);
 if (r.status !== 0) {
   const why = r.error ? r.error.message : `node-gyp exited with ${r.status}`;
   console.warn(`tsbpf: building the native kernel bridge failed (${why}); the kernel loader will be unavailable.`);
