@@ -18,8 +18,9 @@ if (!env.npm_config_nodedir && existsSync(join(prefix, "include/node/node_api.h"
   delete env.npm_config_nodedir; // an empty value would still win over the flag
   args.push(`--nodedir=${prefix}`);
 }
-// npm exposes its bundled node-gyp; outside npm, fall back to one on PATH.
-const gyp = env.npm_config_node_gyp;
+// npm exposes its bundled node-gyp; outside npm, look for npm's copy next to Node, then for one on PATH.
+const bundled = join(prefix, "lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js");
+const gyp = env.npm_config_node_gyp || (existsSync(bundled) ? bundled : undefined);
 const opts = { stdio: "inherit", env };
 const r = gyp ? spawnSync(process.execPath, [gyp, ...args], opts) : spawnSync("node-gyp", args, opts);
 if (r.status !== 0) {
