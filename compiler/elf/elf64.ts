@@ -10,38 +10,56 @@ export const EM_BPF = 247;
 /** e_type of a relocatable object. */
 export const ET_REL = 1;
 
-/** Section types. */
+/** Section type: unused header (index 0). */
 export const SHT_NULL = 0;
+/** Section type: program-defined contents (code, .maps, license, .BTF). */
 export const SHT_PROGBITS = 1;
+/** Section type: the symbol table. */
 export const SHT_SYMTAB = 2;
+/** Section type: a string table. */
 export const SHT_STRTAB = 3;
+/** Section type: relocations with addends (not used by BPF). */
 export const SHT_RELA = 4;
+/** Section type: zero-initialised data with no file contents (.bss). */
 export const SHT_NOBITS = 8;
+/** Section type: relocations without addends. */
 export const SHT_REL = 9;
 
-/** Section flags. */
+/** Section flag: writable. */
 export const SHF_WRITE = 0x1;
+/** Section flag: occupies memory at run time. */
 export const SHF_ALLOC = 0x2;
+/** Section flag: executable (program code). */
 export const SHF_EXECINSTR = 0x4;
+/** Section flag: sh_info holds a section index (set on REL sections). */
 export const SHF_INFO_LINK = 0x40;
 
-/** Symbol binding and type (st_info = bind << 4 | type). */
+/** Symbol binding: local to the object. */
 export const STB_LOCAL = 0;
+/** Symbol binding: global. */
 export const STB_GLOBAL = 1;
+/** Symbol binding: weak global. */
 export const STB_WEAK = 2;
+/** Symbol type: unspecified (clang's jump labels). */
 export const STT_NOTYPE = 0;
+/** Symbol type: data object (maps, license). */
 export const STT_OBJECT = 1;
+/** Symbol type: function (programs, subprograms). */
 export const STT_FUNC = 2;
+/** Symbol type: a section. */
 export const STT_SECTION = 3;
+/** Symbol type: the source file name. */
 export const STT_FILE = 4;
 /** Special section index of absolute symbols. */
 export const SHN_ABS = 0xfff1;
 
-/** BPF relocation types. */
+/** BPF relocation type: none. */
 export const R_BPF_NONE = 0;
 /** lddw imm (64-bit): map and global-data references. */
 export const R_BPF_64_64 = 1;
+/** 64-bit data (DWARF). */
 export const R_BPF_64_ABS64 = 2;
+/** 32-bit data (DWARF). */
 export const R_BPF_64_ABS32 = 3;
 /** 32-bit data in .BTF/.BTF.ext, not applied by dynamic loaders. */
 export const R_BPF_64_NODYLD32 = 4;
@@ -264,9 +282,10 @@ export function encodeRels(rels: readonly ElfRel[]): Uint8Array {
 }
 
 /**
- * Lays out a relocatable ELF64 BPF object: header, section contents (aligned), then the section header table.
- * `sections[0]` must not be the NULL section (it is added); `shstrndx` is the index (after that NULL section) of the
- * string table holding section names, whose `data` is produced by `names`.
+ * Lays out a relocatable ELF64 BPF object: header, section contents (aligned), then the section header table, as
+ * clang does. `sections` excludes the NULL section (added as index 0, so `sections[i]` gets index i + 1); `shstrndx`
+ * is the index of the string table holding section names, and `sectionNameOffsets[i]` the offset of section i's name
+ * in it.
  */
 export function buildElf(sections: readonly SectionSpec[], shstrndx: number, sectionNameOffsets: readonly number[]): Uint8Array {
   let at = EHDR_SIZE;
