@@ -51,7 +51,8 @@ export function encodeKey(def: CorpusMap, key: string): Uint8Array {
   return out;
 }
 
-function encodeValue(def: CorpusMap, value: number, cpus: number): Uint8Array {
+/** Encodes a manifest integer value for `def` (per-CPU maps: the value in CPU 0's slot, 0 elsewhere). */
+export function encodeValue(def: CorpusMap, value: number, cpus: number): Uint8Array {
   const size = def.type.startsWith("percpu") ? Math.ceil(def.valueSize / 8) * 8 * cpus : def.valueSize;
   const out = new Uint8Array(size);
   const v = BigInt.asUintN(def.valueSize * 8, BigInt(value));
@@ -59,7 +60,8 @@ function encodeValue(def: CorpusMap, value: number, cpus: number): Uint8Array {
   return out;
 }
 
-function decodeValue(def: CorpusMap, bytes: Uint8Array): unknown {
+/** Decodes value bytes read from user space into the manifest's form (number, or {percpuSum} for per-CPU maps). */
+export function decodeValue(def: CorpusMap, bytes: Uint8Array): unknown {
   if (def.type.startsWith("percpu")) {
     const stride = Math.ceil(def.valueSize / 8) * 8;
     let sum = 0n;
