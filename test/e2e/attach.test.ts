@@ -44,14 +44,20 @@ describeKernel("e2e: sk_lookup programs attached to a throwaway netns", () => {
     expect(await agent.do({ op: "connect", host: "127.0.2.1", port: 80 })).toMatchObject({ connected: false, code: "ECONNREFUSED" });
     const { info } = await agent.do({ op: "attach", obj, prog: program });
     expect(info).toMatchObject({ type: 5, attachType: 36 });
-    const targets = [
+    // Edges (first/last address and port) plus a deterministic spread over the range. 127.0.2.255 is the broadcast
+    // address of the /24 on lo, which TCP cannot connect to; it is not part of the sample.
+    const targets: Array<[string, number]> = [
       ["127.0.2.0", 1],
       ["127.0.2.1", 80],
       ["127.0.2.9", 443],
       ["127.0.2.77", 7007],
       ["127.0.2.200", 12345],
       ["127.0.2.254", 65535],
-    ] as const;
+    ];
+    for (let i = 0, x = 12345; i < 24; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      targets.push([`127.0.2.${x % 255}`, 1 + ((x >> 8) % 65535)]);
+    }
     for (const [host, port] of targets) {
       const r = await agent.do({ op: "connect", host, port });
       // The accepted socket's local address is the dialled one: the server sees where the client meant to go.

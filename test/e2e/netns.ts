@@ -4,6 +4,7 @@
  * deletes them in afterAll. Nothing touches the host's namespace.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,6 +16,7 @@ import type { ObjectFile } from "../../compiler/elf/object.ts";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
 let counter = 0;
+const TAG = randomBytes(3).toString("hex");
 
 /** A network namespace owned by the test; `close()` deletes it (and so every socket and link in it). */
 export class Netns {
@@ -23,9 +25,10 @@ export class Netns {
     this.path = `/run/netns/${name}`;
   }
 
-  /** Creates `tsbpf-e2e-<pid>-<n>` with loopback up and the given extra addresses (CIDR) on lo. */
+  /** Creates `tsbpf-e2e-<pid>-<tag>-<n>` with loopback up and the given extra addresses (CIDR) on lo. */
   static create(addresses: string[] = []): Netns {
-    const ns = new Netns(`tsbpf-e2e-${process.pid}-${counter++}`);
+    // pid + a per-module random tag + a counter: unique even when test files share a worker process.
+    const ns = new Netns(`tsbpf-e2e-${process.pid}-${TAG}-${counter++}`);
     execFileSync("ip", ["netns", "add", ns.name]);
     try {
       ns.ip("link", "set", "lo", "up");

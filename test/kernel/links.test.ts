@@ -1,5 +1,6 @@
 /** Links (BPF_LINK_CREATE on a netns), pinning on bpffs, and map reuse through pins. */
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,7 @@ import { MapType } from "../../compiler/abi/maps.ts";
 import { constProgram, mapDef, selectObject, selectProgram } from "./asm-objects.ts";
 
 describeKernel("kernel loader: links and pins", () => {
-  const ns = `tsbpf-links-${process.pid}`;
+  const ns = `tsbpf-links-${process.pid}-${randomBytes(3).toString("hex")}`;
   const nsPath = `/run/netns/${ns}`;
   let bpffs: string;
 
