@@ -47,10 +47,10 @@ export class CompileError extends Error {
  * runtime works (for `.o` files) even where the compiler's dependencies are not installed.
  */
 export async function fromTs(fileName: string, opts: MachineOptions = {}): Promise<VmObject> {
-  const spec = "../compiler/index.ts";
   let mod: { compile(o: { fileName: string }): { object?: Uint8Array; diagnostics?: Array<{ message?: string; code?: string | number; line?: number; file?: string }> } };
   try {
-    mod = await import(/* @vite-ignore */ spec);
+    // A literal specifier, so that esbuild bundles the compiler into dist/ (a computed one would stay a .ts import).
+    mod = await import("../compiler/index.ts");
   } catch (e) {
     throw new CompileError(`cannot load the tsbpf compiler to build ${fileName}: ${(e as Error).message}`);
   }
