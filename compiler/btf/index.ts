@@ -6,3 +6,4 @@ export * from "./decode.ts";
 export * from "./ext.ts";
 export * from "./maps.ts";
 export * from "./sk-lookup.ts";
+export * from "./dump.ts";

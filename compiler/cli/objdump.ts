@@ -6,16 +6,18 @@
 import { readFileSync } from "node:fs";
 import { disassemble } from "../asm/index.ts";
 import { MAP_TYPE_NAMES } from "../abi/maps.ts";
+import { decodeBtf, formatBtf } from "../btf/index.ts";
 import { type ObjectFile, type ObjProgram, ObjectError, readObject } from "../elf/index.ts";
 import { UsageError, parseArgs } from "./usage.ts";
 
-const HELP = `usage: tsbpf objdump FILE.o
+const HELP = `usage: tsbpf objdump FILE.o [--btf]
 
 Disassembles every program of a BPF ELF object (compiled by tsbpf or clang), with subprograms linked after the
 program that calls them, as libbpf loads them. Source lines from BTF line info are shown as '; <line>', map
 relocations as 'R_BPF_64_64 <map>' under the instruction that loads the map. The object's maps are listed at the end.
 
 options:
+  --btf     also print the object's BTF types (as 'bpftool btf dump file' does)
   --help    show this help
 `;
 
@@ -80,8 +82,8 @@ export function formatMaps(obj: ObjectFile): string[] {
   return ["Maps:", ...rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}`)];
 }
 
-/** The whole listing of an object, as `tsbpf objdump` prints it. */
-export function formatObject(obj: ObjectFile, fileName: string): string {
+/** The whole listing of an object, as `tsbpf objdump` prints it (`btf`: append the BTF types). */
+export function formatObject(obj: ObjectFile, fileName: string, opts: { btf?: boolean } = {}): string {
   const out = ["", `${fileName}:\tfile format elf64-bpf`, `license: ${JSON.stringify(obj.license)}`];
   for (const p of obj.programs) {
     out.push("", `Disassembly of program ${p.name} (section ${p.section}, ${p.insns.length} slots):`, "");
@@ -89,12 +91,13 @@ export function formatObject(obj: ObjectFile, fileName: string): string {
   }
   const maps = formatMaps(obj);
   if (maps.length) out.push("", ...maps);
+  if (opts.btf) out.push("", "BTF:", obj.btf ? formatBtf(decodeBtf(obj.btf)).trimEnd() : "(none)");
   return `${out.join("\n")}\n`;
 }
 
 /** Entry point: exit 0 on success, 1 when the file cannot be read or parsed, 2 for bad usage. */
 export async function run(args: string[]): Promise<number> {
-  const { positionals, options } = parseArgs(args, [], ["--help", "-h"]);
+  const { positionals, options } = parseArgs(args, [], ["--help", "-h", "--btf"]);
   if (options.has("--help") || options.has("-h")) {
     process.stdout.write(HELP);
     return 0;
@@ -116,6 +119,6 @@ export async function run(args: string[]): Promise<number> {
     }
     throw err;
   }
-  process.stdout.write(formatObject(obj, file));
+  process.stdout.write(formatObject(obj, file, { btf: options.has("--btf") }));
   return 0;
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,6 +16,7 @@ import {
   decodeBtfExt,
   encodeBtf,
   encodeBtfExt,
+  formatBtf,
   lineCol,
   resolveSize,
   skipModifiers,
@@ -114,6 +116,25 @@ describe("BTF encoder/decoder", () => {
       for (const k of ["INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE", "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG", "ENUM64"]) {
         expect(out).toMatch(new RegExp(`^\\[\\d+\\] ${k} `, "m"));
       }
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("formats every clang object's BTF exactly as bpftool btf dump does", () => {
+    const root = new URL("../../", import.meta.url);
+    const files = ["test/fixtures/elf", "test/fixtures/c", "bench/c"].flatMap((d) =>
+      readdirSync(new URL(d, root)).filter((f) => f.endsWith(".o")).map((f) => fileURLToPath(new URL(`${d}/${f}`, root))),
+    );
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const theirs = execFileSync("bpftool", ["btf", "dump", "file", f], { encoding: "utf8" });
+      expect(formatBtf(decodeBtf(section(new Uint8Array(readFileSync(f)), ".BTF"))), f).toBe(theirs);
+    }
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
+    try {
+      writeFileSync(join(dir, "all.btf"), encodeBtf(allKinds()));
+      expect(formatBtf(decodeBtf(encodeBtf(allKinds())))).toBe(execFileSync("bpftool", ["btf", "dump", "file", join(dir, "all.btf")], { encoding: "utf8" }));
     } finally {
       rmSync(dir, { recursive: true });
     }

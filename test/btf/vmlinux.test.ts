@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type Btf, BtfBuilder, BtfKind, addSkLookupCtx, btfType, decodeBtf, encodeBtf, findType, resolveSize, skipModifiers } from "../../compiler/btf/index.ts";
+import { type Btf, BtfBuilder, BtfKind, addSkLookupCtx, btfType, decodeBtf, encodeBtf, findType, formatBtf, resolveSize, skipModifiers } from "../../compiler/btf/index.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 
@@ -37,6 +38,11 @@ describe.runIf(existsSync(VMLINUX))("against the running kernel's BTF", () => {
     expect(vmlinux.types.length).toBeGreaterThan(100_000);
     const kinds = new Set<number | undefined>(vmlinux.types.map((t) => t?.kind));
     for (const k of [BtfKind.INT, BtfKind.PTR, BtfKind.ARRAY, BtfKind.STRUCT, BtfKind.UNION, BtfKind.ENUM, BtfKind.FUNC, BtfKind.FUNC_PROTO]) expect(kinds.has(k)).toBe(true);
+  });
+
+  it("prints all of it exactly as bpftool btf dump does", () => {
+    const theirs = execFileSync("bpftool", ["btf", "dump", "file", VMLINUX], { encoding: "utf8", maxBuffer: 1 << 30 });
+    expect(formatBtf(vmlinux) === theirs).toBe(true);
   });
 
   it("our struct bpf_sk_lookup has the kernel's members, offsets and types", () => {

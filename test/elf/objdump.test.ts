@@ -45,6 +45,14 @@ describe("tsbpf objdump command", () => {
     expect(err).toBe("");
   });
 
+  it("--btf appends the BTF types as bpftool prints them", async () => {
+    const path = join(tmp.dir, "btf.o");
+    writeFileSync(path, writeObject(sampleInput()));
+    expect(await run([path, "--btf"])).toBe(0);
+    expect(out).toContain("\nBTF:\n[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED\n");
+    expect(out).toMatch(/\[\d+\] FUNC 'redir_port' type_id=\d+ linkage=global\n/);
+  });
+
   it("--help prints usage on stdout and exits 0", async () => {
     expect(await run(["--help"])).toBe(0);
     expect(out).toMatch(/^usage: tsbpf objdump FILE\.o/);
