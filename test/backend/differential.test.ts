@@ -16,7 +16,7 @@ import { interpret } from "./interp.ts";
 import { FnBuilder, k, map, module, v } from "./ir-builder.ts";
 
 const OUTPUTS = 6;
-const PROGRAMS = 60;
+const PROGRAMS = 80;
 
 /** mulberry32: a small deterministic PRNG, so failures reproduce by seed. */
 function prng(seed: number): () => number {
@@ -45,6 +45,8 @@ function randomProgram(seed: number) {
   const pool: VReg[] = [];
   const operand = () => (rnd() < 0.75 ? v(pick(pool)) : k(rnd() < 0.7 ? pick(CONSTS) : BigInt(Math.floor(rnd() * 2 ** 32)) * BigInt(Math.floor(rnd() * 2 ** 20))));
   const width = (): 32 | 64 => (rnd() < 0.5 ? 32 : 64);
+  const shared = b.slot(8, 8, "shared");
+  b.slotStore(shared, 0, 8, k(0));
   const loads = 3 + Math.floor(rnd() * 4);
   for (let i = 0; i < loads; i++) {
     const [off, size] = pick(LOADS);
@@ -80,8 +82,18 @@ function randomProgram(seed: number) {
       b.br(j);
       b.at(j);
       pool.push(d);
-    } else if (r < 0.94) b.call(7, []); // clobbers r0-r5: live values move to r6-r9 or spill
-    else {
+    } else if (r < 0.86) b.call(7, []); // clobbers r0-r5: live values move to r6-r9 or spill
+    else if (r < 0.96) {
+      // A shared 8-byte slot written (often with a value it already holds) and read back: redundant-store removal.
+      const size = pick([4, 8] as const);
+      const offset = size === 8 ? 0 : pick([0, 4]);
+      if (rnd() < 0.6) b.slotStore(shared, offset, size, rnd() < 0.5 ? v(pick(pool.slice(0, 2))) : k(pick([0n, -1n])));
+      else {
+        const d = b.vreg();
+        b.emit({ op: "slot_load", dst: d, slot: shared, offset, size });
+        pool.push(d);
+      }
+    } else {
       const s = b.slot(8, 8);
       b.slotStore(s, 0, 8, v(pick(pool)));
       const d = b.vreg();

@@ -304,3 +304,42 @@ describe("control flow", () => {
     expect(out.some((i) => i.opcode === LDDW)).toBe(false);
   });
 });
+
+describe("redundant stack stores", () => {
+  it("keeps only the changed field when a second lookup rebuilds the same key", () => {
+    const b = new FnBuilder("rebuild");
+    const key = b.slot(8, 4, "key");
+    const build = (port: ReturnType<typeof k>) => {
+      b.slotStore(key, 0, 4, v(b.ctxLoad(12, 4))); // a fresh load of the same context field each time
+      b.slotStore(key, 4, 4, port);
+      return b.call(1, [v(b.mapRef("m")), v(b.slotAddr(key))], "map_value_or_null");
+    };
+    const first = build(v(b.ctxLoad(60, 4)));
+    const retry = b.block();
+    const done = b.block();
+    b.cbr("eq", v(first), k(0), retry, done);
+    b.at(retry);
+    const second = build(k(0));
+    b.ret(v(b.setcc("ne", v(second), k(0))));
+    b.at(done).ret(k(1));
+    simplify(b.fn, 0);
+    const text = printFunction(b.fn);
+    expect(text.match(/slot_store/g)).toHaveLength(3); // protocol once, port twice
+    expect(text).toContain("slot_store.4 s0+4, 0");
+    expect(text.match(/ctx_load.4 \[12\]/g)).toHaveLength(1);
+  });
+
+  it("forgets what a slot holds after a partial overwrite or a helper that may write memory", () => {
+    const b = new FnBuilder("partial");
+    const s = b.slot(8, 8);
+    b.slotStore(s, 0, 8, k(-1));
+    b.slotStore(s, 4, 4, k(0));
+    b.slotStore(s, 0, 8, k(-1)); // needed again: bytes 4..7 changed
+    b.callVoid(89, [v(b.mapRef("m")), v(b.slotAddr(s))]); // map_peek_elem writes into the slot
+    b.slotStore(s, 0, 8, k(-1)); // needed again
+    b.slotStore(s, 0, 8, k(-1)); // redundant
+    b.ret(v(b.setcc("eq", v(b.vreg() && b.ctxLoad(8, 4)), k(2))));
+    simplify(b.fn, 0);
+    expect(printFunction(b.fn).match(/slot_store\.8/g)).toHaveLength(3);
+  });
+});

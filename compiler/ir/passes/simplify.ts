@@ -8,6 +8,7 @@
  * - `if (c) d = 1; else d = 0` (a diamond or triangle of constant moves) becomes `d = setcc c`, and a diamond of other
  *   constants becomes a triangle (`d = y; if (c) d = x`), which needs no jump around the else side;
  * - an instruction both sides of a branch start with (e.g. the socket release) is hoisted above the branch;
+ * - stack stores of a value the bytes already hold are removed (stores.ts);
  * - jump threading through empty blocks;
  * - merging a block into its single predecessor; merging structurally identical blocks (shared exits);
  * - dead-code elimination of side-effect-free definitions; removal of unreachable blocks.
@@ -17,6 +18,7 @@
 import type { Block, Function, Inst, Value, VReg } from "../ir.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, invertCmp, swapCmp, u64 } from "./fold.ts";
 import { computeLiveness } from "./liveness.ts";
+import { eliminateRedundantStores } from "./stores.ts";
 import {
   compactBlocks,
   hasSideEffect,
@@ -42,6 +44,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = convertBooleanReturns(fn) || changed;
     changed = convertBooleanDiamonds(fn) || changed;
     changed = hoistCommonPrefix(fn) || changed;
+    changed = eliminateRedundantStores(fn) || changed;
     changed = threadJumps(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
