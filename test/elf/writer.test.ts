@@ -6,7 +6,7 @@ import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
 import { ObjectError, readObject, writeObject, type ObjectInput } from "../../compiler/elf/index.ts";
 import { parseElf } from "../../compiler/elf/elf64.ts";
 import type { IrType } from "../../compiler/ir/ir.ts";
-import { decodeBtf } from "../../compiler/btf/index.ts";
+import { decodeBtf, formatBtf } from "../../compiler/btf/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { FILE, SOURCE, countProto, redirPort, sampleInput, sampleMaps, subprogramInput, u32, u64 } from "./programs.ts";
 import { ok, run, tempDir, uniquePin } from "./helpers.ts";
@@ -282,6 +282,8 @@ describeKernel("objects written by writeObject, checked by the kernel and LLVM t
     expect(out).toMatch(/FUNC 'count_proto' type_id=\d+ linkage=global/);
     expect(out).toMatch(/DATASEC '.maps' size=64 vlen=2/);
     expect(out).toContain("STRUCT 'bpf_sk_lookup' size=72 vlen=10");
+    // libbpf reads exactly the types we meant to write.
+    expect(formatBtf(decodeBtf(readObject(writeObject(sampleInput())).btf!))).toBe(out);
   });
 
   it("bpftool gen skeleton output compiles with gcc against libbpf, and the program loads through it", () => {
