@@ -14,7 +14,8 @@ import { mask4 } from "./address.ts";
 import { FnBuilder } from "./builder.ts";
 import { wrap, type ConstVal, type MapInfo, type ModuleInfo } from "./module.ts";
 import { BOOL, I32, U16, U32, U64, paddingOf, sizeOf, alignOf, stdlibName, resolveSymbol, type IntTy, type Ty } from "./types.ts";
-import { LowerError, ValueOps, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
+import { isIntConversion } from "./subset.ts";
+import { LowerError, ValueOps, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
 
 type B = Block & { done: boolean };
 
@@ -221,7 +222,8 @@ export class ExprLowerer extends ValueOps {
     const sym = ARITH[op];
     if (!sym) this.fail("Unsupported", e.operatorToken, `operator '${e.operatorToken.getText(this.fx.sf)}' is not supported`);
     const a = this.expr(e.left, hint);
-    const c = this.expr(e.right, a.k === "int" && !a.lit ? a.ty : hint);
+    // The literal on the right takes the *promoted* type of the left (C: 7007 * 1000000 is int arithmetic, not u16).
+    const c = this.expr(e.right, a.k === "int" && !a.lit ? promote(a.ty) : hint);
     return this.arith(sym, a, c, e);
   }
 
@@ -418,7 +420,7 @@ export class ExprLowerer extends ValueOps {
     | undefined {
     const [ucmp, scmp] = CMP[e.operatorToken.kind]!;
     const a = this.expr(e.left);
-    const c = this.expr(e.right, a.k === "int" && !a.lit ? a.ty : a.k === "net" ? a.ty : undefined);
+    const c = this.expr(e.right, (a.k === "int" && !a.lit) || a.k === "net" ? promote(a.ty) : undefined);
     const eqOnly = ucmp === "eq" || ucmp === "ne";
     // Null checks on sockets and map values.
     if (a.k === "null" || c.k === "null") {
@@ -674,6 +676,18 @@ export class ExprLowerer extends ValueOps {
       if (name === "getPrandomU32") return this.helper(Helper.get_prandom_u32, [], U32);
       if (name === "trace") return this.trace(e);
       const s = this.sym(callee);
+      if (isIntConversion(callee, s) && e.arguments.length === 1) {
+        // BigInt(x): C's (u64)x (sign-extending signed sources); Number(x): the low 32 bits, as u32.
+        const to = callee.text === "BigInt" ? U64 : U32;
+        const arg = e.arguments[0]!;
+        const x = this.expr(arg);
+        try {
+          return this.convert(x, to);
+        } catch (err) {
+          if (err instanceof LowerError) this.fail("Unsupported", arg, err.message);
+          throw err;
+        }
+      }
       const fn = s && this.mod.functions.get(s);
       if (fn) return this.callLocal(fn, e);
       this.fail("BadCall", callee, `'${callee.text}' cannot be called here`);

@@ -123,10 +123,11 @@ export class ModuleInfo {
     }
     const declared = d.type ? this.tryResolve(d.type) : undefined;
     const v = this.evalConst(init, declared && declared.kind === "int" ? declared : undefined);
-    const start = init.getStart(this.ctx.sf);
-    const inside = this.ctx.diagnostics.some((x) => { const sp = this.ctx.span(init); return x.line >= sp.line && x.line <= (sp.endLine ?? sp.line) && start >= 0; });
-    if (v === undefined && !inside) this.ctx.report("BadConst", init, `'${d.name.text}' is not a compile-time constant`);
-    else this.consts.set(s, v);
+    if (v !== undefined) return void this.consts.set(s, v);
+    // Already explained by a diagnostic inside the initializer (e.g. a malformed address literal)?
+    const sp = this.ctx.span(init);
+    const inside = this.ctx.diagnostics.some((x) => x.line >= sp.line && x.line <= (sp.endLine ?? sp.line));
+    if (!inside) this.ctx.report("BadConst", init, `'${d.name.text}' is not a compile-time constant`);
   }
 
   private mapOf(name: string, e: ts.NewExpression): MapInfo | undefined {

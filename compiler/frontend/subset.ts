@@ -326,6 +326,10 @@ export function checkSubset(ctx: FileContext): void {
         return;
       }
       const sym = resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(callee));
+      if (isIntConversion(callee, sym)) {
+        if (call.arguments.length !== 1) ctx.report("BadCall", callee, `${callee.text}() takes one integer`);
+        return;
+      }
       const target = sym && topFunctions.get(sym);
       if (target) {
         if (currentFn) calls.push({ from: currentFn, to: target, node: call });
@@ -406,6 +410,13 @@ function reportRecursion(ctx: FileContext, calls: { from: ts.FunctionDeclaration
         : `'${c.from.name?.text}' calls '${c.to.name?.text}', which calls back into '${c.from.name?.text}'`);
     }
   }
+}
+
+/** `BigInt(x)` / `Number(x)` from the standard library: integer conversions (u64 / u32), the only globals allowed. */
+export function isIntConversion(callee: ts.Identifier, sym: ts.Symbol | undefined): boolean {
+  if (callee.text !== "BigInt" && callee.text !== "Number") return false;
+  const decl = sym?.declarations?.[0];
+  return !!decl && /lib\.[a-z0-9.]*\.d\.ts$/.test(decl.getSourceFile().fileName);
 }
 
 function isAssignmentOp(k: ts.SyntaxKind): boolean {
