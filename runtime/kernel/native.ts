@@ -117,7 +117,9 @@ const ADDON_FILE = "tsbpf_bpf.node";
  * module, so the lookup works both from the TS sources (runtime/kernel/) and from the bundle (dist/).
  */
 export function addonPath(): string | null {
-  if (process.env.TSBPF_NATIVE_ADDON) return process.env.TSBPF_NATIVE_ADDON;
+  // An explicit location (used when the loader is bundled away from the package, as the e2e agent is).
+  const explicit = process.env.TSBPF_NATIVE_ADDON;
+  if (explicit) return existsSync(explicit) ? explicit : null;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     for (const sub of ["build/Release", "build/Debug"]) {
