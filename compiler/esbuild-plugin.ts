@@ -1,6 +1,6 @@
 /**
  * esbuild plugin: `import obj from "./handler.bpf.ts"` compiles the handler with tsbpf at build time and yields the
- * ELF object's bytes as a `Uint8Array` (esbuild's binary loader). tsbpf diagnostics become esbuild errors with the
+ * ELF object's bytes as a `Uint8Array`. tsbpf diagnostics become esbuild errors with the
  * handler's file, line and column, so a bad handler fails the bundle like any other type error.
  *
  * ```js
@@ -22,7 +22,7 @@ export interface TsbpfPluginOptions {
 interface PluginBuild {
   onLoad(
     options: { filter: RegExp },
-    callback: (args: { path: string }) => { contents?: Uint8Array; loader?: "binary"; errors?: EsbuildMessage[]; watchFiles?: string[] },
+    callback: (args: { path: string }) => { contents?: string; loader?: "js"; errors?: EsbuildMessage[]; watchFiles?: string[] },
   ): void;
 }
 interface EsbuildMessage {
@@ -43,6 +43,19 @@ function toMessage(d: Diagnostic): EsbuildMessage {
   return { text: `${d.code}: ${d.message}`, location: { file: d.file, line: d.line, column: d.column - 1, lineText }, notes };
 }
 
+/**
+ * A module whose default export is the object's bytes. Decoded with `atob`, which every Node and browser target has
+ * (esbuild's own binary loader emits `Uint8Array.fromBase64` for new targets, which Node 20 lacks).
+ */
+function bytesModule(bytes: Uint8Array): string {
+  const b64 = Buffer.from(bytes).toString("base64");
+  return `const s = atob(${JSON.stringify(b64)});
+const bytes = new Uint8Array(s.length);
+for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+export default bytes;
+`;
+}
+
 /** Creates the plugin. */
 export default function tsbpf(options: TsbpfPluginOptions = {}): { name: string; setup(build: PluginBuild): void } {
   const filter = options.filter ?? /\.bpf\.ts$/;
@@ -55,7 +68,7 @@ export default function tsbpf(options: TsbpfPluginOptions = {}): { name: string;
         if (errors.length > 0 || !result.object) {
           return { errors: errors.length ? errors : [{ text: `tsbpf produced no object for ${path}` }], watchFiles: [path] };
         }
-        return { contents: result.object, loader: "binary", watchFiles: [path] };
+        return { contents: bytesModule(result.object), loader: "js", watchFiles: [path] };
       });
     },
   };
