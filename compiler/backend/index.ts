@@ -9,7 +9,7 @@
  */
 import { decode, disassemble, encode, type Instruction } from "../asm/index.ts";
 import type { Function, Module } from "../ir/ir.ts";
-import { inlineFunction } from "../ir/inline.ts";
+import { InlineError, inlineFunction } from "../ir/inline.ts";
 import { eliminateDeadCode, simplify } from "../ir/passes/simplify.ts";
 import { cloneFunction } from "../ir/passes/util.ts";
 import { printFunction } from "../ir/print.ts";
@@ -49,7 +49,13 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   if (fn.params.length !== 1) throw new BackendError(`program ${fn.name} must take exactly the context parameter`, fn.loc);
   if (fn.blocks.length === 0) throw new BackendError(`program ${fn.name} has no blocks`, fn.loc);
   const hasCalls = fn.blocks.some((b) => b.insts.some((i) => i.op === "call_local"));
-  const f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g]))) : cloneFunction(fn);
+  let f: Function;
+  try {
+    f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g]))) : cloneFunction(fn);
+  } catch (err) {
+    if (err instanceof InlineError) throw new BackendError(err.message, fn.loc);
+    throw err;
+  }
   const ctx = f.params[0]!;
   simplify(f, ctx);
   prepare(f, ctx);

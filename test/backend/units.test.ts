@@ -265,7 +265,8 @@ describe("errors", () => {
     const c = new FnBuilder("c");
     c.emit({ op: "call_local", callee: "ghost", args: [] });
     c.ret(k(1));
-    expect(() => generate(c.fn, module([c.fn], []))).toThrow(InlineError);
+    expect(() => generate(c.fn, module([c.fn], []))).toThrow(BackendError);
+    expect(() => generate(c.fn, module([c.fn], []))).toThrow(/unknown local function ghost/);
   });
 });
 
