@@ -1,8 +1,8 @@
 /**
  * `.BTF.ext`: per-section func_info and line_info records (libbpf's btf_ext format). Instruction offsets are in
  * bytes from the start of the ELF section, as clang writes them in object files; names and source text are offsets
- * into the `.BTF` string section. CO-RE relocations are neither written nor read (the header announces an empty
- * subsection, as clang's does).
+ * into the `.BTF` string section. CO-RE relocation records are decoded (so readers can refuse them) but never
+ * written: the header announces an empty subsection, as clang's does for code without CO-RE.
  */
 import type { StringTable } from "./strings.ts";
 import { readCString } from "./strings.ts";
@@ -32,6 +32,19 @@ export interface ExtLineInfo {
   column: number;
 }
 
+/** Size of `struct bpf_core_relo`. */
+export const CORE_RELO_SIZE = 16;
+
+/** One CO-RE relocation record: the instruction at `insnOff` needs `kind` relocation of `access` within `typeId`. */
+export interface ExtCoreRelo {
+  insnOff: number;
+  typeId: number;
+  /** Access string, e.g. "0:8" (member indexes). */
+  access: string;
+  /** `enum bpf_core_relo_kind` (0 = field byte offset, ...). */
+  kind: number;
+}
+
 /** Records of one ELF section. */
 export interface ExtSection<T> {
   section: string;
@@ -42,6 +55,8 @@ export interface ExtSection<T> {
 export interface BtfExt {
   funcInfo: ExtSection<ExtFuncInfo>[];
   lineInfo: ExtSection<ExtLineInfo>[];
+  /** CO-RE relocations (decoded only; the encoder writes none). */
+  coreRelo?: ExtSection<ExtCoreRelo>[];
 }
 
 /** Packs a line and column the way the kernel's `BPF_LINE_INFO_LINE_NUM`/`_LINE_COL` unpack them. */
@@ -156,5 +171,15 @@ export function decodeBtfExt(bytes: Uint8Array, strings: Uint8Array): BtfExt {
       column: lc & ((1 << LINE_COL_BITS) - 1),
     };
   });
-  return { funcInfo, lineInfo };
+  // core_relo_off/len exist only in headers of 32 bytes or more.
+  const coreRelo =
+    hdrLen >= 32
+      ? parse("core_relo", v.getUint32(24, true), v.getUint32(28, true), CORE_RELO_SIZE, (at) => ({
+          insnOff: v.getUint32(at, true),
+          typeId: v.getUint32(at + 4, true),
+          access: str(v.getUint32(at + 8, true), "core_relo access string"),
+          kind: v.getUint32(at + 12, true),
+        }))
+      : [];
+  return { funcInfo, lineInfo, ...(coreRelo.length ? { coreRelo } : {}) };
 }

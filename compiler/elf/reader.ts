@@ -262,6 +262,10 @@ function rebaseExt(pieces: { fn: Fn; slot: number }[], btf: Btf | undefined, ext
         funcInfo.push({ slot: slotOf(r.insnOff, "func_info"), name: t.name, typeId: r.typeId });
       }
     }
+    for (const s of (ext.coreRelo ?? []).filter((s) => s.section === fn.sec.name)) {
+      const r = s.records.find((r) => inFn(r.insnOff));
+      if (r) throw new ObjectError(`section ${fn.sec.name} offset ${r.insnOff} (function '${fn.name}'): CO-RE relocation (kind ${r.kind}, access ${r.access}) is not supported`);
+    }
     for (const s of ext.lineInfo.filter((s) => s.section === fn.sec.name)) {
       for (const r of s.records.filter((r) => inFn(r.insnOff))) {
         lineInfo.push({ slot: slotOf(r.insnOff, "line_info"), file: r.file, text: r.text, line: r.line, column: r.column });

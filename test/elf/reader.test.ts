@@ -82,6 +82,10 @@ describe("readObject on clang objects", () => {
     );
   });
 
+  it("refuses CO-RE relocations instead of returning unrelocated code", () => {
+    expect(() => readObject(fixture("core.o"))).toThrow("section sk_lookup offset 8 (function 'core_port'): CO-RE relocation (kind 0, access 0:8) is not supported");
+  });
+
   it("refuses a static program function", () => {
     const bytes = fixture("redir.o");
     const elf = parseElf(bytes);
@@ -110,7 +114,7 @@ describe("readObject on clang objects", () => {
         const bytes = new Uint8Array(readFileSync(join(root, dir, f)));
         const elf = parseElf(bytes);
         const expected = elf.symbols.filter((s) => s.type === 2 && s.bind === 1 && elf.sections[s.shndx]?.name !== ".text").length;
-        if (["rodata.o", "globals.o", "legacy.o"].includes(f)) {
+        if (["rodata.o", "globals.o", "legacy.o", "core.o"].includes(f)) {
           expect(() => readObject(bytes), f).toThrow(ObjectError);
           continue;
         }
