@@ -43,6 +43,8 @@ interface Fn {
   sec: ElfSection;
   start: number;
   size: number;
+  /** Symbol binding (STB_*). */
+  bind: number;
 }
 
 /** Marker for errors that escaped the explicit checks (tests assert none do). */
@@ -90,8 +92,9 @@ function read(bytes: Uint8Array): ObjectFile {
   const programs: ObjProgram[] = [];
   for (const sec of elf.sections) {
     if (sec.type !== SHT_PROGBITS || !(sec.flags & SHF_EXECINSTR) || sec === text) continue;
-    for (const { fn, sym } of functionsOf(elf, sec).map((fn) => ({ fn, sym: elf.symbols.find((s) => s.name === fn.name && s.shndx === sec.index && s.type === STT_FUNC)! }))) {
-      if (sym.bind !== STB_GLOBAL && sym.bind !== STB_WEAK) throw new ObjectError(`program '${fn.name}' in section ${sec.name} is static; programs must be global functions`);
+    for (const fn of functionsOf(elf, sec)) {
+      // libbpf 1.x refuses static functions outside .text ("program is static and not supported").
+      if (fn.bind !== STB_GLOBAL && fn.bind !== STB_WEAK) throw new ObjectError(`program '${fn.name}' in section ${sec.name} is static; programs must be global functions`);
       programs.push(link(elf, fn, subprogs, text, maps, btf, ext));
     }
   }
@@ -138,7 +141,7 @@ function functionsOf(elf: ElfFile, sec: ElfSection): Fn[] {
     if (s.value % 8 || s.size % 8) throw new ObjectError(`${where}: offset ${s.value} or size ${s.size} is not a multiple of 8`);
     if (s.size === 0) throw new ObjectError(`${where} has size 0`);
     if (s.value + s.size > sec.size) throw new ObjectError(`${where} (offset ${s.value}, ${s.size} bytes) runs past the section's end (${sec.size} bytes)`);
-    fns.push({ name: s.name, sec, start: s.value, size: s.size });
+    fns.push({ name: s.name, sec, start: s.value, size: s.size, bind: s.bind });
   }
   fns.sort((a, b) => a.start - b.start);
   for (let i = 1; i < fns.length; i++) {
