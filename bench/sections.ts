@@ -312,9 +312,14 @@ export function verifierSection(p: Providers, objects: Map<string, Uint8Array | 
       if (ours && !missing(p.verifier)) {
         try {
           const r = p.verifier.verifyTime(ours, prog.name, runs);
-          if (r.error) notes.push(`${prog.name}: tsbpf verifier: ${r.error}`);
-          us = Math.round(r.ms * 1000);
-          processed = r.processed ?? "n/a";
+          if (r.error) {
+            // A rejection is not a verification time: say so in the cell, the reason in a note.
+            notes.push(`${prog.name}: tsbpf verifier rejected the program: ${r.error}`);
+            us = "rejected";
+          } else {
+            us = Math.round(r.ms * 1000);
+            processed = r.processed ?? "n/a";
+          }
         } catch (err) {
           notes.push(`${prog.name}: tsbpf verifier threw: ${(err as Error).message.split("\n")[0]}`);
           us = "error";
