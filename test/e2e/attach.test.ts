@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { SkLookupFlag } from "../../compiler/asm/index.ts";
 import { Agent, type LoaderBundle, Netns, bundleLoader } from "./netns.ts";
-import { cidr4Program, constProgram, selectObject, selectProgram } from "../kernel/asm-objects.ts";
+import { cidr4Program, constProgram, nullReplaceProgram, selectObject, selectProgram } from "../kernel/asm-objects.ts";
+import { Netns as VmNetns, VmObject } from "../../runtime/index.ts";
 import { rangeObject } from "./handlers.ts";
 
 describeKernel("e2e: sk_lookup programs attached to a throwaway netns", () => {
@@ -134,5 +135,56 @@ describeKernel("e2e: sk_lookup programs attached to a throwaway netns", () => {
       expect(r, order.join(",")).toMatchObject(want === null ? { connected: false, code: "ECONNREFUSED" } : { connected: true, server: want });
       for (const link of links) await agent.do({ op: "detach", link });
     }
+  });
+
+  it("agrees with the VM's netns on every attach order of two programs, with and without a regular listener", async () => {
+    const { agent } = await scenario();
+    const object = selectObject(
+      selectProgram("sel_a", 7007, 0),
+      selectProgram("sel_b", 7007, 1),
+      selectProgram("sel_b_repl", 7007, 1, SkLookupFlag.REPLACE),
+      nullReplaceProgram("null_repl"),
+      constProgram("drop", 0),
+      constProgram("pass", 1),
+    );
+    const names = object.programs.map((p) => p.name);
+    const { obj } = await agent.do({ op: "load", path: bundle.writeObject("orders", object) });
+    const a = await agent.do({ op: "listen", proto: "tcp", host: "127.0.0.1", port: 0 });
+    const b = await agent.do({ op: "listen", proto: "tcp", host: "127.0.0.1", port: 0 });
+    await agent.do({ op: "setSocket", obj, map: "sockets", key: 0, sock: a.sock });
+    await agent.do({ op: "setSocket", obj, map: "sockets", key: 1, sock: b.sock });
+    const realName = new Map<unknown, string>([[a.sock, "A"], [b.sock, "B"]]);
+
+    // The same object in the VM, with the same sockets described.
+    const vmObj = new VmObject(object);
+    const ns = new VmNetns();
+    const tcp = (name: string, port: number) => ns.socket({ name, family: "inet", protocol: "tcp", state: "listen", ip: "127.0.0.1", port });
+    vmObj.map("sockets").set(0, tcp("A", a.port as number)).set(1, tcp("B", b.port as number));
+    const ctx = { family: "inet", protocol: "tcp", localIp: "127.0.0.1", localPort: 7007, remoteIp: "127.0.0.1", remotePort: 40000 } as const;
+
+    const orders: string[][] = [[], ...names.map((n) => [n]), ...names.flatMap((x) => names.map((y) => [x, y]))];
+    let compared = 0;
+    for (const withC of [false, true]) {
+      if (withC) {
+        const c = await agent.do({ op: "listen", proto: "tcp", host: "127.0.0.1", port: 7007 });
+        realName.set(c.sock, "C");
+        tcp("C", 7007);
+      }
+      for (const order of orders) {
+        const links: unknown[] = [];
+        for (const prog of order) links.push((await agent.do({ op: "attach", obj, prog })).link);
+        const r = await agent.do({ op: "connect", host: "127.0.0.1", port: 7007 });
+        for (const link of links) await agent.do({ op: "detach", link });
+        const real = r.connected ? realName.get(r.server) : `refused:${String(r.code)}`;
+        for (const p of [...ns.programs]) ns.detach(p);
+        expect(ns.programs).toHaveLength(0);
+        for (const prog of order) ns.attach(vmObj.program(prog));
+        const sim = ns.lookup(ctx);
+        const vm = sim.socket ? sim.socket.name : "refused:ECONNREFUSED";
+        expect(vm, `${order.join(",") || "(none)"}${withC ? " + C" : ""}`).toBe(real);
+        compared++;
+      }
+    }
+    expect(compared).toBe(2 * (1 + names.length + names.length ** 2));
   });
 });

@@ -152,3 +152,7 @@ export function cidr4Program(name: string, cidr: string, protocol = 6): ObjProgr
     exit(),
   ]);
 }
+
+/** `bpf_sk_assign(ctx, NULL, REPLACE)` and SK_PASS: tries to clear the selection (kernel: it never cancels one). */
+export const nullReplaceProgram = (name: string): ObjProgram =>
+  asmProgram(name, [mov64(Reg.R2, 0), mov64(Reg.R3, 1), call(Helper.sk_assign), mov64(Reg.R0, 1), exit()]);
