@@ -100,10 +100,11 @@ interface SectionPlan {
 
 function checkInput(input: ObjectInput): void {
   if (input.programs.length === 0) throw new ObjectError("an object needs at least one program");
-  const names = new Set<string>();
+  // `_license` is the license variable's symbol; nothing else may take it.
+  const names = new Set<string>(["_license"]);
   for (const p of input.programs) {
     if (!IDENT.test(p.name)) throw new ObjectError(`program name '${p.name}' is not a C identifier`);
-    if (names.has(p.name)) throw new ObjectError(`program '${p.name}' is defined twice`);
+    if (names.has(p.name)) throw new ObjectError(p.name === "_license" ? "'_license' is reserved for the license symbol" : `program '${p.name}' is defined twice`);
     names.add(p.name);
     if (p.insns.length === 0) throw new ObjectError(`program '${p.name}' has no instructions`);
     const section = p.section ?? DEFAULT_SECTION;
