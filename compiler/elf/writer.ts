@@ -114,6 +114,7 @@ function checkInput(input: ObjectInput): void {
   }
   for (const f of input.subprograms ?? []) {
     if (!IDENT.test(f.name)) throw new ObjectError(`subprogram name '${f.name}' is not a C identifier`);
+    if (f.name === "_license") throw new ObjectError("'_license' is reserved for the license symbol");
     if (names.has(f.name)) throw new ObjectError(`'${f.name}' names both a subprogram and a program or another subprogram`);
     names.add(f.name);
     if (f.insns.length === 0) throw new ObjectError(`subprogram '${f.name}' has no instructions`);
@@ -121,6 +122,7 @@ function checkInput(input: ObjectInput): void {
   }
   for (const m of input.maps) {
     if (!IDENT.test(m.name)) throw new ObjectError(`map name '${m.name}' is not a C identifier`);
+    if (m.name === "_license") throw new ObjectError("'_license' is reserved for the license symbol");
     if (names.has(m.name)) throw new ObjectError(`'${m.name}' names both a map and a program or another map`);
     names.add(m.name);
     // The kernel checks BTF key/value sizes against key_size/value_size; a mismatch would make libbpf drop the BTF.

@@ -177,7 +177,7 @@ describe("writeObject layout", () => {
       ["bad program name", { ...base, programs: [{ name: "a-b", insns: redirPort() }] }, /'a-b' is not a C identifier/],
       ["duplicate program", { ...base, programs: [{ name: "p", insns: countProto() }, { name: "p", insns: countProto() }] }, /'p' is defined twice/],
       ["program named _license", { ...base, programs: [{ name: "_license", insns: countProto() }] }, /'_license' is reserved/],
-      ["map named _license", { ...base, maps: [...sampleMaps(), { ...sampleMaps()[1]!, name: "_license" }] }, /'_license' names both/],
+      ["map named _license", { ...base, maps: [...sampleMaps(), { ...sampleMaps()[1]!, name: "_license" }] }, /'_license' is reserved/],
       ["map named like a program", { ...base, programs: [{ name: "hits", insns: countProto() }] }, /'hits' names both/],
       ["unknown map", { ...base, maps: [] }, /unknown map 'hits'/],
       ["empty program", { ...base, programs: [{ name: "p", insns: [] }] }, /has no instructions/],
