@@ -332,7 +332,7 @@ export function verifierSection(p: Providers, objects: Map<string, Uint8Array | 
     }
   }
   notes.push(`tsbpf: median wall time of ${runs} verifications of the program (in-process, after one warm-up)`);
-  notes.push("kernel: 'verification time' and 'processed N insns' of BPF_LOG_STATS, loading through our ELF reader and the kernel bridge");
+  notes.push("kernel: 'verification time' (median of 5 loads) and 'processed N insns' of BPF_LOG_STATS, loading through our ELF reader and the kernel bridge");
   if (logLevel1) notes.push("  (some figures came from `bpftool -d prog loadall` because our reader failed: log level 1, so their time includes log formatting)");
   return {
     title,
