@@ -16,7 +16,7 @@ import { interpret } from "./interp.ts";
 import { jitCompile, type JitFn } from "./jit.ts";
 import { Machine, type MachineOptions } from "./machine.ts";
 import { insnText, prepareProgram, type PreparedProgram } from "./program.ts";
-import { Region, VmFault } from "./region.ts";
+import { Region, VmFault, regionId } from "./region.ts";
 
 /** Execution tier: the reference interpreter or the JIT. */
 export type Tier = "interp" | "jit";
@@ -228,6 +228,11 @@ export class VmObject {
       }
     }
     for (const def of file.maps) this.maps.set(def.name, createMap(def));
+    // Register this object's fixed regions in a fixed order, so that two objects built from the same file give their
+    // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
+    regionId(this.machine.ctx);
+    for (const f of this.machine.frames) regionId(f);
+    for (const m of this.maps.values()) regionId(m.handle);
     for (const p of file.programs) {
       this.programs.set(p.name, new VmProgram(this, prepareProgram(p.name, p.insns, p.mapRelocs, this.maps)));
     }

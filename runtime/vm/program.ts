@@ -9,7 +9,7 @@ import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../compiler/asm/opcode.ts";
 import type { MapReloc } from "../../compiler/elf/object.ts";
 import type { VmMap } from "../maps/map.ts";
-import { ptrHi, ptrLo, type Region } from "./region.ts";
+import { ptrHi, ptrLo, regionId, type Region } from "./region.ts";
 
 /** What a `lddw` loads. */
 export type LddwValue =
@@ -145,6 +145,7 @@ function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: M
   if (insn.src !== Pseudo.MAP_VALUE) return { kind: "ptr", region: map.handle, offset: 0 };
   const value = map.holdsSockets ? null : (map.lookup(new Uint8Array(map.def.keySize)) as Region | null);
   if (!value) return { kind: "fault", reason: `lddw of a value of map '${mapName}', which has no value at key 0` };
+  regionId(value);
   return { kind: "ptr", region: value, offset: next.imm };
 }
 
