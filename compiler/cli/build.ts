@@ -4,7 +4,7 @@
  * Diagnostics go to stderr as `FILE:LINE:COL - error TSBPFnnnn: message` plus a code frame; never a stack trace.
  */
 import { writeFileSync } from "node:fs";
-import { compile, formatDiagnostics, type CompileResult, type DumpStage } from "../index.ts";
+import type { CompileResult, DumpStage } from "../index.ts";
 import { UsageError, parseArgs } from "./usage.ts";
 
 /** Where a command writes (the process streams by default; tests capture them). */
@@ -37,7 +37,9 @@ exit status: 0 success, 1 diagnostics (on stderr), 2 usage error
 export const DUMP_FLAGS = ["--dump-ir", "--dump-asm"];
 
 /** Compiles `file` with the dumps requested by `options`, prints dumps and diagnostics; returns the result. */
-export function compileForCli(file: string, options: Map<string, string | true>, io: CliIO): CompileResult {
+export async function compileForCli(file: string, options: Map<string, string | true>, io: CliIO): Promise<CompileResult> {
+  // Loaded on demand: TypeScript is large, and --help or a usage error should not wait for it.
+  const { compile, formatDiagnostics } = await import("../index.ts");
   const dump: DumpStage[] = [];
   if (options.has("--dump-ir")) dump.push("ir-release");
   if (options.has("--dump-asm")) dump.push("asm");
@@ -72,7 +74,7 @@ export async function run(args: string[], io: CliIO = processIO): Promise<number
   const { positionals, options } = parseArgs(args, ["-o", "--output"], DUMP_FLAGS);
   const file = oneSource(positionals, "build");
   const out = (options.get("-o") ?? options.get("--output") ?? defaultOutput(file)) as string;
-  const result = compileForCli(file, options, io);
+  const result = await compileForCli(file, options, io);
   if (!result.object) return 1;
   try {
     writeFileSync(out, result.object);

@@ -26,7 +26,7 @@ export async function run(args: string[], io: CliIO = processIO): Promise<number
   }
   const { positionals, options } = parseArgs(args, [], DUMP_FLAGS);
   const file = oneSource(positionals, "check");
-  const result = compileForCli(file, options, io);
+  const result = await compileForCli(file, options, io);
   if (!result.object) return 1;
   io.stdout(`${file}: ok (${result.programs.map((p) => `${p.name}: ${p.insnCount} insns`).join(", ")})\n`);
   return 0;
