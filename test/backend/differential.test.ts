@@ -54,6 +54,12 @@ function randomProgram(seed: number) {
   }
   const ops = 10 + Math.floor(rnd() * 30);
   for (let i = 0; i < ops; i++) {
+    if (rnd() < 0.08) {
+      // Re-reading a context field: common-subexpression elimination across the ops in between.
+      const [off, size] = pick(LOADS);
+      pool.push(b.ctxLoad(off, size));
+      continue;
+    }
     const r = rnd();
     if (r < 0.5) pool.push(b.bin(pick(BINOPS), operand(), operand(), width()));
     else if (r < 0.56) {

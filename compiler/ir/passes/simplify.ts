@@ -8,7 +8,8 @@
  * - `if (c) d = 1; else d = 0` (a diamond or triangle of constant moves) becomes `d = setcc c`, and a diamond of other
  *   constants becomes a triangle (`d = y; if (c) d = x`), which needs no jump around the else side;
  * - an instruction both sides of a branch start with (e.g. the socket release) is hoisted above the branch;
- * - stack stores of a value the bytes already hold are removed (stores.ts);
+ * - stack stores of a value the bytes already hold are removed (stores.ts); context-pure values computed twice in
+ *   a block are computed once (cse.ts);
  * - jump threading through empty blocks;
  * - merging a block into its single predecessor; merging structurally identical blocks (shared exits);
  * - dead-code elimination of side-effect-free definitions; removal of unreachable blocks.
@@ -18,6 +19,7 @@
 import type { Block, Function, Inst, Value, VReg } from "../ir.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, invertCmp, swapCmp, u64 } from "./fold.ts";
 import { computeLiveness } from "./liveness.ts";
+import { eliminateCommonSubexpressions } from "./cse.ts";
 import { eliminateRedundantStores } from "./stores.ts";
 import {
   compactBlocks,
@@ -45,6 +47,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = convertBooleanDiamonds(fn) || changed;
     changed = hoistCommonPrefix(fn) || changed;
     changed = eliminateRedundantStores(fn) || changed;
+    changed = eliminateCommonSubexpressions(fn) || changed;
     changed = threadJumps(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
@@ -152,6 +155,10 @@ function foldInst(inst: Inst): Inst {
   switch (inst.op) {
     case "bin":
       if (inst.a.kind === "imm" && inst.b.kind === "imm") return mov(inst.dst, foldBin(inst.kind, inst.width, inst.a.value, inst.b.value));
+      if (inst.a.kind === "imm" && ["add", "mul", "and", "or", "xor"].includes(inst.kind)) {
+        // Canonical form: the immediate on the right (what BPF can encode, and what the identities below match).
+        return { ...inst, a: inst.b, b: inst.a };
+      }
       if (inst.width === 64 && inst.b.kind === "imm" && inst.b.value === 0n && ["add", "sub", "or", "xor", "shl", "lshr", "ashr"].includes(inst.kind)) {
         return { op: "mov", dst: inst.dst, src: inst.a, loc };
       }

@@ -127,8 +127,8 @@ function mentions(key: string, name: string): boolean {
   return new RegExp(`(^|[^0-9a-z])${name}(?![0-9])`).test(key);
 }
 
-/** Keys of single-definition vregs computed purely from the context and immediates (see module comment). */
-function pureKeys(fn: Function): Map<VReg, string> {
+/** Keys of single-definition vregs computed purely from the context and immediates (see module comment); equal keys mean equal values anywhere in the program. */
+export function pureKeys(fn: Function): Map<VReg, string> {
   const defs = new Map<VReg, Inst[]>();
   for (const b of fn.blocks) {
     for (const inst of b.insts) {

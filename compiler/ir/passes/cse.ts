@@ -1,0 +1,72 @@
+/**
+ * Common-subexpression elimination for values computed purely from the read-only context (see `pureKeys` in
+ * stores.ts), within a block: a second computation of the same key becomes a copy of the first (then copy
+ * propagation and dead-code elimination remove it). Unrolled loops that re-read `ctx.remotePort` and swap it on every
+ * iteration read and swap it once.
+ *
+ * The search stops at helper calls: keeping the first value alive across a call would tie up a callee-saved
+ * register, which costs more than reloading one context field.
+ *
+ * Also: 32-bit identity operations (`x + 0`, `x | 0`, `x >> 0` …) on a value whose upper half is already zero become
+ * plain copies.
+ */
+import type { Function, Inst, VReg } from "../ir.ts";
+import { pureKeys } from "./stores.ts";
+import { instDef } from "./util.ts";
+
+/** Runs CSE and the zero-extension identities; returns true when something changed. */
+export function eliminateCommonSubexpressions(fn: Function): boolean {
+  const keys = pureKeys(fn);
+  const zext = zeroExtended(fn);
+  let changed = false;
+  for (const b of fn.blocks) {
+    const avail = new Map<string, VReg>();
+    b.insts = b.insts.map((inst): Inst => {
+      if (inst.op === "call" || inst.op === "call_local") avail.clear();
+      const d = instDef(inst);
+      if (d === undefined) return inst;
+      // A redefinition invalidates what the old value stood for.
+      for (const [k, u] of avail) if (u === d) avail.delete(k);
+      if (inst.op === "bin" && inst.width === 32 && inst.b.kind === "imm" && inst.b.value === 0n && inst.a.kind === "vreg" && zext.has(inst.a.id)) {
+        if (["add", "sub", "or", "xor", "shl", "lshr", "ashr"].includes(inst.kind)) {
+          changed = true;
+          return { op: "mov", dst: d, src: inst.a, loc: inst.loc };
+        }
+      }
+      const key = keys.get(d);
+      if (key === undefined || inst.op === "mov") return inst;
+      const u = avail.get(key);
+      if (u !== undefined && u !== d) {
+        changed = true;
+        return { op: "mov", dst: d, src: { kind: "vreg", id: u }, loc: inst.loc };
+      }
+      avail.set(key, d);
+      return inst;
+    });
+  }
+  return changed;
+}
+
+/** Single-definition vregs whose upper 32 bits are known to be zero. */
+function zeroExtended(fn: Function): Set<VReg> {
+  const defs = new Map<VReg, Inst[]>();
+  for (const b of fn.blocks) for (const i of b.insts) {
+    const d = instDef(i);
+    if (d !== undefined) defs.set(d, [...(defs.get(d) ?? []), i]);
+  }
+  const out = new Set<VReg>();
+  for (const [v, ds] of defs) {
+    if (ds.length !== 1) continue;
+    const i = ds[0]!;
+    const yes =
+      (i.op === "ctx_load" && i.size <= 4) ||
+      ((i.op === "bin" || i.op === "neg") && i.width === 32) ||
+      (i.op === "bswap" && i.bits <= 32) ||
+      (i.op === "ext" && !i.signed) ||
+      i.op === "setcc" ||
+      ((i.op === "load" || i.op === "slot_load") && i.size <= 4 && !i.signed) ||
+      (i.op === "mov" && i.src.kind === "imm" && i.src.value < 1n << 32n);
+    if (yes) out.add(v);
+  }
+  return out;
+}
