@@ -52,8 +52,10 @@ export interface Providers {
 export interface BenchOptions {
   /** Repository root (absolute). */
   root: string;
-  /** Fewer repetitions, for a smoke run. */
+  /** Fewer repetitions. */
   quick: boolean;
+  /** The fewest repetitions that still exercise every path (tests use it; figures are not meaningful). */
+  smoke?: boolean;
 }
 
 const missing = <T>(p: Maybe<T>): p is string => typeof p === "string";
@@ -213,9 +215,9 @@ export async function compileTimeSection(p: Providers, objects: Map<string, Uint
 export async function runtimeSection(p: Providers, objects: Map<string, Uint8Array | string>, o: BenchOptions): Promise<Section> {
   const title = "(c) ns per run on the example's hit path (VM interpreter / JIT vs kernel BPF_PROG_TEST_RUN)";
   if (missing(p.kernel) && missing(p.vm)) return skippedSection(title, `no VM (${p.vm}) and no kernel (${p.kernel})`);
-  const repeat = o.quick ? 20_000 : 200_000;
-  const trials = o.quick ? 3 : 5;
-  const vmRuns = o.quick ? 2_100 : 28_000;
+  const repeat = o.smoke ? 1_000 : o.quick ? 20_000 : 200_000;
+  const trials = o.smoke ? 1 : o.quick ? 3 : 5;
+  const vmRuns = o.smoke ? 700 : o.quick ? 2_100 : 28_000;
   const rows: Section["rows"] = [];
   const notes: string[] = [];
   if (missing(p.vm)) notes.push(`VM columns: ${p.vm}`);

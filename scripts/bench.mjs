@@ -7,7 +7,8 @@
 // Optional parts (compiler, VM, verifier, kernel bridge) are bundled one by one: a part that is missing or does not
 // build yet makes its columns "n/a" (or its section "skipped") with a one-line reason instead of failing the run.
 //
-// Flags: --quick (fewer repetitions), --json (also print the sections as JSON), --only=a,b,c,d
+// Flags: --quick (fewer repetitions), --smoke (fewest; for tests), --json (also print the sections as JSON),
+// --only=a,b,c,d
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -16,7 +17,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = join(root, "node_modules", ".cache", "tsbpf-bench");
 const args = process.argv.slice(2);
-const quick = args.includes("--quick");
+const smoke = args.includes("--smoke");
+const quick = smoke || args.includes("--quick");
 const json = args.includes("--json");
 const only = (args.find((a) => a.startsWith("--only="))?.slice(7) ?? "a,b,c,d").split(",");
 
@@ -83,8 +85,8 @@ export function verifyTime(bytes, program, runs) {
 );
 providers.verifier = typeof verifier === "string" ? `verifier ${verifier}` : verifier;
 
-const options = { root, quick };
-console.log(`tsbpf bench${quick ? " (quick)" : ""} — ${new Date().toISOString()}, node ${process.version}\n`);
+const options = { root, quick, smoke };
+console.log(`tsbpf bench${smoke ? " (smoke)" : quick ? " (quick)" : ""} — ${new Date().toISOString()}, node ${process.version}\n`);
 const objects = await sections.compileExamples(providers, options);
 const results = [];
 const show = (s) => {

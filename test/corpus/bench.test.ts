@@ -9,6 +9,7 @@ import { EXAMPLES } from "../../bench/examples.ts";
 import { instructionCounts, objdumpUnavailableReason } from "../../bench/objdump.ts";
 import { median, ratio, renderSection } from "../../bench/report.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
+import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, corpusPath } from "./manifest.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -59,12 +60,22 @@ describe("report helpers", () => {
   });
 });
 
+/** One smoke run of the whole bench for the tests below (sections a and c), parsed from its --json output. */
+let benchRun: { status: number | null; stderr: string; sections: Array<{ title: string; rows: unknown[][]; notes: string[] }> } | undefined;
+function runBench() {
+  if (!benchRun) {
+    const r = spawnSync("node", [join(ROOT, "scripts/bench.mjs"), "--smoke", "--only=a,c", "--json"], { encoding: "utf8", cwd: ROOT });
+    const at = r.stdout.indexOf("\n[");
+    benchRun = { status: r.status, stderr: r.stderr, sections: at >= 0 ? JSON.parse(r.stdout.slice(at)) : [] };
+  }
+  return benchRun;
+}
+
 describe.skipIf(noObjdump !== null)("npm run bench", () => {
   it("prints the code-size table with clang's count for every example program", () => {
-    const r = spawnSync("node", [join(ROOT, "scripts/bench.mjs"), "--quick", "--only=a", "--json"], { encoding: "utf8", cwd: ROOT });
+    const r = runBench();
     expect(r.status, r.stderr).toBe(0);
-    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf("\n["))) as Array<{ title: string; rows: unknown[][] }>;
-    const size = json.find((s) => s.title.startsWith("(a)"))!;
+    const size = r.sections.find((s) => s.title.startsWith("(a)"))!;
     for (const ex of EXAMPLES) {
       const clang = instructionCounts(join(ROOT, ex.twinObject));
       for (const prog of ex.programs) {
@@ -73,6 +84,22 @@ describe.skipIf(noObjdump !== null)("npm run bench", () => {
         expect(row![3]).toBe(clang.get(prog.name));
         // Our compiler has landed: every example must compile and be counted.
         if (existsSync(join(ROOT, "compiler/index.ts"))) expect(typeof row![2], `${prog.name}: ${JSON.stringify(size)}`).toBe("number");
+      }
+    }
+  });
+});
+
+describeKernel("npm run bench (run time)", () => {
+  it("times every program on the kernel and in the VM, each behaving as the bench table says", () => {
+    const r = runBench();
+    expect(r.status, r.stderr).toBe(0);
+    const run = r.sections.find((s) => s.title.startsWith("(c)"))!;
+    // No object, ours or clang's, may select differently from what bench/examples.ts expects, in any tier.
+    expect(run.notes.filter((n) => /behaves differently|error/.test(n))).toEqual([]);
+    for (const ex of EXAMPLES) {
+      for (const prog of ex.programs) {
+        const clang = run.rows.find((row) => row[0] === prog.name && row[1] === "clang")!;
+        expect(clang.slice(2).map((c) => typeof c), prog.name).toEqual(["number", "number", "number"]);
       }
     }
   });
