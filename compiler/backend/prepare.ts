@@ -94,7 +94,7 @@ function legalise(fn: Function): void {
       switch (inst.op) {
         case "bin": {
           if (inst.a.kind === "imm" && inst.b.kind === "vreg" && COMMUTATIVE.has(inst.kind)) [inst.a, inst.b] = [inst.b, inst.a];
-          if (inst.b.kind === "imm" && inst.b.value === 0n && ["udiv", "sdiv", "umod", "smod"].includes(inst.kind)) {
+          if (inst.b.kind === "imm" && BigInt.asUintN(inst.width, inst.b.value) === 0n && ["udiv", "sdiv", "umod", "smod"].includes(inst.kind)) {
             // BPF: x / 0 = 0 and x % 0 = x (the verifier rejects a constant zero divisor).
             const isDiv = inst.kind === "udiv" || inst.kind === "sdiv";
             inst = isDiv
