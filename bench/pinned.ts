@@ -6,6 +6,7 @@
  * alive until `close()`.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { MapDef } from "../compiler/abi/maps.ts";
@@ -27,11 +28,13 @@ export interface PinnedObject {
 }
 
 let counter = 0;
+/** Distinguishes module instances that share a pid (worker threads). */
+const TAG = randomBytes(3).toString("hex");
 
 /** Loads `objectPath` with bpftool (see module comment). `bpffs` defaults to /sys/fs/bpf. */
 export function loadPinned(bpf: NativeBpf, objectPath: string, bpffs = "/sys/fs/bpf"): PinnedObject {
-  // bpffs refuses names with '.', so the pin folders are named by pid and a counter only.
-  const base = join(bpffs, `tsbpf-pinned-${process.pid}-${counter++}`);
+  // bpffs refuses names with '.', so the pin folders are named by pid, a random tag and a counter only.
+  const base = join(bpffs, `tsbpf-pinned-${process.pid}-${TAG}-${counter++}`);
   const progDir = `${base}-progs`;
   const mapDir = `${base}-maps`;
   const programs = new Map<string, KernelProgram>();

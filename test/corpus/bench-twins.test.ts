@@ -1,6 +1,7 @@
 // The C twins of the examples (bench/c): each loads in the kernel with exactly the programs the bench table names,
 // and bench/c/build.sh reproduces the committed objects byte for byte.
 import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,8 @@ import { describeKernel } from "../support/kernel.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TWINS = join(ROOT, "bench/c");
+/** Pin names must not collide between test files that share a pid (worker threads). */
+const TAG = randomBytes(3).toString("hex");
 
 describe("bench twin table", () => {
   it("names an existing example, C source and object for every entry, and every twin object once", () => {
@@ -28,7 +31,7 @@ describe("bench twin table", () => {
 describeKernel("C twins in the kernel", () => {
   EXAMPLES.forEach((ex, n) => {
     it(`${ex.twinObject} loads with programs ${ex.programs.map((p) => p.name).join(", ")}`, () => {
-      const pin = `/sys/fs/bpf/tsbpf-twin-${process.pid}-${n}`;
+      const pin = `/sys/fs/bpf/tsbpf-twin-${process.pid}-${TAG}-${n}`;
       try {
         const load = spawnSync("bpftool", ["prog", "loadall", join(ROOT, ex.twinObject), pin], { encoding: "utf8" });
         expect(load.status, `bpftool prog loadall ${ex.twinObject}:\n${load.stderr}`).toBe(0);

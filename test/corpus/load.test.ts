@@ -1,6 +1,7 @@
 // The clang corpus against the real kernel: every object loads with libbpf (bpftool prog loadall), its programs
 // and maps are exactly those the manifest lists, and build.sh reproduces the committed objects byte for byte.
 import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { describeKernel } from "../support/kernel.ts";
 import { CORPUS_DIR, corpusPath, loadCorpus } from "./manifest.ts";
 
 const corpus = loadCorpus();
+/** Pin names must not collide between test files that share a pid (worker threads). */
+const TAG = randomBytes(3).toString("hex");
 
 function bpftoolJson<T>(...args: string[]): T {
   return JSON.parse(execFileSync("bpftool", ["-j", ...args], { encoding: "utf8" })) as T;
@@ -84,7 +87,7 @@ describeKernel("corpus objects in the kernel", () => {
   corpus.objects.forEach((obj, n) => {
     it(`${obj.file} loads every program with its maps`, () => {
       // bpffs refuses names containing '.', hence no file name in the pin path.
-      const pin = `/sys/fs/bpf/tsbpf-corpus-${process.pid}-${n}`;
+      const pin = `/sys/fs/bpf/tsbpf-corpus-${process.pid}-${TAG}-${n}`;
       pins.push(pin);
       try {
         const load = spawnSync("bpftool", ["prog", "loadall", corpusPath(obj.file), pin], { encoding: "utf8" });

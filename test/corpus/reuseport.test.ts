@@ -2,6 +2,7 @@
 // creates the listener and runs a Node child (fd-child.mjs) with the fd inherited; the child fills the pinned maps,
 // runs BPF_PROG_TEST_RUN through the kernel bridge's addon and reports back.
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +27,7 @@ sys.exit(subprocess.run(sys.argv[2:], pass_fds=[s.fileno()], env=env).returncode
 `;
 
 const corpus = loadCorpus();
+const TAG = randomBytes(3).toString("hex");
 const cases: Array<{ prog: string; object: string; c: CorpusCase }> = [];
 for (const p of corpus.programs) {
   for (const c of p.cases) {
@@ -41,7 +43,7 @@ describeKernel("SO_REUSEPORT cases of the manifest on the kernel", () => {
   for (const { prog, object, c } of cases) {
     it.skipIf(python !== null || addon === null)(`${prog} / ${c.name}`, () => {
       const obj = corpus.objects.find((o) => o.file === object)!;
-      const base = `/sys/fs/bpf/tsbpf-reuseport-${process.pid}`;
+      const base = `/sys/fs/bpf/tsbpf-reuseport-${process.pid}-${TAG}`;
       const progDir = `${base}-progs`;
       const mapDir = `${base}-maps`;
       try {
