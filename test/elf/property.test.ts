@@ -88,7 +88,7 @@ describe("writer/reader properties on random programs", () => {
   afterAll(() => tmp.cleanup());
 
   it("readObject(writeObject(p)) gives back p's encoding, map relocations and one line record per line change", () => {
-    for (let seed = 1; seed <= 150; seed++) {
+    for (let seed = 1; seed <= 60; seed++) {
       const programs = [0, 1, 2].map((k) => ({ name: `p${k}`, insns: randomProgram(seed * 3 + k, `p${k}`) }));
       const obj = readObject(writeObject({ fileName: FILE, source: SOURCE, license: "GPL", programs, maps: sampleMaps() }));
       programs.forEach((p, k) => {
@@ -105,7 +105,7 @@ describe("writer/reader properties on random programs", () => {
   });
 
   it("llvm-objdump-16 -d agrees with our disassembler on random programs", () => {
-    for (let seed = 1; seed <= 40; seed++) {
+    for (let seed = 1; seed <= 20; seed++) {
       const programs = [{ name: "p0", insns: randomProgram(seed, "p0") }];
       const bytes = writeObject({ fileName: FILE, license: "GPL", programs, maps: sampleMaps() });
       const path = join(tmp.dir, `r${seed}.o`);
