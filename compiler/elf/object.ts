@@ -7,7 +7,11 @@
 import type { Instruction } from "../asm/instruction.ts";
 import type { MapDef } from "../abi/maps.ts";
 
-/** A map reference inside a linked program: the lddw at `slot` must receive the fd of map `map`. */
+/**
+ * A map reference inside a linked program: the lddw at `slot` must receive the fd of map `map`. In `insns`/`bytes`
+ * that lddw is as the ELF file has it (src_reg 0, imm 0 for clang's and tsbpf's objects); a loader sets
+ * src_reg = BPF_PSEUDO_MAP_FD and imm = the fd, as libbpf does.
+ */
 export interface MapReloc {
   slot: number;
   map: string;
