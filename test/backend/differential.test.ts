@@ -1,7 +1,7 @@
 /**
  * Differential test: random IR programs (arithmetic at both widths, extensions, byte swaps, comparisons, diamonds,
- * helper calls that force values into callee-saved registers or spill slots, stack round trips) are compiled, loaded
- * into the kernel and run with BPF_PROG_TEST_RUN; every result the program stores into an ARRAY map must equal what
+ * bounded loops, helper calls that force values into callee-saved registers or spill slots, stack round trips and
+ * re-stores) are compiled, loaded into the kernel and run with BPF_PROG_TEST_RUN; every result the program stores into an ARRAY map must equal what
  * the reference IR interpreter computes for the same context bytes.
  */
 import { expect, it } from "vitest";
@@ -16,7 +16,8 @@ import { interpret } from "./interp.ts";
 import { FnBuilder, k, map, module, v } from "./ir-builder.ts";
 
 const OUTPUTS = 6;
-const PROGRAMS = 80;
+/** Programs per run; raise with TSBPF_FUZZ_PROGRAMS for a longer hunt. */
+const PROGRAMS = Number(process.env.TSBPF_FUZZ_PROGRAMS ?? 80);
 
 /** mulberry32: a small deterministic PRNG, so failures reproduce by seed. */
 function prng(seed: number): () => number {
@@ -88,6 +89,23 @@ function randomProgram(seed: number) {
       b.br(j);
       b.at(j);
       pool.push(d);
+    } else if (r < 0.83) {
+      // A bounded loop: acc = acc op f(i) for i in 0..n-1, sometimes with a helper call in the body.
+      const i = b.mov(k(0));
+      const acc = b.mov(v(pick(pool)));
+      const head = b.block();
+      const body = b.block();
+      const exit = b.block();
+      b.br(head);
+      b.at(head).cbr("ult", v(i), k(2 + Math.floor(rnd() * 4)), body, exit);
+      b.at(body);
+      const t = b.bin(pick(BINOPS), v(i), rnd() < 0.5 ? v(pick(pool)) : k(pick(CONSTS)), width());
+      b.emit({ op: "bin", dst: acc, kind: pick(["add", "xor", "sub", "mul"] as const), width: width(), a: v(acc), b: v(t) });
+      if (rnd() < 0.4) b.call(7, []);
+      b.emit({ op: "bin", dst: i, kind: "add", width: 64, a: v(i), b: k(1) });
+      b.br(head);
+      b.at(exit);
+      pool.push(acc);
     } else if (r < 0.86) b.call(7, []); // clobbers r0-r5: live values move to r6-r9 or spill
     else if (r < 0.96) {
       // A shared 8-byte slot written (often with a value it already holds) and read back: redundant-store removal.
