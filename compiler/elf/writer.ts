@@ -220,6 +220,65 @@ function planBytes(plan: SectionPlan): Uint8Array {
   return data;
 }
 
+/** What the BTF step hands to the ELF layout. */
+interface ObjectBtf {
+  btfBytes: Uint8Array;
+  btfExtBytes: Uint8Array;
+  /** Each map's VAR id and place in `.maps`. */
+  mapVars: { name: string; varId: number; offset: number; size: number }[];
+  mapsSize: number;
+  /** The license string with its NUL. */
+  licenseBytes: Uint8Array;
+}
+
+/**
+ * `.BTF` and `.BTF.ext` of the object: map definitions first (in declaration order, as clang emits them), then the
+ * context struct and one FUNC per program and subprogram, then the license variable and the DATASECs; func_info and
+ * line_info of every code section in `codePlans`.
+ */
+function objectBtf(input: ObjectInput, codePlans: SectionPlan[]): ObjectBtf {
+  const subprograms = input.subprograms ?? [];
+  const b = new BtfBuilder();
+  const mapVars: ObjectBtf["mapVars"] = [];
+  let mapsSize = 0;
+  for (const m of input.maps) {
+    const { varId, size } = addMapDefinition(b, m);
+    mapVars.push({ name: m.name, varId, offset: mapsSize, size });
+    mapsSize += size;
+  }
+  const ctxPtr = addSkLookupCtx(b);
+  const funcIds = new Map(input.programs.map((p) => [p.name, addProgramFunc(b, p.name, ctxPtr)]));
+  if (subprograms.length) {
+    // Static functions: the kernel takes their argument types from the caller's registers, so 64-bit integers do.
+    const long = b.add({ kind: BtfKind.INT, name: "long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.SIGNED });
+    const u64 = b.add({ kind: BtfKind.INT, name: "unsigned long long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.NONE });
+    for (const f of subprograms) {
+      const proto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: long, params: (f.params ?? []).map((name) => ({ name, type: u64 })) });
+      funcIds.set(f.name, b.add({ kind: BtfKind.FUNC, name: f.name, type: proto, linkage: Linkage.STATIC }));
+    }
+  }
+  const licenseBytes = new TextEncoder().encode(`${input.license}\0`);
+  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, bits: 8, offset: 0, encoding: IntEncoding.SIGNED });
+  const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, bits: 32, offset: 0, encoding: IntEncoding.NONE });
+  const licArr = b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: licenseBytes.length });
+  const licVar = b.add({ kind: BtfKind.VAR, name: "_license", type: licArr, linkage: Linkage.GLOBAL });
+  // DATASEC sizes and offsets are final here (clang leaves them 0 for libbpf to fix up from the symbol table).
+  if (input.maps.length) {
+    b.add({ kind: BtfKind.DATASEC, name: ".maps", size: mapsSize, vars: mapVars.map((v) => ({ type: v.varId, offset: v.offset, size: v.size })) });
+  }
+  b.add({ kind: BtfKind.DATASEC, name: "license", size: licenseBytes.length, vars: [{ type: licVar, offset: 0, size: licenseBytes.length }] });
+
+  const ext: BtfExt = {
+    funcInfo: codePlans.map((s) => ({ section: s.name, records: s.funcs.map((f) => ({ insnOff: f.offset, typeId: funcIds.get(f.name)! })) })),
+    lineInfo: codePlans.filter((s) => s.lineInfo.length).map((s) => ({ section: s.name, records: s.lineInfo })),
+  };
+  // One string table for both sections: type names first, then section names, file names and line text.
+  const strings = new StringTable();
+  addTypeNames(b.types, strings);
+  const btfExtBytes = encodeBtfExt(ext, strings);
+  return { btfBytes: encodeBtf(b.types, strings), btfExtBytes, mapVars, mapsSize, licenseBytes };
+}
+
 /** Writes a relocatable ELF64 BPF object (see the module comment for its layout). Bad input throws ObjectError. */
 export function writeObject(input: ObjectInput): Uint8Array {
   checkInput(input);
@@ -247,44 +306,8 @@ export function writeObject(input: ObjectInput): Uint8Array {
   // R_BPF_64_32 relocation against the .text section symbol with imm = callee slot - 1 (libbpf adds 1 back).
   for (const c of text.calls) new DataView(textBytes.buffer).setInt32(c.offset + 4, (textOffset(c.target) - c.offset) / 8 - 1, true);
 
-  // BTF: map definitions first (as clang emits them in declaration order), then the programs, then the license.
-  const b = new BtfBuilder();
-  const mapVars: { name: string; varId: number; offset: number; size: number }[] = [];
-  let mapsSize = 0;
-  for (const m of input.maps) {
-    const { varId, size } = addMapDefinition(b, m);
-    mapVars.push({ name: m.name, varId, offset: mapsSize, size });
-    mapsSize += size;
-  }
-  const ctxPtr = addSkLookupCtx(b);
-  const funcIds = new Map(input.programs.map((p) => [p.name, addProgramFunc(b, p.name, ctxPtr)]));
-  if (subprograms.length) {
-    const long = b.add({ kind: BtfKind.INT, name: "long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.SIGNED });
-    const u64 = b.add({ kind: BtfKind.INT, name: "unsigned long long", size: 8, bits: 64, offset: 0, encoding: IntEncoding.NONE });
-    for (const f of subprograms) {
-      const proto = b.add({ kind: BtfKind.FUNC_PROTO, name: "", returnType: long, params: (f.params ?? []).map((name) => ({ name, type: u64 })) });
-      funcIds.set(f.name, b.add({ kind: BtfKind.FUNC, name: f.name, type: proto, linkage: Linkage.STATIC }));
-    }
-  }
-  const licenseBytes = new TextEncoder().encode(`${input.license}\0`);
-  const char = b.add({ kind: BtfKind.INT, name: "char", size: 1, bits: 8, offset: 0, encoding: IntEncoding.SIGNED });
-  const index = b.add({ kind: BtfKind.INT, name: "__ARRAY_SIZE_TYPE__", size: 4, bits: 32, offset: 0, encoding: IntEncoding.NONE });
-  const licArr = b.add({ kind: BtfKind.ARRAY, name: "", type: char, indexType: index, nelems: licenseBytes.length });
-  const licVar = b.add({ kind: BtfKind.VAR, name: "_license", type: licArr, linkage: Linkage.GLOBAL });
-  if (input.maps.length) {
-    b.add({ kind: BtfKind.DATASEC, name: ".maps", size: mapsSize, vars: mapVars.map((v) => ({ type: v.varId, offset: v.offset, size: v.size })) });
-  }
-  b.add({ kind: BtfKind.DATASEC, name: "license", size: licenseBytes.length, vars: [{ type: licVar, offset: 0, size: licenseBytes.length }] });
-
   const codePlans = subprograms.length ? [text, ...plans] : plans;
-  const ext: BtfExt = {
-    funcInfo: codePlans.map((s) => ({ section: s.name, records: s.funcs.map((f) => ({ insnOff: f.offset, typeId: funcIds.get(f.name)! })) })),
-    lineInfo: codePlans.filter((s) => s.lineInfo.length).map((s) => ({ section: s.name, records: s.lineInfo })),
-  };
-  const btfStrings = new StringTable();
-  addTypeNames(b.types, btfStrings);
-  const btfExtBytes = encodeBtfExt(ext, btfStrings);
-  const btfBytes = encodeBtf(b.types, btfStrings);
+  const { btfBytes, btfExtBytes, mapVars, mapsSize, licenseBytes } = objectBtf(input, codePlans);
 
   // Section indexes (the NULL section is 0): .strtab, .text, then each program section and its .rel, ...
   const specs: (SectionSpec & { index: number })[] = [];
