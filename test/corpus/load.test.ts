@@ -128,6 +128,33 @@ describeKernel("corpus objects in the kernel", () => {
   });
 });
 
+const ERRNO_TEXT = { EACCES: "Permission denied", EINVAL: "Invalid argument" } as const;
+
+describe("reject corpus manifest", () => {
+  it("lists every reject/*.c once", () => {
+    const sources = readdirSync(join(CORPUS_DIR, "reject")).filter((f) => f.endsWith(".c")).map((f) => `reject/${f}`).sort();
+    expect(corpus.rejects.map((r) => r.source).sort()).toEqual(sources);
+  });
+});
+
+describeKernel("reject corpus in the kernel", () => {
+  for (const r of corpus.rejects) {
+    it(`${r.program} is refused: ${r.why}`, () => {
+      const pin = `/sys/fs/bpf/tsbpf-reject-${process.pid}-${TAG}-${r.program}`;
+      try {
+        const load = spawnSync("bpftool", ["prog", "loadall", corpusPath(r.file), pin], { encoding: "utf8" });
+        expect(load.status).not.toBe(0);
+        // libbpf prints the errno as text, then the verifier log between BEGIN/END markers.
+        expect(load.stderr).toContain(`prog '${r.program}': BPF program load failed: ${ERRNO_TEXT[r.errno]}`);
+        const log = load.stderr.slice(load.stderr.indexOf("BEGIN PROG LOAD LOG"), load.stderr.indexOf("END PROG LOAD LOG"));
+        expect(log.split("\n")).toContain(r.message);
+      } finally {
+        rmSync(pin, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 const clang = spawnSync("clang-16", ["--version"], { encoding: "utf8" });
 const clangMissing = clang.status !== 0 ? "clang-16 is not installed (apt-get install clang-16)" : null;
 if (clangMissing) console.warn(`[skip] corpus rebuild: ${clangMissing}`);
@@ -137,9 +164,9 @@ describe.skipIf(clangMissing !== null)("build.sh", () => {
     const out = mkdtempSync(join(tmpdir(), "tsbpf-corpus-"));
     try {
       execFileSync("sh", [join(CORPUS_DIR, "build.sh")], { env: { ...process.env, OUT_DIR: out }, stdio: "pipe" });
-      for (const obj of corpus.objects) {
-        const rebuilt = readFileSync(join(out, obj.file));
-        expect(Buffer.compare(rebuilt, readFileSync(corpusPath(obj.file))), `${obj.file} differs from build.sh's output`).toBe(0);
+      for (const file of [...corpus.objects.map((o) => o.file), ...corpus.rejects.map((r) => r.file)]) {
+        const rebuilt = readFileSync(join(out, file));
+        expect(Buffer.compare(rebuilt, readFileSync(corpusPath(file))), `${file} differs from build.sh's output`).toBe(0);
       }
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -59,6 +59,18 @@ export interface CorpusProgram {
   cases: CorpusCase[];
 }
 
+/** A program the kernel verifier must refuse (reject/NAME.o). */
+export interface CorpusReject {
+  file: string;
+  source: string;
+  program: string;
+  /** errno of the failed BPF_PROG_LOAD: EACCES or EINVAL. */
+  errno: "EACCES" | "EINVAL";
+  /** A line of the kernel verifier's log. */
+  message: string;
+  why: string;
+}
+
 /** The whole manifest. */
 export interface Corpus {
   conventions: Record<string, string>;
@@ -70,6 +82,7 @@ export interface Corpus {
     note: string;
     cases: Array<{ programs: string[]; result: string }>;
   };
+  rejects: CorpusReject[];
 }
 
 /** Reads and parses corpus.json. */
