@@ -162,7 +162,7 @@ describe("VM fuzz: random bytecode on both tiers", () => {
     const r = rng(3);
     let ran = 0;
     const kinds = new Map<string, number>();
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0; i < 1000; i++) {
       const { insns, relocs } = randomProgram(r, 2 + Math.floor(r() * 24));
       const bytes = new Uint8Array(insns.length * 8);
       const file: ObjectFile = { license: "GPL", maps: MAPS, programs: [{ name: "p", section: "sk_lookup", insns, bytes, mapRelocs: relocs, lineInfo: [], funcInfo: [] }] };
@@ -172,7 +172,7 @@ describe("VM fuzz: random bytecode on both tiers", () => {
       }
       ran++;
     }
-    expect(ran).toBe(1500);
+    expect(ran).toBe(1000);
     // The generator must reach both normal exits and faults of several kinds, or the test proves little.
     expect(kinds.get("ok") ?? 0).toBeGreaterThan(100);
     expect(kinds.get("VmFault") ?? 0).toBeGreaterThan(100);
@@ -186,7 +186,7 @@ describe("VM fuzz: random bytecode on both tiers", () => {
         return [];
       }
     });
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < 400; i++) {
       const base = files[i % files.length]!;
       const p = base.programs[Math.floor(r() * base.programs.length)]!;
       const insns = p.insns.map((x) => ({ ...x }));
