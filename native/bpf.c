@@ -284,13 +284,30 @@ static napi_value map_get_next_key(napi_env env, napi_callback_info info) {
 /* ---- programs ---- */
 
 /*
- * progLoad(type, expectedAttachType, insns, license, name, logLevel) -> { fd, log }
+ * progLoad(type, expectedAttachType, insns, license, name, logLevel, btf?) -> { fd, log }
  * With logLevel 0 the load runs without a log (fast path) and, on failure, is retried once with log level 1 so the
  * thrown error carries the verifier's explanation. A non-zero logLevel (e.g. 4 = BPF_LOG_STATS) collects the log on
  * success too.
  */
 static napi_value prog_load(napi_env env, napi_callback_info info) {
   GET_ARGS(6);
+  /* Optional BTF: { btfFd, funcInfo: Uint8Array of bpf_func_info, lineInfo: Uint8Array of bpf_line_info }. */
+  int32_t btf_fd = -1;
+  void *func_info = NULL, *line_info = NULL;
+  size_t func_len = 0, line_len = 0;
+  if (argc >= 7) {
+    napi_valuetype t;
+    napi_typeof(env, argv[6], &t);
+    if (t == napi_object) {
+      napi_value v;
+      napi_get_named_property(env, argv[6], "btfFd", &v);
+      if (!arg_i32(env, v, &btf_fd, "btf.btfFd")) return NULL;
+      napi_get_named_property(env, argv[6], "funcInfo", &v);
+      if (!arg_bytes(env, v, &func_info, &func_len, "btf.funcInfo", 1)) return NULL;
+      napi_get_named_property(env, argv[6], "lineInfo", &v);
+      if (!arg_bytes(env, v, &line_info, &line_len, "btf.lineInfo", 1)) return NULL;
+    }
+  }
   uint32_t type, attach_type, log_level;
   void *insns;
   size_t insns_len;
@@ -310,6 +327,19 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
     attr.insn_cnt = (uint32_t)(insns_len / 8);
     attr.license = (uintptr_t)license;
     memcpy(attr.prog_name, name, sizeof attr.prog_name);
+    if (btf_fd >= 0) {
+      attr.prog_btf_fd = (uint32_t)btf_fd;
+      if (func_len) {
+        attr.func_info_rec_size = sizeof(struct bpf_func_info);
+        attr.func_info = (uintptr_t)func_info;
+        attr.func_info_cnt = (uint32_t)(func_len / sizeof(struct bpf_func_info));
+      }
+      if (line_len) {
+        attr.line_info_rec_size = sizeof(struct bpf_line_info);
+        attr.line_info = (uintptr_t)line_info;
+        attr.line_info_cnt = (uint32_t)(line_len / sizeof(struct bpf_line_info));
+      }
+    }
     if (log_level != 0 || attempt == 1) {
       if (!log) log = calloc(1, LOG_BUF_SIZE);
       if (!log) return throw_errno(env, ENOMEM, "bpf(BPF_PROG_LOAD) log buffer", NULL);
@@ -366,6 +396,36 @@ static napi_value prog_test_run(napi_env env, napi_callback_info info) {
   set_u32(env, result, "retval", attr.test.retval);
   set_u32(env, result, "durationNs", attr.test.duration);
   set_u32(env, result, "ctxSizeOut", attr.test.ctx_size_out);
+  return result;
+}
+
+/* btfLoad(bytes, logLevel) -> { fd, log }: BPF_BTF_LOAD of a raw .BTF section (for func/line info of programs). */
+static napi_value btf_load(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  void *btf;
+  size_t btf_len;
+  uint32_t log_level;
+  if (!arg_bytes(env, argv[0], &btf, &btf_len, "btf", 0) || !arg_u32(env, argv[1], &log_level, "logLevel")) return NULL;
+  char *log = calloc(1, LOG_BUF_SIZE);
+  if (!log) return throw_errno(env, ENOMEM, "bpf(BPF_BTF_LOAD) log buffer", NULL);
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.btf = (uintptr_t)btf;
+  attr.btf_size = (uint32_t)btf_len;
+  attr.btf_log_buf = (uintptr_t)log;
+  attr.btf_log_size = LOG_BUF_SIZE;
+  attr.btf_log_level = log_level ? log_level : 1;
+  long fd = sys_bpf(BPF_BTF_LOAD, &attr);
+  if (fd < 0) {
+    napi_value r = throw_errno(env, errno, "bpf(BPF_BTF_LOAD)", log);
+    free(log);
+    return r;
+  }
+  napi_value result;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "fd", make_i32(env, (int32_t)fd));
+  set_str(env, result, "log", log);
+  free(log);
   return result;
 }
 
@@ -540,6 +600,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("progInfo", prog_info),         EXPORT("mapInfo", map_info),
       EXPORT("linkInfo", link_info),         EXPORT("close", close_fd),
       EXPORT("socketCookie", socket_cookie), EXPORT("openPath", open_path),
+      EXPORT("btfLoad", btf_load),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

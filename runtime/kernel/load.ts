@@ -11,6 +11,7 @@ import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/s
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import { LIBBPF_PIN_BY_NAME } from "../../compiler/abi/maps.ts";
 import { ObjectError, type ObjProgram, type ObjectFile } from "../../compiler/elf/object.ts";
+import { btfStringOffsets, encodeFuncInfo, encodeLineInfo } from "./btf.ts";
 import { KernelMap } from "./map.ts";
 import { type NativeBpf, asKernelError, sys } from "./native.ts";
 import { KernelProgram } from "./program.ts";
@@ -26,10 +27,19 @@ export interface LoadOptions {
   pinRoot?: string;
   /** Load only these programs (default: every program of the object). */
   programs?: string[];
+  /**
+   * Pass the object's BTF with func/line info to the kernel (default true), so verifier logs and xlated dumps show
+   * source lines. When the kernel refuses the BTF (clang's .BTF needs libbpf's DATASEC fix-ups), programs load
+   * without it and `LoadedObject.btf` says why.
+   */
+  btf?: boolean;
 }
 
 /** Everything an object created in the kernel. `close()` releases all fds (attached links keep their programs). */
 export class LoadedObject {
+  /** "loaded" when programs carry BTF func/line info, otherwise why not. */
+  btf = "not requested";
+
   /** @internal */
   constructor(
     readonly programs: Map<string, KernelProgram>,
@@ -121,20 +131,73 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
     for (const name of wanted ?? []) {
       if (!obj.programs.some((p) => p.name === name)) throw new ObjectError(`no program ${name} in the object`);
     }
-    for (const prog of obj.programs) {
-      if (wanted && !wanted.includes(prog.name)) continue;
-      const insns = relocate(prog, fds);
-      let r: { fd: number; log: string };
-      try {
-        r = bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, obj.license || "GPL", kernelObjectName(prog.name), options.logLevel ?? 0);
-      } catch (err) {
-        throw asKernelError(err, `loading program ${prog.name}`);
+    const btf = options.btf === false ? null : openBtf(bpf, obj, loaded);
+    try {
+      for (const prog of obj.programs) {
+        if (wanted && !wanted.includes(prog.name)) continue;
+        const r = loadProgram(bpf, obj, prog, relocate(prog, fds), options.logLevel ?? 0, btf);
+        programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log));
       }
-      programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log));
+    } finally {
+      // Loaded programs hold their own reference to the BTF object.
+      if (btf) bpf.close(btf.fd);
     }
   } catch (err) {
     loaded.close();
     throw err;
   }
   return loaded;
+}
+
+interface OpenBtf {
+  fd: number;
+  strings: Map<string, number>;
+}
+
+/** Loads the object's .BTF into the kernel, recording in `loaded.btf` why not when it cannot. */
+function openBtf(bpf: NativeBpf, obj: ObjectFile, loaded: LoadedObject): OpenBtf | null {
+  if (!obj.btf) {
+    loaded.btf = "the object has no .BTF";
+    return null;
+  }
+  const strings = btfStringOffsets(obj.btf);
+  if (!strings) {
+    loaded.btf = "the .BTF header is not valid";
+    return null;
+  }
+  try {
+    const { fd } = bpf.btfLoad(obj.btf, 0);
+    loaded.btf = "loaded";
+    return { fd, strings };
+  } catch (err) {
+    const e = asKernelError(err) as Error & { log?: string };
+    const last = (e.log ?? "").trim().split("\n").slice(-2).join(" | ");
+    loaded.btf = `the kernel refused the object's BTF: ${e.message.split("\n")[0]}${last ? ` (${last})` : ""}`;
+    return null;
+  }
+}
+
+/**
+ * Loads one program, with BTF func/line info when available. If the kernel rejects the program only because of its
+ * BTF info, it is loaded again without it; a verifier rejection is reported from the first attempt, whose log has
+ * the source lines.
+ */
+function loadProgram(bpf: NativeBpf, obj: ObjectFile, prog: ObjProgram, insns: Uint8Array, logLevel: number, btf: OpenBtf | null): { fd: number; log: string } {
+  const license = obj.license || "GPL";
+  const name = kernelObjectName(prog.name);
+  const info = btf && prog.funcInfo.length ? { btfFd: btf.fd, funcInfo: encodeFuncInfo(prog), lineInfo: encodeLineInfo(prog, btf.strings) } : undefined;
+  try {
+    return bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel, info);
+  } catch (first) {
+    const e1 = asKernelError(first, `loading program ${prog.name}`);
+    if (!info) throw e1;
+    try {
+      return bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel);
+    } catch (second) {
+      const e2 = asKernelError(second, `loading program ${prog.name}`) as Error & { log?: string };
+      // Same failure without BTF: the first error is the one annotated with source lines.
+      const e1log = (e1 as { log?: string }).log ?? "";
+      throw /func_info|line_info|btf/i.test(e1log.split("\n").slice(-3).join("\n")) ? e2 : e1;
+    }
+  }
 }

@@ -51,10 +51,17 @@ export interface NativeBpf {
   /** Writes the key after `key` (or the first key for null) into `nextOut`; false at the end. */
   mapGetNextKey(fd: number, key: Uint8Array | null, nextOut: Uint8Array): boolean;
   /** Loads a program; `logLevel` 0 collects a log only on failure (retrying once with level 1). */
-  progLoad(type: number, expectedAttachType: number, insns: Uint8Array, license: string, name: string, logLevel: number): {
-    fd: number;
-    log: string;
-  };
+  progLoad(
+    type: number,
+    expectedAttachType: number,
+    insns: Uint8Array,
+    license: string,
+    name: string,
+    logLevel: number,
+    btf?: { btfFd: number; funcInfo: Uint8Array | null; lineInfo: Uint8Array | null },
+  ): { fd: number; log: string };
+  /** BPF_BTF_LOAD of a raw .BTF blob; the error carries the kernel's BTF log. */
+  btfLoad(btf: Uint8Array, logLevel: number): { fd: number; log: string };
   progTestRun(fd: number, ctxIn: Uint8Array, ctxOut: Uint8Array | null, repeat: number): {
     retval: number;
     durationNs: number;
