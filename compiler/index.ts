@@ -7,16 +7,19 @@
  *   4. socket-release insertion                                        ir/release.ts
  *   5. back end per program (inline, simplify, regalloc, isel)         backend/
  *   6. ELF writer (BTF, .BTF.ext line info pointing at the TS source)  elf/writer.ts
+ *   7. tsbpf's verifier on every program, as the kernel will load it   verifier/
+ *     (rejections are mapped back to the TS line through line info)
  *
  * Every pass's output can be dumped (`dump: ["ir", "asm", ...]`). No exception escapes for a user mistake: problems
  * are diagnostics; a failure inside tsbpf itself becomes a TSBPF9001 diagnostic.
  */
 import { readFileSync } from "node:fs";
 import type { MapDef } from "./abi/maps.ts";
-import type { Instruction } from "./asm/instruction.ts";
+import { isLddw, type Instruction } from "./asm/instruction.ts";
 import { BackendError, generate } from "./backend/index.ts";
 import { diag, type Diagnostic } from "./diagnostics/index.ts";
-import { ObjectError, writeObject } from "./elf/index.ts";
+import { ObjectError, readObject, writeObject } from "./elf/index.ts";
+import { verifyObject } from "./verifier/index.ts";
 import { frontend } from "./frontend/index.ts";
 import type { Module } from "./ir/ir.ts";
 import { printModule } from "./ir/print.ts";
@@ -34,6 +37,8 @@ export interface CompileOptions {
   dump?: DumpStage[];
   /** Stop after the IR (no backend, no object). */
   irOnly?: boolean;
+  /** Run tsbpf's verifier on the object (default true); a rejection is a TSBPF3002 diagnostic and no object. */
+  verify?: boolean;
 }
 
 /** What {@link compile} returns. */
@@ -117,7 +122,37 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
     if (!(err instanceof ObjectError)) return fail([internal(fileName, err)], source, ir);
     return fail([diag("Backend", { file: fileName, line: 1, column: 1 }, `cannot write the object: ${err.message}`)], source, ir);
   }
+  // 7. Our verifier, on the object as a loader would read it.
+  if (opts.verify !== false) {
+    const rejected = verifyRejections(fileName, object, insns);
+    if (rejected.length) return { ...fail(rejected, source, ir), programs, insns };
+  }
   return { object, programs, maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
+}
+
+/** Runs the verifier on every program of `object`; one diagnostic per rejected program, at its TS line. */
+function verifyRejections(fileName: string, object: Uint8Array, insns: Map<string, Instruction[]>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const [name, r] of verifyObject(readObject(object))) {
+    if (r.ok || !r.error) continue;
+    const e = r.error;
+    // Line info has one record per line; the emitted instruction itself knows the exact expression.
+    const exact = locAtSlot(insns.get(name) ?? [], e.pc);
+    const at = exact ?? (e.line ? { file: e.line.file, line: e.line.line, column: Math.max(1, e.line.column) } : { file: fileName, line: 1, column: 1 });
+    const notes = [`${e.pc}: ${e.insn}`, e.message, ...(e.explain ? [e.explain] : []), ...(e.state ? [`state: ${e.state}`] : [])];
+    out.push(diag("Verifier", at, `program '${name}' would be rejected by the kernel verifier: ${e.message}`, { notes }));
+  }
+  return out;
+}
+
+/** The source location of the emitted instruction at slot `pc` (an lddw takes two slots). */
+function locAtSlot(insns: Instruction[], pc: number): { file: string; line: number; column: number } | undefined {
+  let slot = 0;
+  for (const insn of insns) {
+    if (slot === pc) return insn.loc;
+    slot += isLddw(insn) ? 2 : 1;
+  }
+  return undefined;
 }
 
 /** A bug in tsbpf, reported as a diagnostic rather than a crash. */

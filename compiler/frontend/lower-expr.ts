@@ -86,7 +86,17 @@ export class ExprLowerer extends ValueOps {
 
   /** Lowers an expression to a value. `hint` types untyped literals. */
   expr(e: ts.Expression, hint?: IntTy): V {
+    // Instructions carry the location of the expression they implement (restored after each operand).
+    const saved = this.b.loc;
     this.b.loc = this.fx.loc(e);
+    try {
+      return this.exprAt(e, hint);
+    } finally {
+      this.b.loc = saved;
+    }
+  }
+
+  private exprAt(e: ts.Expression, hint?: IntTy): V {
     const c = this.mod.evalConst(e, hint);
     if (c !== undefined && c.k !== "string" && !(ts.isIdentifier(e) && this.scope.has(this.sym(e)!))) return constValue(c);
     switch (e.kind) {
