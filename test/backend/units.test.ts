@@ -347,3 +347,30 @@ describe("redundant stack stores", () => {
     expect(printFunction(b.fn).match(/slot_store\.8/g)).toHaveLength(3);
   });
 });
+
+describe("socket release placement", () => {
+  it("releases once before a branch when both sides release, one of them after unrelated work", () => {
+    const b = new FnBuilder("rel");
+    const sk = b.lookupU32("sockets", k(0), "sock_or_null");
+    const some = b.block();
+    const none = b.block();
+    b.cbr("eq", v(sk), k(0), none, some);
+    b.at(none).ret(k(1));
+    b.at(some);
+    const r = b.call(124, [v(b.ctx), v(sk), k(0)]);
+    const bad = b.block();
+    const good = b.block();
+    b.cbr("ne", v(r), k(0), bad, good, 32);
+    b.at(bad).callVoid(86, [v(sk)]).ret(k(0));
+    b.at(good);
+    const p = b.lookupU32("hits", k(0));
+    b.emit({ op: "store", ptr: p, offset: 0, size: 8, value: k(1) });
+    b.callVoid(86, [v(sk)]);
+    b.ret(k(1));
+    simplify(b.fn, 0);
+    const text = printFunction(b.fn);
+    expect(text.match(/call helper#86/g)).toHaveLength(1);
+    // The release now comes right after the assign, before the verdict branch.
+    expect(text).toMatch(/call helper#124\(v0, v\d+, 0\)\n  call helper#86\(v\d+\)/);
+  });
+});

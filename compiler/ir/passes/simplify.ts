@@ -278,9 +278,28 @@ function hoistCommonPrefix(fn: Function): boolean {
       E.insts.shift();
       changed = true;
     }
+    // A socket release that one side does first and the other later, after work that does not touch the socket
+    // (e.g. counting a hit), is done once before the branch.
+    for (const [first, other] of [[T, E], [E, T]] as const) {
+      const rel = first.insts[0];
+      if (!rel || !isRelease(rel)) continue;
+      const sk = (rel.args[0] as { id: VReg }).id;
+      const j = other.insts.findIndex((i) => instKey(i) === instKey(rel));
+      if (j < 0 || other.insts.slice(0, j).some((i) => instUses(i).includes(sk) || instDef(i) === sk || isAssign(i))) continue;
+      b.insts.push(first.insts.shift()!);
+      other.insts.splice(j, 1);
+      changed = true;
+      break;
+    }
   }
   return changed;
 }
+
+/** `call sk_release(vX)`. */
+const isRelease = (i: Inst): i is Extract<Inst, { op: "call" }> =>
+  i.op === "call" && i.helper === 86 && i.args.length === 1 && i.args[0]!.kind === "vreg";
+/** `call sk_assign(...)`: it must keep seeing the reference it is given. */
+const isAssign = (i: Inst): boolean => i.op === "call" && i.helper === 124;
 
 /** The single `mov d, imm` of a block that then branches to `join`, or undefined. */
 function constMove(b: Block): { dst: VReg; value: bigint; join: number } | undefined {
