@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 import { formatObject, run } from "../../compiler/cli/objdump.ts";
 import { readObject, writeObject } from "../../compiler/elf/index.ts";
 import { fixture, tempDir } from "./helpers.ts";
-import { sampleInput } from "./programs.ts";
+import { sampleInput, subprogramInput } from "./programs.ts";
 
 describe("tsbpf objdump listing", () => {
   it("shows our object with TypeScript lines, relocations and maps", async () => {
@@ -13,6 +13,14 @@ describe("tsbpf objdump listing", () => {
     expect(text).toContain(";   if (ctx.localPort !== 7007) return SK_PASS;\n       1:\t61 61 3c 00 00 00 00 00\tr1 = *(u32 *)(r6 + 0x3c)");
     expect(text).toContain("r1 = 0x0 ll\n\t\tR_BPF_64_64\tsockets\n");
     expect(text).toMatch(/^ {2}sockets +sockmap +key 4 +value 8 +max_entries 32 +flags 0x0$/m);
+  });
+
+  it("shows our subprograms after the programs that call them, with their own headers", () => {
+    const text = formatObject(readObject(writeObject(subprogramInput())), "sub.o");
+    expect(text).toContain("Disassembly of program count_sub (section sk_lookup, 21 slots):");
+    expect(text).toMatch(/\n0000000000000020 <bump_proto>:\n;   hits\.increment\(ctx\.protocol === 6 \? 1 : 2\);\n {7}4:\t/);
+    expect(text).toMatch(/\n0000000000000050 <bump>:\n/);
+    expect(text).toContain("call 0x2\n");
   });
 
   it("shows clang's objects, subprograms linked with their own headers", async () => {
