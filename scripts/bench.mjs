@@ -93,7 +93,7 @@ const show = (s) => {
   results.push(s);
   console.log(report.renderSection(s) + "\n");
 };
-if (only.includes("a")) show(sections.sizeSection(objects, options));
+if (only.includes("a")) show(sections.sizeSection(providers, objects, options));
 if (only.includes("b")) show(await sections.compileTimeSection(providers, objects, options));
 if (only.includes("c")) show(await sections.runtimeSection(providers, objects, options));
 if (only.includes("d")) show(sections.verifierSection(providers, objects, options));

@@ -64,6 +64,19 @@ export async function measure(objectPath: string, prog: BenchProgram, repeat: nu
   }
 }
 
+/** What the kernel made of each program of an object (loaded by libbpf): instructions after the verifier's rewrites and JIT size. */
+export function programSizes(objectPath: string): Map<string, { xlated: number; jitedBytes: number }> {
+  const obj = loadPinned(openKernel().bpf, objectPath);
+  try {
+    return new Map([...obj.programs].map(([name, p]) => {
+      const info = p.info();
+      return [name, { xlated: info.xlatedInsns, jitedBytes: info.jitedBytes }];
+    }));
+  } finally {
+    obj.close();
+  }
+}
+
 /** Kernel verifier figures of one program. */
 export interface VerifierStats {
   usec: number;
