@@ -136,6 +136,10 @@ const ops = {
     const v = objects.get(obj).map(map).lookupInt(key);
     return { value: v === null ? null : String(v) };
   },
+  mapUpdateHex: ({ obj, map, key, value }) => {
+    objects.get(obj).map(map).update(new Uint8Array(Buffer.from(key, "hex")), new Uint8Array(Buffer.from(value, "hex")));
+    return {};
+  },
   mapUpdate: ({ obj, map, key, value }) => {
     objects.get(obj).map(map).update(typeof key === "string" ? BigInt(key) : key, typeof value === "string" ? BigInt(value) : value);
     return {};
