@@ -66,12 +66,17 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   dump?.("regalloc", printAllocation(alloc));
   const frame = layoutFrame(f, alloc.spillSlots);
   const insns = peephole(select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined }));
-  if (dump) dump("asm", disassembleEmitted(insns).join("\n") + "\n");
+  if (dump) dump("asm", disassembleEmitted(insns, true).join("\n") + "\n");
   return { insns, stackSize: frame.size };
 }
 
-/** Disassembles emitted-form instructions (encode → decode → llvm-objdump-16 text), without raw bytes. */
-export function disassembleEmitted(insns: readonly Instruction[]): string[] {
-  const { bytes } = encode(insns);
-  return disassemble(decode(bytes), bytes, { bytes: false });
+/**
+ * Disassembles emitted-form instructions (encode → decode → llvm-objdump-16 text), without raw bytes. With
+ * `comments`, each instruction that starts an IR instruction's expansion is annotated with that IR instruction.
+ */
+export function disassembleEmitted(insns: readonly Instruction[], comments = false): string[] {
+  const { bytes, slots } = encode(insns);
+  const notes = new Map<number, string>();
+  if (comments) insns.forEach((insn, i) => insn.comment && notes.set(slots[i]!, `; ${insn.comment}`));
+  return disassemble(decode(bytes), bytes, { bytes: false, annotate: (pc) => notes.get(pc) });
 }
