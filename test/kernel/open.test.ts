@@ -9,6 +9,16 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { type LoaderBundle, bundleLoader } from "../e2e/netns.ts";
 
+/** True when `cmd` is on PATH (capsh comes from libcap2-bin, which a minimal machine may lack). */
+const have = (cmd: string): boolean => {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const ADDON = join(import.meta.dirname, "../../build/Release/tsbpf_bpf.node");
 
 describeKernel("openKernel: what is missing", () => {
@@ -46,7 +56,7 @@ try { k.openKernel(); console.log("ok"); } catch (e) { console.log(e.name + ": "
     expect(out).toMatch(/^KernelUnavailableError: missing privileges: loading sk_lookup programs needs CAP_BPF/);
   });
 
-  it("names the missing privileges for root without CAP_BPF and CAP_SYS_ADMIN", () => {
+  it.skipIf(!have("capsh"))("names the missing privileges for root without CAP_BPF and CAP_SYS_ADMIN", () => {
     const out = run("capsh", ["--drop=cap_bpf,cap_sys_admin", "--", "-c", `exec ${process.execPath} ${probe}`]);
     expect(out).toMatch(/^KernelUnavailableError: missing privileges/);
   });
