@@ -37,29 +37,33 @@ export function loadObject(bytes: Uint8Array, opts: MachineOptions = {}): VmObje
   return VmObject.fromBytes(bytes, opts);
 }
 
-/** Error from compiling a `.ts` program for the VM: carries the compiler's diagnostics as text. */
+/** A DSL file that did not compile: `message` holds the formatted diagnostics (file:line:col, code frame). */
 export class CompileError extends Error {
   override name = "CompileError";
+  constructor(
+    message: string,
+    /** The compiler's diagnostics (empty when the compiler itself could not be loaded). */
+    readonly diagnostics: ReadonlyArray<{ file: string; line: number; column: number; code: string; message: string }> = [],
+  ) {
+    super(message);
+  }
 }
 
 /**
- * Compiles a DSL file with the tsbpf compiler and loads the result. The compiler is imported lazily so that the
- * runtime works (for `.o` files) even where the compiler's dependencies are not installed.
+ * Compiles a DSL file with the tsbpf compiler and loads the result. The compiler is imported on first use, so that
+ * loading `.o` files never pays for it (it brings ts-morph).
  */
 export async function fromTs(fileName: string, opts: MachineOptions = {}): Promise<VmObject> {
-  let mod: { compile(o: { fileName: string }): { object?: Uint8Array; diagnostics?: Array<{ message?: string; code?: string | number; line?: number; file?: string }> } };
+  let mod: typeof import("../compiler/index.ts");
   try {
-    // A literal specifier, so that esbuild bundles the compiler into dist/ (a computed one would stay a .ts import).
     mod = await import("../compiler/index.ts");
   } catch (e) {
     throw new CompileError(`cannot load the tsbpf compiler to build ${fileName}: ${(e as Error).message}`);
   }
   const out = mod.compile({ fileName });
-  const errors = (out.diagnostics ?? []).filter((d) => (d as { severity?: string }).severity !== "warning");
-  if (!out.object || out.object.length === 0 || errors.length) {
-    const text = errors.map((d) => `${d.file ?? fileName}:${d.line ?? "?"}: ${d.code ?? ""} ${d.message ?? ""}`.trim()).join("\n");
-    throw new CompileError(`${fileName} did not compile${text ? `:\n${text}` : ""}`);
+  if (!out.object || out.diagnostics.length) {
+    const sources = new Map(out.source !== undefined ? [[fileName, out.source]] : []);
+    throw new CompileError(mod.formatDiagnostics(out.diagnostics, sources) || `${fileName} did not compile`, out.diagnostics);
   }
   return VmObject.fromBytes(out.object, opts);
 }
-export { measureVm, corpusCases, type BenchCase } from "./vm/bench.ts";

@@ -69,6 +69,11 @@ export async function run(args: string[]): Promise<number> {
       obj = rt.loadObject(bytes);
     }
   } catch (e) {
+    if (e instanceof rt.CompileError && e.diagnostics.length) {
+      // Compiler diagnostics already name FILE:LINE:COL and carry a code frame.
+      process.stderr.write(`${e.message}\n`);
+      return 1;
+    }
     if (e instanceof rt.CompileError || e instanceof rt.ObjectError || e instanceof rt.MapError) {
       process.stderr.write(`tsbpf run: ${file}: ${(e as Error).message}\n`);
       return 1;

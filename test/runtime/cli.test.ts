@@ -63,6 +63,17 @@ describe("tsbpf run", () => {
     const t = tsbpf(join(root, "test/fixtures/c/features.o"), "--prog", "trace_port", "--ctx", CTX);
     expect(JSON.parse(t.stdout).trace).toEqual(["sk_lookup proto 6 port 7007"]);
   });
+  test("a .ts file is compiled first; compile errors are diagnostics with exit 1", () => {
+    const r = tsbpf(join(root, "examples/redirect-port.ts"), "--prog", "redir_port", "--ctx", CTX, "--maps", SOCK_A, "--tier", "jit");
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: "SK_PASS", selected: "A" });
+    const bad = join(outDir, "bad.ts");
+    writeFileSync(bad, 'import { type SkLookup, type Verdict } from "tsbpf";\nexport function p(ctx: SkLookup): Verdict { return 2 as any; }\n');
+    const e = tsbpf(bad, "--ctx", CTX);
+    expect(e.code).toBe(1);
+    expect(e.stderr).toMatch(/bad\.ts:2:\d+ - error TSBPF\d{4}: /);
+    expect(e.stderr).not.toMatch(/\n\s+at /);
+  });
   test("--ctx @file", () => {
     const f = join(outDir, "ctx.json");
     writeFileSync(f, CTX);
