@@ -1,0 +1,93 @@
+/**
+ * What every transfer function shares: the program, its maps, id generation and the typed rejection that stops
+ * verification at the first violation (as the kernel does).
+ */
+import type { Instruction } from "../asm/index.ts";
+import type { MapDef } from "../abi/maps.ts";
+import { type Frame, type Reg, type VState, NOT_INIT } from "./state.ts";
+
+/** A rule violation at one instruction. `message` follows the kernel's wording. */
+export class VerifierReject extends Error {
+  override name = "VerifierReject";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Throws a rejection (typed `never` so callers can use it in expressions). */
+export function reject(message: string): never {
+  throw new VerifierReject(message);
+}
+
+/** Verification options. */
+export interface VerifyOptions {
+  /** Object license; GPL-only helpers (trace_printk) need a GPL-compatible one. Default "GPL". */
+  license?: string;
+  /** Instruction budget (the kernel's is 1,000,000 processed instructions). */
+  maxInsns?: number;
+}
+
+/** Shared run-time context of one verification. */
+export class Env {
+  /** Last id handed out (null-check ids, scalar links, references share one counter, like the kernel's id_gen). */
+  idGen = 0;
+  /** Map index of every lddw slot that carries a map relocation. */
+  readonly mapAt = new Map<number, number>();
+  /** Deepest stack use seen per function entry (bytes). */
+  readonly depthOf = new Map<number, number>();
+  /** Call edges between function entries, for the combined stack size check. */
+  readonly calls = new Map<number, Set<number>>();
+
+  constructor(
+    readonly insns: readonly Instruction[],
+    readonly maps: readonly MapDef[],
+    relocs: ReadonlyArray<{ slot: number; map: string }>,
+    readonly opts: VerifyOptions,
+  ) {
+    for (const r of relocs) {
+      const i = maps.findIndex((m) => m.name === r.map);
+      if (i >= 0) this.mapAt.set(r.slot, i);
+    }
+  }
+
+  /** A fresh id. */
+  nextId(): number {
+    return ++this.idGen;
+  }
+
+  /** A map's name for messages. */
+  mapName = (i: number): string => this.maps[i]?.name ?? `#${i}`;
+}
+
+/** The innermost frame. */
+export const top = (st: VState): Frame => st.frames[st.frames.length - 1]!;
+
+/** Reads a source register, rejecting an unset one (`R2 !read_ok`). */
+export function use(st: VState, r: number): Reg {
+  const reg = top(st).regs[r]!;
+  if (reg.kind === "not_init") reject(`R${r} !read_ok`);
+  return reg;
+}
+
+/** Writes a destination register; R10 is read-only. */
+export function def(st: VState, r: number, v: Reg): void {
+  if (r === 10) reject("frame pointer is read only");
+  top(st).regs[r] = v;
+}
+
+/** Marks R1-R5 unset after a call (they are caller-saved). */
+export function clobberArgs(st: VState): void {
+  const regs = top(st).regs;
+  for (let r = 1; r <= 5; r++) regs[r] = NOT_INIT;
+}
+
+/** Applies `fn` to every register and spilled register of every frame (the kernel's bpf_for_each_reg_in_vstate). */
+export function forEachReg(st: VState, fn: (r: Reg) => Reg): void {
+  for (const f of st.frames) {
+    for (let i = 0; i < f.regs.length; i++) f.regs[i] = fn(f.regs[i]!);
+    for (let i = 0; i < f.spills.length; i++) {
+      const s = f.spills[i];
+      if (s) f.spills[i] = fn(s);
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * tsbpf's own verifier for BPF_PROG_TYPE_SK_LOOKUP programs: structural checks (cfg.ts), then abstract interpretation
+ * of every path (interp.ts) over register types and scalar ranges (state.ts, scalar.ts, tnum.ts), memory rules
+ * (memory.ts), pointer arithmetic (alu.ts) and helper prototypes with reference tracking (helpers.ts). Messages follow
+ * the kernel's wording; `explain` adds what they mean for a tsbpf program.
+ */
+import type { MapDef } from "../abi/maps.ts";
+import type { LineInfo, ObjProgram, ObjectFile } from "../elf/object.ts";
+import { readObject } from "../elf/reader.ts";
+import { checkCfg, isCfgError } from "./cfg.ts";
+import { Env, type VerifyOptions } from "./env.ts";
+import { explain } from "./explain.ts";
+import { explore, insnText } from "./interp.ts";
+
+export { explain } from "./explain.ts";
+export type { VerifyOptions } from "./env.ts";
+export { SK_LOOKUP_HELPERS, MODELLED_HELPERS } from "./helpers.ts";
+
+/** Why a program was rejected. */
+export interface VerifyError {
+  /** Slot of the offending instruction. */
+  pc: number;
+  /** The instruction, llvm-objdump style. */
+  insn: string;
+  /** Kernel-style message (e.g. `R2 type=map_value_or_null expected=sock`). */
+  message: string;
+  /** Register and stack state at `pc`, human-readable. */
+  state: string;
+  /** Source line covering `pc`, from the program's BTF line info. */
+  line?: LineInfo;
+  /** What the message means in TypeScript terms. */
+  explain?: string;
+}
+
+/** The verdict on one program. */
+export interface VerifyResult {
+  ok: boolean;
+  /** Instructions processed over all explored paths (comparable to the kernel's `processed N insns`). */
+  insnsProcessed: number;
+  error?: VerifyError;
+}
+
+/** The line-info entry covering `pc` (the last one at or before it). */
+export function lineFor(lines: readonly LineInfo[], pc: number): LineInfo | undefined {
+  let best: LineInfo | undefined;
+  for (const l of lines) if (l.slot <= pc && (!best || l.slot >= best.slot)) best = l;
+  return best;
+}
+
+/** Verifies one linked program against the object's maps. */
+export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions = {}): VerifyResult {
+  const fail = (pc: number, message: string, state: string, processed: number): VerifyResult => ({
+    ok: false,
+    insnsProcessed: processed,
+    error: { pc, insn: insnText(prog.insns, pc), message, state, line: lineFor(prog.lineInfo, pc), explain: explain(message) },
+  });
+  const cfg = checkCfg(prog.insns);
+  if (isCfgError(cfg)) return fail(cfg.pc, cfg.message, "", 0);
+  const env = new Env(prog.insns, maps, prog.mapRelocs, opts);
+  const r = explore(env, cfg);
+  if (r.failure) return fail(r.failure.pc, r.failure.message, r.failure.state, r.processed);
+  return { ok: true, insnsProcessed: r.processed };
+}
+
+/** Verifies every program of an object (license taken from the object). */
+export function verifyObject(obj: ObjectFile, opts: VerifyOptions = {}): Map<string, VerifyResult> {
+  const out = new Map<string, VerifyResult>();
+  for (const p of obj.programs) out.set(p.name, verifyProgram(p, obj.maps, { license: obj.license || "GPL", ...opts }));
+  return out;
+}
+
+/**
+ * Bench adapter (bench/sections.ts VerifierProvider): median wall time in ms of `runs` verifications of `program` in
+ * an ELF object, after one warm-up run.
+ */
+export function verifyTime(objectBytes: Uint8Array, program: string, runs: number): { ms: number; processed?: number; error?: string } {
+  const obj = readObject(objectBytes);
+  const prog = obj.programs.find((p) => p.name === program);
+  if (!prog) return { ms: NaN, error: `no program ${program}` };
+  const opts = { license: obj.license || "GPL" };
+  let r = verifyProgram(prog, obj.maps, opts);
+  const times: number[] = [];
+  for (let i = 0; i < Math.max(1, runs); i++) {
+    const t0 = performance.now();
+    r = verifyProgram(prog, obj.maps, opts);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[times.length >> 1]!, processed: r.insnsProcessed, error: r.ok ? undefined : r.error?.message };
+}

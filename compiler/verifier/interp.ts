@@ -1,0 +1,390 @@
+/**
+ * The path explorer, after the kernel's do_check: depth-first over every feasible path, the fall-through first and
+ * each conditional jump's other side pushed on a stack (at most 8192 pending). At prune points a state covered by an
+ * already fully explored one at the same instruction stops its path; a state equal to an unfinished one at the same
+ * instruction is an infinite loop. Stops at the first violation.
+ */
+import { Class, JmpOp, LDDW, Mode, Pseudo, Source, classOf, formatInstruction, sizeBytes, type Instruction, type Size } from "../asm/index.ts";
+import { aluInsn } from "./alu.ts";
+import { type Cfg, jumpTarget } from "./cfg.ts";
+import { Env, VerifierReject, def, reject, top, use } from "./env.ts";
+import { callHelper } from "./helpers.ts";
+import { access, fetched } from "./memory.ts";
+import { type CmpKind, S64MAX, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
+import {
+  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, cloneState, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
+} from "./state.ts";
+
+/** Most pending branches the kernel keeps (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
+export const MAX_PENDING = 8192;
+/** Deepest BPF-to-BPF call chain (MAX_CALL_FRAMES). */
+export const MAX_FRAMES = 8;
+
+const CMP: Record<number, CmpKind | undefined> = {
+  [JmpOp.JEQ]: "eq", [JmpOp.JNE]: "ne", [JmpOp.JGT]: "gt", [JmpOp.JGE]: "ge", [JmpOp.JLT]: "lt", [JmpOp.JLE]: "le",
+  [JmpOp.JSGT]: "sgt", [JmpOp.JSGE]: "sge", [JmpOp.JSLT]: "slt", [JmpOp.JSLE]: "sle", [JmpOp.JSET]: "set",
+};
+
+/** Where and why verification stopped. */
+export interface Failure {
+  pc: number;
+  message: string;
+  state: string;
+}
+
+/** Outcome of exploring every path. */
+export interface Exploration {
+  processed: number;
+  failure?: Failure;
+}
+
+interface Pending {
+  pc: number;
+  st: VState;
+}
+
+/** The null check `ptr == 0` / `ptr != 0` outcome for every register sharing the pointer's id. */
+function markNull(st: VState, id: number, isNull: boolean): void {
+  let released = 0;
+  const f = (r: Reg): Reg => {
+    if (r.id !== id || !isOrNull(r)) return r;
+    if (isNull) {
+      if (r.ref) released = r.ref;
+      return scalarReg(sconst(0n));
+    }
+    if (r.kind === "sock_or_null") return { ...r, kind: "sock" };
+    // A SOCKMAP/SOCKHASH lookup result is a socket once checked (the kernel's mark_ptr_or_null_reg).
+    return r.ref ? { ...r, kind: "sock" } : { ...r, kind: "map_value", id: 0 };
+  };
+  for (const fr of st.frames) {
+    for (let i = 0; i < 11; i++) fr.regs[i] = f(fr.regs[i]!);
+    for (let i = 0; i < 64; i++) if (fr.spills[i]) fr.spills[i] = f(fr.spills[i]!);
+  }
+  if (released) st.refs = st.refs.filter((r) => r.id !== released);
+}
+
+/** Propagates a refined scalar to every copy sharing its link id. */
+function syncLinked(st: VState, r: Reg): void {
+  if (r.kind !== "scalar" || r.id === 0) return;
+  for (const fr of st.frames) {
+    for (let i = 0; i < 11; i++) if (fr.regs[i]!.kind === "scalar" && fr.regs[i]!.id === r.id) fr.regs[i] = r;
+    for (let i = 0; i < 64; i++) if (fr.spills[i]?.kind === "scalar" && fr.spills[i]!.id === r.id) fr.spills[i] = r;
+  }
+}
+
+/** Never null: pointers the kernel's reg_not_null accepts. */
+const notNull = (r: Reg): boolean => isPointer(r) && !isOrNull(r);
+
+/** Explores the program. `cfg` must come from a successful checkCfg. */
+export function explore(env: Env, cfg: Cfg): Exploration {
+  const insns = env.insns;
+  const maxInsns = env.opts.maxInsns ?? 1_000_000;
+  // Prune points: conditional jumps, jump targets, instructions after calls, function entries.
+  const prune = new Uint8Array(insns.length + 1);
+  for (const f of cfg.funcs) prune[f] = 1;
+  insns.forEach((i, pc) => {
+    const c = classOf(i.opcode);
+    if (cfg.lddwTail[pc] || (c !== Class.JMP && c !== Class.JMP32)) return;
+    const op = i.opcode & 0xf0;
+    if (op === JmpOp.EXIT) return;
+    if (op === JmpOp.CALL) prune[pc + 1] = 1;
+    else {
+      prune[jumpTarget(i, pc)] = 1;
+      if (op !== JmpOp.JA) prune[pc] = 1;
+    }
+  });
+  const explored = new Map<number, Checkpoint[]>();
+  const stack: Pending[] = [];
+  let processed = 0;
+  let sinceAdd = 0;
+
+  const first = newFrame(-1, 0);
+  first.regs[1] = ptrReg("ctx");
+  first.regs[10] = ptrReg("fp", { frame: 0 });
+  let st: VState = { frames: [first], refs: [], parent: null };
+  let pc = 0;
+
+  /** A path ended (exit, pruned or dead): its checkpoints may now be complete. */
+  const endPath = (s: VState): void => {
+    for (let p = s.parent; p; p = p.parent) {
+      if (--p.branches > 0) break;
+    }
+  };
+  const fork = (s: VState, at: number): void => {
+    if (s.parent) s.parent.branches++;
+    stack.push({ pc: at, st: s });
+    if (stack.length > MAX_PENDING) reject(`The sequence of ${stack.length} jumps is too complex.`);
+  };
+  /** True when the current path can stop here (covered by a finished state). */
+  const visit = (): boolean => {
+    const list = explored.get(pc) ?? [];
+    let looping = false;
+    // Newest first; only a few unfinished (loop) states and a bounded number of finished ones are compared, which
+    // keeps long loops linear. Missing a match only costs exploration, never soundness.
+    for (let i = list.length - 1, open = 0, done = 0; i >= 0 && (open < 4 || done < 16); i--) {
+      const cp = list[i]!;
+      if (cp.branches > 0) {
+        looping = true;
+        if (open++ < 4 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
+        continue;
+      }
+      if (done++ < 16 && stateCovers(cp.state, st, false)) return true;
+    }
+    if (looping && sinceAdd < 100) return false;
+    sinceAdd = 0;
+    const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent };
+    st.parent = cp;
+    list.push(cp);
+    if (list.length > 64) {
+      // Forget the oldest states: finished ones first, then unfinished ones beyond the comparison window.
+      const idx = list.findIndex((c) => c.branches === 0);
+      list.splice(idx >= 0 && idx < list.length - 16 ? idx : 0, 1);
+    }
+    explored.set(pc, list);
+    return false;
+  };
+
+  try {
+    for (;;) {
+      if (pc < 0 || pc >= insns.length) reject(`invalid insn idx ${pc} insn_cnt ${insns.length}`);
+      if (prune[pc] && visit()) {
+        endPath(st);
+        const next = stack.pop();
+        if (!next) break;
+        ({ pc, st } = next);
+        continue;
+      }
+      if (++processed > maxInsns) reject(`BPF program is too large. Processed ${processed} insn`);
+      sinceAdd++;
+      const insn = insns[pc]!;
+      const next = step(env, st, insn, pc, fork);
+      if (next === "exit") {
+        endPath(st);
+        const p = stack.pop();
+        if (!p) break;
+        ({ pc, st } = p);
+        continue;
+      }
+      pc = next;
+    }
+  } catch (err) {
+    if (!(err instanceof VerifierReject)) throw err;
+    return { processed, failure: { pc, message: err.message, state: formatState(st, env.mapName) } };
+  }
+  const stackErr = combinedStack(env);
+  if (stackErr) return { processed, failure: { pc: 0, message: stackErr, state: "" } };
+  return { processed };
+}
+
+/** The kernel's check_max_stack_depth: the deepest call chain's frames (each rounded up to 32 bytes) fit in 512. */
+function combinedStack(env: Env): string | undefined {
+  const round = (n: number): number => Math.ceil(Math.max(n, 1) / 32) * 32;
+  let worst = 0;
+  let worstFrames = 0;
+  const walk = (f: number, total: number, depth: number, seen: Set<number>): void => {
+    const t = total + round(env.depthOf.get(f) ?? 0);
+    if (t > worst) [worst, worstFrames] = [t, depth];
+    for (const c of env.calls.get(f) ?? []) if (!seen.has(c)) walk(c, t, depth + 1, new Set([...seen, c]));
+  };
+  walk(0, 0, 1, new Set([0]));
+  return worst > 512 ? `combined stack size of ${worstFrames} calls is ${worst}. Too large` : undefined;
+}
+
+/** Executes one instruction; returns the next pc or "exit" when the path ends. */
+function step(env: Env, st: VState, insn: Instruction, pc: number, fork: (s: VState, at: number) => void): number | "exit" {
+  const cls = classOf(insn.opcode);
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64:
+      aluInsn(env, st, insn);
+      return pc + 1;
+    case Class.LD: {
+      if (insn.opcode !== LDDW) {
+        const mode = insn.opcode & 0xe0;
+        if (mode === Mode.ABS || mode === Mode.IND) reject("BPF_LD_[ABS|IND] instructions not allowed for this program type");
+        reject(`unknown opcode ${insn.opcode.toString(16).padStart(2, "0")}`);
+      }
+      ldImm64(env, st, insn, pc);
+      return pc + 2;
+    }
+    case Class.LDX: {
+      const mode = insn.opcode & 0xe0;
+      if (mode !== Mode.MEM && mode !== Mode.MEMSX) reject(`unknown opcode ${insn.opcode.toString(16).padStart(2, "0")}`);
+      const size = sizeBytes((insn.opcode & 0x18) as Size);
+      const base = use(st, insn.src);
+      if (insn.dst === 10) reject("frame pointer is read only");
+      let v = access(env, st, base, insn.src, insn.off, size, false);
+      if (mode === Mode.MEMSX && v.kind === "scalar") v = UNKNOWN;
+      def(st, insn.dst, v);
+      return pc + 1;
+    }
+    case Class.ST:
+    case Class.STX: {
+      const mode = insn.opcode & 0xe0;
+      const size = sizeBytes((insn.opcode & 0x18) as Size);
+      if (cls === Class.STX && mode === Mode.ATOMIC) {
+        atomic(env, st, insn, size);
+        return pc + 1;
+      }
+      if (mode !== Mode.MEM) reject(`unknown opcode ${insn.opcode.toString(16).padStart(2, "0")}`);
+      const value = cls === Class.STX ? use(st, insn.src) : undefined;
+      const base = use(st, insn.dst);
+      access(env, st, base, insn.dst, insn.off, size, true, value, insn.imm);
+      return pc + 1;
+    }
+    case Class.JMP:
+    case Class.JMP32:
+      return jump(env, st, insn, pc, cls === Class.JMP32, fork);
+  }
+  return reject(`unknown opcode ${insn.opcode.toString(16).padStart(2, "0")}`);
+}
+
+function ldImm64(env: Env, st: VState, insn: Instruction, pc: number): void {
+  const m = env.mapAt.get(pc);
+  // The reader leaves map lddws with src 0 and a relocation; the loader turns them into BPF_PSEUDO_MAP_FD.
+  if (insn.src === 0 && m === undefined) {
+    def(st, insn.dst, scalarReg(sconst(insn.imm64 ?? BigInt(insn.imm))));
+    return;
+  }
+  if (insn.src === 0) {
+    def(st, insn.dst, ptrReg("map_ptr", { map: m }));
+    return;
+  }
+  if (insn.src === Pseudo.MAP_FD || insn.src === Pseudo.MAP_VALUE) {
+    if (m === undefined) reject(`fd ${insn.imm} is not pointing to valid bpf_map (no map relocation at insn ${pc})`);
+    if (insn.src === Pseudo.MAP_FD) {
+      def(st, insn.dst, ptrReg("map_ptr", { map: m }));
+      return;
+    }
+    const off = Number((insn.imm64 ?? 0n) >> 32n);
+    if (off >= env.maps[m]!.valueSize) reject(`invalid access to map value pointer, value_size=${env.maps[m]!.valueSize} off=${off}`);
+    def(st, insn.dst, ptrReg("map_value", { map: m, off }));
+    return;
+  }
+  reject(`unsupported ldimm64 pseudo source ${insn.src}`);
+}
+
+function atomic(env: Env, st: VState, insn: Instruction, size: number): void {
+  if (size !== 4 && size !== 8) reject("invalid atomic operand size");
+  const fetch = (insn.imm & 1) !== 0;
+  const op = insn.imm & ~1;
+  if (![0x00, 0x40, 0x50, 0xa0, 0xe0, 0xf0].includes(op) || ((op === 0xe0 || op === 0xf0) && !fetch)) {
+    reject(`BPF_ATOMIC uses invalid atomic opcode ${insn.imm.toString(16).padStart(2, "0")}`);
+  }
+  use(st, insn.src);
+  if (op === 0xf0) use(st, 0);
+  const base = use(st, insn.dst);
+  if (base.kind === "ctx" || base.kind === "sock" || base.kind === "sock_or_null") {
+    reject(`BPF_ATOMIC stores into R${insn.dst} ${base.kind === "ctx" ? "context" : "sock"} is not allowed`);
+  }
+  access(env, st, base, insn.dst, insn.off, size, false);
+  access(env, st, base, insn.dst, insn.off, size, true, UNKNOWN);
+  if (fetch) def(st, op === 0xf0 ? 0 : insn.src, fetched(size));
+}
+
+function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean, fork: (s: VState, at: number) => void): number | "exit" {
+  const op = insn.opcode & 0xf0;
+  if (op === JmpOp.JA) return jumpTarget(insn, pc);
+  if (op === JmpOp.EXIT) return exitInsn(env, st, pc);
+  if (op === JmpOp.CALL) {
+    if (insn.src === Pseudo.CALL && !is32) return bpfCall(env, st, insn, pc);
+    if (insn.src === Pseudo.KFUNC_CALL) reject("calling kernel functions is not allowed (tsbpf does not model kfuncs)");
+    callHelper(env, st, insn.imm, pc);
+    return pc + 1;
+  }
+  const kind = CMP[op];
+  if (!kind) reject(`unknown opcode ${insn.opcode.toString(16).padStart(2, "0")}`);
+  const isX = (insn.opcode & Source.X) !== 0;
+  const target = jumpTarget(insn, pc);
+  const a = use(st, insn.dst);
+  const b = isX ? use(st, insn.src) : scalarReg(sconst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)));
+  const w = is32 ? 32 : 64;
+  const bZero = b.kind === "scalar" && sconstValue(b.s) === 0n;
+  // Pointer against NULL: known for never-null pointers, a null check for nullable ones.
+  if (isPointer(a) && bZero && (kind === "eq" || kind === "ne") && !is32) {
+    if (notNull(a)) return kind === "ne" ? target : pc + 1;
+    if (isOrNull(a) && a.id) {
+      const other = cloneState(st);
+      // Taken side: eq → null; ne → not null.
+      markNull(other, a.id, kind === "eq");
+      markNull(st, a.id, kind !== "eq");
+      fork(other, target);
+      return pc + 1;
+    }
+  }
+  if (a.kind !== "scalar" || b.kind !== "scalar") {
+    fork(cloneState(st), target);
+    return pc + 1;
+  }
+  const taken = sbranchTaken(kind, a.s, b.s, w);
+  if (taken === true) return target;
+  if (taken === false) return pc + 1;
+  const yes = srefine(kind, a.s, b.s, true, w);
+  const no = srefine(kind, a.s, b.s, false, w);
+  const apply = (s: VState, r: [typeof a.s, typeof b.s]): void => {
+    const regs = top(s).regs;
+    const na = { ...a, s: r[0] };
+    regs[insn.dst] = na;
+    syncLinked(s, na);
+    if (isX) {
+      const nb = { ...b, s: r[1] };
+      regs[insn.src] = nb;
+      syncLinked(s, nb);
+    }
+  };
+  if (yes && no) {
+    const other = cloneState(st);
+    apply(other, yes);
+    apply(st, no);
+    fork(other, target);
+    return pc + 1;
+  }
+  if (yes) {
+    apply(st, yes);
+    return target;
+  }
+  if (no) apply(st, no);
+  return pc + 1;
+}
+
+function bpfCall(env: Env, st: VState, insn: Instruction, pc: number): number {
+  if (st.frames.length >= MAX_FRAMES) reject(`the call stack of ${st.frames.length + 1} frames is too deep !`);
+  const target = pc + 1 + insn.imm;
+  const caller = top(st);
+  (env.calls.get(caller.entry) ?? env.calls.set(caller.entry, new Set()).get(caller.entry)!).add(target);
+  const callee = newFrame(pc, target);
+  for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
+  callee.regs[10] = ptrReg("fp", { frame: st.frames.length });
+  st.frames.push(callee);
+  return target;
+}
+
+function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
+  if (st.frames.length > 1) {
+    const r0 = use(st, 0);
+    if (r0.kind === "fp" && r0.frame === st.frames.length - 1) reject("cannot return stack pointer to the caller frame");
+    const callee = st.frames.pop()!;
+    const caller = top(st);
+    caller.regs[0] = r0;
+    for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT;
+    return callee.callsite + 1;
+  }
+  if (st.refs.length) {
+    const r = st.refs[0]!;
+    reject(`Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`);
+  }
+  const r0 = use(st, 0);
+  if (r0.kind !== "scalar") reject(`At program exit the register R0 is not a known value (${r0.kind})`);
+  if (r0.s.smin < 0n || r0.s.smax > 1n) {
+    reject(`At program exit the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [0, 1]`);
+  }
+  void env;
+  void pc;
+  return "exit";
+}
+
+/** Text of the instruction at `pc`, llvm-objdump style (for reports). */
+export const insnText = (insns: readonly Instruction[], pc: number): string =>
+  insns[pc] ? formatInstruction(insns[pc]!, pc) : "<out of program>";
+
+export { S64MAX };

@@ -1,0 +1,248 @@
+/**
+ * Abstract machine state: register types (one file per domain: scalars live in scalar.ts), stack bytes and spilled
+ * registers per call frame, acquired socket references. Registers are immutable values so that copying a state for a
+ * branch is cheap; stacks are copied with the frame.
+ */
+import { type Scalar, sconst, sequal, sformat, sincludes, sunknown } from "./scalar.ts";
+
+/** Register types, named as the kernel prints them. */
+export type RegKind =
+  | "not_init"
+  | "scalar"
+  | "ctx"
+  | "fp"
+  | "map_ptr"
+  | "map_value"
+  | "map_value_or_null"
+  | "sock"
+  | "sock_or_null";
+
+/** One register's abstract value. */
+export interface Reg {
+  readonly kind: RegKind;
+  /** The value of a scalar, or the variable part of a pointer's offset. */
+  readonly s: Scalar;
+  /** Fixed offset of a pointer. */
+  readonly off: number;
+  /** Scalars: link id shared by copies (a refinement of one refines all). Nullable pointers: null-check id. */
+  readonly id: number;
+  /** Reference id of an acquired socket (0 = not referenced). */
+  readonly ref: number;
+  /** map_ptr/map_value*: index into the program's maps. */
+  readonly map: number;
+  /** fp: the frame whose stack it points into. */
+  readonly frame: number;
+}
+
+const ZERO_SCALAR = sconst(0n);
+
+/** A register that was never written. */
+export const NOT_INIT: Reg = { kind: "not_init", s: ZERO_SCALAR, off: 0, id: 0, ref: 0, map: -1, frame: 0 };
+/** A fully unknown number. */
+export const UNKNOWN: Reg = { kind: "scalar", s: sunknown(), off: 0, id: 0, ref: 0, map: -1, frame: 0 };
+
+/** A scalar register with value `s`. */
+export const scalarReg = (s: Scalar, id = 0): Reg => ({ kind: "scalar", s, off: 0, id, ref: 0, map: -1, frame: 0 });
+/** A pointer register. */
+export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
+  kind,
+  s: ZERO_SCALAR,
+  off: 0,
+  id: 0,
+  ref: 0,
+  map: -1,
+  frame: 0,
+  ...fields,
+});
+
+/** True for every pointer kind. */
+export const isPointer = (r: Reg): boolean => r.kind !== "scalar" && r.kind !== "not_init";
+/** True for pointers that may be NULL. */
+export const isOrNull = (r: Reg): boolean => r.kind === "map_value_or_null" || r.kind === "sock_or_null";
+
+/** Kinds of stack bytes. */
+export const enum Byte {
+  /** Never written (readable in privileged mode, as an unknown value). */
+  INVALID = 0,
+  /** Written with some number. */
+  MISC = 1,
+  /** Written with a known zero. */
+  ZERO = 2,
+  /** Part of a spilled register (see `spills`). */
+  SPILL = 3,
+}
+
+/** Bytes of stack per frame. */
+export const STACK_SIZE = 512;
+
+/** One call frame. */
+export interface Frame {
+  regs: Reg[];
+  /** Kind of each stack byte; index 512 + off for the byte at fp + off. */
+  bytes: Uint8Array;
+  /** Spilled register per 8-byte slot; slot i covers fp-8(i+1) .. fp-8i-1. */
+  spills: (Reg | undefined)[];
+  /** Slot of the call instruction that created this frame (-1 for the main program). */
+  callsite: number;
+  /** First instruction of this frame's function. */
+  entry: number;
+  /** Deepest stack byte touched (positive number of bytes). */
+  depth: number;
+}
+
+/** An acquired reference. */
+export interface RefEntry {
+  id: number;
+  insn: number;
+}
+
+/** A point in the exploration: the path's last checkpoint, used for pruning and loop detection. */
+export interface Checkpoint {
+  state: VState;
+  pc: number;
+  /** Live states (current or queued) descending from this checkpoint; 0 = fully explored. */
+  branches: number;
+  parent: Checkpoint | null;
+}
+
+/** The abstract state at one program point. */
+export interface VState {
+  frames: Frame[];
+  refs: RefEntry[];
+  parent: Checkpoint | null;
+}
+
+/** A new frame with every register unset. */
+export function newFrame(callsite: number, entry: number): Frame {
+  return { regs: Array(11).fill(NOT_INIT), bytes: new Uint8Array(STACK_SIZE), spills: Array(64).fill(undefined), callsite, entry, depth: 0 };
+}
+
+/** A deep enough copy for independent exploration (registers are immutable). */
+export function cloneState(s: VState): VState {
+  return {
+    frames: s.frames.map((f) => ({ ...f, regs: f.regs.slice(), bytes: f.bytes.slice(), spills: f.spills.slice() })),
+    refs: s.refs.slice(),
+    parent: s.parent,
+  };
+}
+
+/** The register as the kernel's log shows it, e.g. `map_value(map=counts,ks=4,vs=8,off=4)` or `fp-8`. */
+export function formatReg(r: Reg, mapName: (i: number) => string = (i) => `#${i}`): string {
+  const extra = (parts: string[]): string => parts.filter(Boolean).join(",");
+  const offText = (): string[] => {
+    const out: string[] = [];
+    if (r.off) out.push(`off=${r.off}`);
+    if (r.s.umax !== 0n || r.s.smin !== 0n) out.push(`var=${sformat(r.s)}`);
+    return out;
+  };
+  switch (r.kind) {
+    case "not_init":
+      return "not_init";
+    case "scalar":
+      return r.id ? `${sformat(r.s).replace(/\)$/, "")}${sformat(r.s).endsWith(")") ? "," : "("}id=${r.id})` : sformat(r.s);
+    case "fp":
+      return r.s.umax === 0n && r.s.smin === 0n ? `fp${r.off}` : `fp(${extra([`off=${r.off}`, `var=${sformat(r.s)}`])})`;
+    case "ctx":
+      return `ctx(${extra(offText())})`;
+    case "map_ptr":
+      return `map_ptr(map=${mapName(r.map)})`;
+    case "map_value":
+    case "map_value_or_null":
+      return `${r.kind}(${extra([`map=${mapName(r.map)}`, ...offText(), r.id ? `id=${r.id}` : "", r.ref ? `ref_obj_id=${r.ref}` : ""])})`;
+    case "sock":
+    case "sock_or_null":
+      return `${r.kind}(${extra([r.id ? `id=${r.id}` : "", r.ref ? `ref_obj_id=${r.ref}` : ""])})`;
+  }
+}
+
+/** One character per stack byte kind, as in the kernel's log. */
+const BYTE_CHAR = ["?", "m", "0", "r"];
+
+/** The whole state in one line: registers that are set, then stack slots that were written, then references. */
+export function formatState(st: VState, mapName?: (i: number) => string): string {
+  const parts: string[] = [];
+  st.frames.forEach((f, fi) => {
+    if (st.frames.length > 1) parts.push(`frame${fi}:`);
+    f.regs.forEach((r, i) => {
+      if (r.kind !== "not_init") parts.push(`R${i}=${formatReg(r, mapName)}`);
+    });
+    for (let slot = 0; slot < 64; slot++) {
+      const base = STACK_SIZE - 8 * (slot + 1);
+      const kinds = f.bytes.subarray(base, base + 8);
+      if (kinds.every((k) => k === Byte.INVALID)) continue;
+      const sp = f.spills[slot];
+      if (sp && kinds.every((k) => k === Byte.SPILL)) parts.push(`fp-${8 * (slot + 1)}=${formatReg(sp, mapName)}`);
+      else parts.push(`fp-${8 * (slot + 1)}=${Array.from(kinds, (k) => BYTE_CHAR[k]).join("")}${sp ? `(${formatReg(sp, mapName)})` : ""}`);
+    }
+  });
+  if (st.refs.length) parts.push(`refs=${st.refs.map((r) => r.id).join(",")}`);
+  return parts.join(" ");
+}
+
+/** Maps ids of one state onto ids of another consistently (the kernel's check_ids). */
+class IdMap {
+  private fwd?: Map<number, number>;
+  private back?: Map<number, number>;
+  check(a: number, b: number): boolean {
+    if (a === 0) return true;
+    if (b === 0) return false;
+    this.fwd ??= new Map();
+    this.back ??= new Map();
+    const f = this.fwd.get(a);
+    const r = this.back.get(b);
+    if (f === undefined && r === undefined) {
+      this.fwd.set(a, b);
+      this.back.set(b, a);
+      return true;
+    }
+    return f === b && r === a;
+  }
+}
+
+function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
+  if (exact) {
+    if (old.kind !== cur.kind) return false;
+    if (old.kind === "not_init") return true;
+  } else {
+    // A state whose exploration finished never read this register before writing it.
+    if (old.kind === "not_init") return true;
+    if (old.kind !== cur.kind) return false;
+  }
+  if (old.off !== cur.off || old.map !== cur.map || old.frame !== cur.frame) return false;
+  if (!(exact ? sequal(old.s, cur.s) : sincludes(old.s, cur.s))) return false;
+  if (!ids.check(old.id, cur.id) || !ids.check(old.ref === 0 ? 0 : -old.ref, cur.ref === 0 ? 0 : -cur.ref)) return false;
+  return true;
+}
+
+/**
+ * True when every behaviour possible from `cur` is possible from `old` (so a fully explored `old` proves `cur` safe),
+ * or, with `exact`, when the two states are the same up to renaming of ids (loop detection).
+ */
+export function stateCovers(old: VState, cur: VState, exact: boolean): boolean {
+  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  const ids = new IdMap();
+  for (let fi = 0; fi < old.frames.length; fi++) {
+    const a = old.frames[fi]!;
+    const b = cur.frames[fi]!;
+    if (a.callsite !== b.callsite) return false;
+    for (let r = 0; r < 11; r++) if (!regCovers(a.regs[r]!, b.regs[r]!, ids, exact)) return false;
+    for (let slot = 0; slot < 64; slot++) {
+      const base = STACK_SIZE - 8 * (slot + 1);
+      const sa = a.spills[slot];
+      const sb = b.spills[slot];
+      for (let i = base; i < base + 8; i++) {
+        const ka = a.bytes[i]!;
+        const kb = b.bytes[i]!;
+        if (ka === kb) continue;
+        if (exact) return false;
+        if ((ka === Byte.INVALID || ka === Byte.MISC) && (kb !== Byte.SPILL || sb?.kind === "scalar")) continue;
+        return false;
+      }
+      const spillA = a.bytes[base + 7] === Byte.SPILL || a.bytes[base] === Byte.SPILL ? sa : undefined;
+      const spillB = b.bytes[base + 7] === Byte.SPILL || b.bytes[base] === Byte.SPILL ? sb : undefined;
+      if (spillA && !(spillB && regCovers(spillA, spillB, ids, exact))) return false;
+    }
+  }
+  for (let i = 0; i < old.refs.length; i++) if (!ids.check(-old.refs[i]!.id, -cur.refs[i]!.id)) return false;
+  return true;
+}

@@ -1,0 +1,65 @@
+/**
+ * The verifier corpus against the live kernel: every case is loaded into Linux (BPF_PROG_LOAD as root) and tsbpf's
+ * verdict must equal the kernel's. Hand-written cases also pin the kernel's verdict to the one the case expects, and
+ * C cases encode it in the program name (ok_* / bad_*). Zero false accepts is the hard line.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { readObject } from "../../compiler/elf/reader.ts";
+import { verifyProgram } from "../../compiler/verifier/index.ts";
+import { describeKernel } from "../support/kernel.ts";
+import { ASM_CASES, MAPS } from "../fixtures/verifier/asm-cases.ts";
+import { asmProgram, kernelVerdict, objectOf } from "./kernel-harness.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const fixtures = join(root, "test", "fixtures");
+
+describe("corpus size", () => {
+  test("has at least 40 cases", () => {
+    const c = readObject(readFileSync(join(fixtures, "verifier", "cases.o"))).programs.length;
+    expect(ASM_CASES.length + c).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describeKernel("hand-written bytecode: tsbpf verdict equals the kernel's", () => {
+  test.each(ASM_CASES.map((c) => [c.name, c] as const))("%s", (_name, c) => {
+    const prog = asmProgram(c.name, c.insns);
+    const maps = (c.maps ?? []).map((m) => MAPS[m]!);
+    const kernel = kernelVerdict(objectOf(prog, maps, c.license ?? "GPL"), c.name);
+    expect({ kernel: kernel.ok, log: kernel.ok ? "" : kernel.log.split("\n").slice(-3).join("\n") }).toMatchObject({ kernel: c.expect === "accept" });
+    if (c.kernelMessage && !kernel.ok) expect(kernel.log).toContain(c.kernelMessage);
+    const ours = verifyProgram(prog, maps, { license: c.license ?? "GPL" });
+    expect({ ok: ours.ok, error: ours.error?.message }).toMatchObject({ ok: c.falseReject ? false : kernel.ok });
+  });
+});
+
+/** Every clang object whose verdicts we compare: ours, plus the repo's other clang corpora (realistic programs). */
+const OBJECTS = [
+  join(fixtures, "verifier", "cases.o"),
+  ...["c", "elf"].flatMap((d) =>
+    readdirSync(join(fixtures, d))
+      .filter((f) => f.endsWith(".o"))
+      .map((f) => join(fixtures, d, f)),
+  ),
+];
+
+describeKernel("clang-16 objects: tsbpf verdict equals the kernel's", () => {
+  const rows = OBJECTS.flatMap((path) => {
+    let obj;
+    try {
+      obj = readObject(readFileSync(path));
+    } catch {
+      return [];
+    }
+    return obj.programs.filter((p) => p.section === "sk_lookup").map((p) => [`${path.slice(fixtures.length + 1)}:${p.name}`, path, p.name] as const);
+  });
+  test.each(rows)("%s", (_label, path, name) => {
+    const obj = readObject(readFileSync(path));
+    const prog = obj.programs.find((p) => p.name === name)!;
+    const kernel = kernelVerdict(obj, name);
+    if (path.includes("verifier")) expect(kernel.ok).toBe(name.startsWith("ok_"));
+    const ours = verifyProgram(prog, obj.maps, { license: obj.license || "GPL" });
+    expect({ ok: ours.ok, error: ours.error?.message, at: ours.error?.pc }).toMatchObject({ ok: kernel.ok });
+  });
+});
