@@ -374,3 +374,19 @@ describe("socket release placement", () => {
     expect(text).toMatch(/call helper#124\(v0, v\d+, 0\)\n  call helper#86\(v\d+\)/);
   });
 });
+
+describe("verifier-sensitive rewrites", () => {
+  it("never hoists a helper call above the null test of its argument", () => {
+    const b = new FnBuilder("guarded");
+    const sk = b.lookupU32("sockets", k(0), "sock_or_null");
+    const t = b.block();
+    const e = b.block();
+    b.cbr("ne", v(sk), k(0), t, e);
+    b.at(t).callVoid(86, [v(sk)]).ret(k(1));
+    b.at(e).callVoid(86, [v(sk)]).ret(k(0));
+    simplify(b.fn, 0);
+    const text = printFunction(b.fn);
+    expect(text).toMatch(/cbr\.64 ne v\d+, 0/);
+    expect(text.match(/call helper#86/g)).toHaveLength(2);
+  });
+});

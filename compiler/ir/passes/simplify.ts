@@ -274,6 +274,8 @@ function hoistCommonPrefix(fn: Function): boolean {
     while (T.insts.length && E.insts.length && instKey(T.insts[0]!) === instKey(E.insts[0]!)) {
       const d = instDef(T.insts[0]!);
       if (d !== undefined && operands.has(d)) break;
+      // A helper call stays behind a test of its own argument (the verifier's null tracking depends on it).
+      if (T.insts[0]!.op === "call" && instUses(T.insts[0]!).some((u) => operands.has(u))) break;
       b.insts.push(T.insts.shift()!);
       E.insts.shift();
       changed = true;
@@ -284,6 +286,7 @@ function hoistCommonPrefix(fn: Function): boolean {
       const rel = first.insts[0];
       if (!rel || !isRelease(rel)) continue;
       const sk = (rel.args[0] as { id: VReg }).id;
+      if (operands.has(sk)) continue;
       const j = other.insts.findIndex((i) => instKey(i) === instKey(rel));
       if (j < 0 || other.insts.slice(0, j).some((i) => instUses(i).includes(sk) || instDef(i) === sk || isAssign(i))) continue;
       b.insts.push(first.insts.shift()!);
