@@ -1,5 +1,5 @@
 /** Test helpers: build a VmObject from asm-builder instructions (no ELF needed) and run it on both tiers. */
-import { encode, decode, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, Helper, JmpOp, Size, alu64, call, decode, encode, exit, jmp64, ldMap, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { VmObject, type Tier, type VmProgram } from "../../runtime/vm/object.ts";
@@ -57,3 +57,25 @@ export function outcome(p: VmProgram, tier: Tier, ctx: SkLookupInput = TCP4): Ou
 export function mapDef(name: string, type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): MapDef {
   return { name, type, keySize, valueSize, maxEntries, flags, pinning: 0 };
 }
+
+/** Rewrites the main function's exits into a jump to an epilogue that stores r0 in out[0] and returns SK_PASS. */
+export function wrap(insns: Instruction[]): Instruction[] {
+  const sub = insns.findIndex((i) => i.labels?.includes("f"));
+  const body = insns.map((insn, i) =>
+    (sub < 0 || i < sub) && insn.opcode === 0x95 ? { opcode: 0x05, dst: 0, src: 0, off: 0, imm: 0, target: "__epilogue", labels: insn.labels } : insn,
+  );
+  const epilogue = [
+    withLabel(mov64(6, reg(0)), "__epilogue"),
+    st(Size.W, 10, -64, 0),
+    ldMap(1, "out"),
+    mov64(2, reg(10)),
+    alu64(AluOp.ADD, 2, -64),
+    call(Helper.map_lookup_elem),
+    jmp64(JmpOp.JEQ, 0, 0, "__end"),
+    stx(Size.DW, 0, 0, 6),
+    withLabel(mov64(0, 1), "__end"),
+    exit(),
+  ];
+  return sub < 0 ? [...body, ...epilogue] : [...body.slice(0, sub), ...epilogue, ...body.slice(sub)];
+}
+

@@ -15,30 +15,9 @@ import { VmObject } from "../../runtime/vm/object.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { INSN_CASES } from "./insn-cases.ts";
-import { TCP4, TIERS, mapDef, objectOf } from "./harness.ts";
+import { TCP4, TIERS, mapDef, objectOf, wrap } from "./harness.ts";
 
 const OUT = mapDef("out", MapType.ARRAY, 4, 8, 1);
-
-/** Rewrites the main function's exits into a jump to an epilogue that stores r0 in out[0] and returns SK_PASS. */
-export function wrap(insns: Instruction[]): Instruction[] {
-  const sub = insns.findIndex((i) => i.labels?.includes("f"));
-  const body = insns.map((insn, i) =>
-    (sub < 0 || i < sub) && insn.opcode === 0x95 ? { opcode: 0x05, dst: 0, src: 0, off: 0, imm: 0, target: "__epilogue", labels: insn.labels } : insn,
-  );
-  const epilogue = [
-    withLabel(mov64(6, reg(0)), "__epilogue"),
-    st(Size.W, 10, -64, 0),
-    ldMap(1, "out"),
-    mov64(2, reg(10)),
-    alu64(AluOp.ADD, 2, -64),
-    call(Helper.map_lookup_elem),
-    jmp64(JmpOp.JEQ, 0, 0, "__end"),
-    stx(Size.DW, 0, 0, 6),
-    withLabel(mov64(0, 1), "__end"),
-    exit(),
-  ];
-  return sub < 0 ? [...body, ...epilogue] : [...body.slice(0, sub), ...epilogue, ...body.slice(sub)];
-}
 
 describeKernel("VM vs kernel: instruction table", () => {
   const refused: string[] = [];
