@@ -244,6 +244,9 @@ function convertBooleanReturns(fn: Function): boolean {
     const y = E.term.value.value;
     if (!((x === 1n && y === 0n) || (x === 0n && y === 1n))) continue;
     if (blockKey({ ...T, term: E.term }) !== blockKey(E)) continue;
+    // The shared instructions run unconditionally afterwards: not if a helper call takes the tested value.
+    const tested = new Set([t.a, t.b].flatMap((o) => (o.kind === "vreg" ? [o.id] : [])));
+    if (T.insts.some((i) => i.op === "call" && instUses(i).some((u) => tested.has(u)))) continue;
     const cmp = x === 1n ? t.cmp : invertCmp(t.cmp);
     if (!cmp) continue;
     const d = fn.vregCount++;
