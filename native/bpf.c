@@ -179,6 +179,68 @@ static void set_str(napi_env env, napi_value obj, const char *key, const char *s
 
 /* ---- maps ---- */
 
+/* Number of possible CPUs, as the kernel sizes per-CPU values for user space (/sys/devices/system/cpu/possible). */
+static int possible_cpus(void) {
+  static int cached = 0;
+  if (cached > 0) return cached;
+  FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+  int n = 0;
+  if (f) {
+    int a, b;
+    char sep;
+    while (fscanf(f, "%d", &a) == 1) {
+      b = a;
+      if (fscanf(f, "%c", &sep) == 1 && sep == '-') {
+        if (fscanf(f, "%d", &b) != 1) break;
+        if (fscanf(f, "%c", &sep) != 1) sep = 0;
+      }
+      n += b - a + 1;
+      if (sep != ',') break;
+    }
+    fclose(f);
+  }
+  cached = n > 0 ? n : 1;
+  return cached;
+}
+
+static int is_percpu(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+         type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+/*
+ * The kernel reads key_size bytes from the key pointer and writes (or reads) the value size from the value pointer:
+ * buffers that are too small would be overrun. Checks them against the map's real sizes (one extra syscall) and
+ * throws a RangeError naming both sizes. Returns 0 when it threw.
+ */
+static int check_map_buffers(napi_env env, int fd, size_t key_len, size_t value_len, int check_value) {
+  struct bpf_map_info mi;
+  memset(&mi, 0, sizeof mi);
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.info.bpf_fd = fd;
+  attr.info.info_len = sizeof mi;
+  attr.info.info = (uintptr_t)&mi;
+  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0) {
+    throw_errno(env, errno, "bpf(BPF_OBJ_GET_INFO_BY_FD) of the map fd", NULL);
+    return 0;
+  }
+  size_t need_value = mi.value_size;
+  if (is_percpu(mi.type)) need_value = ((mi.value_size + 7) / 8) * 8 * (size_t)possible_cpus();
+  char msg[160];
+  if (key_len < mi.key_size) {
+    snprintf(msg, sizeof msg, "key buffer has %zu bytes, the map's keys have %u", key_len, mi.key_size);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return 0;
+  }
+  if (check_value && value_len < need_value) {
+    snprintf(msg, sizeof msg, "value buffer has %zu bytes, the map needs %zu", value_len, need_value);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return 0;
+  }
+  return 1;
+}
+
 /* mapCreate(type, keySize, valueSize, maxEntries, flags, name) -> fd */
 static napi_value map_create(napi_env env, napi_callback_info info) {
   GET_ARGS(6);
@@ -210,6 +272,7 @@ static napi_value map_lookup(napi_env env, napi_callback_info info) {
   if (!arg_i32(env, argv[0], &fd, "fd") || !arg_bytes(env, argv[1], &key, &key_len, "key", 0) ||
       !arg_bytes(env, argv[2], &value, &value_len, "value", 0))
     return NULL;
+  if (!check_map_buffers(env, fd, key_len, value_len, 1)) return NULL;
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.map_fd = fd;
@@ -232,6 +295,7 @@ static napi_value map_update(napi_env env, napi_callback_info info) {
   if (!arg_i32(env, argv[0], &fd, "fd") || !arg_bytes(env, argv[1], &key, &key_len, "key", 0) ||
       !arg_bytes(env, argv[2], &value, &value_len, "value", 0) || !arg_u32(env, argv[3], &flags, "flags"))
     return NULL;
+  if (!check_map_buffers(env, fd, key_len, value_len, 1)) return NULL;
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.map_fd = fd;
@@ -249,6 +313,7 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   void *key;
   size_t key_len;
   if (!arg_i32(env, argv[0], &fd, "fd") || !arg_bytes(env, argv[1], &key, &key_len, "key", 0)) return NULL;
+  if (!check_map_buffers(env, fd, key_len, 0, 0)) return NULL;
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.map_fd = fd;
@@ -269,6 +334,7 @@ static napi_value map_get_next_key(napi_env env, napi_callback_info info) {
   if (!arg_i32(env, argv[0], &fd, "fd") || !arg_bytes(env, argv[1], &key, &key_len, "key", 1) ||
       !arg_bytes(env, argv[2], &next, &next_len, "nextKey", 0))
     return NULL;
+  if (!check_map_buffers(env, fd, key ? (key_len < next_len ? key_len : next_len) : next_len, 0, 0)) return NULL;
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.map_fd = fd;
