@@ -227,7 +227,9 @@ export function parseElf(bytes: Uint8Array): ElfFile {
       if (rel.symbol >= symbols.length) fail(`${s.name} entry ${i} refers to symbol ${rel.symbol}, but the symbol table has ${symbols.length}`);
       list.push(rel);
     }
-    rels.set(s.info, [...(rels.get(s.info) ?? []), ...list]);
+    const known = rels.get(s.info);
+    if (known) for (const r of list) known.push(r);
+    else rels.set(s.info, list);
   }
   return { sections, symbols, rels };
 }

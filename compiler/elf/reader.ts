@@ -118,11 +118,13 @@ function readMaps(elf: ElfFile, btf: Btf | undefined): PlacedMap[] {
   if (!sec) return [];
   if (!btf) throw new ObjectError("section .maps needs BTF, but the object has no .BTF section (compile with -g)");
   const defs = wrapBtf(".BTF", () => parseBtfMaps(btf));
+  const symbols = new Map<string, ElfSymbol>();
+  for (const s of elf.symbols) if (s.shndx === sec.index && !symbols.has(s.name)) symbols.set(s.name, s);
   const seen = new Set<string>();
   return defs.map(({ datasecOffset, ...m }) => {
     if (seen.has(m.name)) throw new ObjectError(`map '${m.name}' is defined twice in .maps`);
     seen.add(m.name);
-    const sym = elf.symbols.find((s) => s.name === m.name && s.shndx === sec.index);
+    const sym = symbols.get(m.name);
     const offset = sym ? sym.value : datasecOffset;
     const size = sym?.size || 8;
     if (offset + size > sec.size) throw new ObjectError(`map '${m.name}' at offset ${offset} (+${size}) lies outside .maps (${sec.size} bytes)`);
@@ -131,11 +133,24 @@ function readMaps(elf: ElfFile, btf: Btf | undefined): PlacedMap[] {
   });
 }
 
-/** FUNC symbols of a code section as functions, checked to lie inside it on instruction boundaries. */
+/** FUNC symbols by section index (built once: objects may have many sections and symbols). */
+const funcSymbols = new WeakMap<ElfFile, Map<number, ElfSymbol[]>>();
+
+/** FUNC symbols of a code section as functions, sorted by offset, checked to lie inside it on instruction boundaries. */
 function functionsOf(elf: ElfFile, sec: ElfSection): Fn[] {
+  let bySection = funcSymbols.get(elf);
+  if (!bySection) {
+    bySection = new Map();
+    for (const s of elf.symbols) {
+      if (s.type !== STT_FUNC) continue;
+      const list = bySection.get(s.shndx);
+      if (list) list.push(s);
+      else bySection.set(s.shndx, [s]);
+    }
+    funcSymbols.set(elf, bySection);
+  }
   const fns: Fn[] = [];
-  for (const s of elf.symbols) {
-    if (s.shndx !== sec.index || s.type !== STT_FUNC) continue;
+  for (const s of bySection.get(sec.index) ?? []) {
     const where = `function '${s.name}' in section ${sec.name}`;
     if (!s.name) throw new ObjectError(`an unnamed function in section ${sec.name} at offset ${s.value}`);
     if (s.value % 8 || s.size % 8) throw new ObjectError(`${where}: offset ${s.value} or size ${s.size} is not a multiple of 8`);
@@ -150,8 +165,13 @@ function functionsOf(elf: ElfFile, sec: ElfSection): Fn[] {
   return fns;
 }
 
+/** Relocations by section, by byte offset (built once per section; every program of a section shares them). */
+const relocIndex = new WeakMap<ElfSection, Map<number, ElfRel>>();
+
 /** Relocations of `sec`, by byte offset. */
 function relocsOf(elf: ElfFile, sec: ElfSection): Map<number, ElfRel> {
+  const cached = relocIndex.get(sec);
+  if (cached) return cached;
   const out = new Map<number, ElfRel>();
   for (const r of elf.rels.get(sec.index) ?? []) {
     if (r.type === R_BPF_NONE) continue;
@@ -159,6 +179,7 @@ function relocsOf(elf: ElfFile, sec: ElfSection): Map<number, ElfRel> {
     if (out.has(r.offset)) throw new ObjectError(`two relocations at offset ${r.offset} of section ${sec.name}`);
     out.set(r.offset, r);
   }
+  relocIndex.set(sec, out);
   return out;
 }
 
@@ -166,16 +187,17 @@ function relocsOf(elf: ElfFile, sec: ElfSection): Map<number, ElfRel> {
 function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefined, maps: PlacedMap[], btf: Btf | undefined, ext: BtfExt | undefined): ObjProgram {
   const pieces: { fn: Fn; slot: number; bytes: Uint8Array }[] = [];
   let total = 0;
+  const placed = new Map<Fn, number>();
   const place = (fn: Fn): number => {
-    const existing = pieces.find((p) => p.fn === fn);
-    if (existing) return existing.slot;
+    const existing = placed.get(fn);
+    if (existing !== undefined) return existing;
     if (total + fn.size / 8 > MAX_SLOTS) throw new ObjectError(`program '${prog.name}' exceeds ${MAX_SLOTS} instructions when linked`);
     pieces.push({ fn, slot: total, bytes: fn.sec.data.slice(fn.start, fn.start + fn.size) });
+    placed.set(fn, total);
     total += fn.size / 8;
     return total - fn.size / 8;
   };
   const mapRelocs: MapReloc[] = [];
-  const relocCache = new Map<ElfSection, Map<number, ElfRel>>();
   // Depth-first, like libbpf's bpf_object__reloc_code: a subprogram is appended when its first call is found and
   // processed right away, so nested callees follow their caller before the caller's later callees.
   const relocate = (piece: (typeof pieces)[number]): void => {
@@ -188,8 +210,7 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
       if (err instanceof DecodeError) throw new ObjectError(`${where(err.slot)}: ${err.message}`);
       throw err;
     }
-    let relocs = relocCache.get(fn.sec);
-    if (!relocs) relocCache.set(fn.sec, (relocs = relocsOf(elf, fn.sec)));
+    const relocs = relocsOf(elf, fn.sec);
     const view = new DataView(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength);
     for (let j = 0; j < insns.length; j++) {
       const insn = insns[j]!;
@@ -221,9 +242,9 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
   relocate(pieces[0]!);
 
   function callImm(target: number, fromSlot: number, where: string): number {
-    const sub = subprogs.find((f) => target >= f.start && target < f.start + f.size);
+    const sub = functionAt(subprogs, target);
     if (!sub) throw new ObjectError(`${where}: call target at .text offset ${target} is not inside any .text function`);
-    const known = pieces.some((p) => p.fn === sub);
+    const known = placed.has(sub);
     const start = place(sub);
     if (!known) relocate(pieces[pieces.length - 1]!);
     return start + (target - sub.start) / 8 - fromSlot - 1;
@@ -235,6 +256,40 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
   mapRelocs.sort((a, b) => a.slot - b.slot);
   return { name: prog.name, section: prog.sec.name, insns: decode(bytes), bytes, mapRelocs, lineInfo, funcInfo };
 }
+
+/** The function (of `fns`, sorted by start, non-overlapping) containing byte `off`, by binary search. */
+function functionAt(fns: Fn[], off: number): Fn | undefined {
+  let lo = 0;
+  let hi = fns.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const f = fns[mid]!;
+    if (off < f.start) hi = mid - 1;
+    else if (off >= f.start + f.size) lo = mid + 1;
+    else return f;
+  }
+  return undefined;
+}
+
+/** Records of the sections named `section` whose offset lies in [start, end), found by binary search after one sort. */
+function recordsIn<T extends { insnOff: number }>(sections: { section: string; records: T[] }[], section: string, start: number, end: number): T[] {
+  const out: T[] = [];
+  for (const s of sections) {
+    if (s.section !== section) continue;
+    let sorted = sortedRecords.get(s.records) as T[] | undefined;
+    if (!sorted) sortedRecords.set(s.records, (sorted = [...s.records].sort((a, b) => a.insnOff - b.insnOff)));
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.insnOff < start) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < sorted.length && sorted[i]!.insnOff < end; i++) out.push(sorted[i]!);
+  }
+  return out;
+}
+const sortedRecords = new WeakMap<object, { insnOff: number }[]>();
 
 /** Name of the map an R_BPF_64_64 relocation refers to (by symbol name, or by offset for section symbols). */
 function mapFor(elf: ElfFile, sym: ElfSymbol, insn: Instruction, maps: PlacedMap[], where: string): string {
@@ -253,26 +308,20 @@ function rebaseExt(pieces: { fn: Fn; slot: number }[], btf: Btf | undefined, ext
   const lineInfo: LineInfo[] = [];
   if (!ext || !btf) return { funcInfo, lineInfo };
   for (const { fn, slot } of pieces) {
-    const inFn = (off: number): boolean => off >= fn.start && off < fn.start + fn.size;
+    const end = fn.start + fn.size;
     const slotOf = (off: number, what: string): number => {
       if ((off - fn.start) % 8) throw new ObjectError(`.BTF.ext ${what} for section ${fn.sec.name}: offset ${off} is not on an instruction boundary`);
       return slot + (off - fn.start) / 8;
     };
-    for (const s of ext.funcInfo.filter((s) => s.section === fn.sec.name)) {
-      for (const r of s.records.filter((r) => inFn(r.insnOff))) {
-        const t = btf.types[r.typeId];
-        if (!t || t.kind !== BtfKind.FUNC) throw new ObjectError(`.BTF.ext func_info for section ${fn.sec.name} offset ${r.insnOff}: type ${r.typeId} is not a BTF FUNC`);
-        funcInfo.push({ slot: slotOf(r.insnOff, "func_info"), name: t.name, typeId: r.typeId });
-      }
+    for (const r of recordsIn(ext.funcInfo, fn.sec.name, fn.start, end)) {
+      const t = btf.types[r.typeId];
+      if (!t || t.kind !== BtfKind.FUNC) throw new ObjectError(`.BTF.ext func_info for section ${fn.sec.name} offset ${r.insnOff}: type ${r.typeId} is not a BTF FUNC`);
+      funcInfo.push({ slot: slotOf(r.insnOff, "func_info"), name: t.name, typeId: r.typeId });
     }
-    for (const s of (ext.coreRelo ?? []).filter((s) => s.section === fn.sec.name)) {
-      const r = s.records.find((r) => inFn(r.insnOff));
-      if (r) throw new ObjectError(`section ${fn.sec.name} offset ${r.insnOff} (function '${fn.name}'): CO-RE relocation (kind ${r.kind}, access ${r.access}) is not supported`);
-    }
-    for (const s of ext.lineInfo.filter((s) => s.section === fn.sec.name)) {
-      for (const r of s.records.filter((r) => inFn(r.insnOff))) {
-        lineInfo.push({ slot: slotOf(r.insnOff, "line_info"), file: r.file, text: r.text, line: r.line, column: r.column });
-      }
+    const core = recordsIn(ext.coreRelo ?? [], fn.sec.name, fn.start, end)[0];
+    if (core) throw new ObjectError(`section ${fn.sec.name} offset ${core.insnOff} (function '${fn.name}'): CO-RE relocation (kind ${core.kind}, access ${core.access}) is not supported`);
+    for (const r of recordsIn(ext.lineInfo, fn.sec.name, fn.start, end)) {
+      lineInfo.push({ slot: slotOf(r.insnOff, "line_info"), file: r.file, text: r.text, line: r.line, column: r.column });
     }
   }
   funcInfo.sort((a, b) => a.slot - b.slot);
