@@ -76,6 +76,25 @@ describeKernel("backend: generated programs in the kernel", () => {
     });
   }
 
+  it("spilled_ptr: a spilled map_value_or_null is null-checked after reload and written through", () => {
+    const c = cases().find((x) => x.name === "spilled_ptr")!;
+    const { insns } = generate(c.fn, c.module);
+    // The pointer really is spilled: an 8-byte store of r0 (the lookup result) to the stack right after the call.
+    const call = insns.findIndex((i) => i.opcode === 0x85 && i.imm === 1);
+    expect(insns.slice(call + 1, call + 3).some((i) => i.opcode === 0x7b && i.dst === 10 && i.src === 0)).toBe(true);
+    const obj = load(c);
+    try {
+      const spec = { family: "inet", protocol: "tcp", remoteIp: "10.1.2.3", remotePort: 4242, localIp: "127.0.0.1", localPort: 7007 } as const;
+      const bytes = encodeCtx(spec);
+      const view = new DataView(bytes.buffer, bytes.byteOffset);
+      const want = [8, 12, 60, 40, 16, 36].reduce((s, off, i) => s + BigInt((off === 36 ? view.getUint16(off, true) : view.getUint32(off, true)) + i + 1), 0n);
+      expect(obj.program("spilled_ptr").testRun(bytes).retval).toBe(1);
+      expect(obj.map("hits").lookupInt(0)).toBe(want);
+    } finally {
+      obj.close();
+    }
+  });
+
   it("pressure: spilled values survive the helper call (retval equals the JS evaluation)", () => {
     const c = cases().find((x) => x.name === "pressure")!;
     const obj = load(c);

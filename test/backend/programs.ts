@@ -303,6 +303,28 @@ export function pressure(): Case {
   return { name: "pressure", fn: b.fn, module: module([b.fn], []), runs: [] };
 }
 
+/**
+ * A possibly-null map value pointer kept across helper calls under register pressure, so it is spilled (8 bytes,
+ * aligned) and null-checked after reloading; the stored sum checks the other spilled values survived too.
+ */
+export function spilledPointer(): Case {
+  const b = new FnBuilder("spilled_ptr");
+  const p = b.lookupU32("hits", k(0));
+  const vals = [8, 12, 60, 40, 16, 36].map((off, i) => b.bin("add", v(b.ctxLoad(off, off === 36 ? 2 : 4)), k(i + 1)));
+  b.call(KTIME, []);
+  b.call(7, []);
+  const none = b.block();
+  const some = b.block();
+  b.cbr("eq", v(p), k(0), none, some);
+  b.at(none).ret(k(0));
+  b.at(some);
+  let acc = vals[0]!;
+  for (const x of vals.slice(1)) acc = b.bin("add", v(acc), v(x));
+  b.emit({ op: "store", ptr: p, offset: 0, size: 8, value: v(acc) });
+  b.ret(k(1));
+  return { name: "spilled_ptr", fn: b.fn, module: module([b.fn], [map("hits", MapType.ARRAY, 4, 8, 4)]), runs: [] };
+}
+
 /** A local helper `inNet(ip) = (ip & mask) == net` called twice (local and remote address), inlined. */
 function inlined(): Case {
   const h = new FnBuilder("in_net", false, 1);
@@ -335,5 +357,5 @@ function inlined(): Case {
 
 /** Every test program. */
 export function cases(): Case[] {
-  return [redirPort(), cidrAllPorts(), redirIp6(), dispatch(), keepOrReplace(), countLoop(), pressure(), inlined()];
+  return [redirPort(), cidrAllPorts(), redirIp6(), dispatch(), keepOrReplace(), countLoop(), pressure(), spilledPointer(), inlined()];
 }
