@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ObjectError, readObject, writeObject } from "../../compiler/elf/index.ts";
 import { UNCHECKED_PREFIX } from "../../compiler/elf/reader.ts";
 import { fixture } from "./helpers.ts";
-import { sampleInput } from "./programs.ts";
+import { sampleInput, subprogramInput } from "./programs.ts";
 
 /** mulberry32: a small seeded PRNG so failures reproduce. */
 function prng(seed: number): () => number {
@@ -33,7 +33,7 @@ function attempt(bytes: Uint8Array): string {
   }
 }
 
-const seeds = [fixture("redir.o"), fixture("subprog.o"), writeObject(sampleInput())];
+const seeds = [fixture("redir.o"), fixture("subprog.o"), fixture("calls.o"), writeObject(sampleInput()), writeObject(subprogramInput())];
 const BOUNDARY = [0, 1, 7, 8, 0x7fffffff, 0xffffffff, 0x10000, 0xfff1];
 
 describe("readObject fuzz: only ObjectError, quickly", () => {
