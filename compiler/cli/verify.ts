@@ -1,5 +1,81 @@
-/** `tsbpf verify` — not implemented yet (placeholder so the CLI dispatches). */
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write("tsbpf verify: not implemented yet\n");
-  return 2;
+/**
+ * `tsbpf verify FILE.o` — runs tsbpf's own verifier on every sk_lookup program of a BPF ELF object (compiled by tsbpf
+ * or clang) and prints a readable report per program: accepted with the processed-instruction count, or the failing
+ * instruction, the reason (kernel wording plus what it means), the register/stack state and the source line from BTF
+ * line info. Exit code 0 when every program is accepted, 1 when any is rejected (or the object is malformed), 2 on
+ * usage errors.
+ */
+import { readFileSync } from "node:fs";
+import { ObjectError, readObject } from "../elf/index.ts";
+import { type VerifyResult, verifyObject } from "../verifier/index.ts";
+import { UsageError, parseArgs } from "./usage.ts";
+
+const HELP = `usage: tsbpf verify FILE.o [--prog NAME] [--json]
+
+Checks every program of a BPF ELF object with tsbpf's verifier, which follows the Linux verifier's rules for
+sk_lookup programs (as a privileged loader). For a rejected program it prints the instruction, the reason, the
+register and stack state there, and the source line when the object has BTF line info.
+
+options:
+  --prog NAME   verify only this program
+  --json        print the results as JSON
+  --help        show this help
+
+exit status: 0 all accepted, 1 a program was rejected or the object is malformed, 2 usage error
+`;
+
+/** The report of one program, as `tsbpf verify` prints it. */
+export function formatResult(name: string, r: VerifyResult): string {
+  if (r.ok) return `${name}: accepted (${r.insnsProcessed} instructions processed)\n`;
+  const e = r.error!;
+  const [headline, ...more] = e.message.split("\n");
+  const out = [`${name}: rejected at insn ${e.pc}: ${e.insn}`, `  error: ${headline}`];
+  for (const m of more) out.push(`         ${m}`);
+  if (e.line) out.push(`  source: ${e.line.file}:${e.line.line}:${e.line.column}: ${e.line.text.trim()}`);
+  if (e.explain) out.push(`  note: ${e.explain}`);
+  if (e.state) out.push(`  state: ${e.state}`);
+  out.push(`  (${r.insnsProcessed} instructions processed)`);
+  return `${out.join("\n")}\n`;
+}
+
+/** Entry point of `tsbpf verify`. */
+export async function run(args: string[]): Promise<number> {
+  const { positionals, options } = parseArgs(args, ["--prog"], ["--json", "--help"]);
+  if (options.has("--help")) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected one object file\n\n${HELP}`);
+  const file = positionals[0]!;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let results: Map<string, VerifyResult>;
+  try {
+    const obj = readObject(bytes);
+    const wanted = options.get("--prog");
+    if (typeof wanted === "string") {
+      if (!obj.programs.some((p) => p.name === wanted)) {
+        throw new UsageError(`no program ${wanted} in ${file} (programs: ${obj.programs.map((p) => p.name).join(", ") || "none"})`);
+      }
+      obj.programs = obj.programs.filter((p) => p.name === wanted);
+    }
+    results = verifyObject(obj);
+  } catch (err) {
+    if (err instanceof ObjectError) {
+      process.stderr.write(`tsbpf verify: ${file}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (options.has("--json")) {
+    process.stdout.write(`${JSON.stringify(Object.fromEntries(results), null, 2)}\n`);
+  } else {
+    for (const [name, r] of results) process.stdout.write(formatResult(name, r));
+    if (results.size === 0) process.stdout.write(`${file}: no programs\n`);
+  }
+  return [...results.values()].every((r) => r.ok) ? 0 : 1;
 }

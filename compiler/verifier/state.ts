@@ -139,7 +139,13 @@ export function formatReg(r: Reg, mapName: (i: number) => string = (i) => `#${i}
     case "not_init":
       return "not_init";
     case "scalar":
-      return r.id ? `${sformat(r.s).replace(/\)$/, "")}${sformat(r.s).endsWith(")") ? "," : "("}id=${r.id})` : sformat(r.s);
+    {
+      // Constants print bare (`5`), ranges as `scalar(...)`; a link id goes inside the parentheses.
+      const text = sformat(r.s);
+      if (!r.id) return text;
+      if (text === "scalar()") return `scalar(id=${r.id})`;
+      return text.endsWith(")") ? `${text.slice(0, -1)},id=${r.id})` : `scalar(${text},id=${r.id})`;
+    }
     case "fp":
       return r.s.umax === 0n && r.s.smin === 0n ? `fp${r.off}` : `fp(${extra([`off=${r.off}`, `var=${sformat(r.s)}`])})`;
     case "ctx":

@@ -1,0 +1,50 @@
+/**
+ * `benchVerify()`: wall time of tsbpf's verifier per program, for `npm run bench` and for tracking the verifier's own
+ * speed. Each program is verified once to warm up, then `runs` times; the median is reported.
+ */
+import { readFileSync } from "node:fs";
+import { readObject } from "../elf/reader.ts";
+import { verifyProgram } from "./index.ts";
+
+/** One measured program. */
+export interface VerifyBenchRow {
+  object: string;
+  program: string;
+  ok: boolean;
+  /** Instructions in the linked program (slots). */
+  slots: number;
+  /** Instructions processed by the verifier over all paths. */
+  processed: number;
+  /** Median wall time of one verification, in milliseconds. */
+  ms: number;
+}
+
+/** Times the verifier on every program of the given objects (file paths or `{ name, bytes }`). */
+export function benchVerify(objects: ReadonlyArray<string | { name: string; bytes: Uint8Array }>, runs = 20): VerifyBenchRow[] {
+  const rows: VerifyBenchRow[] = [];
+  for (const o of objects) {
+    const name = typeof o === "string" ? o : o.name;
+    const obj = readObject(typeof o === "string" ? readFileSync(o) : o.bytes);
+    const opts = { license: obj.license || "GPL" };
+    for (const p of obj.programs) {
+      let r = verifyProgram(p, obj.maps, opts);
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        r = verifyProgram(p, obj.maps, opts);
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      rows.push({ object: name, program: p.name, ok: r.ok, slots: p.insns.length, processed: r.insnsProcessed, ms: times[times.length >> 1]! });
+    }
+  }
+  return rows;
+}
+
+/** The rows as an aligned text table. */
+export function formatBench(rows: readonly VerifyBenchRow[]): string {
+  const head = ["object", "program", "verdict", "slots", "processed", "µs"];
+  const body = rows.map((r) => [r.object, r.program, r.ok ? "accept" : "reject", String(r.slots), String(r.processed), (r.ms * 1000).toFixed(0)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((row) => row.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ")).join("\n");
+}
