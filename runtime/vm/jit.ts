@@ -283,7 +283,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
-  const factory = new Function("F", "S", "H", "A", "FN", `${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
+  const factory = new Function("F", "S", "H", "A", "FN", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
     ...args: unknown[]
   ) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);

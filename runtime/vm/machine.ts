@@ -19,6 +19,7 @@ import {
   ptrHi,
   ptrLo,
   regionById,
+  regionId,
 } from "./region.ts";
 
 /** Size of one stack frame (MAX_BPF_STACK). */
@@ -38,11 +39,31 @@ export interface MachineOptions {
   clock?: () => bigint;
 }
 
+/**
+ * The ctx and stack-frame regions are shared by every Machine: runs never nest or overlap (helpers cannot start
+ * other programs, and JS is single-threaded), so one set suffices. Sharing keeps their region ids fixed for the
+ * process (pointers compare the same way in every object, which the tier-agreement fuzz relies on) and costs no
+ * registry ids or memory per loaded object.
+ */
+const SHARED = {
+  ctx: new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx"),
+  frames: Array.from({ length: MAX_FRAMES }, (_, i) => new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`)),
+  /** The ctx bytes last copied in (ctx is read-only, so the same input needs no copy). */
+  lastCtx: null as Uint8Array | null,
+  /** A store hit a stack frame since the last reset (so frames must be cleared before the next run). */
+  stackDirty: true,
+  /** Highest frame used since the last reset. */
+  depthUsed: 0,
+};
+regionId(SHARED.ctx);
+for (const f of SHARED.frames) regionId(f);
+
 /** Shared by interpreter and JIT code. Not reentrant: one run at a time. */
 export class Machine {
-  /** Low word of the pointer to the ctx. */
-  readonly ctx: Region;
-  readonly frames: Region[] = [];
+  /** The ctx region (struct bpf_sk_lookup), shared by all machines. */
+  readonly ctx: Region = SHARED.ctx;
+  /** Stack frames by call depth, shared by all machines. */
+  readonly frames: readonly Region[] = SHARED.frames;
   /** Instructions executed in the current run. */
   n = 0;
   budget: number;
@@ -57,19 +78,12 @@ export class Machine {
   trace: string[] = [];
   /** Socket references taken and not yet released in the current run. */
   held: Socket[] = [];
-  /** Highest frame used in the current run (frames above it need no clearing). */
-  depthUsed = 0;
-  /** A store hit a stack frame since the last reset (so frames must be cleared for the next run). */
-  stackDirty = true;
-  /** The ctx bytes of the last reset (ctx is read-only, so the same input needs no copy). */
-  private lastCtx: Uint8Array | null = null;
+
   prng: number;
   readonly clock: () => bigint;
   private readonly seed: number;
 
   constructor(opts: MachineOptions = {}) {
-    this.ctx = new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx");
-    for (let i = 0; i < MAX_FRAMES; i++) this.frames.push(new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`));
     this.budget = opts.budget ?? DEFAULT_BUDGET;
     this.seed = opts.seed ?? 1;
     this.prng = this.seed >>> 0 || 1;
@@ -78,9 +92,9 @@ export class Machine {
 
   /** Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. */
   reset(ctxBytes: Uint8Array, selected: Socket | null = null, noReuseport = false): void {
-    if (ctxBytes !== this.lastCtx) {
-      this.ctx.bytes.set(ctxBytes);
-      this.lastCtx = ctxBytes;
+    if (ctxBytes !== SHARED.lastCtx) {
+      SHARED.ctx.bytes.set(ctxBytes);
+      SHARED.lastCtx = ctxBytes;
     }
     this.n = 0;
     this.selected = selected;
@@ -89,11 +103,11 @@ export class Machine {
     if (this.held.length) this.held = [];
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
-    if (this.stackDirty) {
-      for (let i = 0; i <= this.depthUsed; i++) this.frames[i]!.bytes.fill(0);
-      this.stackDirty = false;
+    if (SHARED.stackDirty) {
+      for (let i = 0; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
+      SHARED.stackDirty = false;
     }
-    this.depthUsed = 0;
+    SHARED.depthUsed = 0;
   }
 
   /** Reseeds get_prandom_u32. */
@@ -109,9 +123,7 @@ export class Machine {
   /** Stack frame pointer words for call depth `depth` (r10 points at the frame's end). */
   frameHi(depth: number, pc: number): number {
     if (depth >= MAX_FRAMES) throw new VmFault(`call depth exceeds ${MAX_FRAMES} frames`, pc);
-    if (depth > this.depthUsed) {
-      this.depthUsed = depth;
-    }
+    if (depth > SHARED.depthUsed) SHARED.depthUsed = depth;
     return ptrHi(this.frames[depth]!);
   }
   /** Low word of r10 in every frame. */
@@ -163,7 +175,7 @@ export class Machine {
       throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
     }
     if (o < 0 || o + size > r.bytes.length) this.oob("write", size, r, o, pc);
-    if (r.kind === RegionKind.Stack) this.stackDirty = true;
+    if (r.kind === RegionKind.Stack) SHARED.stackDirty = true;
     const v = r.view;
     switch (size) {
       case 1:

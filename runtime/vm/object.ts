@@ -65,6 +65,7 @@ export class MapAccessError extends Error {
   }
 }
 
+const NO_LEAKS: string[] = [];
 const ERRNO_NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v as number, k]));
 
 /** User-side view of a map: JS values in, JS values out (layouts from BTF). */
@@ -164,20 +165,19 @@ export class VmProgram {
    * programs that return arbitrary values. Machine state (trace, held references, n) stays readable on `machine`.
    */
   exec(ctx: SkLookupInput | Uint8Array, opts: RunOptions = {}): bigint {
-    const [lo, hi] = this.execute(ctx instanceof Uint8Array ? normalizeCtx(ctx) : buildCtx(ctx), opts);
-    return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    const lo = this.execute(ctx instanceof Uint8Array ? normalizeCtx(ctx) : buildCtx(ctx), opts);
+    return (BigInt(this.object.machine.h >>> 0) << 32n) | BigInt(lo >>> 0);
   }
 
-  private execute(ctxBytes: Uint8Array, opts: RunOptions): [number, number] {
+  /** Runs once; returns r0's low word and leaves the high word in machine.h (no allocation on the hot path). */
+  private execute(ctxBytes: Uint8Array, opts: RunOptions): number {
     const m = this.object.machine;
     m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false);
     try {
-      if (opts.tier === "jit") {
-        const lo = this.jit()(m);
-        return [lo, m.h];
-      }
+      if (opts.tier === "jit") return this.jit()(m);
       const r0 = interpret(this.prepared, m);
-      return [Number(r0 & 0xffffffffn) | 0, Number(r0 >> 32n) | 0];
+      m.h = Number(r0 >> 32n) | 0;
+      return Number(r0 & 0xffffffffn) | 0;
     } catch (e) {
       if (e instanceof VmFault && e.insn === undefined && e.pc >= 0) e.locate(insnText(this.prepared, e.pc));
       throw e;
@@ -187,7 +187,8 @@ export class VmProgram {
   /** Runs on already-normalized ctx bytes (the hot path for benchmarks and netns lookups). */
   runCtx(ctxBytes: Uint8Array, opts: RunOptions = {}): RunResult {
     const m = this.object.machine;
-    const [lo, hi] = this.execute(ctxBytes, opts);
+    const lo = this.execute(ctxBytes, opts);
+    const hi = m.h;
     if (hi !== 0 || (lo !== SK_PASS && lo !== SK_DROP)) {
       const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
       throw new VerdictError(`${this.name} returned ${v}; an sk_lookup program must return SK_PASS (1) or SK_DROP (0)`, -1);
@@ -202,7 +203,7 @@ export class VmProgram {
       cookie: selected?.cookie ?? 0n,
       trace: m.trace,
       insnsExecuted: m.n,
-      leakedRefs: m.held.map((s) => s.name),
+      leakedRefs: m.held.length ? m.held.map((s) => s.name) : NO_LEAKS,
     };
   }
 }
@@ -228,10 +229,8 @@ export class VmObject {
       }
     }
     for (const def of file.maps) this.maps.set(def.name, createMap(def));
-    // Register this object's fixed regions in a fixed order, so that two objects built from the same file give their
+    // Register the map handles now, in a fixed order, so that two objects built from the same file give their
     // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
-    regionId(this.machine.ctx);
-    for (const f of this.machine.frames) regionId(f);
     for (const m of this.maps.values()) regionId(m.handle);
     for (const p of file.programs) {
       this.programs.set(p.name, new VmProgram(this, prepareProgram(p.name, p.insns, p.mapRelocs, this.maps)));
