@@ -235,7 +235,10 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
         const target = fn.start + (j + insn.imm + 1) * 8;
         view.setInt32(j * 8 + 4, callImm(target, piece.slot + j, where(j)), true);
       }
-      if (insn.opcode === LDDW) j++;
+      if (insn.opcode === LDDW) {
+        j++;
+        if (relocs.has(fn.start + j * 8)) throw new ObjectError(`${where(j)}: relocation on the second half of an ld_imm64`);
+      }
     }
   };
   place(prog);
