@@ -197,6 +197,10 @@ export class ExprLowerer extends CallLowerer {
     const av = this.convert(x, ty).v;
     let bv = shift ? this.convert(y, ty.bits === 64 ? U64 : U32).v : this.convert(y, ty).v;
     if (shift && bv.kind === "imm") bv = imm(bv.value & BigInt(width - 1)); // the verifier rejects shifts ≥ width
+    // The verifier rejects a division by the constant 0; BPF's rule gives x/0 = 0 and x%0 = x, so fold it here.
+    if ((op === "/" || op === "%") && bv.kind === "imm" && wrap(bv.value, ty) === 0n) {
+      return op === "/" ? { k: "int", ty, v: imm(0) } : { k: "int", ty, v: av };
+    }
     const kind = ({
       "+": "add", "-": "sub", "*": "mul", "/": ty.signed ? "sdiv" : "udiv", "%": ty.signed ? "smod" : "umod",
       "&": "and", "|": "or", "^": "xor", "<<": "shl", ">>": ty.signed ? "ashr" : "lshr", ">>>": "lshr",

@@ -22,6 +22,9 @@ const CASES: [string, bigint][] = [
   ["BigInt(neg / 2)", u64(-1)],
   ["BigInt(neg % 2)", u64(-1)],
   ["BigInt(port / zero)", 0n],
+  ["BigInt(port / 0)", 0n], // a constant zero divisor: folded (the verifier refuses div by imm 0)
+  ["BigInt(port % 0)", 7007n],
+  ["BigInt(port) / 0n", 0n],
   ["BigInt(port % zero)", 7007n],
   ["BigInt(port << 20)", u64(BigInt.asIntN(32, 7007n << 20n))],
   ["BigInt(big >> 4)", ((7007n * 1000000n) % 2n ** 32n) >> 4n],
