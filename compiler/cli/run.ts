@@ -110,7 +110,7 @@ export async function run(args: string[]): Promise<number> {
         }
         view.set(k, value);
       } catch (e) {
-        if (e instanceof rt.SocketError || e instanceof rt.MapAccessError || e instanceof rt.CodecError) {
+        if (e instanceof rt.SocketError || e instanceof rt.MapAccessError || e instanceof rt.CodecError || e instanceof rt.MapError) {
           throw new UsageError(`--maps: ${mapName}[${k}]: ${e.message}`);
         }
         throw e;

@@ -46,6 +46,7 @@ export class SocketError extends Error {
 }
 
 let nextCookie = 0x1000n;
+const SPEC_FIELDS = new Set(["name", "family", "protocol", "state", "ip", "port", "v6only", "reuseport", "remoteIp", "remotePort"]);
 
 const FAMILIES: Record<string, number> = { inet: AF_INET, inet6: AF_INET6 };
 const PROTOCOLS: Record<string, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP };
@@ -86,7 +87,10 @@ export class Socket {
   readonly region: Region;
 
   constructor(spec: SocketSpec) {
-    if (spec === null || typeof spec !== "object") throw new SocketError("a socket must be an object");
+    if (spec === null || typeof spec !== "object" || Array.isArray(spec)) throw new SocketError("a socket must be an object");
+    for (const k of Object.keys(spec)) {
+      if (!SPEC_FIELDS.has(k)) throw new SocketError(`unknown socket field '${k}' (known: ${[...SPEC_FIELDS].join(", ")})`);
+    }
     this.family = familyOf(spec.family);
     this.protocol = protocolOf(spec.protocol);
     this.type = this.protocol === IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;

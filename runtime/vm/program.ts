@@ -142,6 +142,7 @@ function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: M
   }
   const map = maps.get(mapName);
   if (!map) return { kind: "fault", reason: `lddw of unknown map '${mapName}'` };
+  if ("reason" in map && typeof map.reason === "string") return { kind: "fault", reason: map.reason };
   if (insn.src !== Pseudo.MAP_VALUE) return { kind: "ptr", region: map.handle, offset: 0 };
   const value = map.holdsSockets ? null : (map.lookup(new Uint8Array(map.def.keySize)) as Region | null);
   if (!value) return { kind: "fault", reason: `lddw of a value of map '${mapName}', which has no value at key 0` };

@@ -32,7 +32,9 @@ describe("array and percpu array", () => {
   }
   test("bad definitions are MapErrors", () => {
     expect(() => createMap(mapDef("a", MapType.ARRAY, 8, 8, 4))).toThrow(MapError);
-    expect(() => createMap(mapDef("r", MapType.RINGBUF, 0, 0, 4096))).toThrow(/not supported by the VM/);
+    // Unsupported types load (so the rest of the object works) but any use fails clearly.
+    const ring = createMap(mapDef("r", MapType.RINGBUF, 0, 0, 4096));
+    expect(() => ring.lookup(new Uint8Array(0))).toThrow(/map r of type ringbuf is not supported by the VM/);
   });
 });
 
@@ -132,6 +134,11 @@ describe("SOCKMAP and SOCKHASH", () => {
     expect(m.update(u32(8), listener("B"), 0)).toBe(E.E2BIG);
     expect((m.lookup(u32(7)) as Socket).name).toBe("A");
   });
+});
+
+test("a program using an unsupported map faults when it loads the map", () => {
+  const obj = vmOf([ldMap(1, "r"), mov64(0, 1), exit()], [mapDef("r", MapType.RINGBUF, 0, 0, 4096)]);
+  for (const tier of TIERS) expect(() => obj.run("prog", TCP4, { tier })).toThrow(/pc 0 .*map r of type ringbuf is not supported by the VM/);
 });
 
 describe("map helpers from programs (both tiers)", () => {
