@@ -31,20 +31,33 @@ export function computeLiveness(fn: Function, ctx?: VReg): Liveness {
     gen.push(g);
     kill.push(k);
   }
-  const liveIn: Set<VReg>[] = Array.from({ length: n }, () => new Set());
+  // Worklist iteration: a block is revisited only when a successor's live-in grew. Sets only grow (monotone), so a
+  // size comparison detects change.
+  const liveIn: Set<VReg>[] = gen.map((g) => new Set(g));
   const liveOut: Set<VReg>[] = Array.from({ length: n }, () => new Set());
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (let i = n - 1; i >= 0; i--) {
-      const b = fn.blocks[i]!;
-      const out = new Set<VReg>();
-      for (const s of successors(b.term)) for (const v of liveIn[s]!) out.add(v);
-      const inn = new Set(gen[i]);
-      for (const v of out) if (!kill[i]!.has(v)) inn.add(v);
-      if (inn.size !== liveIn[i]!.size || out.size !== liveOut[i]!.size) changed = true;
-      liveIn[i] = inn;
-      liveOut[i] = out;
+  const preds: number[][] = Array.from({ length: n }, () => []);
+  for (const b of fn.blocks) for (const s of successors(b.term)) preds[s]!.push(b.id);
+  const work: number[] = [];
+  const queued = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    work.push(i); // popped from the end: the last block first, which suits mostly forward CFGs
+    queued[i] = 1;
+  }
+  while (work.length) {
+    const i = work.pop()!;
+    queued[i] = 0;
+    const out = liveOut[i]!;
+    for (const s of successors(fn.blocks[i]!.term)) for (const v of liveIn[s]!) out.add(v);
+    const inn = liveIn[i]!;
+    const before = inn.size;
+    for (const v of out) if (!kill[i]!.has(v)) inn.add(v);
+    if (inn.size !== before) {
+      for (const p of preds[i]!) {
+        if (!queued[p]) {
+          queued[p] = 1;
+          work.push(p);
+        }
+      }
     }
   }
   return { liveIn, liveOut };

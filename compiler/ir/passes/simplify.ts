@@ -18,6 +18,7 @@
  */
 import type { Block, Function, Inst, Value, VReg } from "../ir.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, invertCmp, swapCmp, u64 } from "./fold.ts";
+import { printInst, printTerminator } from "../print.ts";
 import { computeLiveness } from "./liveness.ts";
 import { eliminateCommonSubexpressions } from "./cse.ts";
 import { eliminateRedundantStores } from "./stores.ts";
@@ -260,7 +261,7 @@ function convertBooleanReturns(fn: Function): boolean {
 
 /** Structural key of an instruction ignoring its source location. */
 function instKey(i: Inst): string {
-  return JSON.stringify(i, (k, v) => (k === "loc" ? undefined : typeof v === "bigint" ? `${v}n` : v));
+  return printInst(i);
 }
 
 /** Moves identical leading instructions of both (single-predecessor) successors of a `cbr` into the branching block. */
@@ -406,9 +407,9 @@ function mergeStraightLines(fn: Function): boolean {
   return changed;
 }
 
-/** Structural key of a block ignoring source locations and its own id. */
+/** Structural key of a block ignoring source locations and its own id (the IR printer shows every field). */
 function blockKey(b: Block): string {
-  return JSON.stringify([b.insts, b.term], (k, v) => (k === "loc" ? undefined : typeof v === "bigint" ? `${v}n` : v));
+  return [...b.insts.map((i) => printInst(i)), printTerminator(b.term)].join("\n");
 }
 
 /** Merges blocks with identical contents (e.g. several `ret 1` paths) into one shared block. */
@@ -416,7 +417,8 @@ function mergeIdenticalBlocks(fn: Function): boolean {
   const canon = new Map<string, number>();
   const replace = new Map<number, number>();
   for (const b of fn.blocks) {
-    if (b.id === 0) continue;
+    // Identical long blocks are rare and hashing them is not free: only short ones (shared exits) are compared.
+    if (b.id === 0 || b.insts.length > 8) continue;
     const key = blockKey(b);
     const c = canon.get(key);
     if (c === undefined) canon.set(key, b.id);

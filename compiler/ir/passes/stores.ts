@@ -115,16 +115,12 @@ function transfer(b: Block, state: State, keyOf: (v: Value, size: number) => str
     }
     const d = instDef(inst);
     if (d !== undefined) {
+      // Only opaque keys name a vreg (pure keys are built from the context and immediates alone).
       const name = `v${d}`;
-      s = s.filter((e) => !mentions(e.key, name));
+      if (s.some((e) => e.key === name)) s = s.filter((e) => e.key !== name);
     }
   }
   return s;
-}
-
-/** True when `key` contains the vreg token `name` (not as a prefix of a longer id). */
-function mentions(key: string, name: string): boolean {
-  return new RegExp(`(^|[^0-9a-z])${name}(?![0-9])`).test(key);
 }
 
 /** Keys of single-definition vregs computed purely from the context and immediates (see module comment); equal keys mean equal values anywhere in the program. */
