@@ -16,7 +16,8 @@ export type SocketFill = Record<string, Array<[Uint8Array, string]>>;
 export interface Case {
   subject: string;
   program: string;
-  ctx: CtxSpec;
+  /** A DSL-style context, or raw `struct bpf_sk_lookup` bytes as BPF_PROG_TEST_RUN takes them. */
+  ctx: CtxSpec | Uint8Array;
   sockets: SocketFill;
   data: DataFill;
 }
@@ -42,7 +43,7 @@ export interface Subject {
   /** Data-map variants (default: one variant, all maps empty). */
   data?: DataFill[];
   /** Contexts (default: {@link contextGrid}). */
-  ctxs?: CtxSpec[];
+  ctxs?: Array<CtxSpec | Uint8Array>;
   /** "pairs": every ordered pair of zoo sockets over the first two keys (default "rotate": one rotation per zoo member). */
   fill?: "rotate" | "pairs";
 }
@@ -158,4 +159,77 @@ export function expand(subject: Subject, zooNames: string[]): Case[] {
     }
   }
   return out;
+}
+
+/**
+ * Raw contexts that BPF_PROG_TEST_RUN accepts but that no DSL object can express (kernel-facts "What
+ * BPF_PROG_TEST_RUN requires of ctx_in"): only the low 16 bits of family/protocol/local_port count, protocol is not
+ * validated, padding and the other family's address fields are ignored, a short ctx_in is zero-extended.
+ */
+export function rawContexts(): Uint8Array[] {
+  const base = (family: number, protocol: number, localPort: number): Uint8Array => {
+    const b = new Uint8Array(72);
+    const v = new DataView(b.buffer);
+    v.setUint32(8, family, true);
+    v.setUint32(12, protocol, true);
+    if ((family & 0xffff) === 2) {
+      b.set([127, 0, 0, 2], 16);
+      b.set([127, 0, 0, 1], 40);
+    } else {
+      b[20 + 15] = 2;
+      b[44 + 15] = 1;
+    }
+    v.setUint16(36, 40000, false);
+    v.setUint32(60, localPort, true);
+    return b;
+  };
+  const out: Uint8Array[] = [];
+  for (const family of [2, 10, 0x10002, 0xffff000a]) {
+    for (const protocol of [6, 17, 0, 132, 0x10006, 0xffff0011]) {
+      for (const port of [7007, 0, 65535]) out.push(base(family, protocol, port));
+    }
+  }
+  // Padding after remote_port, the other family's addresses, and a remote port with both bytes set.
+  const pad = base(2, 6, 7007);
+  pad[38] = 0xaa;
+  pad[39] = 0x55;
+  out.push(pad);
+  const cross4 = base(2, 6, 7007);
+  cross4.fill(0xee, 20, 36);
+  cross4.fill(0xdd, 44, 60);
+  out.push(cross4);
+  const cross6 = base(10, 17, 7007);
+  cross6.fill(0xee, 16, 20);
+  cross6.fill(0xdd, 40, 44);
+  out.push(cross6);
+  const port = base(2, 17, 7007);
+  new DataView(port.buffer).setUint16(36, 0xabcd, false);
+  out.push(port);
+  // A 64-byte ctx_in (the missing tail reads zero) and a 128-byte one with a zero tail.
+  out.push(base(2, 6, 7007).slice(0, 64));
+  const long = new Uint8Array(128);
+  long.set(base(10, 6, 7007));
+  out.push(long);
+  return out;
+}
+
+/** Raw contexts that BPF_PROG_TEST_RUN refuses, each with the errno it gives (kernel-facts). */
+export function rejectedContexts(): Array<[string, Uint8Array]> {
+  const ok = rawContexts()[0]!;
+  const edit = (f: (b: Uint8Array, v: DataView) => void): Uint8Array => {
+    const b = ok.slice();
+    f(b, new DataView(b.buffer));
+    return b;
+  };
+  const long = new Uint8Array(128);
+  long.set(ok);
+  long[100] = 1;
+  return [
+    ["family 0", edit((_, v) => v.setUint32(8, 0, true))],
+    ["family AF_UNIX", edit((_, v) => v.setUint32(8, 1, true))],
+    ["local_port 65536", edit((_, v) => v.setUint32(60, 65536, true))],
+    ["cookie set", edit((b) => (b[0] = 1))],
+    ["ingress_ifindex 1", edit((_, v) => v.setUint32(64, 1, true))],
+    ["128 bytes, non-zero tail", long],
+  ];
 }

@@ -5,7 +5,7 @@
  */
 import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
-import { Socket as SimSocket, VmFault, VmObject, type VmMap } from "../../runtime/index.ts";
+import { CtxError, Socket as SimSocket, VmFault, VmObject, type VmMap } from "../../runtime/index.ts";
 import { type Case, type Outcome, hex } from "./cases.ts";
 import { normaliseEntry, sortedEntries, stateKey } from "./kernel-exec.ts";
 import type { SockDesc } from "./zoo.ts";
@@ -77,8 +77,10 @@ export class VmSession {
       selected = r.selected?.name ?? null;
       if (r.leakedRefs.length) verdict = `leak:${r.leakedRefs.join(",")}`;
     } catch (err) {
-      if (!(err instanceof VmFault)) throw err;
-      verdict = `error:fault ${err.message}`;
+      // A context the kernel's test_run would refuse carries the errno it would give.
+      if (err instanceof CtxError) verdict = `error:${err.errno}`;
+      else if (err instanceof VmFault) verdict = `error:fault ${err.message}`;
+      else throw err;
     }
     const maps: Outcome["maps"] = {};
     for (const [name, map] of this.obj.maps) {
