@@ -28,7 +28,7 @@ interface Diff {
 
 describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JIT)", () => {
   let zoo: Zoo;
-  const stats = { cases: 0, comparisons: 0, subjects: 0, errnos: new Set<string>(), selecting: new Set<string>(), compared: new Set<string>() };
+  const stats = { cases: 0, comparisons: 0, subjects: 0, errnos: new Set<string>(), selecting: new Set<string>(), compared: new Set<string>(), differences: 0 };
 
   beforeAll(async () => {
     zoo = await openZoo();
@@ -36,7 +36,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
   afterAll(() => {
     zoo?.close();
     console.log(
-      `differential: ${stats.cases} cases over ${stats.subjects} programs, ${stats.comparisons} kernel/VM comparisons; sk_assign returns seen: ${[...stats.errnos].sort().join(" ")}`,
+      `differential: ${stats.cases} cases over ${stats.compared.size} programs (${stats.subjects} grids), ${stats.comparisons} kernel/VM comparisons (interpreter and JIT), ${stats.differences} differences; sk_assign returns seen: ${[...stats.errnos].sort().join(" ")}`,
     );
   });
 
@@ -65,6 +65,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     }
     stats.subjects++;
     stats.compared.add(subject.name);
+    stats.differences += diffs.length;
     return diffs;
   }
 
