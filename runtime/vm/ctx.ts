@@ -129,4 +129,3 @@ export function describeCtx(b: Uint8Array): { family: number; protocol: number; 
     remotePort: v.getUint16(CtxOff.remote_port, false),
   };
 }
-export { AF_INET6 };

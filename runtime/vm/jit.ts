@@ -98,10 +98,7 @@ export function jitSource(p: PreparedProgram): string {
     if (blockStartIdx >= 0) body[blockStartIdx] = `if((M.n+=${blockLen})>M.budget)M.overBudget(${blockStartPc});`;
   };
   let blockStartPc = 0;
-  const goto = (t: number): string => {
-    if (t >= 0 && t < n) return `{pc=${t};continue;}`;
-    return `throw F(${JSON.stringify(t === n ? "fell off the end of the program" : "jump outside the program")},${t});`;
-  };
+  const goto = (t: number): string => goto2(t, n);
   for (let pc = 0; pc < n; ) {
     if (leaders.has(pc)) {
       endBlockCount();
@@ -128,9 +125,7 @@ export function jitSource(p: PreparedProgram): string {
   }
   endBlockCount();
   body.push(`throw F("fell off the end of the program",${n});`);
-
-  const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `a${r},b${r}`).join(",");
-  return `let t=0,pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}\n//(${regs})`;
+  return `let t=0,pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -264,6 +259,7 @@ function emit(p: PreparedProgram, pc: number): string {
   }
 }
 
+/** A jump to slot `t`, or the fault the interpreter raises for a target outside the program. */
 function goto2(t: number, n: number): string {
   if (t >= 0 && t < n) return `{pc=${t};continue;}`;
   return `throw F(${JSON.stringify(t === n ? "fell off the end of the program" : "jump outside the program")},${t});`;
