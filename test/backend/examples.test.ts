@@ -1,0 +1,44 @@
+/**
+ * The backend on the real examples (through the whole compiler): golden disassembly of every program (bless with
+ * `npx vitest run test/backend -u`), and instruction counts held against clang -O2 on the C twins in bench/c.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { decode, disassemble, encode, LDDW } from "../../compiler/asm/index.ts";
+import { readObject } from "../../compiler/elf/index.ts";
+import { compile } from "../../compiler/index.ts";
+
+const root = new URL("../../", import.meta.url);
+const examples = readdirSync(new URL("examples/", root)).filter((f) => f.endsWith(".ts")).sort();
+
+/** Instructions as llvm-objdump counts them (a lddw is one). */
+const count = (insns: { opcode: number }[], slotIndexed: boolean): number =>
+  slotIndexed ? insns.filter((_, i) => i === 0 || insns[i - 1]!.opcode !== LDDW).length : insns.length;
+
+/** Per program: how many instructions more than clang we accept (a ceiling that only tightens). */
+const SLACK: Record<string, number> = { redir_ip6_range: 1 };
+
+describe("examples through the backend", () => {
+  const rows: string[] = [];
+  for (const file of examples) {
+    it(`${file}: golden disassembly, and no worse than clang -O2`, async () => {
+      const r = compile({ fileName: new URL(`examples/${file}`, root).pathname });
+      expect(r.diagnostics).toEqual([]);
+      const twin = readObject(new Uint8Array(readFileSync(new URL(`bench/c/${file.replace(/\.ts$/, ".o")}`, root))));
+      for (const [name, insns] of r.insns!) {
+        const { bytes } = encode(insns);
+        await expect(disassemble(decode(bytes), bytes).join("\n") + "\n").toMatchFileSnapshot(`./golden/examples/${file.replace(/\.ts$/, "")}.${name}.txt`);
+        const clang = twin.programs.find((p) => p.name === name);
+        expect(clang, `C twin of ${name}`).toBeDefined();
+        const ours = count(insns, false);
+        const theirs = count(clang!.insns, true);
+        rows.push(`${name}: tsbpf ${ours}, clang ${theirs}`);
+        expect(ours, `${name}: tsbpf ${ours} vs clang ${theirs}`).toBeLessThanOrEqual(theirs + (SLACK[name] ?? 0));
+      }
+    });
+  }
+  it("prints the comparison table", () => {
+    console.log(rows.join("\n"));
+    expect(rows.length).toBeGreaterThanOrEqual(examples.length);
+  });
+});
