@@ -9,7 +9,7 @@ import { peephole } from "../../compiler/backend/peephole.ts";
 import { InlineError, inlineCalls } from "../../compiler/ir/inline.ts";
 import { foldBin, foldBswap, foldCmp, foldExt } from "../../compiler/ir/passes/fold.ts";
 import { simplify } from "../../compiler/ir/passes/simplify.ts";
-import { printFunction } from "../../compiler/ir/print.ts";
+import { printFunction, printModule } from "../../compiler/ir/print.ts";
 import { FnBuilder, k, map, module, v } from "./ir-builder.ts";
 import { cases, pressure } from "./programs.ts";
 
@@ -388,5 +388,55 @@ describe("verifier-sensitive rewrites", () => {
     const text = printFunction(b.fn);
     expect(text).toMatch(/cbr\.64 ne v\d+, 0/);
     expect(text.match(/call helper#86/g)).toHaveLength(2);
+  });
+});
+
+describe("parallel moves into argument registers", () => {
+  /** Runs the emitted moves symbolically up to the call and returns what each register holds. */
+  const simulate = (insns: Instruction[], init: Map<number, string>) => {
+    const regs = new Map(init);
+    for (const i of insns) {
+      if (i.opcode === (Class.JMP | JmpOp.CALL)) break;
+      if (i.opcode === mov64(0, { reg: 0 }).opcode) regs.set(i.dst, regs.get(i.src)!);
+      else if (classOf(i.opcode) === Class.LDX) regs.set(i.dst, `ctx+${i.off}`);
+      else if (i.opcode === mov64(0, 0).opcode) regs.set(i.dst, `#${i.imm}`);
+      else throw new Error(`unexpected instruction before the call: ${JSON.stringify(i)}`);
+    }
+    return regs;
+  };
+
+  it("resolves a three-register cycle and mixes in immediates", () => {
+    const b = new FnBuilder("f");
+    const x = b.ctxLoad(8, 4);
+    const y = b.ctxLoad(12, 4);
+    const z = b.ctxLoad(16, 4);
+    b.callVoid(5, [v(x), v(y), v(z), k(7)]);
+    b.ret(k(1));
+    // x in r2, y in r3, z in r1: r1 <- r2 <- r3 <- r1.
+    const loc = new Map([[0, { reg: 6 }], [x, { reg: 2 }], [y, { reg: 3 }], [z, { reg: 1 }]]);
+    const insns = select({ fn: b.fn, module: module([b.fn], []), order: layoutBlocks(b.fn), alloc: { loc, spillSlots: 0, scratch: [], crossing: new Set() }, frame: { slotOffset: new Map(), spillOffset: [], size: 0 }, ctx: 0 });
+    const regs = simulate(insns, new Map([[1, "ctx"]]));
+    expect([1, 2, 3, 4].map((r) => regs.get(r))).toEqual(["ctx+8", "ctx+12", "ctx+16", "#7"]);
+  });
+});
+
+describe("module printer", () => {
+  it("lists license, maps and functions", () => {
+    const b = new FnBuilder("p");
+    b.ret(k(1));
+    const m = module([b.fn], [map("sockets", MapType.SOCKMAP, 4, 8, 32), map("lpm", MapType.LPM_TRIE, 12, 4, 16, 1)]);
+    expect(printModule(m)).toBe(
+      [
+        "; module test.ts",
+        '; license "GPL"',
+        "map sockets: type 15 key 4 value 8 max 32",
+        "map lpm: type 11 key 12 value 4 max 16 flags 1",
+        "",
+        "fn p(v0) program",
+        "b0:",
+        "  ret 1",
+        "",
+      ].join("\n"),
+    );
   });
 });
