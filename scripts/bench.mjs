@@ -85,6 +85,16 @@ export function verifyTime(bytes, program, runs) {
 );
 providers.verifier = typeof verifier === "string" ? `verifier ${verifier}` : verifier;
 
+// The CLI as a fresh bundle (not dist/, which may be stale): `tsbpf build` in a new process is the fair peer of a
+// cold clang run. esbuild splits nothing here, so the lazily imported subcommands are inlined.
+const cliFile = join(outDir, "tsbpf-cli.mjs");
+try {
+  await build({ entryPoints: [join(root, "compiler", "cli", "main.ts")], outfile: cliFile, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "silent" });
+  providers.cli = { path: cliFile };
+} catch (err) {
+  providers.cli = `the CLI does not build (${err.errors?.[0]?.text ?? String(err).split("\n")[0]})`;
+}
+
 const options = { root, quick, smoke };
 console.log(`tsbpf bench${smoke ? " (smoke)" : quick ? " (quick)" : ""} — ${new Date().toISOString()}, node ${process.version}\n`);
 const objects = await sections.compileExamples(providers, options);
