@@ -1,7 +1,7 @@
 /**
  * Differential test: random IR programs (arithmetic at both widths, extensions, byte swaps, comparisons, diamonds,
- * bounded loops, helper calls that force values into callee-saved registers or spill slots, stack round trips and
- * re-stores) are compiled, loaded into the kernel and run with BPF_PROG_TEST_RUN; every result the program stores into an ARRAY map must equal what
+ * bounded loops, map value pointers (null tests, loads, stores, atomic adds, kept across calls), helper calls that
+ * force values into callee-saved registers or spill slots, stack round trips and re-stores) are compiled, loaded into the kernel and run with BPF_PROG_TEST_RUN; every result the program stores into an ARRAY map must equal what
  * the reference IR interpreter computes for the same context bytes.
  */
 import { expect, it } from "vitest";
@@ -106,6 +106,26 @@ function randomProgram(seed: number) {
       b.br(head);
       b.at(exit);
       pool.push(acc);
+    } else if (r < 0.845) {
+      // Map value access: lookup (index may be out of range → null), null test, load/store/atomic through it.
+      const idx = b.bin("and", v(pick(pool)), k(rnd() < 0.8 ? 3 : 7), 32);
+      const p = b.lookupU32("data", v(idx));
+      const d = b.vreg();
+      const hit = b.block();
+      const miss = b.block();
+      const join = b.block();
+      b.cbr("eq", v(p), k(0), miss, hit);
+      b.at(hit);
+      if (rnd() < 0.3) b.emit({ op: "store", ptr: p, offset: 8, size: pick([4, 8] as const), value: v(pick(pool)) });
+      if (rnd() < 0.3) b.emit({ op: "atomic_add", ptr: p, offset: 0, size: 8, value: v(pick(pool)) });
+      if (rnd() < 0.3) b.call(7, []); // the pointer lives across a call
+      const size = pick([1, 2, 4, 8] as const);
+      b.emit({ op: "load", dst: d, ptr: p, offset: pick([0, 8]), size, signed: size < 8 && rnd() < 0.3 });
+      b.br(join);
+      b.at(miss).mov(k(pick(CONSTS)), d);
+      b.br(join);
+      b.at(join);
+      pool.push(d);
     } else if (r < 0.86) b.call(7, []); // clobbers r0-r5: live values move to r6-r9 or spill
     else if (r < 0.96) {
       // A shared 8-byte slot written (often with a value it already holds) and read back: redundant-store removal.
@@ -134,7 +154,7 @@ function randomProgram(seed: number) {
   b.at(store);
   for (let i = 0; i < OUTPUTS; i++) b.emit({ op: "store", ptr: p, offset: 8 * i, size: 8, value: v(pool[pool.length - 1 - ((i * 7) % pool.length)]!) });
   b.ret(k(1));
-  return { fn: b.fn, module: module([b.fn], [map("out", MapType.ARRAY, 4, 8 * OUTPUTS, 1)]) };
+  return { fn: b.fn, module: module([b.fn], [map("out", MapType.ARRAY, 4, 8 * OUTPUTS, 1), map("data", MapType.ARRAY, 4, 16, 4)]) };
 }
 
 function randomCtx(rnd: () => number): CtxSpec {
@@ -161,14 +181,21 @@ describeKernel("backend differential test against the kernel", () => {
         const rnd = prng(seed * 7919);
         for (let run = 0; run < 3; run++) {
           const ctx = encodeCtx(randomCtx(rnd));
-          const maps = new Map([["out", [new Uint8Array(8 * OUTPUTS)]]]);
+          const data = [0, 1, 2, 3].map((i) => Uint8Array.from({ length: 16 }, (_, j) => (seed * 31 + i * 17 + j * 7 + run) & 0xff));
+          const maps = new Map([["out", [new Uint8Array(8 * OUTPUTS)]], ["data", data.map((d) => d.slice())]]);
           const want = interpret(fn, ctx, maps);
           obj.map("out").update(0, new Uint8Array(8 * OUTPUTS));
+          data.forEach((d, i) => obj.map("data").update(i, d));
           const got = obj.program(fn.name).testRun(ctx);
           expect(BigInt(got.retval), `seed ${seed} run ${run}: retval`).toBe(want);
           expect(Buffer.from(obj.map("out").lookup(0)!).toString("hex"), `seed ${seed} run ${run}: stored results`).toBe(
             Buffer.from(maps.get("out")![0]!).toString("hex"),
           );
+          for (let i = 0; i < 4; i++) {
+            expect(Buffer.from(obj.map("data").lookup(i)!).toString("hex"), `seed ${seed} run ${run}: data[${i}]`).toBe(
+              Buffer.from(maps.get("data")![i]!).toString("hex"),
+            );
+          }
         }
       } finally {
         obj.close();
