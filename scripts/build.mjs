@@ -8,6 +8,7 @@ const entries = {
   compiler: "compiler/index.ts",
   runtime: "runtime/index.ts",
   esbuild: "compiler/esbuild-plugin.ts",
+  testing: "runtime/testing/index.ts",
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, p]) => existsSync(p)));
 await build({
