@@ -17,14 +17,14 @@ export type HelperFn = (m: Machine, pc: number) => number;
 /** Reads `len` bytes through a pointer argument (stack, map value or read-only memory); returns a view, not a copy. */
 export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Uint8Array {
   const r = argRegion(m, lo, hi, len, pc, what);
-  const o = (lo ^ OFF_BIAS) | 0;
+  const o = (lo - OFF_BIAS) | 0;
   return r.bytes.subarray(o, o + len);
 }
 
 /** Checks that `len` bytes at a pointer argument are readable memory and returns their region. */
 export function argRegion(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Region {
   const r = m.region(lo, hi, pc, `${what}: read of ${len} bytes`);
-  const o = (lo ^ OFF_BIAS) | 0;
+  const o = (lo - OFF_BIAS) | 0;
   if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue && r.kind !== RegionKind.ReadOnly) {
     throw new VmFault(`${what}: expected a pointer to stack or map memory, got ${r.label}`, pc);
   }
@@ -37,7 +37,7 @@ export function argRegion(m: Machine, lo: number, hi: number, len: number, pc: n
 /** The map behind a map-pointer argument. */
 export function argMap(m: Machine, lo: number, hi: number, pc: number, what: string): VmMap {
   const r = m.region(lo, hi, pc, what);
-  if (r.kind !== RegionKind.Map || ((lo ^ OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a map pointer, got ${r.label}`, pc);
+  if (r.kind !== RegionKind.Map || ((lo - OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a map pointer, got ${r.label}`, pc);
   return r.owner as VmMap;
 }
 
@@ -45,7 +45,7 @@ export function argMap(m: Machine, lo: number, hi: number, pc: number, what: str
 export function argSock(m: Machine, lo: number, hi: number, pc: number, what: string): Socket | null {
   if (lo === 0 && hi === 0) return null;
   const r = m.region(lo, hi, pc, what);
-  if (r.kind !== RegionKind.Sock || ((lo ^ OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a socket pointer, got ${r.label}`, pc);
+  if (r.kind !== RegionKind.Sock || ((lo - OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a socket pointer, got ${r.label}`, pc);
   return r.owner as Socket;
 }
 
@@ -56,7 +56,7 @@ function retPtr(m: Machine, r: Region | null): number {
     return 0;
   }
   m.h = ptrHi(r);
-  return OFF_BIAS | 0;
+  return OFF_BIAS;
 }
 /** Returns a (negative or positive) 32-bit integer sign-extended to 64 bits. */
 function retInt(m: Machine, v: number): number {
@@ -68,7 +68,7 @@ const mapLookup: HelperFn = (m, pc) => {
   const a = m.args;
   const map = argMap(m, a[0]!, a[1]!, pc, "map_lookup_elem");
   const r = argRegion(m, a[2]!, a[3]!, map.def.keySize, pc, "map_lookup_elem key");
-  const v = map.lookupAt(r.bytes, (a[2]! ^ OFF_BIAS) | 0);
+  const v = map.lookupAt(r.bytes, (a[2]! - OFF_BIAS) | 0);
   if (v instanceof Socket) {
     // A SOCKMAP/SOCKHASH lookup takes a reference the program must drop with sk_release.
     v.refs++;

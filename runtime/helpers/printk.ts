@@ -78,7 +78,7 @@ function readString(m: Machine, lo: number, hi: number, pc: number): string {
   } catch {
     return "(efault)";
   }
-  const o = (lo ^ OFF_BIAS) | 0;
+  const o = (lo - OFF_BIAS) | 0;
   if (r.kind === RegionKind.Map || r.kind === RegionKind.Ctx || o < 0 || o >= r.bytes.length) return "(efault)";
   const b = r.bytes.subarray(o, Math.min(r.bytes.length, o + 1024));
   const end = b.indexOf(0);

@@ -107,7 +107,7 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
   const insns = p.insns;
   const n = insns.length;
   const r: bigint[] = new Array(11).fill(0n);
-  r[1] = big(OFF_BIAS | 0, m.hiOf(m.ctx));
+  r[1] = big(OFF_BIAS, m.hiOf(m.ctx));
   r[10] = big(Machine.FP_LO, m.frameHi(0, 0));
   const frames: Frame[] = [];
   let pc = 0;

@@ -112,7 +112,10 @@ export function jitSource(p: PreparedProgram): string {
       pc++;
       continue;
     }
-    body.push(emit(p, pc));
+    // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
+    // at the loop header and make V8 box it.
+    const code = emit(p, pc);
+    body.push(code.startsWith("t=") ? `{let ${code}}` : code);
     if (p.insns[pc]!.opcode !== LDDW) {
       pc++;
     } else if (leaders.has(pc + 1)) {
@@ -125,7 +128,7 @@ export function jitSource(p: PreparedProgram): string {
   }
   endBlockCount();
   body.push(`throw F("fell off the end of the program",${n});`);
-  return `let t=0,pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}`;
+  return `let pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -295,6 +298,6 @@ export function jitCompile(p: PreparedProgram): JitFn {
       entryFn = fn;
       lastMachine = m;
     }
-    return entryFn!(m, 0, 0, 0, 0, OFF_BIAS | 0, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return entryFn!(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   };
 }

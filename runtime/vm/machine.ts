@@ -148,7 +148,7 @@ export class Machine {
   /** Loads `size` bytes at (lo,hi)+off; returns the low word (unsigned for size 4, zero-extended below) and sets `h`. */
   ld(lo: number, hi: number, off: number, size: number, pc: number): number {
     const r = this.region(lo, hi, pc, `read of ${size} bytes`);
-    const o = ((lo ^ OFF_BIAS) | 0) + off;
+    const o = ((lo - OFF_BIAS) | 0) + off;
     if (r.kind === RegionKind.Ctx) return this.ctxLoad(o, size, pc);
     if (r.kind === RegionKind.Map) throw new VmFault(`read of ${size} bytes through a map pointer (${r.label}); map pointers are opaque`, pc);
     if (o < 0 || o + size > r.bytes.length) this.oob("read", size, r, o, pc);
@@ -170,7 +170,7 @@ export class Machine {
   /** Stores the low `size` bytes of (vlo,vhi) at (lo,hi)+off. */
   st(lo: number, hi: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
     const r = this.region(lo, hi, pc, `write of ${size} bytes`);
-    const o = ((lo ^ OFF_BIAS) | 0) + off;
+    const o = ((lo - OFF_BIAS) | 0) + off;
     if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue) {
       throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
     }
@@ -255,7 +255,7 @@ export class Machine {
       const s = this.selected;
       if (!s) return 0;
       this.h = ptrHi(s.region);
-      return OFF_BIAS | 0;
+      return OFF_BIAS;
     }
     const v = this.ctx.view;
     if (kind === 3) return v.getUint16(o - 2, true);

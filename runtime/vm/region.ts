@@ -2,19 +2,20 @@
  * VM memory model: every piece of memory a program can touch is a *region* (ctx, stack frame, map value, socket view,
  * opaque map handle). A pointer is the pair (region, offset) packed into a 64-bit register value:
  *
- *   high word = PTR_TAG | region id (20 bits)      low word = 0x80000000 + offset
+ *   high word = PTR_TAG | region id (20 bits)      low word = 0x20000000 + offset
  *
- * The offset is biased by 2^31 so that small negative displacements (`r10 - 8`) never borrow into the high word: a
- * pointer stays inside its region's tag whatever arithmetic the program does, and any access is checked against the
- * region's kind and bounds. The value 0 is NULL. Both tiers (interpreter, JIT) share this encoding and `Memory`.
+ * The offset is biased so that negative displacements (`r10 - 8`) never borrow into the high word: a pointer stays
+ * inside its region's tag whatever arithmetic the program does, and any access is checked against the region's kind
+ * and bounds. The value 0 is NULL. Both words of a pointer stay below 2^30, so V8 keeps them as small integers
+ * (no heap-number boxing when the JIT passes them to Machine.ld/st or helpers). Both tiers share this encoding.
  */
 
 /** High-word tag of VM pointers (chosen to be unlikely as the high half of an ordinary scalar). */
-export const PTR_TAG = 0x5eb00000;
+export const PTR_TAG = 0x3eb00000;
 /** Mask of the region id inside the high word. */
 export const ID_MASK = 0xfffff;
-/** Bias added to region offsets in the low word. */
-export const OFF_BIAS = 0x80000000;
+/** Bias added to region offsets in the low word (offsets from -2^29 up keep the word in small-integer range). */
+export const OFF_BIAS = 0x20000000;
 
 /** What a region holds; decides which accesses are legal. */
 export const enum RegionKind {
@@ -90,7 +91,7 @@ export function resolvePtr(lo: number, hi: number): { region: Region; offset: nu
   if (((hi & ~ID_MASK) | 0) !== (PTR_TAG | 0)) return undefined;
   const region = REGISTRY[hi & ID_MASK];
   if (!region) return undefined;
-  return { region, offset: (lo ^ OFF_BIAS) | 0 };
+  return { region, offset: (lo - OFF_BIAS) | 0 };
 }
 
 /** Formats a 64-bit value given as words, for messages. */

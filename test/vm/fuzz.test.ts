@@ -39,7 +39,7 @@ function runTier(obj: VmObject, prog: string, tier: Tier, ctx: object): Outcome 
   } catch (e) {
     if (!(e instanceof VmFault)) throw e;
     // Pointer values differ between the twin objects (by a constant region-id offset), so hide them in messages.
-    return { kind: "fault", name: e.name, message: e.message.replace(/returned \d+/, "returned N").replace(/0x5eb[0-9a-f]{13}/g, "PTR") };
+    return { kind: "fault", name: e.name, message: e.message.replace(/returned \d+/, "returned N").replace(/0x3eb[0-9a-f]{13}/g, "PTR") };
   }
 }
 
