@@ -5,6 +5,7 @@
  * loop terminates is left to path exploration with its complexity limits.
  */
 import { Class, JmpOp, LDDW, Pseudo, classOf, type Instruction } from "../asm/index.ts";
+import { fieldError } from "./insn.ts";
 
 /** A structural error found before interpretation. */
 export interface CfgError {
@@ -42,6 +43,9 @@ export function checkCfg(insns: readonly Instruction[]): Cfg | CfgError {
   const lddwTail: boolean[] = Array(n).fill(false);
   for (let pc = 0; pc < n; pc++) {
     const i = insns[pc]!;
+    // Like the kernel's load-time pass: unknown opcodes and malformed loads anywhere; other fields when explored.
+    const bad = fieldError(i);
+    if (bad && (bad.startsWith("unknown opcode") || classOf(i.opcode) === Class.LDX)) return { pc, message: bad };
     if (i.opcode !== LDDW) continue;
     const tail = insns[pc + 1];
     if (!tail || tail.opcode !== 0 || tail.dst !== 0 || tail.src !== 0 || tail.off !== 0) {

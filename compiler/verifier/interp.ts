@@ -9,6 +9,7 @@ import { aluInsn } from "./alu.ts";
 import { type Cfg, jumpTarget } from "./cfg.ts";
 import { Env, VerifierReject, def, reject, top, use } from "./env.ts";
 import { callHelper } from "./helpers.ts";
+import { fieldError } from "./insn.ts";
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, S64MAX, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
@@ -192,6 +193,8 @@ function combinedStack(env: Env): string | undefined {
 
 /** Executes one instruction; returns the next pc or "exit" when the path ends. */
 function step(env: Env, st: VState, insn: Instruction, pc: number, fork: (s: VState, at: number) => void): number | "exit" {
+  const bad = fieldError(insn);
+  if (bad) reject(bad);
   const cls = classOf(insn.opcode);
   switch (cls) {
     case Class.ALU:
