@@ -440,3 +440,32 @@ describe("module printer", () => {
     );
   });
 });
+
+describe("returns", () => {
+  it("branches to an existing `ret 1` block instead of materialising a boolean verdict", () => {
+    const b = new FnBuilder("verdict");
+    const pass = b.block();
+    const go = b.block();
+    b.cbr("ne", v(b.ctxLoad(60, 4)), k(7007), pass, go, 32);
+    b.at(pass).ret(k(1));
+    b.at(go);
+    const r = b.call(7, []);
+    const verdict = b.setcc("eq", v(r), k(0), 32);
+    b.callVoid(5, []);
+    b.ret(v(verdict));
+    simplify(b.fn, 0);
+    const text = printFunction(b.fn);
+    expect(text).not.toContain("setcc");
+    expect(text).toMatch(/call helper#5\(\)\n  cbr\.32 eq v\d+, 0 -> b1, b3\nb3:\n  ret 0/);
+  });
+
+  it("keeps the setcc when no shared return block exists (a branch would cost more)", () => {
+    const b = new FnBuilder("verdict2");
+    const r = b.call(7, []);
+    const verdict = b.setcc("eq", v(r), k(0), 32);
+    b.callVoid(5, []);
+    b.ret(v(verdict));
+    simplify(b.fn, 0);
+    expect(printFunction(b.fn)).toContain("setcc.32 eq");
+  });
+});

@@ -7,6 +7,8 @@
  * - a branch to two otherwise identical blocks returning 1 and 0 becomes `setcc` + one copy of the block;
  * - `if (c) d = 1; else d = 0` (a diamond or triangle of constant moves) becomes `d = setcc c`, and a diamond of other
  *   constants becomes a triangle (`d = y; if (c) d = x`), which needs no jump around the else side;
+ * - `v = setcc c; …; ret v` branches to existing `ret 1`/`ret 0` blocks instead when one exists (one jump into a
+ *   shared return is cheaper than materialising the boolean);
  * - an instruction both sides of a branch start with (e.g. the socket release) is hoisted above the branch;
  * - stack stores of a value the bytes already hold are removed (stores.ts); context-pure values computed twice in
  *   a block are computed once (cse.ts);
@@ -47,6 +49,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = convertBooleanReturns(fn) || changed;
     changed = convertBooleanDiamonds(fn) || changed;
     changed = hoistCommonPrefix(fn) || changed;
+    changed = branchToSharedReturns(fn, ctx) || changed;
     changed = eliminateRedundantStores(fn) || changed;
     changed = eliminateCommonSubexpressions(fn) || changed;
     changed = threadJumps(fn) || changed;
@@ -256,6 +259,48 @@ function convertBooleanReturns(fn: Function): boolean {
     changed = true;
   }
   if (changed) compactBlocks(fn);
+  return changed;
+}
+
+/** A block that is just `ret <imm>`: its id per returned value. */
+function sharedReturns(fn: Function): Map<bigint, number> {
+  const out = new Map<bigint, number>();
+  for (const b of fn.blocks) {
+    if (b.id !== 0 && b.insts.length === 0 && b.term.op === "ret" && b.term.value.kind === "imm" && !out.has(b.term.value.value)) {
+      out.set(b.term.value.value, b.id);
+    }
+  }
+  return out;
+}
+
+/** See the module comment. Only when a `ret 0` or `ret 1` block already exists, or the rewrite would cost more. */
+function branchToSharedReturns(fn: Function, ctx?: VReg): boolean {
+  const rets = sharedReturns(fn);
+  if (!rets.has(0n) && !rets.has(1n)) return false;
+  const uses = useCounts(fn, ctx);
+  let changed = false;
+  for (const b of [...fn.blocks]) {
+    const t = b.term;
+    if (t.op !== "ret" || t.value.kind !== "vreg") continue;
+    const v = t.value.id;
+    const at = b.insts.findIndex((i) => i.op === "setcc" && i.dst === v);
+    if (at < 0 || uses.get(v) !== 1) continue;
+    const sc = b.insts[at] as Extract<Inst, { op: "setcc" }>;
+    const operands = [sc.a, sc.b].flatMap((o) => (o.kind === "vreg" ? [o.id] : []));
+    const later = b.insts.slice(at + 1);
+    if (later.some((i) => instDef(i) === v || operands.includes(instDef(i) ?? -1))) continue;
+    const target = (value: bigint): number => {
+      const id = rets.get(value);
+      if (id !== undefined) return id;
+      const nb: Block = { id: fn.blocks.length, insts: [], term: { op: "ret", value: { kind: "imm", value }, loc: t.loc } };
+      fn.blocks.push(nb);
+      rets.set(value, nb.id);
+      return nb.id;
+    };
+    b.insts.splice(at, 1);
+    b.term = { op: "cbr", cmp: sc.cmp, width: sc.width, a: sc.a, b: sc.b, then: target(1n), else: target(0n), loc: t.loc ?? sc.loc };
+    changed = true;
+  }
   return changed;
 }
 
