@@ -2,7 +2,11 @@
  * The generated code against the real kernel: every test program is written as an ELF object, loaded (the
  * verifier must accept it; a rejection fails with the kernel's log) and run with BPF_PROG_TEST_RUN on its cases.
  */
+import { execFileSync } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generate } from "../../compiler/backend/index.ts";
@@ -75,6 +79,27 @@ describeKernel("backend: generated programs in the kernel", () => {
       }
     });
   }
+
+  it("libbpf (bpftool prog loadall) loads every program's object", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-backend-"));
+    const pin = `/sys/fs/bpf/tsbpf-backend-${process.pid}`;
+    try {
+      for (const c of cases()) {
+        const { insns } = generate(c.fn, c.module);
+        const file = join(dir, `${c.name}.o`);
+        writeFileSync(file, writeObject({ fileName: "test.ts", license: "GPL", programs: [{ name: c.name, insns }], maps: c.module.maps }));
+        try {
+          execFileSync("bpftool", ["prog", "loadall", file, pin, "type", "sk_lookup"], { stdio: "pipe" });
+        } catch (err) {
+          throw new Error(`bpftool rejected ${c.name}:\n${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`);
+        } finally {
+          rmSync(pin, { recursive: true, force: true });
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("spilled_ptr: a spilled map_value_or_null is null-checked after reload and written through", () => {
     const c = cases().find((x) => x.name === "spilled_ptr")!;
