@@ -1,18 +1,22 @@
 /**
  * Socket-release insertion. A SOCKMAP/SOCKHASH lookup (`call map_lookup_elem` with `resultKind: "sock_or_null"`)
  * takes a reference the kernel verifier insists is released (`bpf_sk_release`, helper 86) before the program exits.
- * DSL code never releases by hand; this pass adds the release on every exit path where the reference may be live:
+ * DSL code never releases by hand; this pass adds the release on every path where the reference may be live, as
+ * early as possible (right after its last use, like hand-written C):
  *
- * - a forward dataflow tracks, per reference vreg, whether it is surely null / not taken ("none"), surely non-null
- *   ("held", after the null check's non-null edge), or "maybe" (right after the lookup, or where paths disagree);
- * - at each `ret`: "held" → `sk_release(ref)`; "maybe" → `if (ref != 0) sk_release(ref)` (the verifier follows both
- *   branches); "none" → nothing.
+ * - a backward liveness pass finds where each reference is last used;
+ * - a forward dataflow tracks, per reference vreg, whether it is surely null / already released ("none"), surely
+ *   non-null ("held", after the null check's non-null edge), or "maybe" (right after the lookup, or where paths
+ *   disagree);
+ * - at the end of every block after which the reference is dead (no later use on any path; always true before a
+ *   `ret`): "held" → `sk_release(ref)`; "maybe" → `if (ref != 0) sk_release(ref)` (the verifier follows both
+ *   branches); "none" → nothing. A block whose terminator tests the reference keeps it (its successors release).
  *
  * References kept in a vreg assigned on only some paths are zeroed at entry, so the guarded release never reads an
  * uninitialized register. `ctx.sk` (a context load, not a call) is not a reference and is never released.
  */
 import { Helper } from "../asm/helpers.ts";
-import type { Block, Function, Inst, Module, Terminator, VReg } from "./ir.ts";
+import type { Block, Function, Inst, Module, Terminator, Value, VReg } from "./ir.ts";
 import { imm, vreg } from "./ir.ts";
 
 /** Per-reference state. */
@@ -71,6 +75,58 @@ function transfer(insts: Inst[], refs: Set<VReg>, f: Facts): Facts {
   return out;
 }
 
+/** Vregs read by an instruction or terminator. */
+function uses(x: Inst | Terminator): VReg[] {
+  const vals: Value[] = [];
+  switch (x.op) {
+    case "mov": case "neg": case "ext": case "bswap": vals.push(x.src); break;
+    case "bin": case "setcc": case "cbr": vals.push(x.a, x.b); break;
+    case "slot_store": vals.push(x.value); break;
+    case "load": return [x.ptr];
+    case "store": case "atomic_add": return [x.ptr, ...(x.value.kind === "vreg" ? [x.value.id] : [])];
+    case "call": case "call_local": vals.push(...x.args); break;
+    case "ret": vals.push(x.value); break;
+  }
+  return vals.filter((v): v is Value & { kind: "vreg" } => v.kind === "vreg").map((v) => v.id);
+}
+
+/** References live at the end of each block (read later on some path), including the terminator's reads. */
+function liveAtEnd(fn: Function, refs: Set<VReg>): Map<number, Set<VReg>> {
+  const succ = (b: Block): number[] => (b.term.op === "br" ? [b.term.target] : b.term.op === "cbr" ? [b.term.then, b.term.else] : []);
+  const liveIn = new Map<number, Set<VReg>>(fn.blocks.map((b) => [b.id, new Set()]));
+  const end = new Map<number, Set<VReg>>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const b of [...fn.blocks].reverse()) {
+      const live = new Set<VReg>();
+      for (const s of succ(b)) for (const r of liveIn.get(s)!) live.add(r);
+      for (const r of uses(b.term)) if (refs.has(r)) live.add(r);
+      end.set(b.id, new Set(live));
+      for (const i of [...b.insts].reverse()) {
+        if ("dst" in i && i.dst !== undefined) live.delete(i.dst);
+        for (const r of uses(i)) if (refs.has(r)) live.add(r);
+      }
+      const prev = liveIn.get(b.id)!;
+      if (live.size !== prev.size || [...live].some((r) => !prev.has(r))) {
+        liveIn.set(b.id, live);
+        changed = true;
+      }
+    }
+  }
+  return end;
+}
+
+/** The facts at the end of a block once references dead there are released (`released` receives them). */
+function afterReleases(facts: Facts, liveEnd: Set<VReg>, released?: { ref: VReg; guarded: boolean; defined: boolean }[]): Facts {
+  const out = { state: new Map(facts.state), defined: new Map(facts.defined) };
+  for (const [r, s] of [...facts.state].sort((a, b) => a[0] - b[0])) {
+    if (s === "none" || liveEnd.has(r)) continue;
+    released?.push({ ref: r, guarded: s === "maybe", defined: facts.defined.get(r) ?? false });
+    out.state.set(r, "none");
+  }
+  return out;
+}
+
 /** The reference tested by a null check `cbr eq/ne ref, 0`, and which edge is the non-null one. */
 function nullCheck(t: Terminator, refs: Set<VReg>): { ref: VReg; nonNull: number; isNull: number } | undefined {
   if (t.op !== "cbr" || (t.cmp !== "eq" && t.cmp !== "ne")) return undefined;
@@ -84,12 +140,13 @@ export function insertReleases(fn: Function): void {
   const refs = socketRefs(fn);
   if (refs.size === 0) return;
   const entry: Facts = { state: new Map([...refs].map((r) => [r, "none" as State])), defined: new Map([...refs].map((r) => [r, false])) };
+  const liveEnd = liveAtEnd(fn, refs);
   const inFacts = new Map<number, Facts>([[0, entry]]);
   const work = [0];
   while (work.length) {
     const id = work.shift()!;
     const block = fn.blocks[id]!;
-    const out = transfer(block.insts, refs, inFacts.get(id)!);
+    const out = afterReleases(transfer(block.insts, refs, inFacts.get(id)!), liveEnd.get(id)!);
     const t = block.term;
     const edges: [number, Facts][] = [];
     if (t.op === "br") edges.push([t.target, out]);
@@ -116,31 +173,46 @@ export function insertReleases(fn: Function): void {
     }
   }
 
+  // References released behind a null check somewhere: every other release of them also zeroes the vreg, so a path
+  // that already released reaches that check with 0 and does not release twice.
+  const guardedAnywhere = new Set<VReg>();
+  const guardSites = new Map<VReg, number>();
+  for (const block of fn.blocks) {
+    if (!inFacts.has(block.id)) continue;
+    const released: { ref: VReg; guarded: boolean; defined: boolean }[] = [];
+    afterReleases(transfer(block.insts, refs, inFacts.get(block.id)!), liveEnd.get(block.id)!, released);
+    for (const r of released) {
+      if (!r.guarded) continue;
+      guardedAnywhere.add(r.ref);
+      guardSites.set(r.ref, (guardSites.get(r.ref) ?? 0) + 1);
+    }
+  }
   const zeroAtEntry = new Set<VReg>();
   const newBlocks: Block[] = [];
   const release = (ref: VReg, loc: Terminator["loc"]): Inst => ({ op: "call", helper: Helper.sk_release, args: [vreg(ref)], ...(loc ? { loc } : {}) });
   for (const block of [...fn.blocks]) {
-    if (block.term.op !== "ret" || !inFacts.has(block.id)) continue;
-    const facts = transfer(block.insts, refs, inFacts.get(block.id)!);
-    const loc = block.term.loc;
-    const maybe: VReg[] = [];
-    for (const r of [...refs].sort((a, b) => a - b)) {
-      const s = facts.state.get(r);
-      if (s === "held") block.insts.push(release(r, loc));
-      else if (s === "maybe") {
-        maybe.push(r);
-        if (!facts.defined.get(r)) zeroAtEntry.add(r);
-      }
+    if (!inFacts.has(block.id)) continue;
+    const released: { ref: VReg; guarded: boolean; defined: boolean }[] = [];
+    afterReleases(transfer(block.insts, refs, inFacts.get(block.id)!), liveEnd.get(block.id)!, released);
+    const loc = block.insts[block.insts.length - 1]?.loc ?? block.term.loc;
+    for (const r of released) {
+      if (r.guarded) continue;
+      block.insts.push(release(r.ref, loc));
+      if (guardedAnywhere.has(r.ref)) block.insts.push({ op: "mov", dst: r.ref, src: imm(0), ...(loc ? { loc } : {}) });
     }
+    const maybe = released.filter((r) => r.guarded);
     if (maybe.length === 0) continue;
-    // if (ref != 0) sk_release(ref), for each maybe-live reference, then the original return.
-    const ret = block.term;
+    // if (ref != 0) sk_release(ref), for each maybe-live reference, then the block's own terminator.
+    const term = block.term;
     let cur = block;
     for (const r of maybe) {
-      const rel: Block = { id: fn.blocks.length + newBlocks.length, insts: [release(r, loc)], term: ret };
-      const after: Block = { id: rel.id + 1, insts: [], term: ret };
+      if (!r.defined) zeroAtEntry.add(r.ref);
+      // Only another guarded release could see this one's pointer again.
+      const zero: Inst[] = (guardSites.get(r.ref) ?? 0) > 1 ? [{ op: "mov", dst: r.ref, src: imm(0), ...(loc ? { loc } : {}) }] : [];
+      const rel: Block = { id: fn.blocks.length + newBlocks.length, insts: [release(r.ref, loc), ...zero], term };
+      const after: Block = { id: rel.id + 1, insts: [], term };
       newBlocks.push(rel, after);
-      cur.term = { op: "cbr", cmp: "ne", width: 64, a: vreg(r), b: imm(0), then: rel.id, else: after.id, ...(loc ? { loc } : {}) };
+      cur.term = { op: "cbr", cmp: "ne", width: 64, a: vreg(r.ref), b: imm(0), then: rel.id, else: after.id, ...(loc ? { loc } : {}) };
       rel.term = { op: "br", target: after.id, ...(loc ? { loc } : {}) };
       cur = after;
     }
