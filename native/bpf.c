@@ -654,6 +654,24 @@ static napi_value open_path(napi_env env, napi_callback_info info) {
   return make_i32(env, fd);
 }
 
+/*
+ * fdFromProcess(pid, fd) -> a duplicate, in this process, of file descriptor `fd` of process `pid` (pidfd_open +
+ * pidfd_getfd, Linux 5.6+, needs ptrace rights over the target). Lets user space put a socket that another program
+ * created (e.g. one with SO_REUSEPORT, which Node 20 cannot set) into a SOCKMAP.
+ */
+static napi_value fd_from_process(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int32_t pid, fd;
+  if (!arg_i32(env, argv[0], &pid, "pid") || !arg_i32(env, argv[1], &fd, "fd")) return NULL;
+  int pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
+  if (pidfd < 0) return throw_errno(env, errno, "pidfd_open", NULL);
+  int dup = (int)syscall(__NR_pidfd_getfd, pidfd, fd, 0);
+  int err = errno;
+  close(pidfd);
+  if (dup < 0) return throw_errno(env, err, "pidfd_getfd", NULL);
+  return make_i32(env, dup);
+}
+
 #define EXPORT(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_enumerable, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -666,7 +684,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("progInfo", prog_info),         EXPORT("mapInfo", map_info),
       EXPORT("linkInfo", link_info),         EXPORT("close", close_fd),
       EXPORT("socketCookie", socket_cookie), EXPORT("openPath", open_path),
-      EXPORT("btfLoad", btf_load),
+      EXPORT("btfLoad", btf_load),             EXPORT("fdFromProcess", fd_from_process),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -60,6 +60,8 @@ export interface NativeBpf {
     logLevel: number,
     btf?: { btfFd: number; funcInfo: Uint8Array | null; lineInfo: Uint8Array | null },
   ): { fd: number; log: string };
+  /** A duplicate of another process's fd (pidfd_getfd): sockets made by non-Node programs, e.g. with SO_REUSEPORT. */
+  fdFromProcess(pid: number, fd: number): number;
   /** BPF_BTF_LOAD of a raw .BTF blob; the error carries the kernel's BTF log. */
   btfLoad(btf: Uint8Array, logLevel: number): { fd: number; log: string };
   progTestRun(fd: number, ctxIn: Uint8Array, ctxOut: Uint8Array | null, repeat: number): {

@@ -44,6 +44,8 @@ export interface Subject {
   data?: DataFill[];
   /** Contexts (default: {@link contextGrid}). */
   ctxs?: Array<CtxSpec | Uint8Array>;
+  /** Use only the first N socket fillings (default: all). */
+  maxFills?: number;
   /** "pairs": every ordered pair of zoo sockets over the first two keys (default "rotate": one rotation per zoo member). */
   fill?: "rotate" | "pairs";
 }
@@ -75,9 +77,14 @@ export const be16 = (v: number): Uint8Array => Uint8Array.of((v >> 8) & 0xff, v 
 /** Bytes as lower-case hex. */
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
-export const V4_LOCAL = ["127.0.0.1", "192.0.2.1", "192.0.2.254", "192.0.3.1", "127.0.2.9"];
-export const V6_LOCAL = ["::1", "fd00::1", "fd00:1::7", "fd00:2::1"];
-export const PORTS = [7007, 7008, 7000, 7010, 53, 80, 443, 22, 65535];
+/**
+ * Grid axes: addresses and ports inside and outside every rule of the corpus and the examples (7007, 7000..7009,
+ * 53, 80, 22; 192.0.2.0/24, 127.0.2.0/24, fd00::1, fd00:1::/64). TSBPF_DIFF_FULL=1 adds more of each (slower).
+ */
+const FULL = process.env.TSBPF_DIFF_FULL === "1";
+export const V4_LOCAL = FULL ? ["127.0.0.1", "192.0.2.1", "192.0.2.254", "192.0.3.1", "127.0.2.9"] : ["127.0.0.1", "192.0.2.1", "192.0.3.1", "127.0.2.9"];
+export const V6_LOCAL = FULL ? ["::1", "fd00::1", "fd00:1::7", "fd00:2::1"] : ["::1", "fd00::1", "fd00:1::7"];
+export const PORTS = FULL ? [7007, 7008, 7000, 7010, 53, 80, 443, 22, 65535] : [7007, 7008, 7009, 53, 80, 22];
 const V4_REMOTE: Array<[string, number]> = [["127.0.0.2", 40000], ["198.51.100.7", 53], ["10.1.2.3", 7007]];
 const V6_REMOTE: Array<[string, number]> = [["::2", 40000], ["2001:db8::9", 53], ["fd00::1", 7007]];
 
@@ -150,6 +157,7 @@ export function expand(subject: Subject, zooNames: string[]): Case[] {
       fills.push(fill);
     }
   }
+  if (subject.maxFills !== undefined) fills.splice(subject.maxFills);
   const datas = subject.data ?? [{}];
   const ctxs = subject.ctxs ?? contextGrid();
   const out: Case[] = [];

@@ -75,6 +75,13 @@ export class VmSession {
       const r = this.obj.run(this.program, c.ctx, { tier });
       verdict = r.verdict;
       selected = r.selected?.name ?? null;
+      // BPF_PROG_TEST_RUN cannot do the reuseport-group pick a real lookup makes: when a program selects an
+      // SO_REUSEPORT socket without BPF_SK_LOOKUP_F_NO_REUSEPORT, the run fails with EOPNOTSUPP after the program
+      // ran (net/bpf/test_run.c). The VM reports the selection; translate it to what test_run reports.
+      if (r.selected?.reuseport && !r.noReuseport) {
+        verdict = "error:EOPNOTSUPP";
+        selected = null;
+      }
       if (r.leakedRefs.length) verdict = `leak:${r.leakedRefs.join(",")}`;
     } catch (err) {
       // A context the kernel's test_run would refuse carries the errno it would give.

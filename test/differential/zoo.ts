@@ -7,6 +7,8 @@
 import { once } from "node:events";
 import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { createServer, Socket, type Server } from "node:net";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { openKernel } from "../../runtime/kernel/index.ts";
 
 /** A socket description in the VM's (and `tsbpf run --maps`) format. */
@@ -18,6 +20,7 @@ export interface SockDesc {
   ip: string;
   port: number;
   v6only?: boolean;
+  reuseport?: boolean;
   remoteIp?: string;
   remotePort?: number;
 }
@@ -25,7 +28,8 @@ export interface SockDesc {
 /** One zoo member: its description, the live Node socket and its cookie. */
 export interface ZooSocket {
   desc: SockDesc;
-  handle: Server | Socket | DgramSocket;
+  /** The Node socket, or a raw fd for sockets Node cannot make (R). */
+  handle: Server | Socket | DgramSocket | number;
   cookie: bigint;
 }
 
@@ -42,7 +46,8 @@ export class Zoo {
   /** Closes every socket. */
   close(): void {
     for (const z of this.all) {
-      if ("destroy" in z.handle) z.handle.destroy();
+      if (typeof z.handle === "number") openKernel().bpf.close(z.handle);
+      else if ("destroy" in z.handle) z.handle.destroy();
       else z.handle.close();
     }
   }
@@ -68,7 +73,7 @@ async function udpBound(host: string, v6only: boolean): Promise<DgramSocket> {
 export async function openZoo(): Promise<Zoo> {
   const k = openKernel();
   const out: ZooSocket[] = [];
-  const add = (desc: Omit<SockDesc, "port">, handle: Server | Socket | DgramSocket, port: number) =>
+  const add = (desc: Omit<SockDesc, "port">, handle: ZooSocket["handle"], port: number) =>
     out.push({ desc: { ...desc, port }, handle, cookie: k.socketCookie(handle) });
   const tcpPort = (s: Server) => (s.address() as { port: number }).port;
 
@@ -105,5 +110,32 @@ export async function openZoo(): Promise<Zoo> {
     uc,
     uc.address().port,
   );
+  const r = await reuseportListener();
+  add({ name: "R", family: "inet", protocol: "tcp", state: "listen", ip: "127.0.0.1", reuseport: true }, r.fd, r.port);
   return new Zoo(out);
 }
+
+/**
+ * A TCP listener with SO_REUSEPORT, which Node 20 cannot create: Python makes it, and the fd is copied into this
+ * process with pidfd_getfd. Python then exits; our copy keeps the socket.
+ */
+async function reuseportListener(): Promise<{ fd: number; port: number }> {
+  const script = [
+    "import os, socket, sys",
+    "s = socket.socket()",
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)",
+    "s.bind(('127.0.0.1', 0)); s.listen(16)",
+    "print('%d %d' % (s.fileno(), s.getsockname()[1]), flush=True)",
+    "sys.stdin.read()",
+  ].join("\n");
+  const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "inherit"] });
+  // print() may write its arguments separately: read a whole line.
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  const [fdText, portText] = line.trim().split(" ");
+  try {
+    return { fd: openKernel().bpf.fdFromProcess(child.pid!, Number(fdText)), port: Number(portText) };
+  } finally {
+    child.stdin!.end();
+  }
+}
+
