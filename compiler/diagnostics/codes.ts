@@ -49,6 +49,7 @@ export const Codes = {
   BadMap: entry("TSBPF2002", "malformed map declaration", "Declare maps as `export const name = new SockMap({ maxEntries: 32 })` with constant options."),
   BadConst: entry("TSBPF2003", "not a compile-time constant", "Module-level consts must be integers, ip4/ip6/cidr4/cidr6 literals or tuples of constants."),
   BadProgram: entry("TSBPF2004", "malformed program signature", "A program is `export function name(ctx: SkLookup): Verdict`."),
+  GplOnly: entry("TSBPF2005", "helper needs a GPL-compatible license", "Remove the LICENSE export (the default is \"GPL\") or use a GPL-compatible one such as \"Dual BSD/GPL\"."),
   Backend: entry("TSBPF3001", "code generation failed", "This is probably a tsbpf limitation; simplify the expression or report it."),
   Verifier: entry("TSBPF3002", "the program would be rejected by the kernel verifier", "See the notes for the verifier's reasoning."),
   Internal: entry("TSBPF9001", "internal compiler error", "Please report this with the input file."),

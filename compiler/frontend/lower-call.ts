@@ -27,6 +27,9 @@ export type Binding =
 export class PoisonedUse extends Error {}
 
 
+/** Licenses the kernel treats as GPL-compatible (include/linux/license.h), required by GPL-only helpers. */
+const GPL_COMPATIBLE = new Set(["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"]);
+
 /** Bindings, places, struct building and calls; {@link ExprLowerer} adds operators and conditions. */
 export abstract class CallLowerer extends ValueOps {
   readonly scope = new Map<ts.Symbol, Binding>();
@@ -214,6 +217,9 @@ export abstract class CallLowerer extends ValueOps {
     const [fmt, ...rest] = e.arguments;
     if (!fmt || !(ts.isStringLiteral(fmt) || ts.isNoSubstitutionTemplateLiteral(fmt))) this.fail("String", fmt ?? e, "the trace format must be a string literal");
     if (rest.length > 3) this.fail("TraceArgs", rest[3]!, `trace takes at most 3 values after the format, got ${rest.length}`);
+    if (!GPL_COMPATIBLE.has(this.mod.license)) {
+      this.fail("GplOnly", e.expression, `trace (bpf_trace_printk) is GPL-only, and the license is "${this.mod.license}"`);
+    }
     const bytes = new TextEncoder().encode(fmt.text + "\0");
     const size = Math.ceil(bytes.length / 8) * 8;
     const slot = this.b.tempSlot(size, 8);
