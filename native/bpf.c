@@ -515,6 +515,19 @@ static napi_value link_create(napi_env env, napi_callback_info info) {
   return make_i32(env, (int32_t)fd);
 }
 
+/* linkUpdate(linkFd, newProgFd): swaps the program behind a link atomically (BPF_LINK_UPDATE). */
+static napi_value link_update(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int32_t link_fd, prog_fd;
+  if (!arg_i32(env, argv[0], &link_fd, "linkFd") || !arg_i32(env, argv[1], &prog_fd, "progFd")) return NULL;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.link_update.link_fd = link_fd;
+  attr.link_update.new_prog_fd = prog_fd;
+  if (sys_bpf(BPF_LINK_UPDATE, &attr) < 0) return throw_errno(env, errno, "bpf(BPF_LINK_UPDATE)", NULL);
+  return NULL;
+}
+
 /* objPin(fd, path) */
 static napi_value obj_pin(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
@@ -684,7 +697,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("progInfo", prog_info),         EXPORT("mapInfo", map_info),
       EXPORT("linkInfo", link_info),         EXPORT("close", close_fd),
       EXPORT("socketCookie", socket_cookie), EXPORT("openPath", open_path),
-      EXPORT("btfLoad", btf_load),             EXPORT("fdFromProcess", fd_from_process),
+      EXPORT("btfLoad", btf_load),             EXPORT("linkUpdate", link_update),             EXPORT("fdFromProcess", fd_from_process),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

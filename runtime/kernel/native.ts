@@ -70,6 +70,8 @@ export interface NativeBpf {
     ctxSizeOut: number;
   };
   linkCreate(progFd: number, targetFd: number, attachType: number): number;
+  /** BPF_LINK_UPDATE: the link runs `newProgFd` from now on, without a window where no program is attached. */
+  linkUpdate(linkFd: number, newProgFd: number): void;
   objPin(fd: number, path: string): void;
   objGet(path: string): number;
   progInfo(fd: number): NativeProgInfo;

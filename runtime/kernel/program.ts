@@ -55,6 +55,14 @@ export class Link {
     return sys("link info", () => this.bpf.linkInfo(this.fd));
   }
 
+  /**
+   * Replaces the attached program in place (BPF_LINK_UPDATE): lookups switch from the old program to `program` with
+   * no moment where neither runs, and the link keeps its position in the namespace's run order.
+   */
+  update(program: KernelProgram): void {
+    sys(`update of the link to ${program.name}`, () => this.bpf.linkUpdate(this.fd, program.fd));
+  }
+
   /** Pins the link on bpffs: the attachment then outlives this process until the pin is removed. */
   pin(path: string): void {
     sys(`pin of link at ${path}`, () => this.bpf.objPin(this.fd, path));

@@ -117,6 +117,10 @@ const ops = {
     links.set(id, link);
     return { link: id, info: link.info() };
   },
+  update: ({ link, obj, prog }) => {
+    links.get(link).update(objects.get(obj).program(prog));
+    return { info: links.get(link).info() };
+  },
   detach: ({ link }) => {
     links.get(link).close();
     links.delete(link);

@@ -68,16 +68,22 @@ describeKernel("e2e: sk_lookup programs attached to a throwaway netns", () => {
     expect(await agent.do({ op: "connect", host: "127.0.3.1", port: 80 })).toMatchObject({ connected: false, code: "ECONNREFUSED" });
   });
 
-  it("an all-ports handler serves every port of 127.0.0.1 and stops when the link is closed", async () => {
+  it("an all-ports handler, swapped in with a link update, serves every port of 127.0.0.1 until the link is closed", async () => {
     const { agent } = await scenario();
-    const { obj } = await agent.do({ op: "load", path: bundle.writeObject("allports", selectObject(selectProgram("all_ports", 0))) });
+    const { obj } = await agent.do({
+      op: "load",
+      path: bundle.writeObject("allports", selectObject(selectProgram("all_ports", 0), constProgram("drop_all", 0))),
+    });
     const srv = await agent.do({ op: "listen", proto: "tcp", host: "127.0.0.1", port: 0 });
     await agent.do({ op: "setSocket", obj, map: "sockets", key: 0, sock: srv.sock });
-    const { link } = await agent.do({ op: "attach", obj, prog: "all_ports" });
+    // Start with a program that refuses everything (even the server's own port), then swap in the handler in place.
+    const { link } = await agent.do({ op: "attach", obj, prog: "drop_all" });
+    expect(await agent.do({ op: "connect", host: "127.0.0.1", port: srv.port as number })).toMatchObject({ connected: false, code: "ECONNREFUSED" });
+    await agent.do({ op: "update", link, obj, prog: "all_ports" });
     for (const port of [1, 22, 80, 7007, 40000, 65535]) {
       expect(await agent.do({ op: "connect", host: "127.0.0.1", port })).toMatchObject({ connected: true, local: `127.0.0.1:${port}` });
     }
-    // The program ran once per connection (hits[0] counts runs).
+    // The program ran once per connection (hits[0] counts runs; drop_all does not count).
     expect((await agent.do({ op: "mapLookup", obj, map: "hits", key: 0 })).value).toBe("6");
     await agent.do({ op: "detach", link });
     expect(await agent.do({ op: "connect", host: "127.0.0.1", port: 80 })).toMatchObject({ connected: false, code: "ECONNREFUSED" });

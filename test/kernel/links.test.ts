@@ -47,6 +47,20 @@ describeKernel("kernel loader: links and pins", () => {
     }
   });
 
+  it("swaps the program behind a link in place", () => {
+    const obj = openKernel().load(selectObject(selectProgram("sel", 7007), constProgram("pass", 1)));
+    try {
+      const link = obj.program("pass").attach(nsPath);
+      expect(link.info().progId).toBe(obj.program("pass").info().id);
+      link.update(obj.program("sel"));
+      expect(link.info().progId).toBe(obj.program("sel").info().id);
+      link.close();
+      expect(() => link.update(obj.program("pass"))).toThrow(/EBADF/);
+    } finally {
+      obj.close();
+    }
+  });
+
   it("allows the same program twice and at most 64 links per namespace (E2BIG)", () => {
     const obj = openKernel().load({ license: "GPL", programs: [constProgram("pass", 1)], maps: [] });
     const links = [];
