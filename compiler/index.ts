@@ -124,7 +124,12 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   }
   // 7. Our verifier, on the object as a loader would read it.
   if (opts.verify !== false) {
-    const rejected = verifyRejections(fileName, object, insns);
+    let rejected: Diagnostic[];
+    try {
+      rejected = verifyRejections(fileName, object, insns);
+    } catch (err) {
+      return { ...fail([internal(fileName, err)], source, ir), programs, insns };
+    }
     if (rejected.length) return { ...fail(rejected, source, ir), programs, insns };
   }
   return { object, programs, maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
