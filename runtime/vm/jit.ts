@@ -3,8 +3,8 @@
  *
  * Registers live in local variables as pairs of int32 words (`aN` low, `bN` high), so the common operations (mov,
  * add, and, shifts by constants, compares, loads) stay on V8's fast integer paths; rare 64-bit operations (mul, div,
- * mod, shifts by a register) go through the interpreter's BigInt code. Control flow is a `for(;;) switch(pc)` over
- * basic blocks with fall-through between cases. Each block adds its length to the instruction counter on entry, so
+ * mod, shifts by a register) go through the interpreter's BigInt code. Control flow is a `for(;;) switch(bb)` over
+ * basic blocks (numbered densely) with fall-through between cases. Each block adds its length to the instruction counter on entry, so
  * `insnsExecuted` equals the interpreter's for every run that ends normally. Every BPF function (main program and
  * BPF-to-BPF callees) becomes one JS function; all of them contain the whole program's code so that any jump the
  * interpreter can take, the JIT can take too. Semantics must equal interp.ts; the shared case table checks it.
@@ -12,7 +12,7 @@
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { helperFor, type HelperFn } from "../helpers/index.ts";
 import { refAlu } from "./interp.ts";
-import { Machine, MAX_FRAMES } from "./machine.ts";
+import { Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { OFF_BIAS, VmFault } from "./region.ts";
 
@@ -128,7 +128,19 @@ export function jitSource(p: PreparedProgram): string {
   }
   endBlockCount();
   body.push(`throw F("fell off the end of the program",${n});`);
-  return `let pc=entry;const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry);\nfor(;;)switch(pc){\n${body.join("\n")}\ndefault:throw F("jump outside the program",pc);}`;
+  // Dispatch on dense block numbers rather than pcs: V8 turns a dense switch into a jump table, while sparse pc
+  // labels become a chain of comparisons that every taken jump walks.
+  const blockOf = new Map<number, number>();
+  for (const line of body) {
+    const m = /^case (\d+):$/.exec(line);
+    if (m) blockOf.set(Number(m[1]), blockOf.size);
+  }
+  const code = body
+    .map((line) => line.replace(/^case (\d+):$/, (_x, pc: string) => `case ${blockOf.get(Number(pc))}:`))
+    .map((line) => line.replace(/\{pc=(\d+);continue;\}/g, (_x, pc: string) => `{bb=${blockOf.get(Number(pc))};continue;}`))
+    .join("\n");
+  const entries = `{${p.funcs.map((f) => `${f}:${blockOf.get(f)}`).join(",")}}`;
+  return `let bb=${entries}[entry];const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view;\nfor(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -239,7 +251,10 @@ function emit(p: PreparedProgram, pc: number): string {
     }
     case Class.LDX: {
       const size = SIZES[op & 0x18]!;
-      const load = `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
+      const direct = s === 10 ? stackLoad(insn.off, size) : undefined;
+      const load = direct ?? `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
+      if (direct !== undefined && size === 8) return `${A}=${direct};${B}=SV.getInt32(${STACK_SIZE + insn.off + 4},true);`;
+      if (direct !== undefined && (op & 0xe0) !== Mode.MEMSX) return `${A}=${direct};${B}=0;`;
       if ((op & 0xe0) === Mode.MEMSX) {
         return size === 4 ? `${A}=${load};${B}=${A}>>31;` : `${A}=(${load}<<${32 - 8 * size})>>${32 - 8 * size};${B}=${A}>>31;`;
       }
@@ -247,6 +262,10 @@ function emit(p: PreparedProgram, pc: number): string {
     }
     case Class.ST: {
       const size = SIZES[op & 0x18]!;
+      if (d === 10) {
+        const direct = stackStore(insn.off, size, lit(imm), imm < 0 ? "(-1)" : "0");
+        if (direct) return direct;
+      }
       return `M.st(${A},${B},${insn.off},${size},${lit(imm)},${imm < 0 ? -1 : 0},${pc});`;
     }
     default: {
@@ -257,9 +276,31 @@ function emit(p: PreparedProgram, pc: number): string {
         if (imm & 1) return `${call}a${s}=t;b${s}=M.h;`;
         return call;
       }
+      if (d === 10) {
+        const direct = stackStore(insn.off, size, `a${s}`, `b${s}`);
+        if (direct) return direct;
+      }
       return `M.st(${A},${B},${insn.off},${size},a${s},b${s},${pc});`;
     }
   }
+}
+
+/**
+ * r10 always points at the end of this function's frame, so an r10-relative access with a constant offset that is
+ * inside the frame can skip Machine.ld/st: `SV` is the frame's DataView. Out-of-frame offsets keep the generic call,
+ * which raises the same fault as the interpreter.
+ */
+function stackLoad(off: number, size: number): string | undefined {
+  const o = STACK_SIZE + off;
+  if (o < 0 || o + size > STACK_SIZE) return undefined;
+  return size === 1 ? `SV.getUint8(${o})` : size === 2 ? `SV.getUint16(${o},true)` : `SV.getInt32(${o},true)`;
+}
+
+function stackStore(off: number, size: number, lo: string, hi: string): string | undefined {
+  const o = STACK_SIZE + off;
+  if (o < 0 || o + size > STACK_SIZE) return undefined;
+  const w = size === 1 ? `SV.setUint8(${o},${lo});` : size === 2 ? `SV.setUint16(${o},${lo},true);` : `SV.setInt32(${o},${lo},true);`;
+  return `${w}${size === 8 ? `SV.setInt32(${o + 4},${hi},true);` : ""}SD.stackDirty=true;`;
 }
 
 /** A jump to slot `t`, or the fault the interpreter raises for a target outside the program. */
@@ -282,7 +323,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
-  const factory = new Function("F", "S", "H", "A", "FN", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
+  const factory = new Function("F", "S", "H", "A", "FN", "SD", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
     ...args: unknown[]
   ) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -293,7 +334,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   return (m: Machine): number => {
     if (m !== lastMachine) {
       const fns: Record<number, (...a: unknown[]) => number> = {};
-      const fn = factory(fault, slow64, helpers, m.args, fns);
+      const fn = factory(fault, slow64, helpers, m.args, fns, SHARED);
       for (const f of p.funcs) fns[f] = fn;
       entryFn = fn;
       lastMachine = m;

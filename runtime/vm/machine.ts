@@ -43,9 +43,9 @@ export interface MachineOptions {
  * The ctx and stack-frame regions are shared by every Machine: runs never nest or overlap (helpers cannot start
  * other programs, and JS is single-threaded), so one set suffices. Sharing keeps their region ids fixed for the
  * process (pointers compare the same way in every object, which the tier-agreement fuzz relies on) and costs no
- * registry ids or memory per loaded object.
+ * registry ids or memory per loaded object. Exported for the JIT, which writes r10-relative stack slots directly.
  */
-const SHARED = {
+export const SHARED = {
   ctx: new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx"),
   frames: Array.from({ length: MAX_FRAMES }, (_, i) => new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`)),
   /** The ctx bytes last copied in (ctx is read-only, so the same input needs no copy). */
