@@ -82,8 +82,11 @@ export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset
  * 53, 80, 22; 192.0.2.0/24, 127.0.2.0/24, fd00::1, fd00:1::/64). TSBPF_DIFF_FULL=1 adds more of each (slower).
  */
 const FULL = process.env.TSBPF_DIFF_FULL === "1";
+/** IPv4 local addresses of the grid. */
 export const V4_LOCAL = FULL ? ["127.0.0.1", "192.0.2.1", "192.0.2.254", "192.0.3.1", "127.0.2.9"] : ["127.0.0.1", "192.0.2.1", "192.0.3.1", "127.0.2.9"];
+/** IPv6 local addresses of the grid. */
 export const V6_LOCAL = FULL ? ["::1", "fd00::1", "fd00:1::7", "fd00:2::1"] : ["::1", "fd00::1", "fd00:1::7"];
+/** Local ports of the grid. */
 export const PORTS = FULL ? [7007, 7008, 7000, 7010, 53, 80, 443, 22, 65535] : [7007, 7008, 7009, 53, 80, 22];
 const V4_REMOTE: Array<[string, number]> = [["127.0.0.2", 40000], ["198.51.100.7", 53], ["10.1.2.3", 7007]];
 const V6_REMOTE: Array<[string, number]> = [["::2", 40000], ["2001:db8::9", 53], ["fd00::1", 7007]];
