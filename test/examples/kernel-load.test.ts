@@ -1,6 +1,7 @@
 /**
  * Every program of every example loads into the running kernel through bpftool (libbpf infers the program type from
- * the `sk_lookup` section). A rejection fails the test with bpftool's output, which carries the verifier log.
+ * the `sk_lookup` section). A rejection fails the test with bpftool's output, which carries the kernel verifier's log
+ * (with our TypeScript source lines from BTF line info) — checked here on a program the kernel refuses.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -11,9 +12,25 @@ import { compile } from "../../compiler/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { EXAMPLES } from "./examples.ts";
 
+/** `bpftool -d prog loadall OBJ PIN`: "" on success, else bpftool's output minus libbpf's ELF-parsing chatter. */
+function loadAll(obj: string, pin: string): string {
+  try {
+    execFileSync("bpftool", ["-d", "prog", "loadall", obj, pin], { stdio: "pipe" });
+    return "";
+  } catch (err) {
+    const out = String((err as { stderr?: Buffer }).stderr ?? err);
+    return out.split("\n").filter((l) => !/^libbpf: (elf|sec|map|prog '.*': found|CO-RE|looking for|collected)/.test(l)).join("\n");
+  }
+}
+
 describeKernel("examples load into the kernel (bpftool prog loadall)", () => {
   const work = mkdtempSync(join(tmpdir(), "tsbpf-examples-"));
   const pins: string[] = [];
+  const pinFor = (name: string) => {
+    const pin = `/sys/fs/bpf/tsbpf-examples-${process.pid}-${name}`;
+    pins.push(pin);
+    return pin;
+  };
   afterAll(() => {
     for (const p of pins) rmSync(p, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
@@ -25,17 +42,21 @@ describeKernel("examples load into the kernel (bpftool prog loadall)", () => {
       expect(r.diagnostics).toEqual([]);
       const obj = join(work, `${name}.bpf.o`);
       writeFileSync(obj, r.object!);
-      const pin = `/sys/fs/bpf/tsbpf-examples-${process.pid}-${name}`;
-      pins.push(pin);
-      let log = "";
-      try {
-        // -d makes libbpf print the verifier log on failure.
-        execFileSync("bpftool", ["-d", "prog", "loadall", obj, pin], { stdio: "pipe" });
-      } catch (err) {
-        log = String((err as { stderr?: Buffer }).stderr ?? err);
-      }
-      expect(log, `the kernel rejected ${name}:\n${log.split("\n").filter((l) => !/^libbpf: (elf|sec|map|prog '.*': found|CO-RE)/.test(l)).join("\n")}`).toBe("");
+      const pin = pinFor(name);
+      const log = loadAll(obj, pin);
+      expect(log, `the kernel rejected ${name}:\n${log}`).toBe("");
       expect(readdirSync(pin).sort()).toEqual([...want.programs].sort());
     });
   }
+
+  test("a rejection reports the kernel's verifier log, with TypeScript source lines", () => {
+    // Built with our verifier off: an unchecked SOCKMAP lookup passed to assign.
+    const r = compile({ fileName: "test/diagnostics/cases/verifier-unchecked.ts" }, { verify: false });
+    const obj = join(work, "unchecked.bpf.o");
+    writeFileSync(obj, r.object!);
+    const log = loadAll(obj, pinFor("unchecked"));
+    expect(log).toContain("-- BEGIN PROG LOAD LOG --");
+    expect(log).toContain("R2 type=map_value_or_null expected=sock");
+    expect(log).toContain("; return ctx.assign(sockets.lookup(0)) === 0 ? SK_PASS : SK_DROP; @ verifier-unchecked.ts:5");
+  });
 });
