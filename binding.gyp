@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "tsbpf_bpf",
-      "sources": ["native/bpf.c"],
+      "sources": ["native/bpf.c", "native/napi_util.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
-      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/bpf.c"]}]]
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/bpf.c", "native/napi_util.c"]}]]
     }
   ]
 }
