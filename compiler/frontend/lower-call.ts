@@ -363,7 +363,8 @@ export abstract class CallLowerer extends ValueOps {
       else if (t?.kind === "bool" && x.k === "bool") args.push(x.v);
       else if (t?.kind === "ctx" && x.k === "ctx") args.push(vreg(x.v));
       else if (t?.kind === "ip6" && x.k === "ip6") args.push(...x.words);
-      else this.fail("BadType", p.type, `parameters of local functions must be integers, booleans, Ip6 or the context`);
+      else if (t?.kind === "sock" && (x.k === "sock" || x.k === "null")) args.push(x.k === "sock" ? vreg(x.v) : imm(0));
+      else this.fail("BadType", p.type, `parameters of local functions must be integers, booleans, Ip6, sockets or the context`);
     });
     const rt = fn.type ? this.mod.tryResolve(fn.type) : { kind: "void" as const };
     const dst = this.b.vreg();

@@ -326,8 +326,13 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       const words = [b.vreg(), b.vreg(), b.vreg(), b.vreg()];
       params.push(...words);
       bindings.push([sym, { b: "ip6var", words }]);
+    } else if (t?.kind === "sock") {
+      // A socket handed in by the caller (who owns any reference and releases it).
+      const v = b.vreg("sock_or_null");
+      params.push(v);
+      bindings.push([sym, { b: "val", val: { k: "sock", v } }]);
     } else {
-      fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6 or the context");
+      fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6, sockets or the context");
       return undefined;
     }
   }

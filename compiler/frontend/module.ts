@@ -210,6 +210,15 @@ export class ModuleInfo {
         if (lit.kind === ts.SyntaxKind.TrueKeyword || lit.kind === ts.SyntaxKind.FalseKeyword) return BOOL;
         break;
       }
+      case ts.SyntaxKind.UnionType: {
+        // `Sock | null` (a parameter of a local helper): the socket, nullable.
+        const parts = (node as ts.UnionTypeNode).types.filter((t) => !(ts.isLiteralTypeNode(t) && t.literal.kind === ts.SyntaxKind.NullKeyword));
+        if (parts.length === 1 && parts.length < (node as ts.UnionTypeNode).types.length) {
+          const t = this.resolveType(parts[0]!);
+          if (t.kind === "sock") return t;
+        }
+        break;
+      }
       case ts.SyntaxKind.TypeLiteral:
         return this.structOf(node, "anon", (node as ts.TypeLiteralNode).members);
       case ts.SyntaxKind.TupleType: {

@@ -42,7 +42,8 @@ const INPUTS: [string, string, string][] = [
   ["string compare", prog('  return ctx.family === "inet" ? SK_PASS : SK_DROP;'), "TSBPF0001"],
   ["object literal without struct", prog("  const o = { a: 1 };\n  return SK_PASS;"), "TSBPF1018"],
   ["array variable", prog("  const a: u32[] = [1, 2];\n  return SK_PASS;"), "TSBPF2001"],
-  ["sock passed to helper fn", `${HEAD}import type { Sock } from "tsbpf";\nfunction f(s: Sock): u32 { return s.family; }\n${prog("  const s = ctx.sk;\n  if (s === null) return SK_PASS;\n  return f(s) === 2 ? SK_PASS : SK_DROP;").slice(HEAD.length)}`, "TSBPF2001"],
+  ["sock passed to helper fn", `${HEAD}import type { Sock } from "tsbpf";\nfunction f(s: Sock): u32 { return s.family; }\n${prog("  const s = ctx.sk;\n  if (s === null) return SK_PASS;\n  return f(s) === 2 ? SK_PASS : SK_DROP;").slice(HEAD.length)}`, "ok"],
+  ["struct parameter", `${HEAD}interface P { a: u32 }\nfunction f(p: P): u32 { return p.a; }\n${prog("  return f({ a: 1 }) === 1 ? SK_PASS : SK_DROP;").slice(HEAD.length)}`, "TSBPF2001"],
 ];
 
 describe("compile() never crashes", () => {

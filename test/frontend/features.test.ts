@@ -11,7 +11,7 @@ import { openKernel } from "../../runtime/kernel/open.ts";
 import type { LoadedObject } from "../../runtime/kernel/load.ts";
 import { describeKernel } from "../support/kernel.ts";
 
-const HEAD = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, SockHash, HashMap, ArrayMap, LpmTrie, type Ip6,
+const HEAD = `import { type SkLookup, type Verdict, type Sock, SK_PASS, SK_DROP, SockMap, SockHash, HashMap, ArrayMap, LpmTrie, type Ip6,
   ip4, ip6, cidr6, trace, AF_INET, AF_INET6, IPPROTO_TCP, TCP_LISTEN, ASSIGN_REPLACE,
   type u8, type u16, type u32, type u64, type i8, type i16, type i32 } from "tsbpf";
 export const out = new ArrayMap<u64>({ maxEntries: 16 });
@@ -103,10 +103,12 @@ interface Key6 { prefixLen: u32; addr: Ip6 }
 export const nets = new LpmTrie<Key6, u32>({ maxEntries: 16 });
 export const socks = new SockMap({ maxEntries: 4 });
 const TRUSTED = cidr6("fd00:9::/32");
-function pick(ctx: SkLookup, slot: u32): Verdict {
-  const sk = socks.lookup(slot);
-  if (sk === null) return SK_PASS;
+function choose(ctx: SkLookup, sk: Sock | null): Verdict {
+  if (sk === null || sk.state !== TCP_LISTEN) return SK_PASS;
   return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+function pick(ctx: SkLookup, slot: u32): Verdict {
+  return choose(ctx, socks.lookup(slot));
 }
 export function lpm6(ctx: SkLookup): Verdict {
   if (ctx.family !== AF_INET6) return SK_PASS;
