@@ -9,7 +9,7 @@ import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { createServer, connect, type Server, type Socket as NetSocket } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { MapType } from "../../compiler/abi/maps.ts";
-import { Helper, JmpOp, Size, alu64, AluOp, call, exit, jmp64, ldMap, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { Helper, JmpOp, Size, alu64, AluOp, call, exit, jmp64, ldMap, mov64, reg, st, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { Socket } from "../../runtime/net/socket.ts";
