@@ -1,6 +1,6 @@
 /**
  * Common-subexpression elimination for values computed purely from the read-only context (see `pureKeys` in
- * stores.ts), within a block: a second computation of the same key becomes a copy of the first (then copy
+ * stores.ts), within extended basic blocks (a block and the single-predecessor blocks after it): a second computation of the same key becomes a copy of the first (then copy
  * propagation and dead-code elimination remove it). Unrolled loops that re-read `ctx.remotePort` and swap it on every
  * iteration read and swap it once.
  *
@@ -12,15 +12,21 @@
  */
 import type { Function, Inst, VReg } from "../ir.ts";
 import { pureKeys } from "./stores.ts";
-import { instDef } from "./util.ts";
+import { instDef, predecessors, successors } from "./util.ts";
 
 /** Runs CSE and the zero-extension identities; returns true when something changed. */
 export function eliminateCommonSubexpressions(fn: Function): boolean {
   const keys = pureKeys(fn);
   const zext = zeroExtended(fn);
   let changed = false;
-  for (const b of fn.blocks) {
-    const avail = new Map<string, VReg>();
+  // Extended basic blocks: a block with a single predecessor starts with what was available at the end of it.
+  const preds = predecessors(fn.blocks);
+  const availOut = new Map<number, Map<string, VReg>>();
+  for (const id of reversePostorder(fn)) {
+    const b = fn.blocks[id]!;
+    const only = preds[id]!.length === 1 && preds[id]![0] !== id ? availOut.get(preds[id]![0]!) : undefined;
+    const avail = new Map<string, VReg>(only ?? []);
+    availOut.set(id, avail);
     b.insts = b.insts.map((inst): Inst => {
       if (inst.op === "call" || inst.op === "call_local") avail.clear();
       const d = instDef(inst);
@@ -45,6 +51,33 @@ export function eliminateCommonSubexpressions(fn: Function): boolean {
     });
   }
   return changed;
+}
+
+/** Block ids in reverse postorder from the entry (a block's predecessors come first, back edges aside). */
+function reversePostorder(fn: Function): number[] {
+  const seen = new Set<number>();
+  const post: number[] = [];
+  const visit = (root: number) => {
+    // Iterative DFS: programs from unrolled loops can be deep.
+    const stack: Array<[number, number]> = [[root, 0]];
+    seen.add(root);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const succ = successors(fn.blocks[top[0]]!.term);
+      if (top[1] < succ.length) {
+        const s = succ[top[1]++]!;
+        if (!seen.has(s)) {
+          seen.add(s);
+          stack.push([s, 0]);
+        }
+      } else {
+        post.push(top[0]);
+        stack.pop();
+      }
+    }
+  };
+  visit(0);
+  return post.reverse();
 }
 
 /** Single-definition vregs whose upper 32 bits are known to be zero. */
