@@ -4,7 +4,7 @@
  */
 import type { Instruction } from "../asm/index.ts";
 import type { MapDef } from "../abi/maps.ts";
-import { type Frame, type Reg, type VState, NOT_INIT } from "./state.ts";
+import { type Frame, type Reg, type VState, NOT_INIT, ownStack } from "./state.ts";
 
 /** A rule violation at one instruction. `message` follows the kernel's wording. */
 export class VerifierReject extends Error {
@@ -87,7 +87,11 @@ export function forEachReg(st: VState, fn: (r: Reg) => Reg): void {
     for (let i = 0; i < f.regs.length; i++) f.regs[i] = fn(f.regs[i]!);
     for (let i = 0; i < f.spills.length; i++) {
       const s = f.spills[i];
-      if (s) f.spills[i] = fn(s);
+      if (!s) continue;
+      const n = fn(s);
+      if (n === s) continue;
+      ownStack(f);
+      f.spills[i] = n;
     }
   }
 }

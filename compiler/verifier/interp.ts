@@ -7,7 +7,7 @@
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, classOf, formatInstruction, sizeBytes, type Instruction, type Size } from "../asm/index.ts";
 import { aluInsn } from "./alu.ts";
 import { type Cfg, jumpTarget } from "./cfg.ts";
-import { Env, VerifierReject, def, reject, top, use } from "./env.ts";
+import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts";
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
 import { access, fetched } from "./memory.ts";
@@ -57,20 +57,14 @@ function markNull(st: VState, id: number, isNull: boolean): void {
     // A SOCKMAP/SOCKHASH lookup result is a socket once checked (the kernel's mark_ptr_or_null_reg).
     return r.ref ? { ...r, kind: "sock" } : { ...r, kind: "map_value", id: 0 };
   };
-  for (const fr of st.frames) {
-    for (let i = 0; i < 11; i++) fr.regs[i] = f(fr.regs[i]!);
-    for (let i = 0; i < 64; i++) if (fr.spills[i]) fr.spills[i] = f(fr.spills[i]!);
-  }
+  forEachReg(st, f);
   if (released) st.refs = st.refs.filter((r) => r.id !== released);
 }
 
 /** Propagates a refined scalar to every copy sharing its link id. */
 function syncLinked(st: VState, r: Reg): void {
   if (r.kind !== "scalar" || r.id === 0) return;
-  for (const fr of st.frames) {
-    for (let i = 0; i < 11; i++) if (fr.regs[i]!.kind === "scalar" && fr.regs[i]!.id === r.id) fr.regs[i] = r;
-    for (let i = 0; i < 64; i++) if (fr.spills[i]?.kind === "scalar" && fr.spills[i]!.id === r.id) fr.spills[i] = r;
-  }
+  forEachReg(st, (x) => (x !== r && x.kind === "scalar" && x.id === r.id ? r : x));
 }
 
 /** Never null: pointers the kernel's reg_not_null accepts. */
@@ -278,7 +272,7 @@ function atomic(env: Env, st: VState, insn: Instruction, size: number): void {
   if (op === 0xf0) use(st, 0);
   const base = use(st, insn.dst);
   if (base.kind === "ctx" || base.kind === "sock" || base.kind === "sock_or_null") {
-    reject(`BPF_ATOMIC stores into R${insn.dst} ${base.kind === "ctx" ? "context" : "sock"} is not allowed`);
+    reject(`BPF_ATOMIC stores into R${insn.dst} ${base.kind} is not allowed`);
   }
   access(env, st, base, insn.dst, insn.off, size, false);
   access(env, st, base, insn.dst, insn.off, size, true, UNKNOWN);

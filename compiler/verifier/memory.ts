@@ -5,7 +5,7 @@
 import { ctxLoadField, SOCK_SIZE } from "../abi/sk-lookup.ts";
 import { Env, reject, top } from "./env.ts";
 import { type Scalar, S64MIN, sconst, sconstValue, srangeU, sunknown } from "./scalar.ts";
-import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, formatReg, ptrReg, scalarReg } from "./state.ts";
+import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, formatReg, ownStack, ptrReg, scalarReg } from "./state.ts";
 import { tformat } from "./tnum.ts";
 
 /** Largest variable offset the kernel tracks on a pointer (BPF_MAX_VAR_OFF). */
@@ -42,6 +42,7 @@ function touch(env: Env, f: Frame, lowest: number): void {
 
 /** Bytes [lo, hi) of the stack become plain data; a spill they touch is destroyed (its bytes become MISC). */
 function scrub(f: Frame, lo: number, hi: number, kind: Byte): void {
+  ownStack(f);
   for (let off = lo; off < hi; off++) {
     const slot = (-off - 1) >> 3;
     const base = STACK_SIZE - 8 * (slot + 1);
@@ -58,7 +59,7 @@ function stackBounds(ptr: Reg, regno: number, off: number, size: number, what: s
   const c = constVar(ptr);
   if (c !== undefined) {
     const abs = ptr.off + off + c;
-    if ((abs % size + size) % size !== 0) reject(`misaligned stack access off ${tformat(ptr.s.t)}+${ptr.off}+${off} size ${size}`);
+    if ((abs % size + size) % size !== 0) reject(`misaligned stack access off ${c}+${ptr.off}+${off} size ${size}`);
     if (abs < -STACK_SIZE || abs + size > 0) reject(`invalid ${what} stack R${regno} off=${abs} size=${size}`);
     return;
   }
@@ -106,6 +107,7 @@ function stackRead(f: Frame, abs: number, size: number): Reg {
 
 /** A stack write; `value` is the stored register (undefined for an immediate store of `imm`). */
 function stackWrite(f: Frame, abs: number, size: number, value: Reg | undefined, imm: number): void {
+  ownStack(f);
   const slot = (-abs - 1) >> 3;
   const base = STACK_SIZE - 8 * (slot + 1);
   const aligned = STACK_SIZE + abs === base;
@@ -201,7 +203,9 @@ function mapRange(ptr: Reg, regno: number, off: number, size: number, limit: num
   const base = ptr.off + off;
   const c = constVar(ptr);
   if (c !== undefined) {
-    if (base + c < 0 || base + c + size > limit) reject(`invalid access to ${what}, value_size=${limit} off=${base + c} size=${size}`);
+    if (base + c < 0 || base + c + size > limit) {
+      reject(`invalid access to ${what}, value_size=${limit} off=${base + c} size=${size}\nR${regno} min value is outside of the allowed memory range`);
+    }
     return;
   }
   if (s.smin < 0n && (s.smin === S64MIN || BigInt(base) + s.smin < 0n)) {
@@ -230,7 +234,7 @@ export function helperMem(env: Env, st: VState, regno: number, size: number, exp
       const c = constVar(ptr);
       const lo = ptr.off + (c ?? Number(ptr.s.smin));
       const hi = ptr.off + (c ?? Number(ptr.s.smax)) + size;
-      if (lo < -STACK_SIZE || hi > 0) reject(`invalid indirect access to stack R${regno} off=${lo} size=${size}`);
+      if (lo < -STACK_SIZE || hi > 0) reject(`invalid read from stack R${regno} off=${lo} size=${size}`);
       touch(env, stackFrame(st, ptr), lo);
       return;
     }

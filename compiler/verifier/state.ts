@@ -88,6 +88,16 @@ export interface Frame {
   entry: number;
   /** Deepest stack byte touched (positive number of bytes). */
   depth: number;
+  /** True while `bytes`/`spills` may be shared with another state's frame (copy on write: see ownStack). */
+  cow: boolean;
+}
+
+/** Makes a frame's stack arrays private before they are modified. */
+export function ownStack(f: Frame): void {
+  if (!f.cow) return;
+  f.bytes = f.bytes.slice();
+  f.spills = f.spills.slice();
+  f.cow = false;
 }
 
 /** An acquired reference. */
@@ -114,13 +124,17 @@ export interface VState {
 
 /** A new frame with every register unset. */
 export function newFrame(callsite: number, entry: number): Frame {
-  return { regs: Array(11).fill(NOT_INIT), bytes: new Uint8Array(STACK_SIZE), spills: Array(64).fill(undefined), callsite, entry, depth: 0 };
+  return { regs: Array(11).fill(NOT_INIT), bytes: new Uint8Array(STACK_SIZE), spills: Array(64).fill(undefined), callsite, entry, depth: 0, cow: false };
 }
 
 /** A deep enough copy for independent exploration (registers are immutable). */
 export function cloneState(s: VState): VState {
   return {
-    frames: s.frames.map((f) => ({ ...f, regs: f.regs.slice(), bytes: f.bytes.slice(), spills: f.spills.slice() })),
+    frames: s.frames.map((f) => {
+      // Stacks are shared until one side writes (ownStack); registers are small enough to copy.
+      f.cow = true;
+      return { ...f, regs: f.regs.slice() };
+    }),
     refs: s.refs.slice(),
     parent: s.parent,
   };

@@ -31,6 +31,8 @@ describeKernel("hand-written bytecode: tsbpf verdict equals the kernel's", () =>
     if (c.kernelMessage && !kernel.ok) expect(kernel.log).toContain(c.kernelMessage);
     const ours = verifyProgram(prog, maps, { license: c.license ?? "GPL" });
     expect({ ok: ours.ok, error: ours.error?.message }).toMatchObject({ ok: c.falseReject ? false : kernel.ok });
+    // Same words as the kernel, so that users can search them.
+    if (c.kernelMessage) expect(ours.error?.message).toContain(c.kernelMessage);
   });
 });
 
