@@ -26,7 +26,7 @@ describe("stdlib declarations", () => {
     const sf = ts.createSourceFile("index.d.ts", ts.sys.readFile("stdlib/index.d.ts")!, ts.ScriptTarget.ES2022, true);
     const undocumented: string[] = [];
     for (const st of sf.statements) {
-      const exported = (ts.getCombinedModifierFlags(st as ts.Declaration) & ts.ModifierFlags.Export) !== 0;
+      const exported = (ts.getCombinedModifierFlags(st as unknown as ts.Declaration) & ts.ModifierFlags.Export) !== 0;
       if (!exported) continue;
       const names = ts.isVariableStatement(st) ? st.declarationList.declarations.map((d) => d.name.getText(sf)) : [(st as ts.DeclarationStatement).name?.getText(sf) ?? "?"];
       if (ts.getJSDocCommentsAndTags(ts.isVariableStatement(st) ? st.declarationList.declarations[0]! : st).length === 0) undocumented.push(...names);
