@@ -111,5 +111,24 @@ describeKernel("e2e: the examples on real traffic", () => {
     const hits = async (label: number) => (await agent.do({ op: "mapLookup", obj, map: "hits", key: label })).value;
     expect([await hits(1), await hits(2), await hits(3), await hits(4)]).toEqual(["2", "1", "1", "1"]);
   });
-});
 
+  it.skipIf(!HAVE_COMPILER)("redirect-port.ts twice: TCP and UDP on port 7007, the UDP original destination intact", async () => {
+    const { agent, obj: tcpObj } = await scenario("redirect-port.ts", []);
+    // A second instance of the same object, for the UDP socket (each has its own sockets map).
+    const object = await compileTs(join(ROOT, "examples/redirect-port.ts"));
+    const { obj: udpObj } = await agent.do({ op: "load", path: bundle.writeObject("redirect_port_udp", object!) });
+    const tcp = await agent.do({ op: "listen", proto: "tcp", host: "127.0.0.1" });
+    const udp = await agent.do({ op: "listen", proto: "udp", host: "127.0.0.1", origdst: true });
+    await agent.do({ op: "setSocket", obj: tcpObj, map: "sockets", key: 0, sock: tcp.sock });
+    await agent.do({ op: "setSocket", obj: udpObj, map: "sockets", key: 0, sock: udp.sock });
+    await agent.do({ op: "closeOurCopies" });
+    await agent.do({ op: "attach", obj: tcpObj, prog: "redir_port" });
+    await agent.do({ op: "attach", obj: udpObj, prog: "redir_port" });
+    expect(await agent.do({ op: "connect", host: "127.0.0.1", port: 7007 })).toMatchObject({ server: tcp.sock, local: "127.0.0.1:7007" });
+    // For UDP the first program's assign fails (a TCP socket: EPROTOTYPE) and it drops; the second selects the UDP
+    // socket, and a selection beats a drop.
+    await agent.do({ op: "udpSend", host: "127.0.0.1", port: 7007, payload: "dgram" });
+    const r = await agent.do({ op: "udpRecv", sock: udp.sock });
+    expect(r.messages).toEqual([expect.objectContaining({ data: "dgram", origDst: "127.0.0.1:7007" })]);
+  });
+});
