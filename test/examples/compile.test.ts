@@ -31,3 +31,30 @@ describe("examples compile", () => {
     });
   });
 });
+
+describe("map declarations", () => {
+  test("pin: \"byName\" sets LIBBPF_PIN_BY_NAME; every map kind gets its type, sizes and flags", () => {
+    const source = `import { type SkLookup, type Verdict, SK_PASS, SockMap, SockHash, HashMap, ArrayMap, LpmTrie, type u16, type u32, type u64 } from "tsbpf";
+interface K { a: u16; b: u32 }
+interface L { prefixLen: u32; addr: u32 }
+const N = 8;
+export const sm = new SockMap({ maxEntries: N * 2, pin: "byName" });
+export const sh = new SockHash<K>({ maxEntries: N });
+export const hm = new HashMap<K, u64>({ maxEntries: 1024 });
+export const am = new ArrayMap<K>({ maxEntries: 4 });
+export const lpm = new LpmTrie<L, u16>({ maxEntries: 64 });
+export function p(ctx: SkLookup): Verdict {
+  return SK_PASS;
+}`;
+    const r = compile({ fileName: "maps.ts", source });
+    expect(r.diagnostics).toEqual([]);
+    const byName = Object.fromEntries(r.maps.map((m) => [m.name, { type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, pinning: m.pinning }]));
+    expect(byName).toEqual({
+      sm: { type: MapType.SOCKMAP, keySize: 4, valueSize: 8, maxEntries: 16, flags: 0, pinning: 1 },
+      sh: { type: MapType.SOCKHASH, keySize: 8, valueSize: 8, maxEntries: 8, flags: 0, pinning: 0 },
+      hm: { type: MapType.HASH, keySize: 8, valueSize: 8, maxEntries: 1024, flags: 0, pinning: 0 },
+      am: { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4, flags: 0, pinning: 0 },
+      lpm: { type: MapType.LPM_TRIE, keySize: 8, valueSize: 2, maxEntries: 64, flags: 1, pinning: 0 },
+    });
+  });
+});
