@@ -12,7 +12,8 @@
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { helperFor, type HelperFn } from "../helpers/index.ts";
 import { refAlu } from "./interp.ts";
-import { Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
+import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
+import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { OFF_BIAS, VmFault } from "./region.ts";
 
@@ -255,10 +256,14 @@ function emit(p: PreparedProgram, pc: number): string {
       const load = direct ?? `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
       if (direct !== undefined && size === 8) return `${A}=${direct};${B}=SV.getInt32(${STACK_SIZE + insn.off + 4},true);`;
       if (direct !== undefined && (op & 0xe0) !== Mode.MEMSX) return `${A}=${direct};${B}=0;`;
+      // An unmodified ctx pointer with a legal constant (offset, size): read the field inline (same semantics as
+      // Machine.ld, which handles everything else, including faults). Loads of 4 bytes or less leave the high word 0.
+      const ctxExpr = (op & 0xe0) === Mode.MEM && size <= 4 ? ctxLoadExpr(insn.off, size) : undefined;
+      if (ctxExpr !== undefined) return `${A}=(b${s}===${CTX_HI}&&a${s}===${CTX_LO})?${ctxExpr}:${load};${B}=0;`;
       if ((op & 0xe0) === Mode.MEMSX) {
         return size === 4 ? `${A}=${load};${B}=${A}>>31;` : `${A}=(${load}<<${32 - 8 * size})>>${32 - 8 * size};${B}=${A}>>31;`;
       }
-      return `${A}=${load};${B}=M.h;`;
+      return size === 8 ? `${A}=${load};${B}=M.h;` : `${A}=${load};${B}=0;`;
     }
     case Class.ST: {
       const size = SIZES[op & 0x18]!;
@@ -285,6 +290,15 @@ function emit(p: PreparedProgram, pc: number): string {
   }
 }
 
+/** The inline read of a legal ctx field load (see CTX_LOADS), or undefined for sk, illegal loads and 8 bytes. */
+function ctxLoadExpr(off: number, size: number): string | undefined {
+  if (off < 0 || off >= CTX_SIZE) return undefined;
+  const kind = CTX_LOADS[off * 9 + size];
+  if (kind === 3) return `CV.getUint16(${off - 2},true)`;
+  if (kind !== 1) return undefined;
+  return size === 1 ? `CV.getUint8(${off})` : size === 2 ? `CV.getUint16(${off},true)` : `CV.getInt32(${off},true)`;
+}
+
 /**
  * r10 always points at the end of this function's frame, so an r10-relative access with a constant offset that is
  * inside the frame can skip Machine.ld/st: `SV` is the frame's DataView. Out-of-frame offsets keep the generic call,
@@ -300,7 +314,7 @@ function stackStore(off: number, size: number, lo: string, hi: string): string |
   const o = STACK_SIZE + off;
   if (o < 0 || o + size > STACK_SIZE) return undefined;
   const w = size === 1 ? `SV.setUint8(${o},${lo});` : size === 2 ? `SV.setUint16(${o},${lo},true);` : `SV.setInt32(${o},${lo},true);`;
-  return `${w}${size === 8 ? `SV.setInt32(${o + 4},${hi},true);` : ""}SD.stackDirty=true;`;
+  return `${w}${size === 8 ? `SV.setInt32(${o + 4},${hi},true);` : ""}if(${o}<SD.stackLow)SD.stackLow=${o};`;
 }
 
 /** A jump to slot `t`, or the fault the interpreter raises for a target outside the program. */
@@ -323,7 +337,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
-  const factory = new Function("F", "S", "H", "A", "FN", "SD", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
+  const factory = new Function("F", "S", "H", "A", "FN", "SD", "CV", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
     ...args: unknown[]
   ) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -334,7 +348,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   return (m: Machine): number => {
     if (m !== lastMachine) {
       const fns: Record<number, (...a: unknown[]) => number> = {};
-      const fn = factory(fault, slow64, helpers, m.args, fns, SHARED);
+      const fn = factory(fault, slow64, helpers, m.args, fns, SHARED, SHARED.ctx.view);
       for (const f of p.funcs) fns[f] = fn;
       entryFn = fn;
       lastMachine = m;

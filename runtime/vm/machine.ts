@@ -50,13 +50,19 @@ export const SHARED = {
   frames: Array.from({ length: MAX_FRAMES }, (_, i) => new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`)),
   /** The ctx bytes last copied in (ctx is read-only, so the same input needs no copy). */
   lastCtx: null as Uint8Array | null,
-  /** A store hit a stack frame since the last reset (so frames must be cleared before the next run). */
-  stackDirty: true,
+  /**
+   * Lowest byte offset written in any stack frame since the last reset (STACK_SIZE = nothing written): the next
+   * reset clears from there up, which for typical programs is a few bytes rather than the whole frame.
+   */
+  stackLow: 0,
   /** Highest frame used since the last reset. */
   depthUsed: 0,
 };
 regionId(SHARED.ctx);
 for (const f of SHARED.frames) regionId(f);
+/** The ctx pointer's words: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
+export const CTX_HI = ptrHi(SHARED.ctx);
+export const CTX_LO = ptrLo(0);
 
 /** Shared by interpreter and JIT code. Not reentrant: one run at a time. */
 export class Machine {
@@ -103,9 +109,11 @@ export class Machine {
     if (this.held.length) this.held = [];
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
-    if (SHARED.stackDirty) {
-      for (let i = 0; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
-      SHARED.stackDirty = false;
+    if (SHARED.stackLow < STACK_SIZE) {
+      SHARED.frames[0]!.bytes.fill(0, SHARED.stackLow);
+      // Deeper frames are rare (BPF-to-BPF calls): clear them whole.
+      for (let i = 1; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
+      SHARED.stackLow = STACK_SIZE;
     }
     SHARED.depthUsed = 0;
   }
@@ -147,9 +155,9 @@ export class Machine {
 
   /** Loads `size` bytes at (lo,hi)+off; returns the low word (unsigned for size 4, zero-extended below) and sets `h`. */
   ld(lo: number, hi: number, off: number, size: number, pc: number): number {
+    if (hi === CTX_HI) return this.ctxLoad(((lo - OFF_BIAS) | 0) + off, size, pc);
     const r = this.region(lo, hi, pc, `read of ${size} bytes`);
     const o = ((lo - OFF_BIAS) | 0) + off;
-    if (r.kind === RegionKind.Ctx) return this.ctxLoad(o, size, pc);
     if (r.kind === RegionKind.Map) throw new VmFault(`read of ${size} bytes through a map pointer (${r.label}); map pointers are opaque`, pc);
     if (o < 0 || o + size > r.bytes.length) this.oob("read", size, r, o, pc);
     const v = r.view;
@@ -175,7 +183,7 @@ export class Machine {
       throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
     }
     if (o < 0 || o + size > r.bytes.length) this.oob("write", size, r, o, pc);
-    if (r.kind === RegionKind.Stack) SHARED.stackDirty = true;
+    if (r.kind === RegionKind.Stack && o < SHARED.stackLow) SHARED.stackLow = o;
     const v = r.view;
     switch (size) {
       case 1:
@@ -269,7 +277,7 @@ export class Machine {
  * Legal ctx loads by (offset * 9 + size): 0 rejected, 1 plain read, 2 the `sk` pointer, 3 the u16-backed quirk
  * (a 2-byte load at +2 of family/protocol/local_port returns the field's low half). Built once from compiler/abi.
  */
-const CTX_LOADS: Uint8Array = (() => {
+export const CTX_LOADS: Uint8Array = (() => {
   const t = new Uint8Array(CTX_SIZE * 9);
   for (let off = 0; off < CTX_SIZE; off++) {
     for (const size of [1, 2, 4, 8]) {
