@@ -85,20 +85,21 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
     if (!it) iv.set(v, (it = { v, ranges: [], start: Infinity, end: -Infinity, crossing: false, hints: [], partners: [] }));
     return it;
   };
-  // Ranges are added in decreasing position order, so a new range goes first or merges with the first one.
+  // Ranges are added in decreasing position order, so a new range goes first or merges with the first one. They are
+  // collected last-first (the "first" range is at the end of the array) and reversed once at the end.
   const addRange = (v: VReg, from: number, to: number) => {
     const r = get(v).ranges;
-    const first = r[0];
+    const first = r[r.length - 1];
     if (first && first[0] <= to + 1) {
       first[0] = Math.min(first[0], from);
       first[1] = Math.max(first[1], to);
-    } else r.unshift([from, to]);
+    } else r.push([from, to]);
   };
   const define = (v: VReg, at: number) => {
     const r = get(v).ranges;
-    const first = r[0];
+    const first = r[r.length - 1];
     if (first && first[0] <= at) first[0] = at;
-    else r.unshift([at, at]); // a dead definition still occupies its register for a moment
+    else r.push([at, at]); // a dead definition still occupies its register for a moment
   };
   const link = (a: VReg, b: VReg) => {
     get(a).partners.push(b);
@@ -146,6 +147,7 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
     if (p === ctx) get(p).hints.push(1);
   }
   for (const it of iv.values()) {
+    it.ranges.reverse();
     it.start = it.ranges[0]![0];
     it.end = it.ranges[it.ranges.length - 1]![1];
   }
