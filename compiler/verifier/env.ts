@@ -44,10 +44,8 @@ export class Env {
     relocs: ReadonlyArray<{ slot: number; map: string }>,
     readonly opts: VerifyOptions,
   ) {
-    for (const r of relocs) {
-      const i = maps.findIndex((m) => m.name === r.map);
-      if (i >= 0) this.mapAt.set(r.slot, i);
-    }
+    // -1 marks a relocation against a map the object does not define: the lddw is then rejected.
+    for (const r of relocs) this.mapAt.set(r.slot, maps.findIndex((m) => m.name === r.map));
   }
 
   /** A fresh id. */

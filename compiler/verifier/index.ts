@@ -57,7 +57,13 @@ export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOpti
   const cfg = checkCfg(prog.insns);
   if (isCfgError(cfg)) return fail(cfg.pc, cfg.message, "", 0);
   const env = new Env(prog.insns, maps, prog.mapRelocs, opts);
-  const r = explore(env, cfg);
+  let r;
+  try {
+    r = explore(env, cfg);
+  } catch (err) {
+    // A bug in the verifier itself must not crash the build, and must never let a program through.
+    return fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0);
+  }
   if (r.failure) return fail(r.failure.pc, r.failure.message, r.failure.state, r.processed);
   return { ok: true, insnsProcessed: r.processed };
 }

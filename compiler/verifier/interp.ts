@@ -238,6 +238,7 @@ function step(env: Env, st: VState, insn: Instruction, pc: number, fork: (s: VSt
 
 function ldImm64(env: Env, st: VState, insn: Instruction, pc: number): void {
   const m = env.mapAt.get(pc);
+  if (m === -1) reject(`fd ${insn.imm} is not pointing to valid bpf_map (relocation against a map the object does not define)`);
   // The reader leaves map lddws with src 0 and a relocation; the loader turns them into BPF_PSEUDO_MAP_FD.
   if (insn.src === 0 && m === undefined) {
     def(st, insn.dst, scalarReg(sconst(insn.imm64 ?? BigInt(insn.imm))));

@@ -27,7 +27,7 @@ const JMP_OPS = [JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JL
 const IMMS = [0, 1, 2, 3, 7, 8, 15, 16, 31, 63, 255, 0xffff, 7007, -1, -2, 0x7fffffff, -0x80000000];
 
 /** A random program: r6 = ctx, registers r0-r5 get ctx fields and constants, then random operations. */
-export function randomProgram(seed: number): Instruction[] {
+export function randomProgram(seed: number, loops = false): Instruction[] {
   const r = rng(seed);
   const pick = <T>(a: readonly T[]): T => a[r(a.length)]!;
   const out: Instruction[] = [mov64(6, reg(1))];
@@ -51,7 +51,9 @@ export function randomProgram(seed: number): Instruction[] {
       out.push(r(3) === 0 ? alu32(op, d, operand) : alu64(op, d, operand));
     } else if (kind < 8) {
       const name = `L${k}`;
-      labels.push({ at: out.length + 1 + r(4), name });
+      // With `loops`, a third of the jumps go backwards (to any earlier body instruction).
+      const back = loops && r(3) === 0;
+      labels.push({ at: back ? 7 + r(Math.max(1, out.length - 7)) : out.length + 1 + r(4), name });
       const operand = r(2) ? reg(r(6)) : pick(IMMS);
       out.push(r(3) === 0 ? jmp32(pick(JMP_OPS), d, operand, name) : jmp64(pick(JMP_OPS), d, operand, name));
     } else if (kind === 8) {
@@ -93,5 +95,25 @@ describeKernel("differential fuzzing against the kernel", () => {
     // The generator is tuned so that both verdicts are common.
     expect(accepted).toBeGreaterThan(40);
     expect(falseRejects.length).toBeLessThanOrEqual(Math.ceil(n / 100));
+  });
+});
+
+describeKernel("differential fuzzing of loops against the kernel", () => {
+  test("no false accepts over 150 random programs with backward jumps", () => {
+    const falseAccepts: string[] = [];
+    let accepted = 0;
+    let budget = 0;
+    const n = Number(process.env.TSBPF_FUZZ ?? 400) >> 1;
+    for (let seed = 1; seed <= n; seed++) {
+      const prog = asmProgram(`lp${seed}`, randomProgram(seed + 100_000, true));
+      const k = kernelVerdict(objectOf(prog, []), prog.name);
+      // A smaller instruction budget keeps the test fast; it can only make tsbpf reject more, never accept more.
+      const o = verifyProgram(prog, [], { maxInsns: 50_000 });
+      if (k.ok) accepted++;
+      if (!o.ok && /too large/.test(o.error!.message)) budget++;
+      if (o.ok && !k.ok) falseAccepts.push(`seed ${seed}: kernel: ${k.log.trim().split("\n").filter((l) => !/^(verification time|stack depth|processed )/.test(l)).slice(-1)[0]}`);
+    }
+    console.log(`fuzz loops: ${accepted} of ${n} accepted by the kernel, ${budget} hit tsbpf's reduced budget`);
+    expect(falseAccepts).toEqual([]);
   });
 });
