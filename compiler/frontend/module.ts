@@ -90,7 +90,8 @@ export class ModuleInfo {
       this.ctx.report("BadProgram", fn.parameters[1]!, "a program takes exactly one parameter, the context");
     }
     const ret = fn.type;
-    if (!ret || !ts.isTypeReferenceNode(ret) || stdlibName(this.ctx.checker, ret.typeName) !== "Verdict") {
+    const isAsync = fn.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword); // reported as TSBPF1006 already
+    if (!isAsync && (!ret || !ts.isTypeReferenceNode(ret) || stdlibName(this.ctx.checker, ret.typeName) !== "Verdict")) {
       this.ctx.report("BadProgram", ret ?? fn.name!, "a program must declare the return type Verdict");
     }
     return true;
