@@ -136,7 +136,7 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
       for (const prog of obj.programs) {
         if (wanted && !wanted.includes(prog.name)) continue;
         const r = loadProgram(bpf, obj, prog, relocate(prog, fds), options.logLevel ?? 0, btf);
-        programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log));
+        programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log, r.btf));
       }
     } finally {
       // Loaded programs hold their own reference to the BTF object.
@@ -182,17 +182,24 @@ function openBtf(bpf: NativeBpf, obj: ObjectFile, loaded: LoadedObject): OpenBtf
  * BTF info, it is loaded again without it; a verifier rejection is reported from the first attempt, whose log has
  * the source lines.
  */
-function loadProgram(bpf: NativeBpf, obj: ObjectFile, prog: ObjProgram, insns: Uint8Array, logLevel: number, btf: OpenBtf | null): { fd: number; log: string } {
+function loadProgram(
+  bpf: NativeBpf,
+  obj: ObjectFile,
+  prog: ObjProgram,
+  insns: Uint8Array,
+  logLevel: number,
+  btf: OpenBtf | null,
+): { fd: number; log: string; btf: boolean } {
   const license = obj.license || "GPL";
   const name = kernelObjectName(prog.name);
   const info = btf && prog.funcInfo.length ? { btfFd: btf.fd, funcInfo: encodeFuncInfo(prog), lineInfo: encodeLineInfo(prog, btf.strings) } : undefined;
   try {
-    return bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel, info);
+    return { ...bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel, info), btf: info !== undefined };
   } catch (first) {
     const e1 = asKernelError(first, `loading program ${prog.name}`);
     if (!info) throw e1;
     try {
-      return bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel);
+      return { ...bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, insns, license, name, logLevel), btf: false };
     } catch (second) {
       const e2 = asKernelError(second, `loading program ${prog.name}`) as Error & { log?: string };
       // Same failure without BTF: the first error is the one annotated with source lines.

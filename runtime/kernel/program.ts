@@ -89,6 +89,8 @@ export class KernelProgram {
     readonly name: string,
     /** The verifier log when the program was loaded with a log level (empty otherwise). */
     readonly log: string = "",
+    /** True when the kernel holds the program's BTF func/line info (source lines in verifier logs and dumps). */
+    readonly hasBtf: boolean = false,
   ) {}
 
   /**

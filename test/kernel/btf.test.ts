@@ -19,6 +19,7 @@ describeKernel("kernel loader: BTF func/line info", () => {
     try {
       expect(obj.btf).toBe("loaded");
       const prog = obj.program("redir_port");
+      expect(prog.hasBtf).toBe(true);
       // The verifier log interleaves source lines (from line_info) with the instructions it checks.
       expect(prog.log).toContain("; if (ctx.localPort !== 7007) return SK_PASS;");
       const dump = execFileSync("bpftool", ["prog", "dump", "xlated", "id", String(prog.info().id), "linum"], { encoding: "utf8" });
@@ -57,6 +58,7 @@ describeKernel("kernel loader: BTF func/line info", () => {
     try {
       expect(obj.btf).toMatch(/^the kernel refused the object's BTF: bpf\(BPF_BTF_LOAD\) failed: EINVAL.*DATASEC \.maps size=0/);
       expect(obj.programs.size).toBe(6);
+      expect([...obj.programs.values()].some((p) => p.hasBtf)).toBe(false);
     } finally {
       obj.close();
     }
