@@ -185,6 +185,19 @@ export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>(
   [Helper.sk_assign, skAssign],
 ]);
 
+/** How many argument registers each implemented helper reads (the JIT copies only those into `m.args`). */
+export const HELPER_ARGC: ReadonlyMap<number, number> = new Map<number, number>([
+  [Helper.map_lookup_elem, 2],
+  [Helper.map_update_elem, 4],
+  [Helper.map_delete_elem, 2],
+  [Helper.ktime_get_ns, 0],
+  [Helper.trace_printk, 5],
+  [Helper.get_prandom_u32, 0],
+  [Helper.get_smp_processor_id, 0],
+  [Helper.sk_release, 1],
+  [Helper.sk_assign, 3],
+]);
+
 /** The implementation of helper `id`, or a function that faults with "helper N (name) is not supported". */
 export function helperFor(id: number): HelperFn {
   const f = HELPERS.get(id);

@@ -10,7 +10,7 @@
  * interpreter can take, the JIT can take too. Semantics must equal interp.ts; the shared case table checks it.
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
-import { helperFor, type HelperFn } from "../helpers/index.ts";
+import { HELPER_ARGC, helperFor, type HelperFn } from "../helpers/index.ts";
 import { refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
@@ -237,7 +237,9 @@ function emit(p: PreparedProgram, pc: number): string {
           const t = pc + imm + 1;
           return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;${scratch}`;
         }
-        return `A[0]=a1;A[1]=b1;A[2]=a2;A[3]=b2;A[4]=a3;A[5]=b3;A[6]=a4;A[7]=b4;A[8]=a5;A[9]=b5;a0=h${imm >>> 0}(M,${pc});b0=M.h;${scratch}`;
+        const argc = HELPER_ARGC.get(imm) ?? 5;
+        const copy = Array.from({ length: argc }, (_, i) => `A[${2 * i}]=a${i + 1};A[${2 * i + 1}]=b${i + 1};`).join("");
+        return `${copy}a0=h${imm >>> 0}(M,${pc});b0=M.h;${scratch}`;
       }
       const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? imm : insn.off);
       if (jop === JmpOp.JA) return goto2(t, p.insns.length);
