@@ -7,8 +7,8 @@
  * The search stops at helper calls: keeping the first value alive across a call would tie up a callee-saved
  * register, which costs more than reloading one context field.
  *
- * Also: 32-bit identity operations (`x + 0`, `x | 0`, `x >> 0` …) on a value whose upper half is already zero become
- * plain copies.
+ * Also: 32-bit identity operations (`x + 0`, `x | 0`, `x >> 0` …) on a value whose upper half is already zero, and
+ * zero extensions of values already that narrow, become plain copies.
  */
 import type { Function, Inst, VReg } from "../ir.ts";
 import { pureKeys } from "./stores.ts";
@@ -17,7 +17,7 @@ import { instDef, predecessors, successors } from "./util.ts";
 /** Runs CSE and the zero-extension identities; returns true when something changed. */
 export function eliminateCommonSubexpressions(fn: Function): boolean {
   const keys = pureKeys(fn);
-  const zext = zeroExtended(fn);
+  const bits = knownBits(fn);
   let changed = false;
   // Extended basic blocks: a block with a single predecessor starts with what was available at the end of it.
   const preds = predecessors(fn.blocks);
@@ -33,11 +33,16 @@ export function eliminateCommonSubexpressions(fn: Function): boolean {
       if (d === undefined) return inst;
       // A redefinition invalidates what the old value stood for.
       for (const [k, u] of avail) if (u === d) avail.delete(k);
-      if (inst.op === "bin" && inst.width === 32 && inst.b.kind === "imm" && inst.b.value === 0n && inst.a.kind === "vreg" && zext.has(inst.a.id)) {
+      if (inst.op === "bin" && inst.width === 32 && inst.b.kind === "imm" && inst.b.value === 0n && inst.a.kind === "vreg" && (bits.get(inst.a.id) ?? 64) <= 32) {
         if (["add", "sub", "or", "xor", "shl", "lshr", "ashr"].includes(inst.kind)) {
           changed = true;
           return { op: "mov", dst: d, src: inst.a, loc: inst.loc };
         }
+      }
+      // Zero-extending a value that is already that narrow changes nothing.
+      if (inst.op === "ext" && !inst.signed && inst.src.kind === "vreg" && (bits.get(inst.src.id) ?? 64) <= inst.bits) {
+        changed = true;
+        return { op: "mov", dst: d, src: inst.src, loc: inst.loc };
       }
       const key = keys.get(d);
       if (key === undefined || inst.op === "mov") return inst;
@@ -80,26 +85,33 @@ function reversePostorder(fn: Function): number[] {
   return post.reverse();
 }
 
-/** Single-definition vregs whose upper 32 bits are known to be zero. */
-function zeroExtended(fn: Function): Set<VReg> {
+/**
+ * For single-definition vregs: how many low bits can be non-zero (the rest are known zero). Only what the defining
+ * instruction itself guarantees: narrow loads, 32-bit operations, swaps, zero extensions, masks, booleans.
+ */
+function knownBits(fn: Function): Map<VReg, number> {
   const defs = new Map<VReg, Inst[]>();
-  for (const b of fn.blocks) for (const i of b.insts) {
-    const d = instDef(i);
-    if (d !== undefined) defs.set(d, [...(defs.get(d) ?? []), i]);
+  for (const b of fn.blocks) {
+    for (const i of b.insts) {
+      const d = instDef(i);
+      if (d !== undefined) defs.set(d, [...(defs.get(d) ?? []), i]);
+    }
   }
-  const out = new Set<VReg>();
+  const bitLength = (x: bigint): number => x.toString(2).length;
+  const out = new Map<VReg, number>();
   for (const [v, ds] of defs) {
     if (ds.length !== 1) continue;
     const i = ds[0]!;
-    const yes =
-      (i.op === "ctx_load" && i.size <= 4) ||
-      ((i.op === "bin" || i.op === "neg") && i.width === 32) ||
-      (i.op === "bswap" && i.bits <= 32) ||
-      (i.op === "ext" && !i.signed) ||
-      i.op === "setcc" ||
-      ((i.op === "load" || i.op === "slot_load") && i.size <= 4 && !i.signed) ||
-      (i.op === "mov" && i.src.kind === "imm" && i.src.value < 1n << 32n);
-    if (yes) out.add(v);
+    let bits: number | undefined;
+    if (i.op === "ctx_load" && i.size <= 4) bits = i.size * 8;
+    else if ((i.op === "load" || i.op === "slot_load") && i.size <= 4 && !i.signed) bits = i.size * 8;
+    else if (i.op === "bswap" && i.bits <= 32) bits = i.bits;
+    else if (i.op === "ext" && !i.signed) bits = i.bits;
+    else if (i.op === "setcc") bits = 1;
+    else if (i.op === "mov" && i.src.kind === "imm") bits = bitLength(BigInt.asUintN(64, i.src.value));
+    else if (i.op === "bin" && i.kind === "and" && i.b.kind === "imm") bits = Math.min(i.width, bitLength(BigInt.asUintN(i.width, i.b.value)));
+    else if ((i.op === "bin" || i.op === "neg") && i.width === 32) bits = 32;
+    if (bits !== undefined) out.set(v, bits);
   }
   return out;
 }
