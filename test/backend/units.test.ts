@@ -469,3 +469,24 @@ describe("returns", () => {
     expect(printFunction(b.fn)).toContain("setcc.32 eq");
   });
 });
+
+describe("known-narrow values", () => {
+  it("drops zero extensions and 32-bit identities of values that are already narrow", () => {
+    const b = new FnBuilder("narrow");
+    const x = b.ctxLoad(8, 4);
+    const z = b.vreg();
+    b.emit({ op: "ext", dst: z, src: v(x), bits: 32, signed: false });
+    const m = b.bin("and", v(b.ctxLoad(60, 4)), k(0xff), 32);
+    const z8 = b.vreg();
+    b.emit({ op: "ext", dst: z8, src: v(m), bits: 8, signed: false });
+    const z4 = b.vreg();
+    b.emit({ op: "ext", dst: z4, src: v(b.ctxLoad(60, 4)), bits: 16, signed: false }); // 32 bits wide: kept
+    const s = b.bin("add", v(z), v(b.bin("or", v(z8), k(0), 32)));
+    b.ret(v(b.bin("and", v(b.bin("xor", v(s), v(z4))), k(1))));
+    simplify(b.fn, 0);
+    const text = printFunction(b.fn);
+    expect(text.match(/zext/g)).toEqual(["zext"]);
+    expect(text).toContain("zext.16");
+    expect(text).not.toMatch(/or\.32/);
+  });
+});
