@@ -20,6 +20,7 @@ import { layoutBlocks } from "./layout.ts";
 import { peephole } from "./peephole.ts";
 import { prepare } from "./prepare.ts";
 import { allocate, printAllocation } from "./regalloc.ts";
+import { validate } from "./validate.ts";
 
 export { BackendError } from "./errors.ts";
 export { MAX_STACK } from "./frame.ts";
@@ -47,7 +48,7 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   dump?.("ir", printFunction(fn));
   if (!fn.isProgram) throw new BackendError(`${fn.name} is not a program: local functions are inlined into their callers`, fn.loc);
   if (fn.params.length !== 1) throw new BackendError(`program ${fn.name} must take exactly the context parameter`, fn.loc);
-  if (fn.blocks.length === 0) throw new BackendError(`program ${fn.name} has no blocks`, fn.loc);
+  validate(fn);
   const hasCalls = fn.blocks.some((b) => b.insts.some((i) => i.op === "call_local"));
   let f: Function;
   try {

@@ -490,3 +490,19 @@ describe("known-narrow values", () => {
     expect(text).not.toMatch(/or\.32/);
   });
 });
+
+describe("malformed IR", () => {
+  it("is reported as BackendError naming the problem", () => {
+    const mk = (mutate: (b: FnBuilder) => void) => {
+      const b = new FnBuilder("bad");
+      b.ret(k(1));
+      mutate(b);
+      return () => generate(b.fn, module([b.fn], []));
+    };
+    expect(mk((b) => (b.fn.blocks[0]!.term = { op: "br", target: 9 }))).toThrow(/b0 jumps to missing block b9/);
+    expect(mk((b) => b.fn.blocks[0]!.insts.push({ op: "mov", dst: 0, src: v(42) }))).toThrow(/reads v42/);
+    expect(mk((b) => b.fn.blocks[0]!.insts.push({ op: "slot_load", dst: 0, slot: 3, offset: 0, size: 4 }))).toThrow(/unknown stack slot s3/);
+    expect(mk((b) => b.fn.blocks[0]!.insts.push({ op: "call", helper: 6, args: [k(1), k(2), k(3), k(4), k(5), k(6)] }))).toThrow(/at most 5/);
+    expect(mk((b) => (b.fn.blocks[0]!.id = 4))).toThrow(BackendError);
+  });
+});
