@@ -23,7 +23,7 @@ export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: nu
 
 /** Checks that `len` bytes at a pointer argument are readable memory and returns their region. */
 export function argRegion(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Region {
-  const r = m.region(lo, hi, pc, `${what}: read of ${len} bytes`);
+  const r = m.region(lo, hi, pc, what, len);
   const o = (lo - OFF_BIAS) | 0;
   if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue && r.kind !== RegionKind.ReadOnly) {
     throw new VmFault(`${what}: expected a pointer to stack or map memory, got ${r.label}`, pc);

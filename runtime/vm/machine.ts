@@ -143,20 +143,22 @@ export class Machine {
   }
 
   /** Finds the region of a pointer, or faults. */
-  region(lo: number, hi: number, pc: number, what: string): Region {
-    if (((hi & ~ID_MASK) | 0) !== (PTR_TAG | 0)) {
-      if (lo === 0 && hi === 0) throw new VmFault(`${what} through a NULL pointer`, pc);
-      throw new VmFault(`${what} at ${hex64(lo, hi)}, which is not a pointer`, pc);
-    }
-    const r = regionById(hi & ID_MASK);
-    if (!r) throw new VmFault(`${what} at ${hex64(lo, hi)}, which is not a pointer`, pc);
-    return r;
+  /**
+   * The region a pointer points into, or a fault. The message is `what` (plus ` of SIZE bytes` when size > 0),
+   * built only on failure: this runs on every memory access, so it must not allocate.
+   */
+  region(lo: number, hi: number, pc: number, what: string, size = 0): Region {
+    const r = ((hi & ~ID_MASK) | 0) === (PTR_TAG | 0) ? regionById(hi & ID_MASK) : undefined;
+    if (r) return r;
+    const action = size > 0 ? `${what} of ${size} bytes` : what;
+    if (lo === 0 && hi === 0) throw new VmFault(`${action} through a NULL pointer`, pc);
+    throw new VmFault(`${action} at ${hex64(lo, hi)}, which is not a pointer`, pc);
   }
 
   /** Loads `size` bytes at (lo,hi)+off; returns the low word (unsigned for size 4, zero-extended below) and sets `h`. */
   ld(lo: number, hi: number, off: number, size: number, pc: number): number {
     if (hi === CTX_HI) return this.ctxLoad(((lo - OFF_BIAS) | 0) + off, size, pc);
-    const r = this.region(lo, hi, pc, `read of ${size} bytes`);
+    const r = this.region(lo, hi, pc, "read", size);
     const o = ((lo - OFF_BIAS) | 0) + off;
     if (r.kind === RegionKind.Map) throw new VmFault(`read of ${size} bytes through a map pointer (${r.label}); map pointers are opaque`, pc);
     if (o < 0 || o + size > r.bytes.length) this.oob("read", size, r, o, pc);
@@ -177,7 +179,7 @@ export class Machine {
 
   /** Stores the low `size` bytes of (vlo,vhi) at (lo,hi)+off. */
   st(lo: number, hi: number, off: number, size: number, vlo: number, vhi: number, pc: number): void {
-    const r = this.region(lo, hi, pc, `write of ${size} bytes`);
+    const r = this.region(lo, hi, pc, "write", size);
     const o = ((lo - OFF_BIAS) | 0) + off;
     if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue) {
       throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
