@@ -183,4 +183,3 @@ function flowHash(d: ReturnType<typeof describeCtx>): number {
   mix(d.localPort);
   return h >>> 0;
 }
-export { AF_INET6 };
