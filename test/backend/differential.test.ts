@@ -75,7 +75,25 @@ function randomProgram(seed: number) {
       const d = b.vreg();
       b.emit({ op: "bswap", dst: d, src: v(pick(pool)), bits: pick([16, 32, 64] as const) });
       pool.push(d);
-    } else if (r < 0.78) pool.push(b.setcc(pick(CMPS), v(pick(pool)), operand(), width()));
+    } else if (r < 0.74) pool.push(b.setcc(pick(CMPS), v(pick(pool)), operand(), width()));
+    else if (r < 0.78) {
+      // Booleans and constants through branches, as the frontend writes them: diamonds and triangles.
+      const c = pick(CMPS);
+      const a = v(pick(pool));
+      const w = width();
+      if (rnd() < 0.5) pool.push(b.boolDiamond(c, a, operand(), w));
+      else {
+        const d = b.mov(k(pick([0n, 1n, 5n])));
+        const t = b.block();
+        const j = b.block();
+        if (rnd() < 0.5) b.cbr(c, a, operand(), t, j, w);
+        else b.cbr(c, a, operand(), j, t, w);
+        b.at(t).mov(k(pick([0n, 1n, 9n])), d);
+        b.br(j);
+        b.at(j);
+        pool.push(d);
+      }
+    }
     else if (r < 0.88) {
       // if (a cmp b) d = x op y else d = z op w
       const d = b.vreg();
