@@ -211,6 +211,14 @@ export class Machine {
     const oldLo = this.ld(lo, hi, off, size, pc);
     const oldHi = this.h;
     const w = size === 8;
+    if (op === 0x00 || op === 0x01) {
+      // Atomic add (the DSL's `increment`, clang's __sync_fetch_and_add): word arithmetic, no BigInt.
+      const sum = (oldLo >>> 0) + (slo >>> 0);
+      const newHi = w ? (oldHi + shi + (sum > 0xffffffff ? 1 : 0)) | 0 : 0;
+      this.st(lo, hi, off, size, sum | 0, newHi, pc);
+      this.h = w ? oldHi : 0;
+      return oldLo;
+    }
     const old = w ? join(oldLo, oldHi) : BigInt(oldLo >>> 0);
     const src = w ? join(slo, shi) : BigInt(slo >>> 0);
     const mask = w ? 0xffffffffffffffffn : 0xffffffffn;
