@@ -14,8 +14,10 @@ import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
 import { alignOf, I32, sizeOf, type IntTy, type Ty } from "./types.ts";
 import { LowerError, constValue, describe, type V } from "./values.ts";
 
-/** The most iterations a loop may unroll to (each copy costs instructions and verifier work). */
-export const MAX_UNROLL = 256;
+/** The most iterations a loop is unrolled to; longer counted loops stay loops (counter in a register). */
+export const MAX_UNROLL = 64;
+/** The most iterations of a counted loop: the kernel verifier walks every iteration (1M-instruction budget). */
+export const MAX_ITERATIONS = 8192;
 
 type B = FnBuilder["cur"];
 
@@ -242,13 +244,41 @@ class FnLowerer extends ExprLowerer {
     const inc = s.incrementor!;
     const step = ts.isBinaryExpression(inc) ? BigInt((inc.right as ts.NumericLiteral).text) : 1n;
     const inclusive = cond.operatorToken.kind === ts.SyntaxKind.LessThanEqualsToken;
-    const values: bigint[] = [];
-    for (let i = start.value; inclusive ? i <= bound.value : i < bound.value; i += step) {
-      values.push(i);
-      if (values.length > MAX_UNROLL) this.fail("UnboundedLoop", cond, `the loop runs more than ${MAX_UNROLL} times; tsbpf unrolls loops`);
+    const last = inclusive ? bound.value : bound.value - 1n;
+    const count = last < start.value ? 0n : (last - start.value) / step + 1n;
+    if (count > BigInt(MAX_ITERATIONS)) {
+      this.fail("UnboundedLoop", cond, `the loop runs ${count} times; the kernel verifier walks every iteration, so tsbpf allows at most ${MAX_ITERATIONS}`);
     }
     const sym = this.sym(decl.name)!;
-    this.unroll(values.map((v) => ({ k: "int", ty, value: v }) as ConstVal), sym, s.statement);
+    if (count <= BigInt(MAX_UNROLL)) {
+      const values = Array.from({ length: Number(count) }, (_, k) => start.value + BigInt(k) * step);
+      return this.unroll(values.map((v) => ({ k: "int", ty, value: v }) as ConstVal), sym, s.statement);
+    }
+    this.countedLoop(sym, ty, start.value, bound.value, inclusive, step, s);
+  }
+
+  /**
+   * A real loop for long counted loops: the counter lives in a vreg (the backend keeps it in a register or a full
+   * 8-byte spill, which the kernel verifier tracks; it cannot follow a counter in a 4-byte stack slot).
+   */
+  private countedLoop(sym: ts.Symbol, ty: IntTy, start: bigint, bound: bigint, inclusive: boolean, step: bigint, s: ts.ForStatement): void {
+    const i = this.b.vreg();
+    this.varVregs.add(i);
+    this.b.emit({ op: "mov", dst: i, src: imm(start) });
+    const header = this.b.newBlock(), body = this.b.newBlock(), latch = this.b.newBlock(), exit = this.b.newBlock();
+    this.b.jumpTo(header);
+    const width = ty.bits === 64 ? 64 : 32;
+    const cmp = ty.signed ? (inclusive ? "sle" : "slt") : inclusive ? "ule" : "ult";
+    this.b.terminate({ op: "cbr", cmp, width, a: vreg(i), b: imm(bound), then: body.id, else: exit.id });
+    this.b.setBlock(body);
+    this.scope.set(sym, { b: "var", ty, v: i });
+    this.loops.push({ brk: exit, cont: latch });
+    this.stmt(s.statement);
+    this.loops.pop();
+    this.b.jumpTo(latch);
+    this.b.emit({ op: "bin", dst: i, kind: "add", width, a: vreg(i), b: imm(step) });
+    this.b.terminate({ op: "br", target: header.id });
+    this.b.setBlock(exit);
   }
 
   private forOf(s: ts.ForOfStatement): void {

@@ -160,4 +160,32 @@ export function sockops(ctx: SkLookup): Verdict {
     expect(o.map("socks").lookupInt(3)).toBe(cookie());
     expect(o.map("socks").lookupInt(0)).toBeNull();
   });
+
+  test("counted loops longer than the unroll limit stay loops the kernel verifier accepts", () => {
+    const o = open("loops", `
+export const table = new ArrayMap<u32>({ maxEntries: 1000 });
+export function loops(ctx: SkLookup): Verdict {
+  let sum: u32 = 0;
+  for (let i = 0; i < 200; i++) sum += i * ctx.family;
+  out.update(0, BigInt(sum));
+  let found: u32 = 0;
+  for (let i: u32 = 0; i < 100; i++) {
+    const v = table.lookup(i);
+    if (v === null) continue;
+    if (v === ctx.localPort) {
+      found = i;
+      break;
+    }
+  }
+  out.update(1, BigInt(found));
+  let odd: u64 = 0n;
+  for (let i = 1; i <= 299; i += 2) odd += BigInt(i);
+  out.update(2, odd);
+  return SK_PASS;
+}`);
+    o.map("table").update(77, 7007);
+    o.map("table").update(90, 7007);
+    expect(o.program("loops").testRun(tcp4).verdict).toBe("SK_PASS");
+    expect(outs(o, 3)).toEqual([2n * 19900n, 77n, 22500n]);
+  });
 });
