@@ -17,6 +17,8 @@
  * Single runs: `obj.run("redir_port", ctx, { tier: "jit" })` → `{ verdict, selected, retval, cookie, trace,
  * insnsExecuted, leakedRefs }`. Both tiers ("interp", the reference, and "jit") give identical results.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { VmObject } from "./vm/object.ts";
 import type { MachineOptions } from "./vm/machine.ts";
 
@@ -50,20 +52,29 @@ export class CompileError extends Error {
 }
 
 /**
- * Compiles a DSL file with the tsbpf compiler and loads the result. The compiler is imported on first use, so that
- * loading `.o` files never pays for it (it brings ts-morph).
+ * Compiles a DSL file with the tsbpf compiler and loads the result. The compiler (which brings ts-morph) is loaded
+ * only here, by a computed path, so that bundlers keep it out of the runtime: `./compiler.js` next to the bundle
+ * (dist/), or `../compiler/index.ts` in the source tree.
  */
 export async function fromTs(fileName: string, opts: MachineOptions = {}): Promise<VmObject> {
-  let mod: typeof import("../compiler/index.ts");
-  try {
-    mod = await import("../compiler/index.ts");
-  } catch (e) {
-    throw new CompileError(`cannot load the tsbpf compiler to build ${fileName}: ${(e as Error).message}`);
-  }
+  const mod = await loadCompiler(fileName);
   const out = mod.compile({ fileName });
   if (!out.object || out.diagnostics.length) {
     const sources = new Map(out.source !== undefined ? [[fileName, out.source]] : []);
     throw new CompileError(mod.formatDiagnostics(out.diagnostics, sources) || `${fileName} did not compile`, out.diagnostics);
   }
   return VmObject.fromBytes(out.object, opts);
+}
+
+type CompilerModule = typeof import("../compiler/index.ts");
+
+async function loadCompiler(fileName: string): Promise<CompilerModule> {
+  const candidates = ["./compiler.js", "./compiler.mjs", "../compiler/index.ts"].map((p) => new URL(p, import.meta.url));
+  const found = candidates.find((u) => u.protocol !== "file:" || existsSync(fileURLToPath(u)));
+  if (!found) throw new CompileError(`cannot build ${fileName}: the tsbpf compiler is not installed next to the runtime`);
+  try {
+    return (await import(/* @vite-ignore */ found.href)) as CompilerModule;
+  } catch (e) {
+    throw new CompileError(`cannot load the tsbpf compiler to build ${fileName}: ${(e as Error).message}`);
+  }
 }

@@ -26,7 +26,8 @@ beforeAll(async () => {
   mkdirSync(outDir, { recursive: true });
   // Code splitting keeps the subcommands in their own chunks, so `run` does not load the compiler (ts-morph).
   await build({
-    entryPoints: { cli: join(root, "compiler/cli/main.ts") },
+    // The compiler is its own entry, next to the CLI, where the runtime looks for it when given a .ts file.
+    entryPoints: { cli: join(root, "compiler/cli/main.ts"), compiler: join(root, "compiler/index.ts") },
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
     splitting: true,

@@ -185,3 +185,16 @@ describe("a user's test reads like the lookup it checks", () => {
     expect(a.refs).toBe(0);
   });
 });
+
+describe("fromTs", () => {
+  test("compiles a DSL file and loads it; compile errors are CompileErrors with diagnostics", async () => {
+    const { fromTs, CompileError } = await import("../../runtime/index.ts");
+    const obj = await fromTs(new URL("../../examples/redirect-port.ts", import.meta.url).pathname);
+    const ns = new Netns();
+    const a = ns.socket({ name: "A", family: "inet", protocol: "tcp", ip: "127.0.0.1", port: 1234 });
+    obj.map("sockets").set(0, a);
+    ns.attach(obj.program("redir_port"));
+    expect(ns.lookup(TCP4, { tier: "jit" }).socket).toBe(a);
+    await expect(fromTs("/nonexistent/x.ts")).rejects.toBeInstanceOf(CompileError);
+  });
+});
