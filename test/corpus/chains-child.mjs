@@ -47,7 +47,7 @@ for (const chain of plan.chains) {
     const client = connect({ port: 7007, host: "127.0.0.1" });
     await once(client, "connect");
     // The listener's 'connection' event may come a tick after the client's 'connect'.
-    for (let i = 0; i < 100 && lastAccept === null; i++) await new Promise((r) => setTimeout(r, 2));
+    for (let i = 0; i < 1000 && lastAccept === null; i++) await new Promise((r) => setTimeout(r, 2));
     result = lastAccept ?? "connected, but no listener saw it";
     client.destroy();
   } catch (err) {
