@@ -95,7 +95,9 @@ export function assertDrops(r: Report): void {
 
 /** The part of vitest's / jest's `expect` that `installMatchers` needs. */
 export interface ExtensibleExpect {
-  extend(matchers: Record<string, (this: { isNot?: boolean }, received: unknown, ...args: never[]) => MatcherResult>): void;
+  // `any` on purpose: vitest and jest type the matcher context and arguments each their own way.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  extend(matchers: Record<string, (this: any, received: any, ...args: any[]) => any>): void;
 }
 
 /** A matcher's answer, in the shape vitest and jest expect. */
