@@ -25,6 +25,7 @@ import type { Module } from "./ir/ir.ts";
 import { printModule } from "./ir/print.ts";
 import { insertSocketReleases } from "./ir/release.ts";
 
+/** Diagnostics and their text format, for callers that print them. */
 export type { Diagnostic } from "./diagnostics/index.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics/index.ts";
 

@@ -34,12 +34,19 @@ export type Ty =
 
 /** Integer type constructor. */
 export const int = (bits: 8 | 16 | 32 | 64, signed: boolean): IntTy => ({ kind: "int", bits, signed });
+/** u8. */
 export const U8 = int(8, false);
+/** u16. */
 export const U16 = int(16, false);
+/** u32. */
 export const U32 = int(32, false);
+/** u64 (also plain `bigint`). */
 export const U64 = int(64, false);
+/** i32 (also plain `number`). */
 export const I32 = int(32, true);
+/** i64. */
 export const I64 = int(64, true);
+/** boolean. */
 export const BOOL: Ty = { kind: "bool" };
 
 /** The integer type aliases of the stdlib by name. */

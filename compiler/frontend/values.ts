@@ -257,4 +257,3 @@ export function describe(x: V): string {
   }
 }
 
-export { U64 };
