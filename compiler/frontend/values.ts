@@ -10,7 +10,7 @@ import type { BinOp, CmpOp, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import { FnBuilder } from "./builder.ts";
 import { wrap, type ConstVal, type MapInfo } from "./module.ts";
-import { I32, U64, type IntTy, type Ty } from "./types.ts";
+import { I32, type IntTy, type Ty } from "./types.ts";
 
 /** Where a struct (or field) lives: a stack slot, or memory behind a pointer (a map value). */
 export interface Place {
