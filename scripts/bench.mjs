@@ -69,11 +69,12 @@ const compiler = await loadGlue("compiler", `export { compile } from ${JSON.stri
 providers.compile = typeof compiler === "string" ? `compiler/index.ts ${compiler}` : compiler.compile;
 const kernel = await load(join(root, "bench", "providers", "kernel.ts"));
 providers.kernel = typeof kernel === "string" ? `kernel bridge ${kernel}` : (kernel.unavailable() ?? kernel);
-const vm = await load(join(root, "bench", "providers", "vm.ts"));
+// Parts only some sections use are built only when those sections run.
+const vm = only.includes("c") ? await load(join(root, "bench", "providers", "vm.ts")) : "not needed";
 providers.vm = typeof vm === "string" ? `VM ${vm}` : vm;
-// The verifier's bench entry: \`benchVerify(objectBytes, program, runs)\` → { ms, processed?, error? } (see
-// bench/sections.ts VerifierProvider). Until it exists, the section says which exports the verifier has.
-const verifier = await loadGlue(
+// The verifier's bench entry: \`verifyTime(objectBytes, program, runs)\` → { ms, processed?, error? } (see
+// bench/sections/common.ts VerifierProvider). Until it exists, the section says which exports the verifier has.
+const verifier = !only.includes("d") ? "not needed" : await loadGlue(
   "verifier",
   `import * as v from ${JSON.stringify(join(root, "compiler", "verifier", "index.ts"))};
 export function verifyTime(bytes, program, runs) {
@@ -88,7 +89,8 @@ providers.verifier = typeof verifier === "string" ? `verifier ${verifier}` : ver
 // The CLI as a fresh bundle (not dist/, which may be stale): `tsbpf build` in a new process is the fair peer of a
 // cold clang run. esbuild splits nothing here, so the lazily imported subcommands are inlined.
 const cliFile = join(outDir, "tsbpf-cli.mjs");
-try {
+if (!only.includes("b")) providers.cli = "not needed";
+else try {
   await build({ entryPoints: [join(root, "compiler", "cli", "main.ts")], outfile: cliFile, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "silent" });
   providers.cli = { path: cliFile };
 } catch (err) {
