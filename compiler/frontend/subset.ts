@@ -44,6 +44,10 @@ export function checkSubset(ctx: FileContext): void {
 
   /** Checks one node; returns false to skip its children (the error already covers them). */
   const check = (node: ts.Node): boolean | void => {
+    const qdot = (node as { questionDotToken?: ts.Node }).questionDotToken;
+    if (qdot && (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node) || ts.isCallExpression(node))) {
+      ctx.report("Unsupported", qdot, "optional chaining ('?.') is not supported; test for null first (`if (x !== null) ...`)");
+    }
     switch (node.kind) {
       case ts.SyntaxKind.StringLiteral:
       case ts.SyntaxKind.NoSubstitutionTemplateLiteral:

@@ -47,6 +47,7 @@ const CASES: Record<string, string[]> = {
   stack: ["6:11 - error TSBPF1015: stack use reaches 520 bytes in 'p'; the BPF limit is 512"],
   "bad-call": ["3:16 - error TSBPF1016: 'Math.max' is not a tsbpf helper or a function declared in this file"],
   "bad-return": ["3:10 - error TSBPF1017: a program must return SK_PASS or SK_DROP; 'ctx.protocol as Verdict' is only cast to Verdict"],
+  "optional-chaining": ["3:16 - error TSBPF1018: optional chaining ('?.') is not supported; test for null first (`if (x !== null) ...`)"],
   "socket-let": ["4:7 - error TSBPF1019: socket variable 'sk' must be declared with const"],
   "type-error": ["3:9 - error TSBPF0001: Type 'Sock | null' is not assignable to type 'number'. (TS2322)"],
   "bad-map-type": ["2:35 - error TSBPF2001: type 'string' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)"],
