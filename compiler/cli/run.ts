@@ -7,6 +7,9 @@
  * malformed option, JSON or ctx/map contents that do not fit the program). Never a stack trace for user mistakes.
  */
 import { readFileSync } from "node:fs";
+import { MapType } from "../abi/maps.ts";
+import type { VmMap } from "../../runtime/maps/map.ts";
+import type { VmObject } from "../../runtime/vm/object.ts";
 import { UsageError, parseArgs } from "./usage.ts";
 
 const HELP = `usage: tsbpf run FILE.(ts|o) --prog NAME --ctx JSON [--maps JSON] [--tier interp|jit]
@@ -37,6 +40,34 @@ function jsonOption(value: string | true | undefined, name: string): unknown {
   }
 }
 
+/**
+ * Map contents after the run, in the `--maps` format: keys as decimal strings or struct JSON, sockets by name.
+ * Array entries that are all zero are left out so that counters stand out.
+ */
+function mapsAfter(obj: VmObject, isSocket: (v: unknown) => v is { name: string }): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, raw] of obj.maps) {
+    const view = obj.map(name);
+    let decoded: Array<[unknown, unknown]>;
+    let rawEntries: ReturnType<VmMap["entries"]>;
+    try {
+      decoded = view.entries();
+      rawEntries = raw.entries();
+    } catch {
+      continue; // a map type the VM does not model
+    }
+    const isArray = raw.def.type === MapType.ARRAY || raw.def.type === MapType.PERCPU_ARRAY;
+    const entries: Record<string, unknown> = {};
+    decoded.forEach(([k, v], i) => {
+      const value = rawEntries[i]![1];
+      if (isArray && !isSocket(value) && value.bytes.every((b) => b === 0)) return;
+      entries[typeof k === "object" ? JSON.stringify(k) : String(k)] = isSocket(v) ? v.name : v;
+    });
+    out[name] = entries;
+  }
+  return out;
+}
+
 /** Entry point called by cli/main.ts. */
 export async function run(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
@@ -54,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
   if (maps === null || typeof maps !== "object" || Array.isArray(maps)) throw new UsageError('--maps must be a JSON object {"<map>": {"<key>": <value>}}');
 
   const rt = await import("../../runtime/index.ts");
-  let obj: InstanceType<typeof rt.VmObject>;
+  let obj: VmObject;
   try {
     if (file.endsWith(".ts")) {
       obj = await rt.fromTs(file);
@@ -139,6 +170,7 @@ export async function run(args: string[]): Promise<number> {
     trace: result.trace,
   };
   if (result.leakedRefs.length) out.leakedRefs = result.leakedRefs;
+  out.maps = mapsAfter(obj, (v): v is InstanceType<typeof rt.Socket> => v instanceof rt.Socket);
   process.stdout.write(`${JSON.stringify(out)}\n`);
   return 0;
 }

@@ -167,6 +167,10 @@ export function decodeValue(layout: Layout, b: Uint8Array): unknown {
   };
   if (!layout.fields) return scalar(0, layout.size, layout.signed, layout.bigEndian, false);
   const out: Record<string, unknown> = {};
-  for (const f of layout.fields) out[f.name] = scalar(f.offset, f.size, f.signed, f.bigEndian, f.array);
+  for (const f of layout.fields) {
+    // A network-order 4-byte field named like an address reads back as one (the form `--maps` takes).
+    const address = f.bigEndian && f.size === 4 && /addr|ip/i.test(f.name);
+    out[f.name] = address ? formatIp(b.slice(f.offset, f.offset + 4)) : scalar(f.offset, f.size, f.signed, f.bigEndian, f.array);
+  }
   return out;
 }

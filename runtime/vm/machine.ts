@@ -155,7 +155,7 @@ export class Machine {
     throw new VmFault(`${action} at ${hex64(lo, hi)}, which is not a pointer`, pc);
   }
 
-  /** Loads `size` bytes at (lo,hi)+off; returns the low word (unsigned for size 4, zero-extended below) and sets `h`. */
+  /** Loads `size` bytes at (lo,hi)+off: returns the low word as an int32 (zero-extended below 4 bytes) and sets `h`. */
   ld(lo: number, hi: number, off: number, size: number, pc: number): number {
     if (hi === CTX_HI) return this.ctxLoad(((lo - OFF_BIAS) | 0) + off, size, pc);
     const r = this.region(lo, hi, pc, "read", size);

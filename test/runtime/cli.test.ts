@@ -60,7 +60,12 @@ describe("tsbpf run", () => {
       destinations: { "3": { name: "B", family: "inet", protocol: "tcp", state: "listen", ip: "127.0.0.1", port: 1 } },
     };
     const r = tsbpf(join(root, "test/fixtures/c/dispatch.o"), "--prog", "dispatch_lpm", "--ctx", CTX.replace("127.0.0.1", "127.0.2.9"), "--maps", JSON.stringify(maps), "--tier", "jit");
-    expect(JSON.parse(r.stdout)).toMatchObject({ verdict: "SK_PASS", selected: "B" });
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ verdict: "SK_PASS", selected: "B" });
+    // Maps after the run, in the --maps format: the hit counter of label 3, the trie entry, the socket by name.
+    expect(out.maps.hits).toEqual({ "3": 1 });
+    expect(out.maps.destinations).toEqual({ "3": "B" });
+    expect(out.maps.prefixes).toEqual({ '{"prefixlen":56,"protocol":6,"port":0,"addr":"127.0.2.0"}': 3 });
     const t = tsbpf(join(root, "test/fixtures/c/features.o"), "--prog", "trace_port", "--ctx", CTX);
     expect(JSON.parse(t.stdout).trace).toEqual(["sk_lookup proto 6 port 7007"]);
   });
