@@ -506,3 +506,24 @@ describe("malformed IR", () => {
     expect(mk((b) => (b.fn.blocks[0]!.id = 4))).toThrow(BackendError);
   });
 });
+
+describe("copy propagation", () => {
+  it("reads the source of a copy in later blocks (no register-to-register move survives)", () => {
+    const b = new FnBuilder("copies");
+    const x = b.ctxLoad(36, 2);
+    const t = b.block();
+    const e = b.block();
+    b.cbr("eq", v(x), k(0x481f), t, e, 32);
+    b.at(t).ret(k(0));
+    b.at(e);
+    const y = b.mov(v(x));
+    const t2 = b.block();
+    const e2 = b.block();
+    b.cbr("eq", v(y), k(0x3123), t, t2, 32);
+    b.at(t2).cbr("eq", v(y), k(0x100), t, e2, 32);
+    b.at(e2).ret(k(1));
+    const text = disassembleEmitted(generate(b.fn, module([b.fn], [])).insns).map((l) => l.split("\t")[1]);
+    expect(text.filter((l) => /^r\d = r\d$/.test(l!))).toEqual([]);
+    expect(text).toHaveLength(8);
+  });
+});

@@ -18,7 +18,7 @@ import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, swapCmp, u64 } from "./fold.ts";
 import { computeLiveness } from "./liveness.ts";
 import { eliminateRedundantStores } from "./stores.ts";
-import { hasSideEffect, instDef, instUses, mapInstOperands, mapTermOperands, termUses } from "./util.ts";
+import { hasSideEffect, instDef, instUses, mapInstOperands, mapTermOperands, successors, termUses } from "./util.ts";
 
 const imm = (value: bigint): Value => ({ kind: "imm", value: u64(value) });
 
@@ -64,11 +64,29 @@ function propagateConstants(fn: Function): boolean {
   let changed = false;
   const defs = defCounts(fn);
   const global = new Map<VReg, bigint>();
+  // Copies `d = s` between single-definition vregs whose source is defined outside every loop (so `s` cannot change
+  // after `d` took its value): uses of d read s directly.
+  const cyclic = blocksInCycles(fn);
+  const defBlock = new Map<VReg, number>();
+  for (const b of fn.blocks) for (const inst of b.insts) {
+    const d = instDef(inst);
+    if (d !== undefined) defBlock.set(d, b.id);
+  }
+  const copies = new Map<VReg, VReg>();
   for (const b of fn.blocks) {
     for (const inst of b.insts) {
-      if (inst.op === "mov" && inst.src.kind === "imm" && defs.get(inst.dst) === 1) global.set(inst.dst, inst.src.value);
+      if (inst.op !== "mov" || defs.get(inst.dst) !== 1) continue;
+      if (inst.src.kind === "imm") global.set(inst.dst, inst.src.value);
+      else if (inst.src.id !== inst.dst && defs.get(inst.src.id) === 1) {
+        const from = defBlock.get(inst.src.id);
+        if (fn.params.includes(inst.src.id) || (from !== undefined && !cyclic.has(from))) copies.set(inst.dst, inst.src.id);
+      }
     }
   }
+  const root = (v: VReg): VReg => {
+    for (let i = 0; i < 64 && copies.has(v); i++) v = copies.get(v)!;
+    return v;
+  };
   for (const b of fn.blocks) {
     const local = new Map<VReg, Value>();
     const subst = (v: Value): Value => {
@@ -77,6 +95,10 @@ function propagateConstants(fn: Function): boolean {
       if (g !== undefined) {
         changed = true;
         return imm(g);
+      }
+      if (copies.has(v.id)) {
+        changed = true;
+        return { kind: "vreg", id: root(v.id) };
       }
       const l = local.get(v.id);
       if (l) {
@@ -89,6 +111,10 @@ function propagateConstants(fn: Function): boolean {
       // Pointer operands (load/store/atomic) must stay vregs; only value operands are substituted.
       if (inst.op === "load" || inst.op === "store" || inst.op === "atomic_add") {
         if (inst.op !== "load") inst.value = subst(inst.value);
+        if (copies.has(inst.ptr)) {
+          inst.ptr = root(inst.ptr);
+          changed = true;
+        }
         const p = local.get(inst.ptr);
         if (p && p.kind === "vreg") {
           inst.ptr = p.id;
@@ -106,6 +132,57 @@ function propagateConstants(fn: Function): boolean {
     mapTermOperands(b.term, subst);
   }
   return changed;
+}
+
+/** Blocks that lie on a cycle of the CFG (their instructions may run more than once): Kosaraju's SCCs. */
+function blocksInCycles(fn: Function): Set<number> {
+  const n = fn.blocks.length;
+  const succ = fn.blocks.map((b) => successors(b.term));
+  const pred: number[][] = Array.from({ length: n }, () => []);
+  succ.forEach((ss, i) => ss.forEach((x) => pred[x]!.push(i)));
+  // Pass 1: finishing order (iterative DFS).
+  const order: number[] = [];
+  const seen = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    if (seen[r]) continue;
+    seen[r] = 1;
+    const stack: Array<[number, number]> = [[r, 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (top[1] < succ[top[0]]!.length) {
+        const x = succ[top[0]]![top[1]++]!;
+        if (!seen[x]) {
+          seen[x] = 1;
+          stack.push([x, 0]);
+        }
+      } else {
+        order.push(top[0]);
+        stack.pop();
+      }
+    }
+  }
+  // Pass 2: components on the reversed graph, in reverse finishing order.
+  const comp = new Int32Array(n).fill(-1);
+  const size: number[] = [];
+  for (let i = order.length - 1; i >= 0; i--) {
+    const r = order[i]!;
+    if (comp[r] !== -1) continue;
+    const c = size.length;
+    size.push(0);
+    const stack = [r];
+    comp[r] = c;
+    while (stack.length) {
+      const x = stack.pop()!;
+      size[c]!++;
+      for (const y of pred[x]!) if (comp[y] === -1) {
+        comp[y] = c;
+        stack.push(y);
+      }
+    }
+  }
+  const out = new Set<number>();
+  for (let i = 0; i < n; i++) if (size[comp[i]!]! > 1 || succ[i]!.includes(i)) out.add(i);
+  return out;
 }
 
 /** Folds all-immediate instructions to `mov`, constant branches to `br`, and trivial identities. */
