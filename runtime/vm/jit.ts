@@ -140,8 +140,10 @@ export function jitSource(p: PreparedProgram): string {
     .map((line) => line.replace(/^case (\d+):$/, (_x, pc: string) => `case ${blockOf.get(Number(pc))}:`))
     .map((line) => line.replace(/\{pc=(\d+);continue;\}/g, (_x, pc: string) => `{bb=${blockOf.get(Number(pc))};continue;}`))
     .join("\n");
-  const entries = `{${p.funcs.map((f) => `${f}:${blockOf.get(f)}`).join(",")}}`;
-  return `let bb=${entries}[entry];const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view;\nfor(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
+  // Function entry → block number; single-function programs (the usual case) need no lookup.
+  const entry =
+    p.funcs.length === 1 ? `${blockOf.get(p.funcs[0]!)}` : p.funcs.map((f) => `entry===${f}?${blockOf.get(f)}:`).join("") + "-1";
+  return `let bb=${entry};const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view;\nfor(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
