@@ -17,6 +17,9 @@ import { type Zoo, openZoo } from "./zoo.ts";
  */
 const KNOWN_CTX_DIFFERENCES = new Set(["ingress_ifindex 1"]);
 
+/** Time limit of the grid tests: a few seconds alone, but CI runs every suite at once on two CPUs. */
+const HEAVY = 300_000;
+
 interface Diff {
   subject: string;
   ctx: Case["ctx"];
@@ -75,7 +78,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     report(diffs);
     expect(diffs.slice(0, 5)).toEqual([]);
     expect(stats.cases).toBeGreaterThanOrEqual(1000);
-  });
+  }, HEAVY);
 
   it("agrees on every example the compiler builds", async () => {
     const { subjects, missing } = await exampleSubjects();
@@ -84,7 +87,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     for (const s of subjects) diffs.push(...compare(s));
     report(diffs);
     expect(diffs.slice(0, 5)).toEqual([]);
-  });
+  }, HEAVY);
 
   it("agrees on raw contexts only test_run can express (high bits, odd protocols, padding, short and long ctx)", () => {
     const wanted = new Set(["ctx_dump", "redir_port", "redir_ip4", "redir_ip6", "cidr_all_ports", "dispatch", "count_atomic", "call_local", "access_ctx_sk", "select_sock_a"]);
@@ -94,7 +97,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     }
     report(diffs);
     expect(diffs.slice(0, 5)).toEqual([]);
-  });
+  }, HEAVY);
 
   it("refuses the same contexts as BPF_PROG_TEST_RUN, with the same errno", () => {
     const subject = corpusSubjects().find((s) => s.name === "basic.o:pass")!;

@@ -33,24 +33,15 @@ export function normaliseEntry(def: MapDef, value: Uint8Array): string | null {
 export const sortedEntries = (d: Record<string, string>): Array<[string, string]> =>
   Object.entries(d).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-/** The normalised state a fill describes, comparable with a dump of the same map. */
-export function stateKey(def: MapDef, fill: Array<[Uint8Array, Uint8Array | string]>): string {
-  const d: Record<string, string> = {};
-  for (const [k, v] of fill) {
-    const n = typeof v === "string" ? v : normaliseEntry(def, v);
-    if (n !== null) d[hex(k)] = n;
-  }
-  return JSON.stringify(sortedEntries(d));
-}
-
 /** One loaded object in the kernel with the program a subject runs. */
 export class KernelSession {
   private readonly obj: LoadedObject;
-  /** What each map holds now (normalised), so unchanged maps are not rewritten between cases. */
-  private current = new Map<string, string>();
+  /** What each map holds now (normalised dumps), so only differing entries are rewritten between cases. */
+  private current = new Map<string, Record<string, string>>();
+  private readonly usedByProgram = new Map<string, KernelMap[]>();
 
   constructor(
-    object: ObjectFile,
+    private readonly object: ObjectFile,
     private readonly zoo: Zoo,
   ) {
     this.obj = loadObject(object);
@@ -74,35 +65,47 @@ export class KernelSession {
     return Object.fromEntries(sortedEntries(out));
   }
 
-  /** Puts every map into the state the case starts from. */
-  private prepare(sockets: SocketFill, data: DataFill): void {
-    for (const m of this.obj.maps.values()) {
-      const want = isSocketMap(m.def) ? sockets[m.name] ?? [] : data[m.name] ?? [];
-      const wantKey = stateKey(m.def, want);
-      if (this.current.get(m.name) === wantKey) continue;
-      if (isArray(m.def)) {
-        for (let i = 0; i < m.def.maxEntries; i++) m.update(i, new Uint8Array(m.def.valueSize));
-      } else {
-        for (const k of m.keys()) {
-          try {
-            m.delete(k);
-          } catch (err) {
-            // SOCKMAP iteration lists empty slots too; deleting one is EINVAL.
-            if (!(err instanceof KernelError && err.code === "EINVAL")) throw err;
-          }
-        }
+  /** Maps the program references (only those can change or matter in a run). */
+  private used(program: string): KernelMap[] {
+    let maps = this.usedByProgram.get(program);
+    if (!maps) {
+      const names = new Set(this.object.programs.find((p) => p.name === program)?.mapRelocs.map((r) => r.map));
+      maps = [...this.obj.maps.values()].filter((m) => names.has(m.name));
+      this.usedByProgram.set(program, maps);
+    }
+    return maps;
+  }
+
+  /**
+   * Puts the program's maps into the state the case starts from, writing only the entries that differ from what the
+   * maps hold now (known from the previous run's dump; a fresh object's maps are empty or zero).
+   */
+  private prepare(program: string, sockets: SocketFill, data: DataFill): void {
+    for (const m of this.used(program)) {
+      const fill = isSocketMap(m.def) ? sockets[m.name] ?? [] : data[m.name] ?? [];
+      const want = new Map<string, [Uint8Array, Uint8Array | string, string]>();
+      for (const [k, v] of fill) {
+        const n = typeof v === "string" ? v : normaliseEntry(m.def, v);
+        if (n !== null) want.set(hex(k), [k, v, n]);
       }
-      for (const [k, v] of want) {
+      const cur = this.current.get(m.name) ?? {};
+      for (const key of Object.keys(cur)) {
+        if (want.has(key)) continue;
+        const k = new Uint8Array(Buffer.from(key, "hex"));
+        if (isArray(m.def)) m.update(k, new Uint8Array(m.def.valueSize));
+        else m.delete(k);
+      }
+      for (const [key, [k, v, n]] of want) {
+        if (cur[key] === n) continue;
         if (typeof v === "string") m.setSocket(k, this.zoo.byName.get(v)!.handle);
         else m.update(k, v);
       }
-      this.current.set(m.name, wantKey);
     }
   }
 
   /** Runs one case. */
   run(c: Case): Outcome {
-    this.prepare(c.sockets, c.data);
+    this.prepare(c.program, c.sockets, c.data);
     let verdict: string;
     let selected: string | null = null;
     try {
@@ -114,10 +117,10 @@ export class KernelSession {
       verdict = `error:${err.code}`;
     }
     const maps: Outcome["maps"] = {};
-    for (const m of this.obj.maps.values()) {
+    for (const m of this.used(c.program)) {
       maps[m.name] = this.dumpMap(m);
-      // What the map holds now; the next case rewrites it only if it wants something else.
-      this.current.set(m.name, JSON.stringify(sortedEntries(maps[m.name]!)));
+      // What the map holds now; the next case writes only what it wants changed.
+      this.current.set(m.name, maps[m.name]!);
     }
     return { verdict, selected, maps };
   }

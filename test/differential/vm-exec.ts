@@ -7,7 +7,7 @@ import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { CtxError, Socket as SimSocket, VmFault, VmObject, type VmMap } from "../../runtime/index.ts";
 import { type Case, type Outcome, hex } from "./cases.ts";
-import { normaliseEntry, sortedEntries, stateKey } from "./kernel-exec.ts";
+import { normaliseEntry, sortedEntries } from "./kernel-exec.ts";
 import type { SockDesc } from "./zoo.ts";
 
 /** The VM execution tiers. */
@@ -20,7 +20,9 @@ const isArray = (d: MapDef): boolean => d.type === MapType.ARRAY || d.type === M
 export class VmSession {
   private readonly obj: VmObject;
   private readonly socks: Map<string, SimSocket>;
-  private current = new Map<string, string>();
+  private current = new Map<string, Record<string, string>>();
+  /** Maps the program references: only those can change or matter in a run. */
+  private readonly usedMaps: string[];
 
   constructor(
     object: ObjectFile,
@@ -29,6 +31,8 @@ export class VmSession {
   ) {
     this.obj = new VmObject(object, { seed: 1 });
     this.obj.program(program); // fail early, naming the programs
+    this.usedMaps = [...new Set(object.programs.find((p) => p.name === program)!.mapRelocs.map((r) => r.map))];
+    this.usedMaps.sort((a, b) => object.maps.findIndex((m) => m.name === a) - object.maps.findIndex((m) => m.name === b));
     this.socks = new Map(zoo.map((d) => [d.name, new SimSocket(d)]));
   }
 
@@ -36,19 +40,26 @@ export class VmSession {
     if (rc !== 0) throw new Error(`VM ${what} failed with ${rc}`);
   }
 
-  /** Puts every map into the state the case starts from (raw maps: keys and values are the case's bytes). */
+  /** Puts the program's maps into the state the case starts from, writing only entries that differ (as the kernel side). */
   private prepare(c: Case): void {
-    for (const [name, m] of this.obj.maps) {
-      const want = isSocketMap(m.def) ? c.sockets[name] ?? [] : c.data[name] ?? [];
-      const key = stateKey(m.def, want);
-      if (this.current.get(name) === key) continue;
-      if (isArray(m.def)) {
-        const zero = new Uint8Array(m.def.valueSize);
-        for (let i = 0; i < m.def.maxEntries; i++) this.check(m.update(Uint8Array.of(i & 0xff, i >> 8, 0, 0), zero, 0), `zero ${name}`);
-      } else {
-        for (const [k] of m.entries()) this.check(m.delete(k), `delete from ${name}`);
+    for (const name of this.usedMaps) {
+      const m = this.obj.maps.get(name)!;
+      const fill = isSocketMap(m.def) ? c.sockets[name] ?? [] : c.data[name] ?? [];
+      const want = new Map<string, [Uint8Array, Uint8Array | string, string]>();
+      for (const [k, v] of fill) {
+        const n = typeof v === "string" ? v : normaliseEntry(m.def, v);
+        if (n !== null) want.set(hex(k), [k, v, n]);
       }
-      for (const [k, v] of want) this.check(m.update(k, typeof v === "string" ? this.socks.get(v)! : v, 0), `update of ${name}`);
+      const cur = this.current.get(name) ?? {};
+      for (const key of Object.keys(cur)) {
+        if (want.has(key)) continue;
+        const k = new Uint8Array(Buffer.from(key, "hex"));
+        this.check(isArray(m.def) ? m.update(k, new Uint8Array(m.def.valueSize), 0) : m.delete(k), `reset of ${name}`);
+      }
+      for (const [key, [k, v, n]] of want) {
+        if (cur[key] === n) continue;
+        this.check(m.update(k, typeof v === "string" ? this.socks.get(v)! : v, 0), `update of ${name}`);
+      }
     }
   }
 
@@ -90,9 +101,9 @@ export class VmSession {
       else throw err;
     }
     const maps: Outcome["maps"] = {};
-    for (const [name, map] of this.obj.maps) {
-      maps[name] = this.dump(map);
-      this.current.set(name, JSON.stringify(sortedEntries(maps[name]!)));
+    for (const name of this.usedMaps) {
+      maps[name] = this.dump(this.obj.maps.get(name)!);
+      this.current.set(name, maps[name]!);
     }
     return { verdict, selected, maps };
   }
