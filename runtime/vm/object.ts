@@ -65,7 +65,9 @@ export class MapAccessError extends Error {
   }
 }
 
-const NO_LEAKS: string[] = [];
+/** Shared empty results (frozen): a run that traced nothing or leaked nothing allocates nothing for them. */
+const NO_LEAKS = Object.freeze([]) as unknown as string[];
+const NO_TRACE = Object.freeze([]) as unknown as string[];
 const ERRNO_NAMES = new Map<number, string>(Object.entries(Errno).map(([k, v]) => [v as number, k]));
 
 /** User-side view of a map: JS values in, JS values out (layouts from BTF). */
@@ -201,7 +203,8 @@ export class VmProgram {
       selected,
       noReuseport: m.noReuseport,
       cookie: selected?.cookie ?? 0n,
-      trace: m.trace,
+      // The machine's array is replaced (not cleared) by the next run that traces, so the result keeps its lines.
+      trace: m.trace.length ? m.trace : NO_TRACE,
       insnsExecuted: m.n,
       leakedRefs: m.held.length ? m.held.map((s) => s.name) : NO_LEAKS,
     };

@@ -113,3 +113,16 @@ describeKernel("trace_printk return value: VM vs kernel", () => {
     });
   }
 });
+
+test("a result's trace is not changed by later runs", () => {
+  const quiet = [mov64(0, 1), exit()];
+  const noisy = printk("later", []);
+  noisy.splice(noisy.length - 1, 0, mov64(0, 1));
+  const obj = new VmObject(objectOf({ quiet, noisy }));
+  const first = obj.run("quiet", TCP4);
+  const second = obj.run("noisy", TCP4);
+  const third = obj.run("noisy", TCP4);
+  expect(first.trace).toEqual([]);
+  expect(second.trace).toEqual(["later"]);
+  expect(third.trace).toEqual(["later"]);
+});
