@@ -131,6 +131,15 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
     for (const name of wanted ?? []) {
       if (!obj.programs.some((p) => p.name === name)) throw new ObjectError(`no program ${name} in the object`);
     }
+    for (const prog of obj.programs) {
+      if (wanted && !wanted.includes(prog.name)) continue;
+      // libbpf derives the program type from the section; this loader knows only sk_lookup (type 30, attach 36).
+      if (prog.section !== "sk_lookup") {
+        throw new ObjectError(
+          `program ${prog.name} is in section "${prog.section}": only sk_lookup programs can be loaded (leave it out with { programs: [...] })`,
+        );
+      }
+    }
     const btf = options.btf === false ? null : openBtf(bpf, obj, loaded);
     try {
       for (const prog of obj.programs) {

@@ -208,6 +208,9 @@ describeKernel("kernel loader: plain maps and load errors", () => {
     const noMaps = { license: "GPL", programs: [selectProgram("sel", 7007)], maps: [] };
     expect(() => openKernel().load(noMaps)).toThrow(/references map hits, which the object does not define/);
     expect(() => openKernel().load(selectObject(selectProgram("sel", 1)), { programs: ["x"] })).toThrow(/no program x/);
+    const xdp = selectObject(selectProgram("sel", 1), { ...constProgram("other", 1), section: "xdp" });
+    expect(() => openKernel().load(xdp)).toThrow(/program other is in section "xdp": only sk_lookup programs can be loaded/);
+    openKernel().load(xdp, { programs: ["sel"] }).close();
   });
 });
 
