@@ -58,3 +58,24 @@ export function p(ctx: SkLookup): Verdict {
     });
   });
 });
+
+describe("compile() options", () => {
+  test("dump collects each requested stage; irOnly stops before the back end", () => {
+    const r = compile({ fileName: "examples/redirect-port.ts" }, { dump: ["ir", "ir-release", "ir-opt", "regalloc", "asm"] });
+    expect(Object.keys(r.dumps).sort()).toEqual(["asm", "ir", "ir-opt", "ir-release", "regalloc"]);
+    expect(r.dumps.ir).not.toContain("helper#86"); // releases are inserted by the next pass
+    expect(r.dumps["ir-release"]).toContain("helper#86");
+    expect(r.dumps.asm).toContain("; program redir_port");
+    const ir = compile({ fileName: "examples/redirect-port.ts" }, { irOnly: true });
+    expect(ir.object).toBeUndefined();
+    expect(ir.diagnostics).toEqual([]);
+    expect(ir.ir?.functions.map((f) => f.name)).toEqual(["redir_port"]);
+  });
+
+  test("source text overrides the file; instruction locations point into it", () => {
+    const r = compile({ fileName: "virtual/dir/x.ts", source: "import { type SkLookup, type Verdict, SK_DROP } from \"tsbpf\";\nexport function drop_all(ctx: SkLookup): Verdict {\n  return SK_DROP;\n}\n" });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.programs).toEqual([{ name: "drop_all", insnCount: 2 }]);
+    expect(r.insns?.get("drop_all")?.some((i) => i.loc?.file === "virtual/dir/x.ts" && i.loc.line === 3)).toBe(true);
+  });
+});
