@@ -108,7 +108,10 @@ export class KernelMap {
     return sys("SO_COOKIE", () => this.bpf.socketCookie(fd));
   }
 
-  /** Removes `key`; returns false when it was absent. */
+  /**
+   * Removes `key`; returns false when it was absent (ENOENT). Kernel quirk: deleting an empty SOCKMAP slot is EINVAL,
+   * which throws like any other error.
+   */
   delete(key: MapScalar): boolean {
     return sys(`delete from map ${this.name}`, () => this.bpf.mapDelete(this.fd, this.key(key)));
   }
