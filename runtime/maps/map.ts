@@ -15,9 +15,11 @@ export class MapError extends Error {
   override name = "MapError";
 }
 
-/** BPF_ANY / BPF_NOEXIST / BPF_EXIST. */
+/** BPF_ANY: create or update. */
 export const BPF_ANY = 0;
+/** BPF_NOEXIST: create only (EEXIST if present). */
 export const BPF_NOEXIST = 1;
+/** BPF_EXIST: update only (ENOENT if absent). */
 export const BPF_EXIST = 2;
 /** BPF_F_LOCK: accepted by array/hash update flag checks (no spin locks in sk_lookup values, so never meaningful). */
 export const BPF_F_LOCK = 4;

@@ -60,8 +60,9 @@ export const SHARED = {
 };
 regionId(SHARED.ctx);
 for (const f of SHARED.frames) regionId(f);
-/** The ctx pointer's words: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
+/** High word of the ctx pointer: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
 export const CTX_HI = ptrHi(SHARED.ctx);
+/** Low word of the ctx pointer (offset 0). */
 export const CTX_LO = ptrLo(0);
 
 /** Shared by interpreter and JIT code. Not reentrant: one run at a time. */
