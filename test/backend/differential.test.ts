@@ -221,5 +221,5 @@ describeKernel("backend differential test against the kernel", () => {
     }
     // The generator must actually exercise spilling, or the test would miss a whole part of the allocator.
     expect(spilled).toBeGreaterThan(0);
-  });
+  }, 120_000); // a few seconds normally; generous for loaded CI machines and larger TSBPF_FUZZ_PROGRAMS
 });

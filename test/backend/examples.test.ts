@@ -35,7 +35,7 @@ describe("examples through the backend", () => {
         rows.push(`${name}: tsbpf ${ours}, clang ${theirs}`);
         expect(ours, `${name}: tsbpf ${ours} vs clang ${theirs}`).toBeLessThanOrEqual(theirs + (SLACK[name] ?? 0));
       }
-    });
+    }, 60_000); // the first compile loads TypeScript's checker
   }
   it("prints the comparison table", () => {
     console.log(rows.join("\n"));
