@@ -1,5 +1,5 @@
 /**
- * `tsbpf build FILE.ts [-o OUT.o]` — compile (and verify, once the verifier is wired in) a DSL file and write the ELF
+ * `tsbpf build FILE.ts [-o OUT.o]` — compile and verify a DSL file with tsbpf's verifier, and write the ELF
  * object (default `FILE.bpf.o` next to the source). Exit 0 on success, 1 on diagnostics, 2 on usage errors.
  * Diagnostics go to stderr as `FILE:LINE:COL - error TSBPFnnnn: message` plus a code frame; never a stack trace.
  */
@@ -19,7 +19,7 @@ export const processIO: CliIO = {
   stderr: (t) => void process.stderr.write(t),
 };
 
-const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--dump-ir] [--dump-asm]
+const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--dump-ir] [--dump-asm] [--no-verify]
 
 Compiles the sk_lookup programs and maps of FILE.ts into an ELF64 BPF object that libbpf and bpftool load
 (default output: FILE.bpf.o next to FILE.ts).
@@ -28,13 +28,14 @@ options:
   -o, --output OUT.o   where to write the object
   --dump-ir            print the IR (after socket-release insertion) to stdout
   --dump-asm           print each program's BPF assembly to stdout
+  --no-verify          skip tsbpf's verifier (the kernel still verifies at load time)
   --help               show this help
 
 exit status: 0 success, 1 diagnostics (on stderr), 2 usage error
 `;
 
 /** Flags shared by build and check. */
-export const DUMP_FLAGS = ["--dump-ir", "--dump-asm"];
+export const DUMP_FLAGS = ["--dump-ir", "--dump-asm", "--no-verify"];
 
 /** Compiles `file` with the dumps requested by `options`, prints dumps and diagnostics; returns the result. */
 export async function compileForCli(file: string, options: Map<string, string | true>, io: CliIO): Promise<CompileResult> {
@@ -43,7 +44,7 @@ export async function compileForCli(file: string, options: Map<string, string | 
   const dump: DumpStage[] = [];
   if (options.has("--dump-ir")) dump.push("ir-release");
   if (options.has("--dump-asm")) dump.push("asm");
-  const result = compile({ fileName: file }, { dump });
+  const result = compile({ fileName: file }, { dump, verify: !options.has("--no-verify") });
   if (result.dumps["ir-release"]) io.stdout(result.dumps["ir-release"]);
   if (result.dumps.asm) io.stdout(result.dumps.asm);
   if (result.diagnostics.length) {

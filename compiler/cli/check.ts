@@ -1,11 +1,11 @@
 /**
- * `tsbpf check FILE.ts` — compile (and verify, once the verifier is wired in) without writing anything.
+ * `tsbpf check FILE.ts` — compile and verify with tsbpf's verifier, without writing anything.
  * Exit 0 when the file is fine, 1 on diagnostics, 2 on usage errors.
  */
 import { DUMP_FLAGS, compileForCli, oneSource, processIO, type CliIO } from "./build.ts";
 import { parseArgs } from "./usage.ts";
 
-const HELP = `usage: tsbpf check FILE.ts [--dump-ir] [--dump-asm]
+const HELP = `usage: tsbpf check FILE.ts [--dump-ir] [--dump-asm] [--no-verify]
 
 Type-checks and compiles FILE.ts, reporting every problem as FILE:LINE:COL - error TSBPFnnnn: message.
 Writes nothing.
@@ -13,6 +13,7 @@ Writes nothing.
 options:
   --dump-ir    print the IR to stdout
   --dump-asm   print each program's BPF assembly to stdout
+  --no-verify  skip tsbpf's verifier
   --help       show this help
 
 exit status: 0 ok, 1 diagnostics (on stderr), 2 usage error

@@ -97,6 +97,14 @@ describe("build / check commands (in-process)", () => {
     await expect(inProcess(build, "x.ts", "-o")).rejects.toThrow("option -o needs a value");
   });
 
+  test("--no-verify skips tsbpf's verifier (the object is still written)", async () => {
+    const out = join(dir, "unchecked.o");
+    expect((await inProcess(build, "test/diagnostics/cases/verifier-unchecked.ts", "-o", out)).code).toBe(1);
+    expect(existsSync(out)).toBe(false);
+    expect((await inProcess(build, "test/diagnostics/cases/verifier-unchecked.ts", "-o", out, "--no-verify")).code).toBe(0);
+    expect(existsSync(out)).toBe(true);
+  });
+
   test("--help on each", async () => {
     for (const cmd of [build, check]) {
       const r = await inProcess(cmd, "--help");
