@@ -20,7 +20,7 @@ const UNTRIGGERABLE = "Cannot be triggered from a source file";
 
 /** The `text headline` block right after `b`, if any. */
 function headlineBlock(b: Block): Block | undefined {
-  const next = BLOCKS[BLOCKS.indexOf(b) + 1];
+  const next = BLOCKS[BLOCKS.findIndex((x) => x.offset === b.offset) + 1];
   return next && next.lang === "text" && next.flags.has("headline") ? next : undefined;
 }
 
@@ -51,6 +51,7 @@ describe("error catalogue", () => {
         expect(new Set(r.diagnostics.map((d) => d.code)), `line ${b.line}`).toEqual(new Set([info.code]));
         expect(r.object).toBeUndefined();
         const shown = headlineBlock(b);
+        if (!b.flags.has("noheadline")) expect(shown, `a \`text headline\` block after line ${b.line}`).toBeDefined();
         if (shown) expect(r.diagnostics.map(headline).join("\n") + "\n", `headline block after line ${b.line}`).toBe(shown.body);
       }
     });
