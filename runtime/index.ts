@@ -78,3 +78,24 @@ async function loadCompiler(fileName: string): Promise<CompilerModule> {
     throw new CompileError(`cannot load the tsbpf compiler to build ${fileName}: ${(e as Error).message}`);
   }
 }
+
+// The kernel bridge (native bpf(2) addon): load the same objects into the live kernel, fill maps with real sockets,
+// BPF_PROG_TEST_RUN, attach to a network namespace. `openKernel()` says what is missing where it cannot work.
+export {
+  openKernel,
+  loadKernelObject,
+  kernelBridgeUnavailableReason,
+  Kernel,
+  LoadedObject,
+  KernelProgram,
+  KernelMap,
+  Link,
+  KernelError,
+  KernelUnavailableError,
+  SocketFdError,
+  benchTestRun,
+  type LoadOptions,
+  type TestRunResult,
+  type CtxSpec,
+  type SocketLike,
+} from "./kernel/index.ts";
