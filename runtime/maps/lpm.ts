@@ -30,24 +30,30 @@ export class LpmTrieMap implements VmMap {
   private prefixLen(key: Uint8Array): number {
     return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
-  /** The data bytes masked to `len` bits. */
+  /** The data bytes masked to `len` bits, as a map key. */
   private masked(key: Uint8Array, len: number): string {
-    const d = key.slice(4, this.def.keySize);
-    const full = len >> 3;
-    if (full < d.length) {
-      d[full] = d[full]! & ((0xff00 >> (len & 7)) & 0xff);
-      d.fill(0, full + 1);
-    }
-    return keyString(d);
+    return this.maskStr(keyString(key.subarray(4, this.def.keySize)), len);
+  }
+  /** `full` (the data as a key string) masked to `len` bits: string slicing, so a lookup allocates little. */
+  private maskStr(full: string, len: number): string {
+    const size = this.def.keySize - 4;
+    const whole = len >> 3;
+    if (whole >= size) return full;
+    const bits = len & 7;
+    const head = full.slice(0, whole);
+    if (bits === 0) return head + ZEROS.slice(0, size - whole);
+    const partial = String.fromCharCode(full.charCodeAt(whole) & (0xff00 >> bits) & 0xff);
+    return head + partial + ZEROS.slice(0, size - whole - 1);
   }
   lookupAt(buf: Uint8Array, off: number): Region | null {
     return this.lookup(buf.subarray(off, off + this.def.keySize));
   }
   lookup(key: Uint8Array): Region | null {
     const limit = Math.min(this.prefixLen(key), this.maxPrefix);
+    const full = keyString(key.subarray(4, this.def.keySize));
     for (const len of this.lens) {
       if (len > limit) continue;
-      const hit = this.byLen.get(len)!.get(this.masked(key, len));
+      const hit = this.byLen.get(len)!.get(this.maskStr(full, len));
       if (hit) return hit.value;
     }
     return null;
@@ -97,5 +103,8 @@ export class LpmTrieMap implements VmMap {
     return this.count;
   }
 }
+/** Zero bytes as a key string, for padding masked keys (data is at most 256 bytes). */
+const ZEROS = "\0".repeat(256);
+
 /** Re-export for callers that build keys. */
 export { keyBytes };

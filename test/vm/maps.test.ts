@@ -92,6 +92,23 @@ describe("LPM trie", () => {
     expect(m.delete(key(24, 10, 1, 2, 0))).toBe(0);
     expect(val(key(32, 10, 1, 2, 3))).toBe(8);
   });
+  test("prefixes that end inside a byte", () => {
+    const m = createMap(def);
+    expect(m.update(key(12, 10, 16, 0, 0), u32(12), 0)).toBe(0); // 10.16.0.0/12
+    expect(m.update(key(1, 128, 0, 0, 0), u32(1), 0)).toBe(0); // 128.0.0.0/1
+    const val = (k: Uint8Array): number | null => {
+      const r = m.lookup(k) as { bytes: Uint8Array } | null;
+      return r ? new DataView(r.bytes.buffer).getUint32(0, true) : null;
+    };
+    expect(val(key(32, 10, 31, 255, 255))).toBe(12);
+    expect(val(key(32, 10, 32, 0, 0))).toBeNull();
+    expect(val(key(32, 10, 15, 255, 255))).toBeNull();
+    expect(val(key(32, 200, 1, 1, 1))).toBe(1);
+    expect(val(key(32, 127, 1, 1, 1))).toBeNull();
+    expect(m.update(key(12, 10, 17, 99, 0), u32(0), 1)).toBe(E.EEXIST); // same /12 after masking
+    expect(m.delete(key(12, 10, 31, 0, 0))).toBe(0);
+    expect(val(key(32, 10, 20, 0, 0))).toBeNull();
+  });
   test("IPv6 keys (16 data bytes)", () => {
     const m = createMap(mapDef("p6", MapType.LPM_TRIE, 20, 4, 8, BPF_F_NO_PREALLOC));
     const k6 = (plen: number, first: number[]): Uint8Array => {
