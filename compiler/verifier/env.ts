@@ -25,6 +25,8 @@ export interface VerifyOptions {
   license?: string;
   /** Instruction budget (the kernel's is 1,000,000 processed instructions). */
   maxInsns?: number;
+  /** State pruning against fully explored states (default true; false only to cross-check pruning in tests). */
+  prune?: boolean;
 }
 
 /** Shared run-time context of one verification. */

@@ -184,6 +184,27 @@ export type AluKind = "add" | "sub" | "mul" | "div" | "mod" | "or" | "and" | "xo
  * 64-bit value, as in the kernel (which does not compute their ranges).
  */
 export function salu(op: AluKind, dst: Scalar, src: Scalar, w: 32 | 64): Scalar {
+  const r = salu1(op, dst, src, w);
+  // The low 32 bits of a 64-bit add/sub/mul/bitwise op (and of a left shift) depend only on the operands' low 32
+  // bits, so the 32-bit operation bounds them too (the kernel tracks both widths the same way).
+  if (w === 64 && (LOW_BITS_OPS.has(op) || (op === "lsh" && src.umax < 32n)) && !(dst.t.mask === 0n && src.t.mask === 0n)) {
+    const r32 = salu1(op, dst, src, 32);
+    return (
+      ssync({
+        ...r,
+        u32min: max(r.u32min, r32.u32min),
+        u32max: min(r.u32max, r32.u32max),
+        s32min: max(r.s32min, r32.s32min),
+        s32max: min(r.s32max, r32.s32max),
+      }) ?? r
+    );
+  }
+  return r;
+}
+
+const LOW_BITS_OPS: ReadonlySet<AluKind> = new Set(["add", "sub", "mul", "and", "or", "xor", "neg"]);
+
+function salu1(op: AluKind, dst: Scalar, src: Scalar, w: 32 | 64): Scalar {
   const a = view(dst, w);
   const b = view(src, w);
   const W = w === 64 ? U64 : U32;

@@ -104,5 +104,5 @@ describeKernel("differential fuzzing of pointer rules against the kernel", () =>
     // Most random pointer programs break a rule (that is the point); some must still pass.
     expect(accepted).toBeGreaterThan(n / 200);
     expect(falseRejects.length).toBeLessThanOrEqual(Math.ceil(n / 100));
-  });
+  }, 900_000);
 });
