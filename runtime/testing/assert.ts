@@ -25,12 +25,15 @@ export class HandlerAssertionError extends Error {
 
 /** The outcome of checking one expectation: whether it held, and the message for either polarity. */
 export interface Check {
+  /** The expectation held. */
   pass: boolean;
   /** Explains a failure of the positive expectation. */
   failure: string;
   /** Explains a failure of the negated expectation (`.not`). */
   negatedFailure: string;
+  /** What was found (socket name or verdict), for a runner's diff. */
   actual: unknown;
+  /** What was expected. */
   expected: unknown;
 }
 
@@ -102,9 +105,13 @@ export interface ExtensibleExpect {
 
 /** A matcher's answer, in the shape vitest and jest expect. */
 export interface MatcherResult {
+  /** The expectation held. */
   pass: boolean;
+  /** The failure message (for `.not`, the negated one). */
   message: () => string;
+  /** Shown as "Received" in a diff. */
   actual?: unknown;
+  /** Shown as "Expected" in a diff. */
   expected?: unknown;
 }
 

@@ -216,25 +216,41 @@ export function handlerFromObject(bytes: Uint8Array, opts: HandlerOptions = {}):
 
 const compiled = new Map<string, { stamp: string; bytes: Uint8Array }>();
 
-/** Compiles a DSL file (cached by path, size and mtime); CompileError with the formatted diagnostics otherwise. */
-async function compileFile(path: string): Promise<Uint8Array> {
+/**
+ * Compiles a DSL file, or `source` under the name `path` (cached by path and size/mtime, or by the text), and throws
+ * CompileError with the formatted diagnostics when it does not compile. The compiler is imported on first use.
+ */
+async function compileDsl(path: string, source?: string): Promise<Uint8Array> {
   let stamp: string;
-  try {
-    const st = statSync(path);
-    stamp = `${st.size}:${st.mtimeMs}`;
-  } catch (e) {
-    throw new HandlerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  if (source !== undefined) {
+    stamp = `source:${source}`;
+  } else {
+    try {
+      const st = statSync(path);
+      stamp = `${st.size}:${st.mtimeMs}`;
+    } catch (e) {
+      throw new HandlerError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
   const hit = compiled.get(path);
   if (hit?.stamp === stamp) return hit.bytes;
   const { compile, formatDiagnostics } = await import("../../compiler/index.ts");
-  const out = compile({ fileName: path });
+  const out = compile(source !== undefined ? { fileName: path, source } : { fileName: path });
   if (!out.object || out.diagnostics.length) {
     const sources = new Map(out.source !== undefined ? [[path, out.source]] : []);
     throw new CompileError(formatDiagnostics(out.diagnostics, sources) || `${path} did not compile`, out.diagnostics);
   }
   compiled.set(path, { stamp, bytes: out.object });
   return out.object;
+}
+
+/**
+ * Compiles DSL source text (a whole file, `import ... from "tsbpf"` included) and loads it as a handler: for small
+ * handlers written inline in a test. `fileName` names it in diagnostics (default `handler.ts`).
+ */
+export async function handlerFromSource(source: string, opts: HandlerOptions & { fileName?: string } = {}): Promise<Handler> {
+  if (typeof source !== "string") throw new HandlerError(`handlerFromSource takes the DSL source text (got ${typeof source})`);
+  return handlerFromObject(await compileDsl(opts.fileName ?? "handler.ts", source), opts);
 }
 
 /**
@@ -245,7 +261,7 @@ async function compileFile(path: string): Promise<Uint8Array> {
 export async function handler(source: string | URL | Uint8Array, opts: HandlerOptions = {}): Promise<Handler> {
   if (source instanceof Uint8Array) return handlerFromObject(source, opts);
   const path = source instanceof URL ? fileURLToPath(source) : resolve(source);
-  if (/\.(ts|mts|cts|tsx)$/.test(path)) return handlerFromObject(await compileFile(path), opts);
+  if (/\.(ts|mts|cts|tsx)$/.test(path)) return handlerFromObject(await compileDsl(path), opts);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);

@@ -20,10 +20,11 @@
  * - `h.run(packet)`: one program, once (BPF_PROG_TEST_RUN semantics) → `{ verdict, selected, trace, ... }`.
  * - `h.lookup(packet)`: the handler's programs attached to its namespace, then the kernel's rules and the regular
  *   listener lookup → `{ outcome, verdict, selected, runs, trace }`.
+ * - `handlerFromSource(text)`: a small handler written inline in the test.
  * - `testNetns()`: one namespace shared by several handlers, attached in order, to test how programs combine.
  * - `assertSelects` / `assertPasses` / `assertDrops` throw readable errors for runners without matchers.
  */
-export { handler, handlerFromObject, Handler, HandlerError, TestNetns } from "./handler.ts";
+export { handler, handlerFromObject, handlerFromSource, Handler, HandlerError, TestNetns } from "./handler.ts";
 export type { HandlerOptions, CallOptions, RunCallOptions, TestSocketSpec } from "./handler.ts";
 export { parsePacket, describePacket, type Packet, type PacketFields } from "./packet.ts";
 export { describeReport, type Report, type RunReport, type LookupReport, type VerdictName } from "./report.ts";
