@@ -1,6 +1,6 @@
 /**
- * BPF helpers by id, as the kernel implements them for sk_lookup programs. A helper reads its arguments r1..r5 from
- * `m.args` (lo, hi word pairs), returns r0's low word and leaves the high word in `m.h`. Pointers are VM pointers
+ * BPF helpers by id, as the kernel implements them for sk_lookup programs. A helper takes its arguments r1..r5 as
+ * (lo, hi) word pairs after (machine, pc), returns r0's low word and leaves the high word in `m.h`. Pointers are VM pointers
  * (runtime/vm/region.ts). Anything not listed faults with "helper N (name) is not supported".
  */
 import { HELPER_NAMES, Helper, SkLookupFlag } from "../../compiler/asm/helpers.ts";
@@ -12,7 +12,20 @@ import { OFF_BIAS, Region, RegionKind, VmFault, ptrHi } from "../vm/region.ts";
 import { formatPrintk } from "./printk.ts";
 
 /** A helper implementation. */
-export type HelperFn = (m: Machine, pc: number) => number;
+export type HelperFn = (
+  m: Machine,
+  pc: number,
+  l1: number,
+  h1: number,
+  l2: number,
+  h2: number,
+  l3: number,
+  h3: number,
+  l4: number,
+  h4: number,
+  l5: number,
+  h5: number,
+) => number;
 
 /** Reads `len` bytes through a pointer argument (stack, map value or read-only memory); returns a view, not a copy. */
 export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Uint8Array {
@@ -64,11 +77,10 @@ function retInt(m: Machine, v: number): number {
   return v | 0;
 }
 
-const mapLookup: HelperFn = (m, pc) => {
-  const a = m.args;
-  const map = argMap(m, a[0]!, a[1]!, pc, "map_lookup_elem");
-  const r = argRegion(m, a[2]!, a[3]!, map.def.keySize, pc, "map_lookup_elem key");
-  const v = map.lookupAt(r.bytes, (a[2]! - OFF_BIAS) | 0);
+const mapLookup: HelperFn = (m, pc, l1, h1, l2, h2) => {
+  const map = argMap(m, l1, h1, pc, "map_lookup_elem");
+  const r = argRegion(m, l2, h2, map.def.keySize, pc, "map_lookup_elem key");
+  const v = map.lookupAt(r.bytes, (l2 - OFF_BIAS) | 0);
   if (v instanceof Socket) {
     // A SOCKMAP/SOCKHASH lookup takes a reference the program must drop with sk_release.
     v.refs++;
@@ -78,24 +90,22 @@ const mapLookup: HelperFn = (m, pc) => {
   return retPtr(m, v);
 };
 
-const mapUpdate: HelperFn = (m, pc) => {
-  const a = m.args;
-  const map = argMap(m, a[0]!, a[1]!, pc, "map_update_elem");
-  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_update_elem key");
+const mapUpdate: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4) => {
+  const map = argMap(m, l1, h1, pc, "map_update_elem");
+  const key = argBytes(m, l2, h2, map.def.keySize, pc, "map_update_elem key");
   // u64 flags: anything that does not fit 32 bits is certainly invalid.
-  const flags = a[7] !== 0 ? 2 ** 32 : a[6]! >>> 0;
+  const flags = h4 !== 0 ? 2 ** 32 : l4 >>> 0;
   if (map.holdsSockets) {
-    const s = argSock(m, a[4]!, a[5]!, pc, "map_update_elem value");
+    const s = argSock(m, l3, h3, pc, "map_update_elem value");
     return retInt(m, s ? map.update(key, s, flags) : -Errno.EINVAL);
   }
-  const value = argBytes(m, a[4]!, a[5]!, map.def.valueSize, pc, "map_update_elem value");
+  const value = argBytes(m, l3, h3, map.def.valueSize, pc, "map_update_elem value");
   return retInt(m, map.update(key, value.slice(), flags));
 };
 
-const mapDelete: HelperFn = (m, pc) => {
-  const a = m.args;
-  const map = argMap(m, a[0]!, a[1]!, pc, "map_delete_elem");
-  const key = argBytes(m, a[2]!, a[3]!, map.def.keySize, pc, "map_delete_elem key");
+const mapDelete: HelperFn = (m, pc, l1, h1, l2, h2) => {
+  const map = argMap(m, l1, h1, pc, "map_delete_elem");
+  const key = argBytes(m, l2, h2, map.def.keySize, pc, "map_delete_elem key");
   return retInt(m, map.delete(key));
 };
 
@@ -105,11 +115,10 @@ const mapDelete: HelperFn = (m, pc) => {
  * family mismatch where the socket cannot serve it (v4 socket, or v6only) → EAFNOSUPPORT; an existing non-NULL
  * selection without REPLACE → EEXIST. NULL passes the socket checks.
  */
-const skAssign: HelperFn = (m, pc) => {
-  const a = m.args;
-  const sk = argSock(m, a[2]!, a[3]!, pc, "sk_assign socket");
-  const flagsLo = a[4]! >>> 0;
-  if (a[5] !== 0 || (flagsLo & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return retInt(m, -Errno.EINVAL);
+const skAssign: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3) => {
+  const sk = argSock(m, l2, h2, pc, "sk_assign socket");
+  const flagsLo = l3 >>> 0;
+  if (h3 !== 0 || (flagsLo & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return retInt(m, -Errno.EINVAL);
   if (sk) {
     if (!sk.assignable) return retInt(m, -Errno.ESOCKTNOSUPPORT);
     const ctxProto = m.ctx.view.getUint16(CtxOff.protocol, true);
@@ -123,9 +132,8 @@ const skAssign: HelperFn = (m, pc) => {
   return retInt(m, 0);
 };
 
-const skRelease: HelperFn = (m, pc) => {
-  const a = m.args;
-  const sk = argSock(m, a[0]!, a[1]!, pc, "sk_release");
+const skRelease: HelperFn = (m, pc, l1, h1) => {
+  const sk = argSock(m, l1, h1, pc, "sk_release");
   const held = m.held;
   const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
   if (!sk || i < 0) throw new VmFault(`sk_release of ${sk ? sk.name : "NULL"}, which this program holds no reference to`, pc);
@@ -157,15 +165,14 @@ const smpId: HelperFn = (m) => {
   return 0;
 };
 
-const tracePrintk: HelperFn = (m, pc) => {
-  const a = m.args;
-  const size = a[2]! >>> 0;
-  if (size === 0 || a[3] !== 0 || size > 4096) return retInt(m, -Errno.EINVAL);
-  const fmt = argBytes(m, a[0]!, a[1]!, size, pc, "trace_printk fmt");
+const tracePrintk: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5) => {
+  const size = l2 >>> 0;
+  if (size === 0 || h2 !== 0 || size > 4096) return retInt(m, -Errno.EINVAL);
+  const fmt = argBytes(m, l1, h1, size, pc, "trace_printk fmt");
   const out = formatPrintk(m, fmt, [
-    [a[4]!, a[5]!],
-    [a[6]!, a[7]!],
-    [a[8]!, a[9]!],
+    [l3, h3],
+    [l4, h4],
+    [l5, h5],
   ], pc);
   if (typeof out === "number") return retInt(m, out);
   m.trace.push(out);
@@ -185,7 +192,7 @@ export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>(
   [Helper.sk_assign, skAssign],
 ]);
 
-/** How many argument registers each implemented helper reads (the JIT copies only those into `m.args`). */
+/** How many argument registers each implemented helper reads (the JIT passes only those). */
 export const HELPER_ARGC: ReadonlyMap<number, number> = new Map<number, number>([
   [Helper.map_lookup_elem, 2],
   [Helper.map_update_elem, 4],

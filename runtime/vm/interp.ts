@@ -155,12 +155,8 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
             pc = target;
             continue;
           }
-          const a = m.args;
-          for (let i = 0; i < 5; i++) {
-            a[2 * i] = lo(r[i + 1]!);
-            a[2 * i + 1] = hi(r[i + 1]!);
-          }
-          const l = helperFor(insn.imm)(m, pc);
+          const [, r1, r2, r3, r4, r5] = r as [bigint, bigint, bigint, bigint, bigint, bigint];
+          const l = helperFor(insn.imm)(m, pc, lo(r1), hi(r1), lo(r2), hi(r2), lo(r3), hi(r3), lo(r4), hi(r4), lo(r5), hi(r5));
           r[0] = big(l, m.h);
           // r1-r5 are dead after a call (the verifier forbids reading them); both tiers scratch them to 0.
           r[1] = r[2] = r[3] = r[4] = r[5] = 0n;

@@ -239,9 +239,10 @@ function emit(p: PreparedProgram, pc: number): string {
           const t = pc + imm + 1;
           return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;${scratch}`;
         }
-        const argc = HELPER_ARGC.get(imm) ?? 5;
-        const copy = Array.from({ length: argc }, (_, i) => `A[${2 * i}]=a${i + 1};A[${2 * i + 1}]=b${i + 1};`).join("");
-        return `${copy}a0=h${imm >>> 0}(M,${pc});b0=M.h;${scratch}`;
+        // Only the argument registers the helper reads are passed (unknown helpers fault before reading any).
+        const argc = HELPER_ARGC.get(imm) ?? 0;
+        const args = Array.from({ length: argc }, (_, i) => `,a${i + 1},b${i + 1}`).join("");
+        return `a0=h${imm >>> 0}(M,${pc}${args});b0=M.h;${scratch}`;
       }
       const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? imm : insn.off);
       if (jop === JmpOp.JA) return goto2(t, p.insns.length);
@@ -341,22 +342,15 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
-  const factory = new Function("F", "S", "H", "A", "FN", "SD", "CV", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
+  const factory = new Function("F", "S", "H", "FN", "SD", "CV", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
     ...args: unknown[]
   ) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
   const fault = (reason: string, pc: number): VmFault => new VmFault(reason, pc);
-  // The generated code closes over the machine's argument buffer, so instantiate it per machine (cached).
-  let lastMachine: Machine | null = null;
-  let entryFn: ((...a: unknown[]) => number) | null = null;
-  return (m: Machine): number => {
-    if (m !== lastMachine) {
-      const fns: Record<number, (...a: unknown[]) => number> = {};
-      const fn = factory(fault, slow64, helpers, m.args, fns, SHARED, SHARED.ctx.view);
-      for (const f of p.funcs) fns[f] = fn;
-      entryFn = fn;
-      lastMachine = m;
-    }
-    return entryFn!(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-  };
+  // All BPF functions share one JS function (entered at different blocks); it takes the machine as a parameter,
+  // so one instance serves every machine.
+  const fns: Record<number, (...a: unknown[]) => number> = {};
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view);
+  for (const f of p.funcs) fns[f] = entryFn;
+  return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 }

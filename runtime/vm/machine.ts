@@ -1,7 +1,7 @@
 /**
  * The machine state shared by both execution tiers for one run: memory access with region checks, the ctx region with
  * the kernel's ctx-access semantics, the current socket selection (what bpf_sk_assign writes and ctx->sk reads),
- * helper plumbing (argument words, the high word of results), trace output, taken socket references, the instruction
+ * helper plumbing (the high word of results), trace output, taken socket references, the instruction
  * counter and its budget.
  */
 import { CTX_SIZE, CtxOff, U16_BACKED_FIELDS, ctxLoadField } from "../../compiler/abi/sk-lookup.ts";
@@ -76,8 +76,6 @@ export class Machine {
   budget: number;
   /** High word of the last load, helper result or subprogram return. */
   h = 0;
-  /** Helper arguments r1..r5 as (lo, hi) word pairs. */
-  readonly args = new Int32Array(10);
   /** The socket selected by bpf_sk_assign so far (ctx->sk). */
   selected: Socket | null = null;
   noReuseport = false;
