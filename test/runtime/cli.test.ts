@@ -3,12 +3,12 @@
  * clang corpus objects. Checks the JSON output, exit codes 0/1/2 and that errors are one line without a stack trace.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { call, exit, ldx, mov64, Size } from "../../compiler/asm/index.ts";
 import { writeObject } from "../../compiler/elf/writer.ts";
-import { beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
 const outDir = join(root, "node_modules", ".cache", `tsbpf-vm-cli-${process.pid}`);
@@ -38,6 +38,8 @@ beforeAll(async () => {
     logLevel: "silent",
   });
 });
+
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 describe("tsbpf run", () => {
   for (const tier of ["interp", "jit"]) {
