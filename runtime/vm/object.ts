@@ -27,6 +27,7 @@ export interface RunOptions {
   tier?: Tier;
   /** The selection the program starts with (ctx->sk), as a netns gives later programs. */
   selected?: Socket | null;
+  /** The NO_REUSEPORT flag of that selection. */
   noReuseport?: boolean;
 }
 
@@ -43,6 +44,7 @@ export interface RunResult {
   cookie: bigint;
   /** trace_printk lines, in order. */
   trace: string[];
+  /** Instructions executed (lddw counts once), the same on both tiers. */
   insnsExecuted: number;
   /** Names of sockets whose references (from SOCKMAP/SOCKHASH lookups) the program did not release. */
   leakedRefs: string[];
