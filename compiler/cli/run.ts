@@ -169,6 +169,9 @@ export async function run(args: string[]): Promise<number> {
     tier,
     trace: result.trace,
   };
+  // A reuseport socket selected without NO_REUSEPORT is swapped for a member of its group in a real lookup (and
+  // BPF_PROG_TEST_RUN refuses it with EOPNOTSUPP): say so.
+  if (result.selected?.reuseport) out.noReuseport = result.noReuseport;
   if (result.leakedRefs.length) out.leakedRefs = result.leakedRefs;
   out.maps = mapsAfter(obj, (v): v is InstanceType<typeof rt.Socket> => v instanceof rt.Socket);
   process.stdout.write(`${JSON.stringify(out)}\n`);
