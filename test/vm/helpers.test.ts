@@ -126,3 +126,22 @@ test("a result's trace is not changed by later runs", () => {
   expect(second.trace).toEqual(["later"]);
   expect(third.trace).toEqual(["later"]);
 });
+
+test("trace_printk %s reads a NUL-terminated string from the stack", () => {
+  // "hi!\0" at fp-72, then printk("<%s>", fp-72).
+  const insns = printk("<%s>", []);
+  const callAt = insns.findIndex((i) => i.opcode === 0x85);
+  insns.splice(
+    callAt,
+    0,
+    lddw(9, BigInt(Buffer.from("hi!\0\0\0\0\0", "latin1").readBigUInt64LE(0))),
+    stx(Size.DW, 10, -72, 9),
+    mov64(3, reg(10)),
+    alu64(AluOp.ADD, 3, -72),
+  );
+  for (const tier of TIERS) {
+    const obj = vmOf(insns);
+    expect(obj.program("prog").exec(TCP4, { tier })).toBe(5n);
+    expect(obj.machine.trace).toEqual(["<hi!>"]);
+  }
+});
