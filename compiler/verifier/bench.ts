@@ -25,7 +25,7 @@ export function benchVerify(objects: ReadonlyArray<string | { name: string; byte
   for (const o of objects) {
     const name = typeof o === "string" ? o : o.name;
     const obj = readObject(typeof o === "string" ? readFileSync(o) : o.bytes);
-    const opts = { license: obj.license || "GPL" };
+    const opts = { license: obj.license || "GPL", btf: obj.btf };
     for (const p of obj.programs) {
       let r = verifyProgram(p, obj.maps, opts);
       const times: number[] = [];

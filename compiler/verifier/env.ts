@@ -4,6 +4,7 @@
  */
 import type { Instruction } from "../asm/index.ts";
 import type { MapDef } from "../abi/maps.ts";
+import type { GlobalFunc } from "./globals.ts";
 import { type Frame, type Reg, type VState, NOT_INIT, ownStack } from "./state.ts";
 
 /** A rule violation at one instruction. `message` follows the kernel's wording. */
@@ -27,6 +28,11 @@ export interface VerifyOptions {
   maxInsns?: number;
   /** State pruning against fully explored states (default true; false only to cross-check pruning in tests). */
   prune?: boolean;
+  /**
+   * The object's raw .BTF: with the program's func info it marks global functions, which are verified on their own
+   * (as when libbpf loads the object). Without it every function is verified inline.
+   */
+  btf?: Uint8Array;
 }
 
 /** Shared run-time context of one verification. */
@@ -39,6 +45,12 @@ export class Env {
   readonly depthOf = new Map<number, number>();
   /** Call edges between function entries, for the combined stack size check. */
   readonly calls = new Map<number, Set<number>>();
+  /** Global functions by entry slot (see globals.ts). */
+  globals = new Map<number, GlobalFunc>();
+  /** True while a global function is being verified on its own. */
+  isGlobal = false;
+  /** Global functions called so far, to verify on their own afterwards. */
+  readonly globalsCalled = new Set<number>();
 
   constructor(
     readonly insns: readonly Instruction[],

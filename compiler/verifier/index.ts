@@ -10,6 +10,7 @@ import { readObject } from "../elf/reader.ts";
 import { checkCfg, isCfgError } from "./cfg.ts";
 import { Env, type VerifyOptions } from "./env.ts";
 import { explain } from "./explain.ts";
+import { globalFunctions } from "./globals.ts";
 import { explore, insnText } from "./interp.ts";
 
 export { explain } from "./explain.ts";
@@ -57,9 +58,19 @@ export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOpti
   const cfg = checkCfg(prog.insns);
   if (isCfgError(cfg)) return fail(cfg.pc, cfg.message, "", 0);
   const env = new Env(prog.insns, maps, prog.mapRelocs, opts);
+  env.globals = globalFunctions(opts.btf, prog.funcInfo);
   let r;
   try {
     r = explore(env, cfg);
+    // Then every global function it calls, each on its own (the kernel's "global and assumed valid" functions).
+    const done = new Set<number>();
+    for (;;) {
+      const next = [...env.globalsCalled].find((g) => !done.has(g));
+      if (next === undefined || r.failure) break;
+      done.add(next);
+      const g = explore(env, cfg, next);
+      r = { processed: r.processed + g.processed, failure: g.failure };
+    }
   } catch (err) {
     // A bug in the verifier itself must not crash the build, and must never let a program through.
     return fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0);
@@ -71,7 +82,7 @@ export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOpti
 /** Verifies every program of an object (license taken from the object). */
 export function verifyObject(obj: ObjectFile, opts: VerifyOptions = {}): Map<string, VerifyResult> {
   const out = new Map<string, VerifyResult>();
-  for (const p of obj.programs) out.set(p.name, verifyProgram(p, obj.maps, { license: obj.license || "GPL", ...opts }));
+  for (const p of obj.programs) out.set(p.name, verifyProgram(p, obj.maps, { license: obj.license || "GPL", btf: obj.btf, ...opts }));
   return out;
 }
 
@@ -83,7 +94,7 @@ export function verifyTime(objectBytes: Uint8Array, program: string, runs: numbe
   const obj = readObject(objectBytes);
   const prog = obj.programs.find((p) => p.name === program);
   if (!prog) return { ms: NaN, error: `no program ${program}` };
-  const opts = { license: obj.license || "GPL" };
+  const opts = { license: obj.license || "GPL", btf: obj.btf };
   let r = verifyProgram(prog, obj.maps, opts);
   const times: number[] = [];
   for (let i = 0; i < Math.max(1, runs); i++) {

@@ -70,8 +70,11 @@ function syncLinked(st: VState, r: Reg): void {
 /** Never null: pointers the kernel's reg_not_null accepts. */
 const notNull = (r: Reg): boolean => isPointer(r) && !isOrNull(r);
 
-/** Explores the program. `cfg` must come from a successful checkCfg. */
-export function explore(env: Env, cfg: Cfg): Exploration {
+/**
+ * Explores the program from its entry, or a global function from `global` (its entry slot) with arguments set up
+ * from its prototype. `cfg` must come from a successful checkCfg.
+ */
+export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   const insns = env.insns;
   const maxInsns = env.opts.maxInsns ?? 1_000_000;
   // Prune points: conditional jumps, jump targets, instructions after calls, function entries.
@@ -94,11 +97,13 @@ export function explore(env: Env, cfg: Cfg): Exploration {
   let processed = 0;
   let sinceAdd = 0;
 
-  const first = newFrame(-1, 0);
-  first.regs[1] = ptrReg("ctx");
+  const first = newFrame(-1, global ?? 0);
+  if (global === undefined) first.regs[1] = ptrReg("ctx");
+  else env.globals.get(global)!.args.forEach((a, i) => (first.regs[i + 1] = a === "ctx" ? ptrReg("ctx") : UNKNOWN));
   first.regs[10] = ptrReg("fp", { frame: 0 });
   let st: VState = { frames: [first], refs: [], parent: null };
-  let pc = 0;
+  let pc = global ?? 0;
+  env.isGlobal = global !== undefined;
 
   /** A path ended (exit, pruned or dead): its checkpoints may now be complete. */
   const endPath = (s: VState): void => {
@@ -357,6 +362,20 @@ function bpfCall(env: Env, st: VState, insn: Instruction, pc: number): number {
   const target = pc + 1 + insn.imm;
   const caller = top(st);
   (env.calls.get(caller.entry) ?? env.calls.set(caller.entry, new Set()).get(caller.entry)!).add(target);
+  const g = env.globals.get(target);
+  if (g) {
+    // Verified on its own (after this program); here only the arguments are checked against its prototype.
+    g.args.forEach((a, i) => {
+      const r = use(st, i + 1);
+      if (a === "scalar" && r.kind !== "scalar") reject(`R${i + 1} is not a scalar (argument ${i} of global function ${g.name})`);
+      if (a === "ctx" && (r.kind !== "ctx" || r.off !== 0)) reject(`arg#${i} expects pointer to ctx (global function ${g.name} got ${r.kind})`);
+      if (typeof a === "object") reject(`tsbpf does not model argument ${i} (${a.unsupported}) of global function ${g.name}`);
+    });
+    env.globalsCalled.add(target);
+    for (let r = 1; r <= 5; r++) caller.regs[r] = NOT_INIT;
+    caller.regs[0] = UNKNOWN;
+    return pc + 1;
+  }
   const callee = newFrame(pc, target);
   for (let r = 1; r <= 5; r++) callee.regs[r] = caller.regs[r]!;
   callee.regs[10] = ptrReg("fp", { frame: st.frames.length });
@@ -376,9 +395,14 @@ function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
   }
   if (st.refs.length) {
     const r = st.refs[0]!;
+    if (env.isGlobal) reject(`Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in global function would lead to reference leak`);
     reject(`Unreleased reference id=${r.id} alloc_insn=${r.insn}\nBPF_EXIT instruction in main prog would lead to reference leak`);
   }
   const r0 = use(st, 0);
+  if (env.isGlobal) {
+    if (r0.kind !== "scalar") reject(`At subprogram exit the register R0 is not a scalar value (${r0.kind})`);
+    return "exit";
+  }
   if (r0.kind !== "scalar") reject(`At program exit the register R0 is not a known value (${r0.kind})`);
   if (r0.s.smin < 0n || r0.s.smax > 1n) {
     reject(`At program exit the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [0, 1]`);

@@ -3,6 +3,9 @@
  * the kernel bridge. Success returns the processed-instruction count from the BPF_LOG_STATS line; a rejection returns
  * the errno and the verifier log.
  */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { encode, decode, type Instruction } from "../../compiler/asm/index.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjProgram, ObjectFile } from "../../compiler/elf/object.ts";
@@ -41,3 +44,20 @@ export function kernelVerdict(obj: ObjectFile, prog: string): KernelVerdict {
 
 /** An object holding one hand-written program and its maps. */
 export const objectOf = (prog: ObjProgram, maps: MapDef[], license = "GPL"): ObjectFile => ({ license, programs: [prog], maps });
+
+/**
+ * The kernel's verdict on a one-program clang object loaded the way libbpf loads it (with BTF func and line info,
+ * so global functions are verified on their own), through `bpftool prog loadall`.
+ */
+export function libbpfVerdict(path: string): KernelVerdict {
+  const dir = mkdtempSync(join("/sys/fs/bpf", "tsbpf-verify-"));
+  try {
+    execFileSync("bpftool", ["-d", "prog", "loadall", path, join(dir, "p"), "type", "sk_lookup"], { stdio: "pipe" });
+    return { ok: true, log: "" };
+  } catch (err) {
+    const e = err as { stderr?: Buffer };
+    return { ok: false, log: e.stderr?.toString() ?? String(err) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
