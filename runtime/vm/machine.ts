@@ -109,7 +109,10 @@ export class Machine {
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
     if (SHARED.stackLow < STACK_SIZE) {
-      SHARED.frames[0]!.bytes.fill(0, SHARED.stackLow);
+      const f0 = SHARED.frames[0]!.bytes;
+      // A short tail (the usual few key bytes) is cheaper to clear by hand than through TypedArray#fill.
+      if (STACK_SIZE - SHARED.stackLow <= 64) for (let i = SHARED.stackLow; i < STACK_SIZE; i++) f0[i] = 0;
+      else f0.fill(0, SHARED.stackLow);
       // Deeper frames are rare (BPF-to-BPF calls): clear them whole.
       for (let i = 1; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
       SHARED.stackLow = STACK_SIZE;
