@@ -94,3 +94,9 @@ export function loadCorpus(): Corpus {
 export function corpusPath(file: string): string {
   return `${CORPUS_DIR}${file}`;
 }
+
+/** True when a case puts a SO_REUSEPORT socket into a map (Node 20 cannot create one; see reuseport.test.ts). */
+export function usesReuseport(c: CorpusCase): boolean {
+  const values = Object.values(c.maps ?? {}).flatMap((m) => Object.values(m)) as Array<{ reuseport?: boolean } | null>;
+  return values.some((v) => typeof v === "object" && v !== null && v.reuseport === true);
+}

@@ -11,7 +11,7 @@ import { encodeCtx } from "../../runtime/kernel/ctx.ts";
 import { addonPath } from "../../runtime/kernel/native.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { decodeValue, encodeKey, encodeValue, possibleCpus } from "./kernel-case.ts";
-import { type CorpusCase, corpusPath, loadCorpus } from "./manifest.ts";
+import { type CorpusCase, corpusPath, loadCorpus, usesReuseport } from "./manifest.ts";
 
 const CHILD = fileURLToPath(new URL("./fd-child.mjs", import.meta.url));
 const PARENT = `
@@ -30,10 +30,7 @@ const corpus = loadCorpus();
 const TAG = randomBytes(3).toString("hex");
 const cases: Array<{ prog: string; object: string; c: CorpusCase }> = [];
 for (const p of corpus.programs) {
-  for (const c of p.cases) {
-    const socks = Object.values(c.maps ?? {}).flatMap((m) => Object.values(m)) as Array<{ reuseport?: boolean }>;
-    if (socks.some((s) => s?.reuseport)) cases.push({ prog: p.name, object: p.object, c });
-  }
+  for (const c of p.cases) if (usesReuseport(c)) cases.push({ prog: p.name, object: p.object, c });
 }
 const python = spawnSync("python3", ["--version"]).status === 0 ? null : "python3 is not installed";
 const addon = addonPath();
