@@ -38,15 +38,21 @@ const isSockMap = (t: number): boolean => t === MapType.SOCKMAP || t === MapType
 function mapArg(env: Env, st: VState, regno: number, helper: number): number {
   const r = use(st, regno);
   if (r.kind !== "map_ptr") reject(`R${regno} type=${r.kind} expected=map_ptr`);
-  const map = env.maps[r.map]!;
+  void helper;
+  return r.map;
+}
+
+/** The kernel's check_map_func_compatibility, made after the arguments (as the kernel orders it). */
+function mapCompatible(env: Env, m: number, helper: number): void {
+  const map = env.maps[m]!;
   if (map.type === MapType.RINGBUF || map.type === MapType.PERF_EVENT_ARRAY) {
     reject(`cannot pass map_type ${map.type} into func ${helperLabel(helper)}`);
   }
-  return r.map;
 }
 
 function memArg(env: Env, st: VState, regno: number, size: number): void {
   use(st, regno);
+  if (size === 0) reject("invalid zero-sized read");
   helperMem(env, st, regno, size, MEM_TYPES);
 }
 
@@ -94,6 +100,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       const m = mapArg(env, st, 1, id);
       const map = env.maps[m]!;
       memArg(env, st, 2, map.keySize);
+      mapCompatible(env, m, id);
       const key = constKey(st, regs[2]!, map.keySize);
       const elide = (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
       if (elide) {
@@ -120,11 +127,13 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
         memArg(env, st, 3, map.valueSize);
       }
       use(st, 4);
+      mapCompatible(env, m, id);
       break;
     }
     case Helper.map_delete_elem: {
       const m = mapArg(env, st, 1, id);
       memArg(env, st, 2, env.maps[m]!.keySize);
+      mapCompatible(env, m, id);
       break;
     }
     case Helper.trace_printk: {

@@ -385,7 +385,8 @@ function bpfCall(env: Env, st: VState, insn: Instruction, pc: number): number {
 
 function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
   if (st.frames.length > 1) {
-    const r0 = use(st, 0);
+    // A static subprogram may return without setting R0; the caller then cannot read it.
+    const r0 = top(st).regs[0]!;
     if (r0.kind === "fp" && r0.frame === st.frames.length - 1) reject("cannot return stack pointer to the caller frame");
     const callee = st.frames.pop()!;
     const caller = top(st);
