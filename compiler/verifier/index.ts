@@ -13,9 +13,14 @@ import { explain } from "./explain.ts";
 import { globalFunctions } from "./globals.ts";
 import { explore, insnText } from "./interp.ts";
 
+/** TS-terms explanation of a verifier message (explain.ts). */
 export { explain } from "./explain.ts";
+/** Options of verifyProgram/verifyObject (env.ts). */
 export type { VerifyOptions } from "./env.ts";
+/** Helper ids sk_lookup may call on the target kernel, and the subset tsbpf models (helpers.ts). */
 export { SK_LOOKUP_HELPERS, MODELLED_HELPERS } from "./helpers.ts";
+/** Per-program timing for `npm run bench` (bench.ts). */
+export { benchVerify, formatBench, type VerifyBenchRow } from "./bench.ts";
 
 /** Why a program was rejected. */
 export interface VerifyError {

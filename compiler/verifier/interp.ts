@@ -11,7 +11,7 @@ import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
 import { access, fetched } from "./memory.ts";
-import { type CmpKind, S64MAX, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
+import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
   type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, cloneState, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
 } from "./state.ts";
@@ -417,4 +417,3 @@ function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
 export const insnText = (insns: readonly Instruction[], pc: number): string =>
   insns[pc] ? formatInstruction(insns[pc]!, pc) : "<out of program>";
 
-export { S64MAX };

@@ -4,8 +4,8 @@
  */
 import { ctxLoadField, SOCK_SIZE } from "../abi/sk-lookup.ts";
 import { Env, reject, top } from "./env.ts";
-import { type Scalar, S64MIN, sconst, sconstValue, srangeU, sunknown } from "./scalar.ts";
-import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, formatReg, ownStack, ptrReg, scalarReg } from "./state.ts";
+import { type Scalar, S64MIN, sconst, sconstValue, srangeU } from "./scalar.ts";
+import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, ownStack, ptrReg, scalarReg } from "./state.ts";
 import { tformat } from "./tnum.ts";
 
 /** Largest variable offset the kernel tracks on a pointer (BPF_MAX_VAR_OFF). */
@@ -246,6 +246,5 @@ export function helperMem(env: Env, st: VState, regno: number, size: number, exp
   }
 }
 
-/** Zero-extended unknown value for `size` bytes (exported for atomics). */
+/** Zero-extended unknown value for `size` bytes (what an atomic fetch leaves in its register). */
 export const fetched = loaded;
-export { formatReg, sunknown };

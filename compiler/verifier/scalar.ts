@@ -462,4 +462,5 @@ export function sformat(s: Scalar): string {
   return parts.length ? `scalar(${parts.join(",")})` : "scalar()";
 }
 
+/** Signed 64/32-bit limits, for callers that print or compare bounds. */
 export { S64MIN, S64MAX, S32MIN, S32MAX };

@@ -80,3 +80,14 @@ describe("reports", () => {
     expect(branchy.insnsProcessed).toBe(6);
   });
 });
+
+describe("benchVerify", () => {
+  test("one row per program with its verdict, processed count and a positive time", async () => {
+    const { benchVerify, formatBench } = await import("../../compiler/verifier/index.ts");
+    const path = new URL("../fixtures/verifier/global-masked.o", import.meta.url).pathname;
+    const rows = benchVerify([path], 3);
+    expect(rows).toEqual([{ object: path, program: "ok_global_result_masked", ok: true, slots: expect.any(Number), processed: expect.any(Number), ms: expect.any(Number) }]);
+    expect(rows[0]!.ms).toBeGreaterThan(0);
+    expect(formatBench(rows).split("\n")[0]).toMatch(/^object\s+program\s+verdict\s+slots\s+processed\s+µs$/);
+  });
+});
