@@ -108,8 +108,8 @@ export class TestNetns {
   lookup(packet: Packet, opts: CallOptions = {}): LookupReport {
     const desc = describePacket(packet);
     const r = this.ns.lookup(toCtxInput(packet), { tier: opts.tier ?? this.tier });
-    // The VM hands out its trace array without copying and keeps it across runs that printed nothing, so within a
-    // lookup a run whose array the next run still uses printed nothing itself (only the last user of an array wrote).
+    // Defensive: the VM hands out its trace array without copying. Had it kept one array across runs (it once did for
+    // runs that printed nothing), only the last run using an array wrote to it, so earlier sharers printed nothing.
     const runs = r.runs.map((run, i) => {
       const rep = runReport(this.ns.programs[i]!.name, desc, run);
       if (r.runs[i + 1]?.trace === run.trace) rep.trace = [];
