@@ -15,6 +15,9 @@ await build({
   entryPoints,
   outdir: "dist",
   bundle: true,
+  // Shared code goes into chunks loaded on demand, so `tsbpf objdump`/`run x.o` never load ts-morph.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   platform: "node",
   format: "esm",
   target: "node20",
