@@ -70,7 +70,7 @@ type CompilerModule = typeof import("../compiler/index.ts");
 
 async function loadCompiler(fileName: string): Promise<CompilerModule> {
   // dist/runtime.js, or a shared chunk in dist/chunks/ (the build splits code), or the TypeScript source tree.
-  const candidates = ["./compiler.js", "../compiler.js", "../compiler/index.ts"].map((p) => new URL(p, import.meta.url));
+  const candidates = ["./compiler.js", "./compiler.mjs", "../compiler.js", "../compiler/index.ts"].map((p) => new URL(p, import.meta.url));
   const found = candidates.find((u) => u.protocol !== "file:" || existsSync(fileURLToPath(u)));
   if (!found) throw new CompileError(`cannot build ${fileName}: the tsbpf compiler is not installed next to the runtime`);
   try {
