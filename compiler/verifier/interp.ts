@@ -10,6 +10,7 @@ import { type Cfg, jumpTarget } from "./cfg.ts";
 import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts";
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
+import { liveRegisters } from "./liveness.ts";
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
@@ -93,6 +94,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   });
   const explored = new Map<number, Checkpoint[]>();
   const pruning = env.opts.prune !== false;
+  const live = liveRegisters(insns, cfg.lddwTail);
   const stack: Pending[] = [];
   let processed = 0;
   let sinceAdd = 0;
@@ -129,7 +131,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
         if (open++ < 4 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
         continue;
       }
-      if (done++ < 16 && pruning && stateCovers(cp.state, st, false)) return true;
+      if (done++ < 16 && pruning && stateCovers(cp.state, st, false, live[pc])) return true;
     }
     if (looping && sinceAdd < 100) return false;
     sinceAdd = 0;

@@ -238,14 +238,16 @@ function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
  * True when every behaviour possible from `cur` is possible from `old` (so a fully explored `old` proves `cur` safe),
  * or, with `exact`, when the two states are the same up to renaming of ids (loop detection).
  */
-export function stateCovers(old: VState, cur: VState, exact: boolean): boolean {
+export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7ff): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let fi = 0; fi < old.frames.length; fi++) {
     const a = old.frames[fi]!;
     const b = cur.frames[fi]!;
     if (a.callsite !== b.callsite) return false;
-    for (let r = 0; r < 11; r++) if (!regCovers(a.regs[r]!, b.regs[r]!, ids, exact)) return false;
+    // Registers of the innermost frame that are never read again do not matter (not for exact comparisons).
+    const mask = !exact && fi === old.frames.length - 1 ? live : 0x7ff;
+    for (let r = 0; r < 11; r++) if (mask & (1 << r) && !regCovers(a.regs[r]!, b.regs[r]!, ids, exact)) return false;
     for (let slot = 0; slot < 64; slot++) {
       const base = STACK_SIZE - 8 * (slot + 1);
       const sa = a.spills[slot];

@@ -91,3 +91,14 @@ describe("benchVerify", () => {
     expect(formatBench(rows).split("\n")[0]).toMatch(/^object\s+program\s+verdict\s+slots\s+processed\s+µs$/);
   });
 });
+
+describe("liveness", () => {
+  test("a register is live from its last write to its last read, r0 at exit, r1-r5 at calls", async () => {
+    const { liveRegisters } = await import("../../compiler/verifier/liveness.ts");
+    const p = asmProgram("t", [ldx(Size.W, 2, 1, 60), mov64(3, 7), jmp64(JmpOp.JEQ, 2, 0, "a"), call(5), L(mov64(0, 1), "a"), exit()]);
+    const live = liveRegisters(p.insns, p.insns.map(() => false));
+    const regs = (m: number): number[] => [...Array(11).keys()].filter((r) => m & (1 << r));
+    // r4/r5 are read by the helper call without a write before it, so they are live from the entry.
+    expect(Array.from(live, (m) => regs(m).join(","))).toEqual(["1,4,5", "1,2,4,5", "1,2,3,4,5", "1,2,3,4,5", "", "0"]);
+  });
+});
