@@ -24,8 +24,12 @@ export const SK_LOOKUP_HELPERS: ReadonlySet<number> = new Set([
 /** Highest helper id the kernel knows (__BPF_FUNC_MAX_ID - 1). */
 export const MAX_HELPER_ID = 211;
 
-/** Helpers without arguments that return an unknown integer. */
-const PLAIN: ReadonlySet<number> = new Set([5, 7, 8, 42, 118, 125, 160, 208]);
+/**
+ * Helpers without arguments that return an integer: ktime_get_ns, get_current_pid_tgid, get_current_uid_gid,
+ * get_prandom_u32, get_smp_processor_id, get_numa_node_id, get_current_cgroup_id, jiffies64, ktime_get_boot_ns,
+ * ktime_get_coarse_ns, ktime_get_tai_ns.
+ */
+const PLAIN: ReadonlySet<number> = new Set([5, 14, 15, 7, 8, 42, 80, 118, 125, 160, 208]);
 
 /** Helpers tsbpf's verifier models (the others among SK_LOOKUP_HELPERS are refused as unsupported). */
 export const MODELLED_HELPERS: ReadonlySet<number> = new Set([...PLAIN, 1, 2, 3, 6, 86, 124]);
