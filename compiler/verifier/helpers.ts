@@ -39,10 +39,9 @@ const MEM_TYPES = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf,
 
 const isSockMap = (t: number): boolean => t === MapType.SOCKMAP || t === MapType.SOCKHASH;
 
-function mapArg(env: Env, st: VState, regno: number, helper: number): number {
+function mapArg(st: VState, regno: number): number {
   const r = use(st, regno);
   if (r.kind !== "map_ptr") reject(`R${regno} type=${r.kind} expected=map_ptr`);
-  void helper;
   return r.map;
 }
 
@@ -101,7 +100,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
   let r0: Reg = UNKNOWN;
   switch (id) {
     case Helper.map_lookup_elem: {
-      const m = mapArg(env, st, 1, id);
+      const m = mapArg(st, 1);
       const map = env.maps[m]!;
       memArg(env, st, 2, map.keySize);
       mapCompatible(env, m, id);
@@ -121,7 +120,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       break;
     }
     case Helper.map_update_elem: {
-      const m = mapArg(env, st, 1, id);
+      const m = mapArg(st, 1);
       const map = env.maps[m]!;
       memArg(env, st, 2, map.keySize);
       if (isSockMap(map.type)) {
@@ -135,7 +134,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       break;
     }
     case Helper.map_delete_elem: {
-      const m = mapArg(env, st, 1, id);
+      const m = mapArg(st, 1);
       memArg(env, st, 2, env.maps[m]!.keySize);
       mapCompatible(env, m, id);
       break;

@@ -291,7 +291,7 @@ function atomic(env: Env, st: VState, insn: Instruction, size: number): void {
 function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean, fork: (s: VState, at: number) => void): number | "exit" {
   const op = insn.opcode & 0xf0;
   if (op === JmpOp.JA) return jumpTarget(insn, pc);
-  if (op === JmpOp.EXIT) return exitInsn(env, st, pc);
+  if (op === JmpOp.EXIT) return exitInsn(env, st);
   if (op === JmpOp.CALL) {
     if (insn.src === Pseudo.CALL && !is32) return bpfCall(env, st, insn, pc);
     if (insn.src === Pseudo.KFUNC_CALL) reject("calling kernel functions is not allowed (tsbpf does not model kfuncs)");
@@ -385,7 +385,7 @@ function bpfCall(env: Env, st: VState, insn: Instruction, pc: number): number {
   return target;
 }
 
-function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
+function exitInsn(env: Env, st: VState): number | "exit" {
   if (st.frames.length > 1) {
     // A static subprogram may return without setting R0; the caller then cannot read it.
     const r0 = top(st).regs[0]!;
@@ -410,8 +410,6 @@ function exitInsn(env: Env, st: VState, pc: number): number | "exit" {
   if (r0.s.smin < 0n || r0.s.smax > 1n) {
     reject(`At program exit the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [0, 1]`);
   }
-  void env;
-  void pc;
   return "exit";
 }
 
