@@ -44,7 +44,9 @@ function seeds(): Seed[] {
         continue;
       }
       for (const p of obj.programs) {
-        if (p.funcInfo.length <= 1 && verifyProgram(p, obj.maps).ok) out.push({ prog: p, maps: obj.maps, license: obj.license || "GPL" });
+        // Mutants load through the kernel bridge: no global functions or global data (it handles neither like libbpf).
+        const plain = p.funcInfo.length <= 1 && !p.mapRelocs.some((r) => r.kind === "value");
+        if (plain && verifyProgram(p, obj.maps).ok) out.push({ prog: p, maps: obj.maps, license: obj.license || "GPL" });
       }
     }
   }
