@@ -19,8 +19,28 @@ export interface VerifyBenchRow {
   ms: number;
 }
 
+/**
+ * `npm run bench` entry (bench/sections/common.ts VerifierProvider): median wall time in ms of `runs` verifications
+ * of `program` in an ELF object, after one warm-up run, with its processed count and rejection message.
+ */
+export function benchVerify(objectBytes: Uint8Array, program: string, runs: number): { ms: number; processed?: number; error?: string } {
+  const obj = readObject(objectBytes);
+  const prog = obj.programs.find((p) => p.name === program);
+  if (!prog) return { ms: NaN, error: `no program ${program}` };
+  const opts = { license: obj.license || "GPL", btf: obj.btf };
+  let r = verifyProgram(prog, obj.maps, opts);
+  const times: number[] = [];
+  for (let i = 0; i < Math.max(1, runs); i++) {
+    const t0 = performance.now();
+    r = verifyProgram(prog, obj.maps, opts);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[times.length >> 1]!, processed: r.insnsProcessed, error: r.ok ? undefined : r.error?.message };
+}
+
 /** Times the verifier on every program of the given objects (file paths or `{ name, bytes }`). */
-export function benchVerify(objects: ReadonlyArray<string | { name: string; bytes: Uint8Array }>, runs = 20): VerifyBenchRow[] {
+export function benchVerifyObjects(objects: ReadonlyArray<string | { name: string; bytes: Uint8Array }>, runs = 20): VerifyBenchRow[] {
   const rows: VerifyBenchRow[] = [];
   for (const o of objects) {
     const name = typeof o === "string" ? o : o.name;

@@ -2,6 +2,7 @@
  * Structural checks and API behaviour that need no kernel: control-flow errors, malformed input, line info lookup,
  * explanations, state printing.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { AluOp, JmpOp, Size, alu64, call, callLocal, exit, ja, jmp64, ldMap, ldx, mov64, reg, st, withLabel } from "../../compiler/asm/index.ts";
 import { checkCfg, isCfgError } from "../../compiler/verifier/cfg.ts";
@@ -83,9 +84,12 @@ describe("reports", () => {
 
 describe("benchVerify", () => {
   test("one row per program with its verdict, processed count and a positive time", async () => {
-    const { benchVerify, formatBench } = await import("../../compiler/verifier/index.ts");
+    const { benchVerify, benchVerifyObjects, formatBench } = await import("../../compiler/verifier/index.ts");
     const path = new URL("../fixtures/verifier/global-masked.o", import.meta.url).pathname;
-    const rows = benchVerify([path], 3);
+    const one = benchVerify(readFileSync(path), "ok_global_result_masked", 3);
+    expect(one).toEqual({ ms: expect.any(Number), processed: expect.any(Number), error: undefined });
+    expect(benchVerify(readFileSync(path), "nope", 1).error).toBe("no program nope");
+    const rows = benchVerifyObjects([path], 3);
     expect(rows).toEqual([{ object: path, program: "ok_global_result_masked", ok: true, slots: expect.any(Number), processed: expect.any(Number), ms: expect.any(Number) }]);
     expect(rows[0]!.ms).toBeGreaterThan(0);
     expect(formatBench(rows).split("\n")[0]).toMatch(/^object\s+program\s+verdict\s+slots\s+processed\s+µs$/);
