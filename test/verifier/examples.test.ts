@@ -30,3 +30,32 @@ describeKernel("examples: accepted by tsbpf's verifier and by the kernel", () =>
     }
   });
 });
+
+/** A program whose counted loop the compiler keeps as a real loop (more than 64 iterations). */
+const loopSource = (n: number, body: string): string => `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, type u32 } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  let n: u32 = 0;
+  for (let j = 0; j < ${n}; j++) { ${body} }
+  return n === 0 ? SK_PASS : SK_DROP;
+}
+`;
+
+describeKernel("compiled loops: tsbpf's verdict equals the kernel's", () => {
+  const shapes: [string, string][] = [
+    ["accumulate", "n += ctx.localPort;"],
+    ["branch", "if (ctx.localPort === j) n++;"],
+  ];
+  // A branch in a 100-iteration loop already exceeds both verifiers' one million instructions (one case suffices).
+  const rows = [
+    ...[100, 1000, 8192].map((n) => [`${shapes[0]![0]} x${n}`, n, shapes[0]![1]] as const),
+    [`${shapes[1]![0]} x100`, 100, shapes[1]![1]] as const,
+  ];
+  test.each(rows)("%s", (_label, n, body) => {
+    const r = compile({ fileName: "loop.ts", source: loopSource(n, body) }, { verify: false });
+    expect(r.diagnostics.map((d) => d.message)).toEqual([]);
+    const obj = readObject(r.object!);
+    const ours = verifyObject(obj).get("p")!;
+    const k = kernelVerdict(obj, "p");
+    expect({ ok: ours.ok, error: ours.error?.message }).toMatchObject({ ok: k.ok });
+  });
+});
