@@ -15,7 +15,10 @@ import { refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
-import { OFF_BIAS, VmFault } from "./region.ts";
+import { OFF_BIAS, RegionKind, VmFault, ptrHi } from "./region.ts";
+import type { Instruction } from "../../compiler/asm/instruction.ts";
+import { Helper } from "../../compiler/asm/helpers.ts";
+import type { VmMap } from "../maps/map.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
 export type JitFn = (m: Machine) => number;
@@ -61,8 +64,28 @@ const JCOND32: Record<number, (d: number, sl: string) => string> = {
 
 const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
+/**
+ * What the JIT knows about a register inside one basic block (forgotten at every block start, so no proof crosses a
+ * jump): a map handle from `lddw rX, map`, or r10 plus a constant. Used to call map lookups on a pre-resolved map
+ * with the key read straight from the stack frame (the checks the helper would make are then proven statically).
+ */
+type Known = { map: VmMap } | { fp: number } | undefined;
+
+/** The generated source, plus the constants (pre-resolved maps) it refers to as K[i]. */
+export interface JitSource {
+  source: string;
+  consts: unknown[];
+  /** True when the source is a one-parameter entry function body (single BPF function, depth 0). */
+  single: boolean;
+}
+
 /** Generates the JS source of the whole program (exported for debugging and tests). */
 export function jitSource(p: PreparedProgram): string {
+  return jitProgram(p).source;
+}
+
+/** Generates the function body and its constants. */
+function jitProgram(p: PreparedProgram): JitSource {
   const insns = p.insns;
   const n = insns.length;
   // Block leaders: function entries, jump targets, instructions after a jump or exit.
@@ -83,25 +106,42 @@ export function jitSource(p: PreparedProgram): string {
       leaders.add(pc + 1);
     }
     if ((insn.opcode & 7) === Class.JMP && (insn.opcode & 0xf0) === JmpOp.EXIT) leaders.add(pc + 1);
-    if (p.invalid[pc] !== undefined) leaders.add(pc + 1);
   }
+  const consts: unknown[] = [];
+  const constIndex = new Map<unknown, number>();
+  const constRef = (v: unknown): string => {
+    let i = constIndex.get(v);
+    if (i === undefined) {
+      i = consts.length;
+      consts.push(v);
+      constIndex.set(v, i);
+    }
+    return `K${i}`;
+  };
   // Emit the slots reachable by straight-line execution from a leader; lddw second halves only when they are leaders.
   const body: string[] = [];
   let blockLen = 0;
   let blockStartIdx = -1;
+  let known: Known[] = [];
+  let minStore = STACK_SIZE;
   const startBlock = (pc: number): void => {
     body.push(`case ${pc}:`);
     blockStartIdx = body.length;
     body.push(""); // placeholder for the counter update
     blockLen = 0;
+    known = [];
   };
   const endBlockCount = (): void => {
-    if (blockStartIdx >= 0) body[blockStartIdx] = `if((M.n+=${blockLen})>M.budget)M.overBudget(${blockStartPc});`;
+    if (blockStartIdx >= 0) body[blockStartIdx] = `if((n+=${blockLen})>BU)M.overBudget(${blockStartPc});`;
   };
   let blockStartPc = 0;
   const goto = (t: number): string => goto2(t, n);
+  // An emitted invalid instruction ends its block (the next slot starts a new one even when nothing jumps to it,
+  // so that the counter of a block never includes code after a fault). Skipped lddw halves end nothing.
+  let afterFault = false;
   for (let pc = 0; pc < n; ) {
-    if (leaders.has(pc)) {
+    if (leaders.has(pc) || afterFault) {
+      afterFault = false;
       endBlockCount();
       blockStartPc = pc;
       startBlock(pc);
@@ -110,12 +150,16 @@ export function jitSource(p: PreparedProgram): string {
     const bad = p.invalid[pc];
     if (bad !== undefined) {
       body.push(`throw F(${JSON.stringify(bad)},${pc});`);
+      afterFault = true;
       pc++;
       continue;
     }
     // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
     // at the loop header and make V8 box it.
-    const code = emit(p, pc);
+    const code = emitKnown(p, pc, known, constRef) ?? emit(p, pc);
+    const o = directStoreOffset(insns[pc]!);
+    if (o !== undefined && o < minStore) minStore = o;
+    track(p, pc, known);
     body.push(code.startsWith("t=") ? `{let ${code}}` : code);
     if (p.insns[pc]!.opcode !== LDDW) {
       pc++;
@@ -140,10 +184,105 @@ export function jitSource(p: PreparedProgram): string {
     .map((line) => line.replace(/^case (\d+):$/, (_x, pc: string) => `case ${blockOf.get(Number(pc))}:`))
     .map((line) => line.replace(/\{pc=(\d+);continue;\}/g, (_x, pc: string) => `{bb=${blockOf.get(Number(pc))};continue;}`))
     .join("\n");
-  // Function entry → block number; single-function programs (the usual case) need no lookup.
-  const entry =
-    p.funcs.length === 1 ? `${blockOf.get(p.funcs[0]!)}` : p.funcs.map((f) => `entry===${f}?${blockOf.get(f)}:`).join("") + "-1";
-  return `let bb=${entry};const a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view;\nfor(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
+  // Every direct stack store this program can make lowers the reset watermark once per run, at entry, instead of at
+  // each store (clearing a few more zero bytes at the next reset changes nothing).
+  const stackMark = minStore < STACK_SIZE ? `if(${minStore}<SD.stackLow)SD.stackLow=${minStore};` : "";
+  const loop = `for(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
+  const calls = p.insns.some((i, pc) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL && p.invalid[pc] === undefined);
+  if (p.funcs.length === 1 && !calls) {
+    // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel sets them (r1 = ctx, the
+    // rest 0) and frame 0's words and views are constants.
+    const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => (r === 1 ? `a1=${OFF_BIAS},b1=${CTX_HI}` : `a${r}=0,b${r}=0`)).join(",");
+    return {
+      source: `let bb=${blockOf.get(p.funcs[0]!)},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${stackMark}\n${loop}`,
+      consts,
+      single: true,
+    };
+  }
+  // Function entry → block number.
+  const entry = p.funcs.map((f) => `entry===${f}?${blockOf.get(f)}:`).join("") + "-1";
+  return {
+    source: `let bb=${entry},n=M.n;const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${stackMark}\n${loop}`,
+    consts,
+    single: false,
+  };
+}
+
+/** The frame offset a direct (r10-relative, in-frame) store writes at, or undefined. */
+function directStoreOffset(insn: Instruction): number | undefined {
+  const cls = insn.opcode & 7;
+  if ((cls !== Class.ST && cls !== Class.STX) || insn.dst !== 10 || (insn.opcode & 0xe0) !== Mode.MEM) return undefined;
+  const o = STACK_SIZE + insn.off;
+  return o >= 0 && o + SIZES[insn.opcode & 0x18]! <= STACK_SIZE ? o : undefined;
+}
+
+/** Updates what is known about registers after the (valid) instruction at `pc`. */
+function track(p: PreparedProgram, pc: number, known: Known[]): void {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const d = insn.dst;
+  switch (cls) {
+    case Class.ALU64: {
+      const aop = op & 0xf0;
+      const x = (op & Source.X) !== 0;
+      if (aop === AluOp.MOV && x && insn.off === 0) {
+        known[d] = insn.src === 10 ? { fp: 0 } : known[insn.src];
+        return;
+      }
+      const k = known[d];
+      if (k && "fp" in k && !x && (aop === AluOp.ADD || aop === AluOp.SUB) && insn.off === 0) {
+        known[d] = { fp: k.fp + (aop === AluOp.ADD ? insn.imm | 0 : -(insn.imm | 0)) };
+        return;
+      }
+      known[d] = undefined;
+      return;
+    }
+    case Class.LD: {
+      const v = p.lddw.get(pc);
+      const map = v?.kind === "ptr" && v.offset === 0 && v.region.kind === RegionKind.Map ? (v.region.owner as VmMap) : undefined;
+      known[d] = map && typeof map.lookupAt === "function" ? { map } : undefined;
+      return;
+    }
+    case Class.JMP:
+      if ((op & 0xf0) === JmpOp.CALL) for (let r = 0; r <= 5; r++) known[r] = undefined;
+      return;
+    case Class.JMP32:
+    case Class.ST:
+      return;
+    case Class.STX:
+      // Atomic fetch variants write src, cmpxchg writes r0.
+      if ((op & 0xe0) === Mode.ATOMIC) {
+        known[insn.src] = undefined;
+        known[0] = undefined;
+      }
+      return;
+    default:
+      known[d] = undefined;
+  }
+}
+
+/**
+ * A specialised instruction when the block-local facts allow one, else undefined. map_lookup_elem on a known map
+ * with a key at a known in-frame stack offset: the helper's checks (a map pointer, key bytes readable) hold by
+ * construction, so the lookup is a direct, monomorphic call on that map's own lookupAt, followed by what the helper
+ * does with the result (a socket reference taken, or a pointer to the value region).
+ */
+function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v: unknown) => string): string | undefined {
+  const insn = p.insns[pc]!;
+  if (insn.opcode !== (Class.JMP | JmpOp.CALL) || insn.src !== 0 || insn.imm !== Helper.map_lookup_elem) return undefined;
+  const k1 = known[1];
+  const k2 = known[2];
+  if (!k1 || !("map" in k1) || !k2 || !("fp" in k2)) return undefined;
+  const map = k1.map;
+  const o = STACK_SIZE + k2.fp;
+  if (o < 0 || o + map.def.keySize > STACK_SIZE) return undefined;
+  const K = constRef(map);
+  const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
+  if (map.holdsSockets) {
+    return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=PH(v.region);}}${scratch}`;
+  }
+  return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=PH(v);}}${scratch}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -232,12 +371,12 @@ function emit(p: PreparedProgram, pc: number): string {
     case Class.JMP:
     case Class.JMP32: {
       const jop = op & 0xf0;
-      if (jop === JmpOp.EXIT) return `M.h=b0;return a0;`;
+      if (jop === JmpOp.EXIT) return `M.n=n;M.h=b0;return a0;`;
       if (jop === JmpOp.CALL) {
         const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
         if (s === Pseudo.CALL) {
           const t = pc + imm + 1;
-          return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;${scratch}`;
+          return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});M.n=n;a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;n=M.n;${scratch}`;
         }
         // Only the argument registers the helper reads are passed (unknown helpers fault before reading any).
         const argc = HELPER_ARGC.get(imm) ?? 0;
@@ -319,7 +458,8 @@ function stackStore(off: number, size: number, lo: string, hi: string): string |
   const o = STACK_SIZE + off;
   if (o < 0 || o + size > STACK_SIZE) return undefined;
   const w = size === 1 ? `SV.setUint8(${o},${lo});` : size === 2 ? `SV.setUint16(${o},${lo},true);` : `SV.setInt32(${o},${lo},true);`;
-  return `${w}${size === 8 ? `SV.setInt32(${o + 4},${hi},true);` : ""}if(${o}<SD.stackLow)SD.stackLow=${o};`;
+  // The reset watermark (SD.stackLow) is lowered once at entry for all direct stores (see jitProgram).
+  return `${w}${size === 8 ? `SV.setInt32(${o + 4},${hi},true);` : ""}`;
 }
 
 /** A jump to slot `t`, or the fault the interpreter raises for a target outside the program. */
@@ -337,20 +477,24 @@ function shift64(aop: number, A: string, B: string, k: number): string {
 
 /** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
 export function jitCompile(p: PreparedProgram): JitFn {
-  const src = jitSource(p);
-  const params = ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
+  const { source, consts, single } = jitProgram(p);
+  const params = single ? ["M"] : ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
-  const hoisted = helperIds.length ? `const ${helperIds.map((id) => `h${id}=H(${id})`).join(",")};\n` : "";
-  const factory = new Function("F", "S", "H", "FN", "SD", "CV", `"use strict";\n${hoisted}return function bpf(${params.join(",")}){\n${src}\n};`) as (
-    ...args: unknown[]
-  ) => (...a: unknown[]) => number;
+  const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
+  const prelude = hoisted.length ? `const ${hoisted.join(",")};\n` : "";
+  const factory = new Function(
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0",
+    `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
+  ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
   const fault = (reason: string, pc: number): VmFault => new VmFault(reason, pc);
   // All BPF functions share one JS function (entered at different blocks); it takes the machine as a parameter,
   // so one instance serves every machine.
   const fns: Record<number, (...a: unknown[]) => number> = {};
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view);
+  const f0 = SHARED.frames[0]!;
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ptrHi, ptrHi(f0), f0.view, f0.bytes);
   for (const f of p.funcs) fns[f] = entryFn;
+  if (single) return entryFn as JitFn;
   return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 }
