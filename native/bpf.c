@@ -120,6 +120,23 @@ static napi_value map_create(napi_env env, napi_callback_info info) {
   return make_i32(env, (int32_t)fd);
 }
 
+/*
+ * mapFreeze(fd): BPF_MAP_FREEZE. Afterwards user space can no longer write the map (updates fail with EPERM);
+ * loaders freeze `.rodata` maps after filling them, which lets the verifier treat their contents as constants.
+ */
+static napi_value map_freeze(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int32_t fd;
+  if (!arg_i32(env, argv[0], &fd, "fd")) return NULL;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.map_fd = fd;
+  if (sys_bpf(BPF_MAP_FREEZE, &attr) < 0) return throw_errno(env, errno, "bpf(BPF_MAP_FREEZE)", NULL);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
 /* mapLookup(fd, key, valueOut) -> true when found, false on ENOENT */
 static napi_value map_lookup(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
@@ -555,6 +572,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("linkInfo", link_info),         EXPORT("close", close_fd),
       EXPORT("socketCookie", socket_cookie), EXPORT("openPath", open_path),
       EXPORT("btfLoad", btf_load),             EXPORT("linkUpdate", link_update),             EXPORT("fdFromProcess", fd_from_process),
+      EXPORT("mapFreeze", map_freeze),
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -37,6 +37,10 @@ export const enum UpdateFlag {
 
 /** map_flags: BPF_F_NO_PREALLOC, required by LPM_TRIE. */
 export const BPF_F_NO_PREALLOC = 1;
+/** map_flags: BPF_F_RDONLY_PROG, programs may only read the map (libbpf sets it on `.rodata` maps). */
+export const BPF_F_RDONLY_PROG = 0x80;
+/** map_flags: BPF_F_MMAPABLE (libbpf 1.1 sets it on every global-data map). */
+export const BPF_F_MMAPABLE = 0x400;
 /** `pinning` value of libbpf's LIBBPF_PIN_BY_NAME. */
 export const LIBBPF_PIN_BY_NAME = 1;
 
@@ -54,4 +58,11 @@ export interface MapDef {
   /** BTF type ids of key and value in the object's .BTF, when known (0 = none). */
   keyTypeId?: number;
   valueTypeId?: number;
+  /**
+   * Global-data maps only (libbpf's internal maps: one ARRAY element holding a whole `.rodata*`/`.data*`/`.bss`
+   * section; `name` is the section name): the bytes of element 0 when the map is created (zeros for `.bss`).
+   */
+  initialValue?: Uint8Array;
+  /** Global-data maps only: BPF_MAP_FREEZE after filling (`.rodata*`), so user space cannot change it any more. */
+  frozen?: boolean;
 }

@@ -1,7 +1,9 @@
 /**
  * `tsbpf objdump FILE.o` — disassembles every program of a BPF ELF object (ours or clang's), linked as libbpf would
  * load it, in llvm-objdump-16's instruction layout, with the source lines from BTF line info interleaved like
- * `llvm-objdump -S` and map relocations shown under the ld_imm64 that receives the map.
+ * `llvm-objdump -S` and map relocations shown under the ld_imm64 that receives the map. A global-data reference (an
+ * ld_imm64 the reader rewrote to BPF_PSEUDO_MAP_VALUE) reads `rN = <offset> ll` with `R_BPF_64_64 <section>+<offset>
+ * (map value)` under it, so the listing names the variable's section and offset, not the encoding.
  */
 import { readFileSync } from "node:fs";
 import { disassemble } from "../asm/index.ts";
@@ -14,7 +16,9 @@ const HELP = `usage: tsbpf objdump FILE.o [--btf]
 
 Disassembles every program of a BPF ELF object (compiled by tsbpf or clang), with subprograms linked after the
 program that calls them, as libbpf loads them. Source lines from BTF line info are shown as '; <line>', map
-relocations as 'R_BPF_64_64 <map>' under the instruction that loads the map. The object's maps are listed at the end.
+relocations as 'R_BPF_64_64 <map>' under the instruction that loads the map, and references to global variables as
+'R_BPF_64_64 <section>+<offset> (map value)'. The object's maps are listed at the end; global-data maps (one per
+.rodata/.data/.bss section, as libbpf creates them) are marked as such.
 
 options:
   --btf     also print the object's BTF types (as 'bpftool btf dump file' does)
@@ -35,7 +39,7 @@ export function formatProgram(p: ObjProgram): string[] {
   const fns = functions(p);
   const fnAt = (pc: number): { slot: number; name: string } => fns.filter((f) => f.slot <= pc).pop() ?? fns[0]!;
   const starts = new Map(fns.map((f) => [f.slot, f.name]));
-  const relocs = new Map(p.mapRelocs.map((r) => [r.slot, r.map]));
+  const relocs = new Map(p.mapRelocs.map((r) => [r.slot, r]));
   const lines = new Map(p.lineInfo.map((l) => [l.slot, l]));
   const target = (pc: number): string => {
     const f = fnAt(pc);
@@ -59,9 +63,15 @@ export function formatProgram(p: ObjProgram): string[] {
       if (key !== lastLine) out.push(`; ${src.text}`);
       lastLine = key;
     }
-    out.push(line);
-    const map = relocs.get(pc);
-    if (map !== undefined) out.push(`\t\tR_BPF_64_64\t${map}`);
+    const reloc = relocs.get(pc);
+    if (reloc?.kind === "value") {
+      // The encoding (src 2, offset in the second slot) would print as offset << 32; show the offset itself.
+      const off = `0x${(reloc.offset ?? 0).toString(16)}`;
+      out.push(line.replace(/= -?0x[0-9a-f]+ ll$/, `= ${off} ll`), `\t\tR_BPF_64_64\t${reloc.map}+${off} (map value)`);
+    } else {
+      out.push(line);
+      if (reloc) out.push(`\t\tR_BPF_64_64\t${reloc.map}`);
+    }
   }
   return out;
 }
@@ -77,6 +87,7 @@ export function formatMaps(obj: ObjectFile): string[] {
     `max_entries ${m.maxEntries}`,
     `flags 0x${m.flags.toString(16)}`,
     ...(m.pinning ? ["pinned by name"] : []),
+    ...(m.initialValue ? [m.frozen ? "global data, frozen" : "global data"] : []),
   ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   return ["Maps:", ...rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}`)];

@@ -8,13 +8,21 @@ import type { Instruction } from "../asm/instruction.ts";
 import type { MapDef } from "../abi/maps.ts";
 
 /**
- * A map reference inside a linked program: the lddw at `slot` must receive the fd of map `map`. In `insns`/`bytes`
- * that lddw is as the ELF file has it (src_reg 0, imm 0 for clang's and tsbpf's objects); a loader sets
- * src_reg = BPF_PSEUDO_MAP_FD and imm = the fd, as libbpf does.
+ * A map reference inside a linked program: the lddw at `slot` must receive the fd of map `map`.
+ * - `kind` "map" (or absent): the lddw loads the map itself. In `insns`/`bytes` it is as the ELF file has it (src_reg
+ *   0, imm 0 for clang's and tsbpf's objects); a loader sets src_reg = BPF_PSEUDO_MAP_FD and imm = the fd, as libbpf.
+ * - `kind` "value": the lddw loads the address of byte `offset` of the value (key 0) of a global-data map (`.rodata`,
+ *   `.data`, `.bss`...). The reader has already rewritten it as libbpf does, minus the fd: src_reg =
+ *   BPF_PSEUDO_MAP_VALUE, imm 0, second-slot imm = `offset` (symbol value + the instruction's original imm). A loader
+ *   only writes the fd into imm.
  */
 export interface MapReloc {
   slot: number;
   map: string;
+  /** Absent means "map" (objects read before global data was supported, and tsbpf's own). */
+  kind?: "map" | "value";
+  /** For "value": the byte offset inside the map value (always set then; 0 or absent for "map"). */
+  offset?: number;
 }
 
 /** BTF line info for one instruction (from .BTF.ext). */

@@ -5,6 +5,9 @@
  * - every `.text` subprogram it calls (transitively; via R_BPF_64_32 relocations or already-resolved pseudo-call
  *   immediates) is appended after it once, and the call immediates are rewritten for the new layout;
  * - R_BPF_64_64 relocations against `.maps` symbols become map relocations (slot → map name);
+ * - global data (`.rodata*`, `.data*`, `.bss`) becomes one internal ARRAY map per section (global-data.ts), listed
+ *   after the `.maps` maps; an R_BPF_64_64 relocation against it becomes a "value" relocation and its lddw is
+ *   rewritten as libbpf rewrites it, minus the fd (src_reg BPF_PSEUDO_MAP_VALUE, second imm = offset in the section);
  * - BTF-defined maps come from the `.maps` DATASEC; func_info / line_info from `.BTF.ext`, re-based onto the slots of
  *   the linked program.
  * Everything is bounds-checked; malformed or unsupported input throws ObjectError naming the section and offset.
@@ -28,12 +31,14 @@ import {
   STT_SECTION,
   parseElf,
 } from "./elf64.ts";
+import { globalDataMaps } from "./global-data.ts";
 import { type FuncInfo, type LineInfo, type MapReloc, ObjectError, type ObjectFile, type ObjProgram } from "./object.ts";
 
 const LDDW = 0x18;
 const CALL = 0x85;
 const PSEUDO_CALL = 1;
 const PSEUDO_FUNC = 4;
+const PSEUDO_MAP_VALUE = 2;
 /** Upper bound on a linked program (the kernel's BPF_COMPLEXITY_LIMIT_INSNS is 1M instructions). */
 const MAX_SLOTS = 1_000_000;
 
@@ -87,6 +92,7 @@ function read(bytes: Uint8Array): ObjectFile {
   }
 
   const maps = readMaps(elf, btf);
+  const data = globalDataMaps(elf, btf);
   const text = elf.sections.find((s) => s.name === ".text" && s.flags & SHF_EXECINSTR);
   const subprogs = text ? functionsOf(elf, text) : [];
   const programs: ObjProgram[] = [];
@@ -95,10 +101,11 @@ function read(bytes: Uint8Array): ObjectFile {
     for (const fn of functionsOf(elf, sec)) {
       // libbpf 1.x refuses static functions outside .text ("program is static and not supported").
       if (fn.bind !== STB_GLOBAL && fn.bind !== STB_WEAK) throw new ObjectError(`program '${fn.name}' in section ${sec.name} is static; programs must be global functions`);
-      programs.push(link(elf, fn, subprogs, text, maps, btf, ext));
+      programs.push(link(elf, fn, subprogs, text, { maps, data }, btf, ext));
     }
   }
-  return { license, programs, maps: maps.map(({ offset: _o, size: _s, ...m }) => m), ...(btfSec ? { btf: btfSec.data.slice() } : {}) };
+  const allMaps = [...maps.map(({ offset: _o, size: _s, ...m }) => m as MapDef), ...data.values()];
+  return { license, programs, maps: allMaps, ...(btfSec ? { btf: btfSec.data.slice() } : {}) };
 }
 
 function wrapBtf<T>(section: string, f: () => T): T {
@@ -112,6 +119,12 @@ function wrapBtf<T>(section: string, f: () => T): T {
 
 /** A map definition with its place in `.maps`. */
 type PlacedMap = MapDef & { offset: number; size: number };
+
+/** Every map a relocation can name: `.maps` definitions, and global-data maps by section index. */
+interface MapTables {
+  maps: PlacedMap[];
+  data: Map<number, MapDef>;
+}
 
 function readMaps(elf: ElfFile, btf: Btf | undefined): PlacedMap[] {
   const sec = elf.sections.find((s) => s.name === ".maps");
@@ -184,7 +197,7 @@ function relocsOf(elf: ElfFile, sec: ElfSection): Map<number, ElfRel> {
 }
 
 /** Links program `prog` with the subprograms it calls (see the module comment). */
-function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefined, maps: PlacedMap[], btf: Btf | undefined, ext: BtfExt | undefined): ObjProgram {
+function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefined, tables: MapTables, btf: Btf | undefined, ext: BtfExt | undefined): ObjProgram {
   const pieces: { fn: Fn; slot: number; bytes: Uint8Array }[] = [];
   let total = 0;
   const placed = new Map<Fn, number>();
@@ -220,7 +233,18 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
         const sym = elf.symbols[rel.symbol]!;
         if (rel.type === R_BPF_64_64) {
           if (insn.opcode !== LDDW) throw new ObjectError(`${where(j)}: R_BPF_64_64 relocation on an instruction that is not ld_imm64`);
-          mapRelocs.push({ slot: piece.slot + j, map: mapFor(elf, sym, insn, maps, where(j)) });
+          const dataMap = tables.data.get(sym.shndx);
+          if (dataMap) {
+            // libbpf: src_reg = BPF_PSEUDO_MAP_VALUE, imm = fd (0 here), second imm = symbol value + original imm.
+            const offset = sym.value + insn.imm;
+            if (!Number.isSafeInteger(offset) || offset < 0 || offset > 0x7fffffff) throw new ObjectError(`${where(j)}: reference to '${sym.name}' at offset ${offset} of ${dataMap.name} is out of range`);
+            piece.bytes[j * 8 + 1] = (PSEUDO_MAP_VALUE << 4) | insn.dst;
+            view.setInt32(j * 8 + 4, 0, true);
+            view.setInt32(j * 8 + 12, offset, true);
+            mapRelocs.push({ slot: piece.slot + j, map: dataMap.name, kind: "value", offset });
+          } else {
+            mapRelocs.push({ slot: piece.slot + j, map: mapFor(elf, sym, insn, tables.maps, where(j)) });
+          }
         } else if (rel.type === R_BPF_64_32) {
           if (insn.opcode !== CALL || insn.src !== PSEUDO_CALL) throw new ObjectError(`${where(j)}: R_BPF_64_32 relocation on an instruction that is not a BPF-to-BPF call`);
           if (!text || sym.shndx !== text.index) throw new ObjectError(`${where(j)}: call to '${sym.name}', which is not a function in .text`);
@@ -298,7 +322,7 @@ const sortedRecords = new WeakMap<object, { insnOff: number }[]>();
 function mapFor(elf: ElfFile, sym: ElfSymbol, insn: Instruction, maps: PlacedMap[], where: string): string {
   const sec = elf.sections[sym.shndx];
   if (!sec || sym.shndx === 0) throw new ObjectError(`${where}: reference to undefined symbol '${sym.name}' (externs are not supported)`);
-  if (sec.name !== ".maps") throw new ObjectError(`${where}: reference to '${sym.name}' in section ${sec.name}; only maps in .maps are supported (no global data)`);
+  if (sec.name !== ".maps") throw new ObjectError(`${where}: reference to '${sym.name}' in section ${sec.name}; only maps in .maps and global data (.rodata*, .data*, .bss) are supported`);
   const offset = sym.type === STT_SECTION ? sym.value + insn.imm : sym.value;
   const map = maps.find((m) => m.offset === offset) ?? (sym.type !== STT_SECTION ? maps.find((m) => m.name === sym.name) : undefined);
   if (!map) throw new ObjectError(`${where}: relocation to .maps offset ${offset} ('${sym.name}') matches no map definition`);

@@ -1,8 +1,10 @@
 /**
  * Loading a linked object into the kernel the way libbpf does for sk_lookup: create every map from its MapDef
- * (reusing or creating pins for `pinning: byName` maps when a pin root is given), patch each map's fd into the lddw
- * slots that reference it (src = BPF_PSEUDO_MAP_FD), and load every program with BPF_PROG_TYPE_SK_LOOKUP and expected
- * attach type BPF_SK_LOOKUP. On any failure everything created so far is closed before the error propagates.
+ * (reusing or creating pins for `pinning: byName` maps when a pin root is given; global-data maps filled with their
+ * section's bytes and, for `.rodata`, frozen), patch each map's fd into the lddw slots that reference it (src =
+ * BPF_PSEUDO_MAP_FD, or BPF_PSEUDO_MAP_VALUE + offset for global data), and load every program with
+ * BPF_PROG_TYPE_SK_LOOKUP and expected attach type BPF_SK_LOOKUP. On any failure everything created so far is closed
+ * before the error propagates.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/s
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import { LIBBPF_PIN_BY_NAME } from "../../compiler/abi/maps.ts";
 import { ObjectError, type ObjProgram, type ObjectFile } from "../../compiler/elf/object.ts";
+import { internalMapName, isGlobalDataMap } from "../../compiler/elf/global-data.ts";
 import { btfStringOffsets, encodeFuncInfo, encodeLineInfo } from "./btf.ts";
 import { KernelMap } from "./map.ts";
 import { type NativeBpf, asKernelError, sys } from "./native.ts";
@@ -33,6 +36,11 @@ export interface LoadOptions {
    * without it and `LoadedObject.btf` says why.
    */
   btf?: boolean;
+  /**
+   * libbpf's object name (the file name up to its first dot: `objectNameOf(path)`), used only to name global-data
+   * maps in the kernel as libbpf does (`globalda.rodata`). Without it they get their section name (`.rodata`).
+   */
+  objectName?: string;
 }
 
 /** Everything an object created in the kernel. `close()` releases all fds (attached links keep their programs). */
@@ -72,6 +80,28 @@ export function kernelObjectName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, 15);
 }
 
+/**
+ * A global-data map as libbpf makes it: created under libbpf's internal name, element 0 written with the section's
+ * bytes (`.bss` is already zero), then frozen for `.rodata` (after the write, which freezing forbids).
+ */
+function createGlobalDataMap(bpf: NativeBpf, def: MapDef, objectName: string | undefined): KernelMap {
+  const name = objectName === undefined ? kernelObjectName(def.name) : internalMapName(objectName, def.name);
+  const fd = sys(`creation of global-data map ${def.name}`, () => bpf.mapCreate(def.type, def.keySize, def.valueSize, def.maxEntries, def.flags, name));
+  const map = new KernelMap(bpf, fd, def);
+  try {
+    const init = def.initialValue!;
+    if (init.some((b) => b !== 0)) sys(`initial value of map ${def.name}`, () => bpf.mapUpdate(fd, new Uint8Array(def.keySize), init, 0));
+    if (def.frozen) {
+      if (typeof bpf.mapFreeze !== "function") throw new ObjectError(`map ${def.name} must be frozen, but the native addon predates mapFreeze: rebuild it (npm run build:native)`);
+      sys(`freeze of map ${def.name}`, () => bpf.mapFreeze(fd));
+    }
+  } catch (err) {
+    map.close();
+    throw err;
+  }
+  return map;
+}
+
 function createMap(bpf: NativeBpf, def: MapDef, pinRoot: string | undefined): KernelMap {
   const pinPath = def.pinning === LIBBPF_PIN_BY_NAME && pinRoot ? join(pinRoot, def.name) : undefined;
   if (pinPath && existsSync(pinPath)) {
@@ -101,20 +131,24 @@ function createMap(bpf: NativeBpf, def: MapDef, pinRoot: string | undefined): Ke
   return map;
 }
 
-/** The program's bytes with map fds written into its lddw slots. */
+/**
+ * The program's bytes with map fds written into its lddw slots: BPF_PSEUDO_MAP_FD for map relocations,
+ * BPF_PSEUDO_MAP_VALUE with the offset in the second slot for global-data ("value") relocations.
+ */
 export function relocate(prog: ObjProgram, fds: ReadonlyMap<string, number>): Uint8Array {
   const bytes = prog.bytes.slice();
   const view = new DataView(bytes.buffer);
-  for (const { slot, map } of prog.mapRelocs) {
+  for (const { slot, map, kind, offset } of prog.mapRelocs) {
     const fd = fds.get(map);
     if (fd === undefined) throw new ObjectError(`program ${prog.name} references map ${map}, which the object does not define`);
     const at = slot * 8;
     if (at + 16 > bytes.length || bytes[at] !== LDDW) {
       throw new ObjectError(`program ${prog.name}: map relocation for ${map} at slot ${slot} is not on an lddw instruction`);
     }
-    bytes[at + 1] = (Pseudo.MAP_FD << 4) | (bytes[at + 1]! & 0x0f);
+    const value = kind === "value";
+    bytes[at + 1] = ((value ? Pseudo.MAP_VALUE : Pseudo.MAP_FD) << 4) | (bytes[at + 1]! & 0x0f);
     view.setInt32(at + 4, fd, true);
-    view.setInt32(at + 12, 0, true);
+    view.setInt32(at + 12, value ? (offset ?? 0) : 0, true);
   }
   return bytes;
 }
@@ -125,7 +159,9 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
   const programs = new Map<string, KernelProgram>();
   const loaded = new LoadedObject(programs, maps);
   try {
-    for (const def of obj.maps) maps.set(def.name, createMap(bpf, def, options.pinRoot));
+    for (const def of obj.maps) {
+      maps.set(def.name, isGlobalDataMap(def) ? createGlobalDataMap(bpf, def, options.objectName) : createMap(bpf, def, options.pinRoot));
+    }
     const fds = new Map([...maps].map(([n, m]) => [n, m.fd]));
     const wanted = options.programs;
     for (const name of wanted ?? []) {

@@ -48,6 +48,8 @@ export interface NativeBpf {
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
   /** False when the key was absent (ENOENT). */
   mapDelete(fd: number, key: Uint8Array): boolean;
+  /** BPF_MAP_FREEZE: user space can no longer write the map (updates then fail with EPERM). */
+  mapFreeze(fd: number): void;
   /** Writes the key after `key` (or the first key for null) into `nextOut`; false at the end. */
   mapGetNextKey(fd: number, key: Uint8Array | null, nextOut: Uint8Array): boolean;
   /** Loads a program; `logLevel` 0 collects a log only on failure (retrying once with level 1). */

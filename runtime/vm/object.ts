@@ -95,9 +95,13 @@ export class MapView {
       throw e;
     }
   }
-  /** bpf_map_update_elem from user space; returns 0 or a negative errno. Socket maps take a Socket or SocketSpec. */
+  /**
+   * bpf_map_update_elem from user space; returns 0 or a negative errno. Socket maps take a Socket or SocketSpec.
+   * A frozen map (`.rodata`) refuses with -EPERM, as the kernel does after BPF_MAP_FREEZE.
+   */
   update(k: unknown, v: unknown, flags = BPF_ANY): number {
     const key = this.key(k);
+    if (this.raw.def.frozen) return -Errno.EPERM;
     if (this.raw.holdsSockets) {
       const s = v instanceof Socket ? v : new Socket(v as SocketSpec);
       return this.raw.update(key, s, flags);
@@ -233,7 +237,15 @@ export class VmObject {
         // Without usable BTF, maps take plain integers and bytes.
       }
     }
-    for (const def of file.maps) this.maps.set(def.name, createMap(def));
+    for (const def of file.maps) {
+      const map = createMap(def);
+      // Global data (.rodata/.data/.bss): element 0 starts as the section's bytes, as libbpf fills it before loading.
+      if (def.initialValue) {
+        const rc = map.update(new Uint8Array(def.keySize), def.initialValue, BPF_ANY);
+        if (rc !== 0) throw new MapAccessError(`initial value of global-data map ${def.name} could not be stored (errno ${-rc})`);
+      }
+      this.maps.set(def.name, map);
+    }
     // Register the map handles now, in a fixed order, so that two objects built from the same file give their
     // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
     for (const m of this.maps.values()) regionId(m.handle);

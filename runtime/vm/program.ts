@@ -7,9 +7,10 @@
 import { disassemble, formatInstruction } from "../../compiler/asm/disasm.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../compiler/asm/opcode.ts";
+import { BPF_F_RDONLY_PROG } from "../../compiler/abi/maps.ts";
 import type { MapReloc } from "../../compiler/elf/object.ts";
 import type { VmMap } from "../maps/map.ts";
-import { ptrHi, ptrLo, regionId, type Region } from "./region.ts";
+import { ptrHi, ptrLo, Region, RegionKind, regionId } from "./region.ts";
 
 /** What a `lddw` loads. */
 export type LddwValue =
@@ -37,7 +38,7 @@ export function prepareProgram(
   mapRelocs: readonly MapReloc[],
   maps: ReadonlyMap<string, VmMap>,
 ): PreparedProgram {
-  const bySlot = new Map(mapRelocs.map((r) => [r.slot, r.map]));
+  const bySlot = new Map(mapRelocs.map((r) => [r.slot, r]));
   const lddw = new Map<number, LddwValue>();
   const funcs = new Set<number>([0]);
   insns.forEach((insn, pc) => {
@@ -130,9 +131,10 @@ export function validate(insn: Instruction, pc: number, count: number): string |
   }
 }
 
-function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: Map<number, string>, maps: ReadonlyMap<string, VmMap>): LddwValue {
+function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: Map<number, MapReloc>, maps: ReadonlyMap<string, VmMap>): LddwValue {
   const imm64 = insn.imm64 ?? ((BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0));
-  const mapName = bySlot.get(pc);
+  const reloc = bySlot.get(pc);
+  const mapName = reloc?.map;
   // ELF objects keep src = 0 on map loads and name the map by relocation; libbpf sets BPF_PSEUDO_MAP_FD when it
   // patches in the fd. So a relocated lddw is a map load whatever its src (MAP_VALUE keeps its meaning).
   if (mapName === undefined) {
@@ -143,11 +145,30 @@ function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: M
   const map = maps.get(mapName);
   if (!map) return { kind: "fault", reason: `lddw of unknown map '${mapName}'` };
   if ("reason" in map && typeof map.reason === "string") return { kind: "fault", reason: map.reason };
-  if (insn.src !== Pseudo.MAP_VALUE) return { kind: "ptr", region: map.handle, offset: 0 };
+  // A "value" relocation (global data) is already rewritten to MAP_VALUE by the reader; trust either marker.
+  if (reloc!.kind !== "value" && insn.src !== Pseudo.MAP_VALUE) return { kind: "ptr", region: map.handle, offset: 0 };
   const value = map.holdsSockets ? null : (map.lookup(new Uint8Array(map.def.keySize)) as Region | null);
   if (!value) return { kind: "fault", reason: `lddw of a value of map '${mapName}', which has no value at key 0` };
-  regionId(value);
-  return { kind: "ptr", region: value, offset: next.imm };
+  const offset = reloc!.kind === "value" ? (reloc!.offset ?? 0) : next.imm;
+  // The kernel refuses the load (check_ld_imm / map_direct_value_addr) when the offset is not inside the value.
+  if (offset < 0 || offset >= map.def.valueSize) return { kind: "fault", reason: `invalid access to map value pointer, value_size=${map.def.valueSize} off=${offset >>> 0}` };
+  const region = map.def.flags & BPF_F_RDONLY_PROG ? readOnlyView(value) : value;
+  regionId(region);
+  return { kind: "ptr", region, offset };
+}
+
+/** Read-only views of map values, one per value, so every program and both tiers share one region id. */
+const readOnlyViews = new WeakMap<Region, Region>();
+
+/**
+ * A view of a BPF_F_RDONLY_PROG map's value (`.rodata`) that programs can read and pass to helpers but not write: the
+ * kernel's verifier rejects such stores ("write into map forbidden"); the VM faults on them. Same bytes, so user-space
+ * changes (before freezing) are seen.
+ */
+function readOnlyView(value: Region): Region {
+  let v = readOnlyViews.get(value);
+  if (!v) readOnlyViews.set(value, (v = new Region(RegionKind.ReadOnly, value.bytes, `${value.label} (read-only map)`, value.owner)));
+  return v;
 }
 
 /** Words of a resolved lddw. */

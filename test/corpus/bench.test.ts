@@ -21,8 +21,7 @@ const countLinked = (insns: { opcode: number }[]) => insns.filter((_, i) => i ==
 
 describe.skipIf(noObjdump !== null)("instructionCounts (llvm-objdump-16)", () => {
   it("agrees with our ELF reader on every corpus and twin program without subprograms", () => {
-    // rodata.o references global data, which our reader does not support (by design, for now).
-    const corpusFiles = loadCorpus().objects.filter((o) => o.file !== "rodata.o").map((o) => corpusPath(o.file));
+    const corpusFiles = loadCorpus().objects.map((o) => corpusPath(o.file));
     const files = [...corpusFiles, ...EXAMPLES.map((e) => join(ROOT, e.twinObject))];
     let checked = 0;
     for (const file of files) {

@@ -82,6 +82,12 @@ export class KernelSession {
    */
   private prepare(program: string, sockets: SocketFill, data: DataFill): void {
     for (const m of this.used(program)) {
+      // Global data (.data/.bss) starts every case from the section's bytes, as in a freshly loaded object; a frozen
+      // .rodata cannot change at all (the verifier forbids program writes, BPF_MAP_FREEZE user-space ones).
+      if (m.def.initialValue) {
+        if (!m.def.frozen) m.update(new Uint8Array(m.def.keySize), m.def.initialValue);
+        continue;
+      }
       const fill = isSocketMap(m.def) ? sockets[m.name] ?? [] : data[m.name] ?? [];
       const want = new Map<string, [Uint8Array, Uint8Array | string, string]>();
       for (const [k, v] of fill) {

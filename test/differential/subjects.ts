@@ -75,8 +75,8 @@ const EXAMPLE_FILLS: Record<string, Partial<Subject>> = {
   },
 };
 
-/** Objects the reader cannot link yet (global data). */
-export const SKIPPED_OBJECTS = new Set(["rodata.o"]);
+/** Objects the reader cannot link yet (none since global data is supported). */
+export const SKIPPED_OBJECTS = new Set<string>();
 
 /** The corpus subjects, one per program. */
 export function corpusSubjects(): Subject[] {

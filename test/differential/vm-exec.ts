@@ -44,6 +44,11 @@ export class VmSession {
   private prepare(c: Case): void {
     for (const name of this.usedMaps) {
       const m = this.obj.maps.get(name)!;
+      // Global data starts every case from the section's bytes (as the kernel side; .rodata never changes).
+      if (m.def.initialValue) {
+        if (!m.def.frozen) this.check(m.update(new Uint8Array(m.def.keySize), m.def.initialValue, 0), `reset of ${name}`);
+        continue;
+      }
       const fill = isSocketMap(m.def) ? c.sockets[name] ?? [] : c.data[name] ?? [];
       const want = new Map<string, [Uint8Array, Uint8Array | string, string]>();
       for (const [k, v] of fill) {

@@ -35,12 +35,22 @@ type Outcome = { kind: "ok"; verdict: string; selected: string | null; n: number
 function runTier(obj: VmObject, prog: string, tier: Tier, ctx: object): Outcome {
   try {
     const r = obj.run(prog, ctx as never, { tier });
-    return { kind: "ok", verdict: r.verdict, selected: r.selected?.name ?? null, n: r.insnsExecuted, trace: [...r.trace] };
+    return { kind: "ok", verdict: r.verdict, selected: r.selected?.name ?? null, n: r.insnsExecuted, trace: r.trace.map(hidePointers) };
   } catch (e) {
     if (!(e instanceof VmFault)) throw e;
     // Pointer values differ between the twin objects (by a constant region-id offset), so hide them in messages.
     return { kind: "fault", name: e.name, message: e.message.replace(/returned \d+/, "returned N").replace(/0x3eb[0-9a-f]{13}/g, "PTR") };
   }
+}
+
+/**
+ * A mutated program may print a pointer (e.g. one stored into a global variable and then passed to bpf_printk); its
+ * value differs between the twin objects by the region-id offset, so trace lines show decimal or hex pointers as PTR.
+ */
+function hidePointers(line: string): string {
+  return line
+    .replace(/\b\d{18,20}\b/g, (d) => ((BigInt(d) >> 52n) & 0xfffn) === 0x3ebn ? "PTR" : d)
+    .replace(/(0x)?3eb[0-9a-f]{13}\b/g, "PTR");
 }
 
 /** Both tiers, on fresh objects built from the same file (maps start equal), must agree. */
