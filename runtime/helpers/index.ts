@@ -58,8 +58,13 @@ export function argMap(m: Machine, lo: number, hi: number, pc: number, what: str
 export function argSock(m: Machine, lo: number, hi: number, pc: number, what: string): Socket | null {
   if (lo === 0 && hi === 0) return null;
   const r = m.region(lo, hi, pc, what);
-  if (r.kind !== RegionKind.Sock || ((lo - OFF_BIAS) | 0) !== 0) throw new VmFault(`${what}: expected a socket pointer, got ${r.label}`, pc);
+  if (r.kind !== RegionKind.Sock || ((lo - OFF_BIAS) | 0) !== 0) notSock(r, pc, what);
   return r.owner as Socket;
+}
+
+/** Cold path of argSock (kept out so that argSock stays inlinable). */
+function notSock(r: Region, pc: number, what: string): never {
+  throw new VmFault(`${what}: expected a socket pointer, got ${r.label}`, pc);
 }
 
 /** Returns a pointer to a region as the helper result. */
@@ -136,12 +141,17 @@ const skRelease: HelperFn = (m, pc, l1, h1) => {
   const sk = argSock(m, l1, h1, pc, "sk_release");
   const held = m.held;
   const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
-  if (!sk || i < 0) throw new VmFault(`sk_release of ${sk ? sk.name : "NULL"}, which this program holds no reference to`, pc);
+  if (!sk || i < 0) notHeld(sk, pc);
   if (i === held.length - 1) held.pop();
   else held.splice(i, 1);
   sk.refs--;
   return retInt(m, 0);
 };
+
+/** Cold path of sk_release. */
+function notHeld(sk: Socket | null, pc: number): never {
+  throw new VmFault(`sk_release of ${sk ? sk.name : "NULL"}, which this program holds no reference to`, pc);
+}
 
 const ktime: HelperFn = (m) => {
   const t = BigInt.asUintN(64, m.clock());

@@ -15,7 +15,7 @@ import { refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
-import { OFF_BIAS, RegionKind, VmFault, ptrHi } from "./region.ts";
+import { OFF_BIAS, PTR_TAG, RegionKind, VmFault, ptrHi } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import type { VmMap } from "../maps/map.ts";
@@ -280,9 +280,9 @@ function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v:
   const K = constRef(map);
   const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
   if (map.holdsSockets) {
-    return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=PH(v.region);}}${scratch}`;
+    return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.id!==0?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
   }
-  return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=PH(v);}}${scratch}`;
+  return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.id!==0?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -400,14 +400,17 @@ function emit(p: PreparedProgram, pc: number): string {
       const load = direct ?? `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
       if (direct !== undefined && size === 8) return `${A}=${direct};${B}=SV.getInt32(${STACK_SIZE + insn.off + 4},true);`;
       if (direct !== undefined && (op & 0xe0) !== Mode.MEMSX) return `${A}=${direct};${B}=0;`;
-      // An unmodified ctx pointer with a legal constant (offset, size): read the field inline (same semantics as
-      // Machine.ld, which handles everything else, including faults). Loads of 4 bytes or less leave the high word 0.
-      const ctxExpr = (op & 0xe0) === Mode.MEM && size <= 4 ? ctxLoadExpr(insn.off, size) : undefined;
-      if (ctxExpr !== undefined) return `${A}=(b${s}===${CTX_HI}&&a${s}===${CTX_LO})?${ctxExpr}:${load};${B}=0;`;
       if ((op & 0xe0) === Mode.MEMSX) {
         return size === 4 ? `${A}=${load};${B}=${A}>>31;` : `${A}=(${load}<<${32 - 8 * size})>>${32 - 8 * size};${B}=${A}>>31;`;
       }
-      return size === 8 ? `${A}=${load};${B}=M.h;` : `${A}=${load};${B}=0;`;
+      // ctx pointers keep Machine.ld (the kernel's ctx-access rules), except an unmodified ctx pointer with a legal
+      // constant (offset, size), which reads the field inline. Everything else (map values, sockets, stack through
+      // a copy of r10) reads from the DataView that Machine.rview returns after the same checks Machine.ld makes.
+      const ctxExpr = size <= 4 ? ctxLoadExpr(insn.off, size) : undefined;
+      const ctxRead = ctxExpr !== undefined ? `l===${CTX_LO}?${ctxExpr}:M.ld(l,h,${insn.off},${size},${pc})` : `M.ld(l,h,${insn.off},${size},${pc})`;
+      const o = `((l-${OFF_BIAS})|0)+${insn.off}`;
+      const viewRead = size === 8 ? `${A}=v.getInt32(o,true);${B}=v.getInt32(o+4,true);` : `${A}=${viewGet(size, "o")};${B}=0;`;
+      return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${A}=${ctxRead};${B}=${size === 8 ? "M.h" : "0"};}else{const v=M.rview(l,h,${insn.off},${size},${pc}),o=${o};${viewRead}}}`;
     }
     case Class.ST: {
       const size = SIZES[op & 0x18]!;
@@ -415,7 +418,7 @@ function emit(p: PreparedProgram, pc: number): string {
         const direct = stackStore(insn.off, size, lit(imm), imm < 0 ? "(-1)" : "0");
         if (direct) return direct;
       }
-      return `M.st(${A},${B},${insn.off},${size},${lit(imm)},${imm < 0 ? -1 : 0},${pc});`;
+      return viewStore(A, B, insn.off, size, lit(imm), imm < 0 ? "(-1)" : "0", pc);
     }
     default: {
       const size = SIZES[op & 0x18]!;
@@ -429,9 +432,24 @@ function emit(p: PreparedProgram, pc: number): string {
         const direct = stackStore(insn.off, size, `a${s}`, `b${s}`);
         if (direct) return direct;
       }
-      return `M.st(${A},${B},${insn.off},${size},a${s},b${s},${pc});`;
+      return viewStore(A, B, insn.off, size, `a${s}`, `b${s}`, pc);
     }
   }
+}
+
+/** A DataView read of `size` (1, 2 or 4) bytes at `o`, zero-extended below 4 bytes. */
+function viewGet(size: number, o: string): string {
+  return size === 1 ? `v.getUint8(${o})` : size === 2 ? `v.getUint16(${o},true)` : `v.getInt32(${o},true)`;
+}
+
+/**
+ * A store through a pointer that is not provably r10-relative: Machine.wview makes Machine.st's checks (in its
+ * order, with its faults) and returns the region's DataView, which the generated code writes inline.
+ */
+function viewStore(A: string, B: string, off: number, size: number, lo: string, hi: string, pc: number): string {
+  const w =
+    size === 1 ? `v.setUint8(o,${lo});` : size === 2 ? `v.setUint16(o,${lo},true);` : size === 4 ? `v.setInt32(o,${lo},true);` : `v.setInt32(o,${lo},true);v.setInt32(o+4,${hi},true);`;
+  return `{const v=M.wview(${A},${B},${off},${size},${pc}),o=((${A}-${OFF_BIAS})|0)+${off};${w}}`;
 }
 
 /** The inline read of a legal ctx field load (see CTX_LOADS), or undefined for sk, illegal loads and 8 bytes. */

@@ -60,6 +60,8 @@ export const SHARED = {
 };
 regionId(SHARED.ctx);
 for (const f of SHARED.frames) regionId(f);
+/** Frame 0 as 32-bit words (its bytes start a buffer of their own, so the view is aligned), for reset. */
+const FRAME0_WORDS = new Int32Array(SHARED.frames[0]!.bytes.buffer, SHARED.frames[0]!.bytes.byteOffset, STACK_SIZE >> 2);
 /** High word of the ctx pointer: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
 export const CTX_HI = ptrHi(SHARED.ctx);
 /** Low word of the ctx pointer (offset 0). */
@@ -108,11 +110,12 @@ export class Machine {
     if (this.held.length) this.held = [];
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
-    if (SHARED.stackLow < STACK_SIZE) {
-      const f0 = SHARED.frames[0]!.bytes;
-      // A short tail (the usual few key bytes) is cheaper to clear by hand than through TypedArray#fill.
-      if (STACK_SIZE - SHARED.stackLow <= 64) for (let i = SHARED.stackLow; i < STACK_SIZE; i++) f0[i] = 0;
-      else f0.fill(0, SHARED.stackLow);
+    const low = SHARED.stackLow;
+    if (low < STACK_SIZE) {
+      // A short tail (the usual few key bytes) is cheaper to clear by hand than through TypedArray#fill; whole
+      // 32-bit words from the one holding `low` (bytes below `low` are zero already, so clearing them is harmless).
+      if (STACK_SIZE - low <= 64) for (let i = low >> 2; i < STACK_SIZE >> 2; i++) FRAME0_WORDS[i] = 0;
+      else SHARED.frames[0]!.bytes.fill(0, low);
       // Deeper frames are rare (BPF-to-BPF calls): clear them whole.
       for (let i = 1; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
       SHARED.stackLow = STACK_SIZE;
@@ -151,10 +154,8 @@ export class Machine {
    */
   region(lo: number, hi: number, pc: number, what: string, size = 0): Region {
     const r = ((hi & ~ID_MASK) | 0) === (PTR_TAG | 0) ? regionById(hi & ID_MASK) : undefined;
-    if (r) return r;
-    const action = size > 0 ? `${what} of ${size} bytes` : what;
-    if (lo === 0 && hi === 0) throw new VmFault(`${action} through a NULL pointer`, pc);
-    throw new VmFault(`${action} at ${hex64(lo, hi)}, which is not a pointer`, pc);
+    // The failure path lives in its own function so that this one stays small enough for V8 to inline.
+    return r ?? notAPointer(lo, hi, pc, what, size);
   }
 
   /** Loads `size` bytes at (lo,hi)+off: returns the low word as an int32 (zero-extended below 4 bytes) and sets `h`. */
@@ -177,6 +178,44 @@ export class Machine {
         this.h = v.getInt32(o + 4, true);
         return v.getInt32(o, true);
     }
+  }
+
+  /**
+   * The DataView to read `size` bytes at (lo,hi)+off from, after Machine.ld's checks (same faults, same order), for
+   * any pointer except ctx (the caller sends those to ld). Kept small so V8 inlines it into JIT code.
+   */
+  rview(lo: number, hi: number, off: number, size: number, pc: number): DataView {
+    const r = this.region(lo, hi, pc, "read", size);
+    const o = ((lo - OFF_BIAS) | 0) + off;
+    if (r.kind === RegionKind.Map || o < 0 || o + size > r.bytes.length) this.badRead(r, o, size, pc);
+    return r.view;
+  }
+
+  /** The fault Machine.ld raises for a read of a map pointer or out of bounds. */
+  private badRead(r: Region, o: number, size: number, pc: number): never {
+    if (r.kind === RegionKind.Map) throw new VmFault(`read of ${size} bytes through a map pointer (${r.label}); map pointers are opaque`, pc);
+    this.oob("read", size, r, o, pc);
+  }
+
+  /**
+   * The DataView to write `size` bytes at (lo,hi)+off into, after Machine.st's checks (same faults, same order),
+   * lowering the stack watermark like st. Kept small so V8 inlines it into JIT code.
+   */
+  wview(lo: number, hi: number, off: number, size: number, pc: number): DataView {
+    const r = this.region(lo, hi, pc, "write", size);
+    const o = ((lo - OFF_BIAS) | 0) + off;
+    const k = r.kind;
+    if ((k !== RegionKind.Stack && k !== RegionKind.MapValue) || o < 0 || o + size > r.bytes.length) this.badWrite(r, o, size, pc);
+    if (k === RegionKind.Stack && o < SHARED.stackLow) SHARED.stackLow = o;
+    return r.view;
+  }
+
+  /** The fault Machine.st raises for a write into read-only memory or out of bounds. */
+  private badWrite(r: Region, o: number, size: number, pc: number): never {
+    if (r.kind !== RegionKind.Stack && r.kind !== RegionKind.MapValue) {
+      throw new VmFault(`write of ${size} bytes into ${REGION_KIND_NAMES[r.kind]} (${r.label}) at offset ${o}: read-only`, pc);
+    }
+    this.oob("write", size, r, o, pc);
   }
 
   /** Stores the low `size` bytes of (vlo,vhi) at (lo,hi)+off. */
@@ -299,6 +338,13 @@ export const CTX_LOADS: Uint8Array = (() => {
   }
   return t;
 })();
+
+/** The fault for an access through something that is not a VM pointer (cold path of Machine.region). */
+function notAPointer(lo: number, hi: number, pc: number, what: string, size: number): never {
+  const action = size > 0 ? `${what} of ${size} bytes` : what;
+  if (lo === 0 && hi === 0) throw new VmFault(`${action} through a NULL pointer`, pc);
+  throw new VmFault(`${action} at ${hex64(lo, hi)}, which is not a pointer`, pc);
+}
 
 /** Joins two 32-bit words into an unsigned 64-bit BigInt. */
 export const join = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
