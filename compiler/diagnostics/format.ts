@@ -24,7 +24,8 @@ export function headline(d: Diagnostic): string {
  */
 export function formatDiagnostic(d: Diagnostic, source?: string): string {
   const out = [headline(d)];
-  const lines = source?.split("\n");
+  // No frame without text (e.g. a file that could not be read): an empty frame would only add noise.
+  const lines = source ? source.split("\n") : undefined;
   const text = lines?.[d.line - 1];
   if (text !== undefined) {
     const gutter = String(d.line).length + 4;
