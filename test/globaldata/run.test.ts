@@ -214,6 +214,24 @@ describeKernel("global data: kernel (our loader and libbpf)", () => {
     }
   });
 
+  it("a .rodata constant set before loading (libbpf's skeleton idiom) changes the verdict in the kernel and the VM", () => {
+    const file = readObject(bytes("globaldata.o"));
+    const rodata = file.maps.find((m) => m.name === ".rodata")!;
+    new DataView(rodata.initialValue!.buffer).setUint32(0, 7007, true); // blocked_port = 7007
+    const k = loadObject(file);
+    try {
+      expect(k.program("count_globals").testRun(CTX).verdict).toBe("SK_DROP");
+      expect(k.program("count_globals").testRun(BLOCKED).verdict).toBe("SK_PASS");
+    } finally {
+      k.close();
+    }
+    for (const tier of TIERS) {
+      const vm = new VmObject(file);
+      expect(vm.run("count_globals", CTX, { tier }).verdict).toBe("SK_DROP");
+      expect(vm.run("count_globals", BLOCKED, { tier }).verdict).toBe("SK_PASS");
+    }
+  });
+
   it("trace_rodata loads through our loader (section-named map without objectName) and passes", () => {
     const obj = loadObject(bytes("rodata.o"));
     try {
