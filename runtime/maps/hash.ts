@@ -1,7 +1,7 @@
 /** BPF_MAP_TYPE_HASH and LRU_HASH with the kernel's flag checks; LRU evicts the least recently used entry when full. */
 import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import type { Region } from "../vm/region.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyString, newHandle, newValue } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyString, keyStringAt, newHandle, newValue } from "./map.ts";
 
 /** A hash map (or LRU hash map when def.type is LRU_HASH). Iteration order is insertion order (recency for LRU). */
 export class HashMap implements VmMap {
@@ -16,10 +16,7 @@ export class HashMap implements VmMap {
     this.handle = newHandle(def, this);
   }
   lookupAt(buf: Uint8Array, off: number): Region | null {
-    return this.lookup(buf.subarray(off, off + this.def.keySize));
-  }
-  lookup(key: Uint8Array): Region | null {
-    const k = keyString(key.subarray(0, this.def.keySize));
+    const k = keyStringAt(buf, off, this.def.keySize);
     const v = this.table.get(k);
     if (!v) return null;
     if (this.lru) {
@@ -28,6 +25,10 @@ export class HashMap implements VmMap {
       this.table.set(k, v);
     }
     return v;
+  }
+  lookup(key: Uint8Array): Region | null {
+    // A key shorter than keySize matches nothing (as its shorter key string never did).
+    return key.length < this.def.keySize ? null : this.lookupAt(key, 0);
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (badFlags(flags)) return err("EINVAL");

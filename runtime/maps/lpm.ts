@@ -1,8 +1,9 @@
 /**
  * BPF_MAP_TYPE_LPM_TRIE. Keys are `struct bpf_lpm_trie_key`: a host-order u32 prefix length followed by the data,
  * matched from the most significant bit of the first data byte (data in network order, see docs/ARCHITECTURE.md).
- * Entries are kept per prefix length with the data masked to the prefix; a lookup tries the stored prefix lengths
- * from the longest down, limited by the key's own prefix length (kernel longest_prefix_match uses the minimum).
+ * Entries are kept per prefix length with the data masked to the prefix (for updates, deletes and listing); lookups
+ * walk a bit trie built from them (LpmIndex) and find the longest stored prefix, limited by the key's own prefix
+ * length (kernel longest_prefix_match uses the minimum).
  */
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import type { Region } from "../vm/region.ts";
@@ -16,6 +17,8 @@ export class LpmTrieMap implements VmMap {
   readonly maxPrefix: number;
   private readonly byLen = new Map<number, Map<string, { key: Uint8Array; value: Region }>>();
   private lens: number[] = [];
+  /** Lookup index (see LpmIndex); null when it must be rebuilt. */
+  private index: LpmIndex | null = null;
   private count = 0;
   constructor(readonly def: MapDef) {
     const dataSize = def.keySize - 4;
@@ -46,17 +49,23 @@ export class LpmTrieMap implements VmMap {
     return head + partial + ZEROS.slice(0, size - whole - 1);
   }
   lookupAt(buf: Uint8Array, off: number): Region | null {
-    return this.lookup(buf.subarray(off, off + this.def.keySize));
+    const limit = Math.min((buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0, this.maxPrefix);
+    return (this.index ??= this.buildIndex()).find(buf, off + 4, limit);
   }
   lookup(key: Uint8Array): Region | null {
-    const limit = Math.min(this.prefixLen(key), this.maxPrefix);
-    const full = keyString(key.subarray(4, this.def.keySize));
-    for (const len of this.lens) {
-      if (len > limit) continue;
-      const hit = this.byLen.get(len)!.get(this.maskStr(full, len));
-      if (hit) return hit.value;
+    if (key.length < this.def.keySize) {
+      // Missing trailing bytes read as zero.
+      const k = new Uint8Array(this.def.keySize);
+      k.set(key);
+      key = k;
     }
-    return null;
+    return this.lookupAt(key, 0);
+  }
+  /** A bit trie over every stored prefix, built on the first lookup after a delete (inserts extend it in place). */
+  private buildIndex(): LpmIndex {
+    const index = new LpmIndex();
+    for (const len of this.lens) for (const e of this.byLen.get(len)!.values()) index.insert(e.key, 4, len, e.value);
+    return index;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
@@ -74,10 +83,12 @@ export class LpmTrieMap implements VmMap {
     if (this.count >= this.def.maxEntries) return err("ENOSPC");
     const v = newValue(this.def, `{/${len}}`, this);
     v.bytes.set(value.subarray(0, this.def.valueSize));
+    const stored = key.slice(0, this.def.keySize);
     if (!bucket) {
-      this.byLen.set(len, new Map([[k, { key: key.slice(0, this.def.keySize), value: v }]]));
+      this.byLen.set(len, new Map([[k, { key: stored, value: v }]]));
       this.lens = [...this.byLen.keys()].sort((a, b) => b - a);
-    } else bucket.set(k, { key: key.slice(0, this.def.keySize), value: v });
+    } else bucket.set(k, { key: stored, value: v });
+    this.index?.insert(stored, 4, len, v);
     this.count++;
     return 0;
   }
@@ -87,6 +98,7 @@ export class LpmTrieMap implements VmMap {
     const bucket = this.byLen.get(len);
     if (!bucket?.delete(this.masked(key, len))) return err("ENOENT");
     this.count--;
+    this.index = null;
     if (bucket.size === 0) {
       this.byLen.delete(len);
       this.lens = this.lens.filter((l) => l !== len);
@@ -103,6 +115,52 @@ export class LpmTrieMap implements VmMap {
     return this.count;
   }
 }
+/**
+ * The lookup side of the trie: a binary trie over the data bits (most significant bit of the first data byte first),
+ * in parallel arrays so that a lookup is a loop over small integers without allocation. Node 0 is the root (the
+ * /0 prefix); a child index of 0 means "no child" (the root is nobody's child). A lookup walks the key's bits up to
+ * its limit and keeps the value of the deepest node that has one: the longest matching prefix, as the kernel's
+ * longest_prefix_match finds it.
+ */
+class LpmIndex {
+  private readonly c0: number[] = [0];
+  private readonly c1: number[] = [0];
+  private readonly val: (Region | null)[] = [null];
+  /** Adds the prefix of `len` bits of the data at `data[at..]` with value `v`. */
+  insert(data: Uint8Array, at: number, len: number, v: Region): void {
+    let node = 0;
+    for (let i = 0; i < len; i++) {
+      const bit = (data[at + (i >> 3)]! >> (7 - (i & 7))) & 1;
+      const kids = bit ? this.c1 : this.c0;
+      let next = kids[node]!;
+      if (next === 0) {
+        next = this.val.length;
+        this.c0.push(0);
+        this.c1.push(0);
+        this.val.push(null);
+        kids[node] = next;
+      }
+      node = next;
+    }
+    this.val[node] = v;
+  }
+  /** The value of the longest stored prefix of at most `limit` bits matching the data at `buf[at..]`, or null. */
+  find(buf: Uint8Array, at: number, limit: number): Region | null {
+    const c0 = this.c0;
+    const c1 = this.c1;
+    const val = this.val;
+    let best = val[0]!;
+    let node = 0;
+    for (let i = 0; i < limit; i++) {
+      node = ((buf[at + (i >> 3)]! >> (7 - (i & 7))) & 1) === 1 ? c1[node]! : c0[node]!;
+      if (node === 0) break;
+      const v = val[node]!;
+      if (v !== null) best = v;
+    }
+    return best;
+  }
+}
+
 /** Zero bytes as a key string, for padding masked keys (data is at most 256 bytes). */
 const ZEROS = "\0".repeat(256);
 

@@ -43,10 +43,27 @@ export interface VmMap {
   entries(): Array<[Uint8Array, Region | Socket]>;
 }
 
-/** Key bytes as a JS Map key (a string of byte values; built by a loop, which V8 handles well for short keys). */
+/** Key bytes as a JS Map key (a string of byte values). */
 export function keyString(k: Uint8Array): string {
+  return keyStringAt(k, 0, k.length);
+}
+
+/**
+ * keyString of the `len` bytes at `b[off..]`, without a subarray. The common key sizes build a flat string in one
+ * call (a loop of `+=` builds a rope that Map#get must flatten first).
+ */
+export function keyStringAt(b: Uint8Array, off: number, len: number): string {
+  const c = String.fromCharCode;
+  switch (len) {
+    case 4:
+      return c(b[off]!, b[off + 1]!, b[off + 2]!, b[off + 3]!);
+    case 8:
+      return c(b[off]!, b[off + 1]!, b[off + 2]!, b[off + 3]!, b[off + 4]!, b[off + 5]!, b[off + 6]!, b[off + 7]!);
+    case 12:
+      return c(b[off]!, b[off + 1]!, b[off + 2]!, b[off + 3]!, b[off + 4]!, b[off + 5]!, b[off + 6]!, b[off + 7]!, b[off + 8]!, b[off + 9]!, b[off + 10]!, b[off + 11]!);
+  }
   let s = "";
-  for (let i = 0; i < k.length; i++) s += String.fromCharCode(k[i]!);
+  for (let i = 0; i < len; i++) s += c(b[off + i]!);
   return s;
 }
 /** Back from keyString. */

@@ -8,7 +8,7 @@ import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import { IPPROTO_TCP, TCP_STATES } from "../../compiler/abi/sk-lookup.ts";
 import type { Region } from "../vm/region.ts";
 import type { Socket } from "../net/socket.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyString, newHandle } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyString, keyStringAt, newHandle } from "./map.ts";
 
 /** Whether a socket may be put into a socket map (TCP: LISTEN or ESTABLISHED; UDP: any). */
 export function sockMapStateAllowed(s: Socket): boolean {
@@ -36,7 +36,7 @@ export class SockMap implements VmMap {
     return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
   lookupAt(buf: Uint8Array, off: number): Socket | null {
-    if (this.isHash) return this.lookup(buf.subarray(off, off + this.def.keySize));
+    if (this.isHash) return this.table.get(keyStringAt(buf, off, this.def.keySize)) ?? null;
     const i = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
     return i < this.def.maxEntries ? (this.slots[i] ?? null) : null;
   }

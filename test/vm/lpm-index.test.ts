@@ -1,0 +1,77 @@
+/**
+ * The LPM trie's lookup index against a brute-force longest-prefix match over the same entries, through random
+ * updates, overwrites and deletes (the index is extended on insert and rebuilt after a delete).
+ */
+import { describe, expect, test } from "vitest";
+import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
+import { LpmTrieMap } from "../../runtime/maps/lpm.ts";
+import type { Region } from "../../runtime/vm/region.ts";
+import { mapDef } from "./harness.ts";
+
+/** xorshift32, so a failure reproduces. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+/** Key bytes: u32 prefix length (host order) then `data`. */
+function key(len: number, data: Uint8Array): Uint8Array {
+  const k = new Uint8Array(4 + data.length);
+  new DataView(k.buffer).setUint32(0, len, true);
+  k.set(data, 4);
+  return k;
+}
+
+/** True when the first `len` bits of a and b agree. */
+function samePrefix(a: Uint8Array, b: Uint8Array, len: number): boolean {
+  for (let i = 0; i < len; i++) {
+    const bit = (x: Uint8Array) => (x[i >> 3]! >> (7 - (i & 7))) & 1;
+    if (bit(a) !== bit(b)) return false;
+  }
+  return true;
+}
+
+describe("LPM trie lookup index", () => {
+  for (const dataSize of [1, 4, 8]) {
+    test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data)`, () => {
+      const next = rng(dataSize * 7919);
+      const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, 64, BPF_F_NO_PREALLOC));
+      const bits = dataSize * 8;
+      // The model: live entries by (len, masked data) with the value bytes they were last given.
+      const model = new Map<string, { len: number; data: Uint8Array; value: number }>();
+      // Few distinct data patterns, so that prefixes overlap and lookups hit often.
+      const pattern = (): Uint8Array => Uint8Array.from({ length: dataSize }, (_, i) => ((next() & 3) === 0 ? next() & 0xff : (i * 37) & 0xff));
+      const mask = (d: Uint8Array, len: number): Uint8Array => d.map((b, i) => (i * 8 >= len ? 0 : i * 8 + 8 <= len ? b : b & (0xff00 >> (len - i * 8)) & 0xff));
+      let hits = 0;
+      for (let step = 0; step < 1500; step++) {
+        const op = next() % 4;
+        const len = next() % (bits + 1);
+        const data = pattern();
+        const id = `${len}/${mask(data, len).join(",")}`;
+        if (op === 0) {
+          const value = next() & 0xffff;
+          const rc = m.update(key(len, data), Uint8Array.of(value & 0xff, value >> 8, 0, 0), 0);
+          if (rc === 0) model.set(id, { len, data: mask(data, len), value });
+          else expect(model.size).toBe(64);
+        } else if (op === 1) {
+          expect(m.delete(key(len, data))).toBe(model.delete(id) ? 0 : -2);
+        } else {
+          const limit = next() % (bits + 9); // beyond the data size too: the map caps it
+          let best: { len: number; value: number } | undefined;
+          for (const e of model.values()) {
+            if (e.len <= Math.min(limit, bits) && samePrefix(e.data, data, e.len) && (!best || e.len > best.len)) best = e;
+          }
+          const got = m.lookup(key(limit, data)) as Region | null;
+          if (best) hits++;
+          expect(got === null ? null : got.bytes[0]! | (got.bytes[1]! << 8)).toBe(best ? best.value : null);
+        }
+      }
+      expect(hits).toBeGreaterThan(50);
+    });
+  }
+});
