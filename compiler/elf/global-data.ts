@@ -15,6 +15,13 @@
 import { BtfKind, type Btf } from "../btf/index.ts";
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType, type MapDef } from "../abi/maps.ts";
 import { type ElfFile, type ElfSection, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS } from "./elf64.ts";
+import { ObjectError } from "./object.ts";
+
+/**
+ * Largest `.bss` accepted (ours, not the kernel's: it took a 256 MiB mmapable array here). A NOBITS section has no
+ * bytes in the file, so a malformed header could otherwise make the reader allocate gigabytes of zeros.
+ */
+export const MAX_BSS_SIZE = 64 << 20;
 
 /** The three kinds of global-data sections. */
 export type GlobalDataKind = "rodata" | "data" | "bss";
@@ -44,6 +51,7 @@ export function globalDataMaps(elf: ElfFile, btf: Btf | undefined): Map<number, 
   for (const sec of elf.sections) {
     const kind = globalDataKind(sec);
     if (!kind) continue;
+    if (kind === "bss" && sec.size > MAX_BSS_SIZE) throw new ObjectError(`section ${sec.name} is ${sec.size} bytes; global data larger than ${MAX_BSS_SIZE} bytes is not supported`);
     const rodata = kind === "rodata";
     // Copy: the object model must not alias the caller's file buffer, and loaders may keep it.
     const initialValue = kind === "bss" ? new Uint8Array(sec.size) : sec.data.slice();

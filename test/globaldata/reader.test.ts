@@ -98,7 +98,36 @@ describe("global data: reader", () => {
     expect(() => readObject(copy)).toThrow(/offset 136 \(function 'count_globals'\): reference to '\.rodata' at offset -100 of \.rodata is out of range/);
   });
 
-  it("names internal maps as libbpf does (checked against bpftool in kernel.test.ts)", () => {
+  it("refuses a .bss too large to allocate, and mutated copies of globaldata.o give only checked ObjectErrors, quickly", () => {
+    const copy = bytes("globaldata.o");
+    const elf = parseElf(copy);
+    const bss = elf.sections.find((s) => s.name === ".bss")!;
+    // Section header entry sh_size (offset 32 within the 64-byte header).
+    const shoff = Number(new DataView(copy.buffer, copy.byteOffset).getBigUint64(0x28, true));
+    new DataView(copy.buffer, copy.byteOffset).setBigUint64(shoff + bss.index * 64 + 32, 0x7fffffffn, true);
+    expect(() => readObject(copy)).toThrow("section .bss is 2147483647 bytes; global data larger than 67108864 bytes is not supported");
+
+    let seed = 7;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const base = bytes("globaldata.o");
+    let rejected = 0;
+    for (let i = 0; i < 500; i++) {
+      const b = base.slice();
+      for (let e = 0; e < 1 + Math.floor(rnd() * 4); e++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      const t0 = performance.now();
+      try {
+        readObject(b);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ObjectError);
+        expect((err as Error).message).not.toMatch(/^malformed object:/);
+        rejected++;
+      }
+      expect(performance.now() - t0).toBeLessThan(250);
+    }
+    expect(rejected).toBeGreaterThan(10);
+  });
+
+  it("names internal maps as libbpf does (checked against bpftool in run.test.ts)", () => {
     expect(internalMapName("globaldata", ".rodata")).toBe("globalda.rodata");
     expect(internalMapName("globaldata", ".data")).toBe("globalda.data");
     expect(internalMapName("globaldata", ".bss")).toBe("globalda.bss");
