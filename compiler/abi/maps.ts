@@ -65,4 +65,19 @@ export interface MapDef {
   initialValue?: Uint8Array;
   /** Global-data maps only: BPF_MAP_FREEZE after filling (`.rodata*`), so user space cannot change it any more. */
   frozen?: boolean;
+  /**
+   * Global-data maps only: the variables inside the value (the section's ELF object symbols), by offset, each with
+   * its BTF type when the object's DATASEC names it. Lets user-side views show `{ calls: 102, runs: 2 }`.
+   */
+  vars?: GlobalVar[];
+}
+
+/** A global variable inside a global-data map's value. */
+export interface GlobalVar {
+  /** ELF symbol name (`calls`; function-scope statics read `count_globals.____fmt`). */
+  name: string;
+  offset: number;
+  size: number;
+  /** BTF type of the variable (the VAR's type), 0 when unknown. */
+  typeId: number;
 }

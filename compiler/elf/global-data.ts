@@ -13,8 +13,8 @@
  * - kernel map name: see {@link internalMapName}.
  */
 import { BtfKind, type Btf } from "../btf/index.ts";
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType, type MapDef } from "../abi/maps.ts";
-import { type ElfFile, type ElfSection, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS } from "./elf64.ts";
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, type GlobalVar, MapType, type MapDef } from "../abi/maps.ts";
+import { type ElfFile, type ElfSection, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, STT_OBJECT } from "./elf64.ts";
 import { ObjectError } from "./object.ts";
 
 /**
@@ -67,7 +67,36 @@ export function globalDataMaps(elf: ElfFile, btf: Btf | undefined): Map<number, 
       ...(datasec > 0 ? { valueTypeId: datasec } : {}),
       initialValue,
       frozen: rodata,
+      vars: variablesOf(elf, sec, btf, datasec),
     });
+  }
+  return out;
+}
+
+/**
+ * The variables of a data section: its sized OBJECT symbols, by offset (clang leaves the DATASEC's offsets at 0 for
+ * libbpf to fill in, so the symbols are authoritative), typed from the DATASEC's VAR of the same name when present.
+ * Overlapping or out-of-section symbols are left out.
+ */
+function variablesOf(elf: ElfFile, sec: ElfSection, btf: Btf | undefined, datasec: number): GlobalVar[] {
+  const varTypes = new Map<string, number>();
+  const ds = btf && datasec > 0 ? btf.types[datasec] : undefined;
+  if (btf && ds?.kind === BtfKind.DATASEC) {
+    for (const v of ds.vars) {
+      const t = btf.types[v.type];
+      if (t?.kind === BtfKind.VAR) varTypes.set(t.name, t.type);
+    }
+  }
+  const syms = elf.symbols
+    .filter((s) => s.shndx === sec.index && s.type === STT_OBJECT && s.size > 0 && s.value + s.size <= sec.size)
+    .sort((a, b) => a.value - b.value);
+  const out: GlobalVar[] = [];
+  for (const s of syms) {
+    const last = out[out.length - 1];
+    if (last && s.value < last.offset + last.size) continue;
+    // A function-scope static is `fn.name` in the symbol table and `name` in BTF.
+    const typeId = varTypes.get(s.name) ?? varTypes.get(s.name.slice(s.name.lastIndexOf(".") + 1)) ?? 0;
+    out.push({ name: s.name, offset: s.value, size: s.size, typeId });
   }
   return out;
 }

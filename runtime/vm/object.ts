@@ -3,10 +3,12 @@
  * sharing one Machine. This is what `tsbpf/runtime`'s loadObject returns.
  */
 import { SK_DROP, SK_PASS } from "../../compiler/abi/sk-lookup.ts";
-import { decodeBtf, type Btf } from "../../compiler/btf/decode.ts";
+import { btfType, decodeBtf, skipModifiers, type Btf } from "../../compiler/btf/decode.ts";
+import { BtfKind, IntEncoding } from "../../compiler/btf/types.ts";
+import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
-import { CodecError, decodeValue, encodeValue, layoutOf, type Layout } from "../maps/codec.ts";
+import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout } from "../maps/codec.ts";
 import { createMap } from "../maps/index.ts";
 import { BPF_ANY, type VmMap } from "../maps/map.ts";
 import { Socket, type SocketSpec } from "../net/socket.ts";
@@ -81,7 +83,7 @@ export class MapView {
     btf?: Btf,
   ) {
     this.keyLayout = layoutOf(raw.def, "key", btf);
-    this.valueLayout = layoutOf(raw.def, "value", btf);
+    this.valueLayout = globalDataLayout(raw.def, btf) ?? layoutOf(raw.def, "value", btf);
   }
   get name(): string {
     return this.raw.def.name;
@@ -147,6 +149,20 @@ export class MapView {
       v instanceof Socket ? v : decodeValue(this.valueLayout, (v as Region).bytes),
     ]);
   }
+}
+
+/**
+ * The value layout of a global-data map: one field per variable (`{ calls: 102, runs: 2 }`), signed and array-ness
+ * from the variable's BTF type when known. Undefined for other maps, or when the section has no named variables.
+ */
+function globalDataLayout(def: MapDef, btf: Btf | undefined): Layout | undefined {
+  if (!def.initialValue || !def.vars?.length) return undefined;
+  const fields: Field[] = def.vars.map((v) => {
+    const t = btf && v.typeId ? btfType(btf, skipModifiers(btf, v.typeId)) : undefined;
+    const signed = t?.kind === BtfKind.INT && (t.encoding & IntEncoding.SIGNED) !== 0;
+    return { name: v.name, offset: v.offset, size: v.size, signed, bigEndian: false, array: t ? t.kind !== BtfKind.INT && t.kind !== BtfKind.ENUM : v.size > 8 };
+  });
+  return { size: def.valueSize, fields, signed: false, bigEndian: false };
 }
 
 /** An sk_lookup program of a loaded object. */

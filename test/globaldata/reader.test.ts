@@ -34,6 +34,7 @@ describe("global data: reader", () => {
       valueTypeId: m!.valueTypeId,
       initialValue: undefined,
       frozen: true,
+      vars: [{ name: "trace_rodata.____fmt", offset: 0, size: 27, typeId: m!.vars![0]!.typeId }],
     });
     expect(new TextDecoder().decode(m!.initialValue)).toBe("sk_lookup proto %u port %u\0");
     // valueTypeId is the DATASEC of the section, as libbpf records it.
@@ -56,6 +57,15 @@ describe("global data: reader", () => {
       // .bss is NOBITS: zeros, 16 bytes (last_port at 0, printed at 8).
       [".bss", 16, 0x400, false, "00".repeat(16)],
     ]);
+    // The variables, from the section's symbols (offsets) and the DATASEC's VARs (types).
+    expect(obj.maps.map((m) => m.vars!.map((v) => [v.name, v.offset, v.size]))).toEqual([
+      [["blocked_port", 0, 4], ["count_globals.____fmt", 4, 18]],
+      [["calls", 0, 8], ["runs", 8, 4]],
+      [["last_port", 0, 4], ["printed", 8, 8]],
+    ]);
+    const btf = decodeBtf(obj.btf!);
+    for (const v of obj.maps.flatMap((m) => m.vars!)) expect(v.typeId, v.name).toBeGreaterThan(0);
+    expect(btf.types[obj.maps[2]!.vars![1]!.typeId]).toMatchObject({ kind: BtfKind.INT, name: "long" });
     // Each initial value is a copy, not a view into the caller's buffer.
     const data = obj.maps[1]!.initialValue!;
     expect(data.byteOffset).toBe(0);

@@ -7,11 +7,12 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { decode } from "../../compiler/asm/index.ts";
 import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import { internalMapName, objectNameOf } from "../../compiler/elf/global-data.ts";
 import { type ObjectFile, readObject } from "../../compiler/elf/index.ts";
+import { run as cliRun } from "../../compiler/cli/run.ts";
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { KernelError, type LoadedObject, encodeCtx, loadObject, openKernel } from "../../runtime/kernel/index.ts";
 import { VmObject, MapAccessError, type Tier } from "../../runtime/vm/object.ts";
@@ -87,6 +88,26 @@ describe("global data: VM", () => {
       expect({ data: hex(obj.map(".data").bytes(0)), bss: hex(obj.map(".bss").bytes(0)) }).toEqual(expectedGlobals([7007, 7008]));
     });
   }
+
+  it("map views show global-data values variable by variable, and tsbpf run prints and fills them so", async () => {
+    const obj = VmObject.fromBytes(bytes("globaldata.o"));
+    obj.run("count_globals", CTX);
+    expect(obj.map(".data").get(0)).toEqual({ calls: 102, runs: 2 });
+    expect(obj.map(".bss").get(0)).toEqual({ last_port: 7007, printed: 18 });
+    expect(obj.map(".rodata").get(0)).toMatchObject({ blocked_port: 7008 });
+    let out = "";
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
+    try {
+      const args = ["--prog", "count_globals", "--ctx", JSON.stringify(CTX), "--maps", JSON.stringify({ ".data": { 0: { calls: 5, runs: 1 } } })];
+      expect(await cliRun([join(C, "globaldata.o"), ...args])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const result = JSON.parse(out);
+    expect(result).toMatchObject({ verdict: "SK_PASS", trace: ["call 7 port 7007"] });
+    expect(result.maps[".data"]).toEqual({ 0: { calls: 7, runs: 2 } });
+    expect(result.maps[".bss"]).toEqual({ 0: { last_port: 7007, printed: 16 } });
+  });
 
   it("user space may rewrite .data (the program sees it) but not the frozen .rodata (EPERM)", () => {
     const obj = VmObject.fromBytes(bytes("globaldata.o"));
