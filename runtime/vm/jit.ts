@@ -278,11 +278,12 @@ function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v:
   const o = STACK_SIZE + k2.fp;
   if (o < 0 || o + map.def.keySize > STACK_SIZE) return undefined;
   const K = constRef(map);
+  const v = `const v=${K}.lookupAt(SB,${o});`;
   const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
   if (map.holdsSockets) {
-    return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.id!==0?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
+    return `{${v}if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.id!==0?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
   }
-  return `{const v=${K}.lookupAt(SB,${o});if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.id!==0?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
+  return `{${v}if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.id!==0?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */

@@ -249,9 +249,23 @@ export class Machine {
    * word (high word in `h`), which the caller writes to src (FETCH/XCHG) or r0 (CMPXCHG).
    */
   atomic(op: number, lo: number, hi: number, off: number, size: number, slo: number, shi: number, r0lo: number, r0hi: number, pc: number): number {
+    const w = size === 8;
+    if ((op === 0x00 || op === 0x01) && hi !== CTX_HI) {
+      // Atomic add on memory that is not ctx (ctx keeps the general path): ld's then st's checks, through the
+      // DataViews they return, without ld/st's size switches.
+      const o = ((lo - OFF_BIAS) | 0) + off;
+      const rv = this.rview(lo, hi, off, size, pc);
+      const oldLo = rv.getInt32(o, true);
+      const oldHi = w ? rv.getInt32(o + 4, true) : 0;
+      const wv = this.wview(lo, hi, off, size, pc);
+      const sum = (oldLo >>> 0) + (slo >>> 0);
+      wv.setInt32(o, sum | 0, true);
+      if (w) wv.setInt32(o + 4, (oldHi + shi + (sum > 0xffffffff ? 1 : 0)) | 0, true);
+      this.h = oldHi;
+      return oldLo;
+    }
     const oldLo = this.ld(lo, hi, off, size, pc);
     const oldHi = this.h;
-    const w = size === 8;
     if (op === 0x00 || op === 0x01) {
       // Atomic add (the DSL's `increment`, clang's __sync_fetch_and_add): word arithmetic, no BigInt.
       const sum = (oldLo >>> 0) + (slo >>> 0);
