@@ -7,67 +7,114 @@ import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import type { Machine } from "../vm/machine.ts";
 import { OFF_BIAS, RegionKind } from "../vm/region.ts";
 
+/** One parsed conversion of a format: flags, width, l/ll, and the conversion character. */
+interface Conv {
+  plus: boolean;
+  minus: boolean;
+  zero: boolean;
+  width: number;
+  long: boolean;
+  conv: string;
+}
+
+/** A parsed format: literal text and conversions alternating (`lits.length === convs.length + 1`), or EINVAL. */
+type Parsed = { lits: string[]; convs: Conv[] } | null;
+
+/** Parsed formats by text: programs print the same few formats on every run. Bounded; cleared when full. */
+const PARSED = new Map<string, Parsed>();
+
+/** Parses a format as bpf_bprintf_prepare accepts it; null when the helper must return -EINVAL. */
+function parse(text: string): Parsed {
+  const lits: string[] = [];
+  const convs: Conv[] = [];
+  let lit = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== "%") {
+      lit += c;
+      continue;
+    }
+    if (text[i + 1] === "%") {
+      lit += "%";
+      i++;
+      continue;
+    }
+    const spec = /^%([-+ 0]*)(\d*)(ll|l)?([diuxXcsp])/.exec(text.slice(i));
+    if (!spec || convs.length >= 3) return null;
+    i += spec[0].length - 1;
+    const flags = spec[1]!;
+    lits.push(lit);
+    lit = "";
+    convs.push({
+      plus: flags.includes("+"),
+      minus: flags.includes("-"),
+      zero: flags.includes("0"),
+      width: spec[2] ? Number(spec[2]) : 0,
+      long: spec[3] !== undefined,
+      conv: spec[4]!,
+    });
+  }
+  lits.push(lit);
+  return { lits, convs };
+}
+
 /** Formats `fmt` (NUL-terminated within its bytes) with up to 3 (lo, hi) arguments; a number is a negative errno. */
 export function formatPrintk(m: Machine, fmt: Uint8Array, args: Array<[number, number]>, pc: number): string | number {
   const nul = fmt.indexOf(0);
   if (nul < 0) return -Errno.EINVAL;
   const text = Buffer.from(fmt.subarray(0, nul)).toString("latin1");
-  let out = "";
-  let argi = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c !== "%") {
-      out += c;
-      continue;
+  let parsed = PARSED.get(text);
+  if (parsed === undefined) {
+    if (PARSED.size >= 256) PARSED.clear();
+    PARSED.set(text, (parsed = parse(text)));
+  }
+  if (parsed === null) return -Errno.EINVAL;
+  const { lits, convs } = parsed;
+  let out = lits[0]!;
+  for (let k = 0; k < convs.length; k++) {
+    const c = convs[k]!;
+    const [lo, hi] = args[k]!;
+    let s = convert(m, c, lo, hi, pc);
+    if (c.plus && (c.conv === "d" || c.conv === "i") && /^\d/.test(s)) s = `+${s}`;
+    if (s.length < c.width) {
+      if (c.minus) s = s.padEnd(c.width);
+      else if (c.zero && c.conv !== "s") s = s.startsWith("-") ? `-${s.slice(1).padStart(c.width - 1, "0")}` : s.padStart(c.width, "0");
+      else s = s.padStart(c.width);
     }
-    if (text[i + 1] === "%") {
-      out += "%";
-      i++;
-      continue;
-    }
-    const spec = /^%([-+ 0]*)(\d*)(ll|l)?([diuxXcsp])/.exec(text.slice(i));
-    if (!spec || argi >= 3) return -Errno.EINVAL;
-    i += spec[0].length - 1;
-    const [lo, hi] = args[argi++]!;
-    const flags = spec[1]!;
-    const width = spec[2] ? Number(spec[2]) : 0;
-    const long = spec[3] !== undefined;
-    const v64 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-    let s: string;
-    switch (spec[4]) {
-      case "d":
-      case "i":
-        s = (long ? BigInt.asIntN(64, v64) : BigInt(lo | 0)).toString();
-        break;
-      case "u":
-        s = (long ? v64 : BigInt(lo >>> 0)).toString();
-        break;
-      case "x":
-        s = (long ? v64 : BigInt(lo >>> 0)).toString(16);
-        break;
-      case "X":
-        s = (long ? v64 : BigInt(lo >>> 0)).toString(16).toUpperCase();
-        break;
-      case "c":
-        s = String.fromCharCode(lo & 0xff);
-        break;
-      case "p":
-        s = `0x${v64.toString(16)}`;
-        break;
-      default: {
-        s = readString(m, lo, hi, pc);
-      }
-    }
-    if (flags.includes("+") && /^\d/.test(s) && "di".includes(spec[4]!)) s = `+${s}`;
-    if (s.length < width) {
-      if (flags.includes("-")) s = s.padEnd(width);
-      else if (flags.includes("0") && spec[4] !== "s") s = s.startsWith("-") ? `-${s.slice(1).padStart(width - 1, "0")}` : s.padStart(width, "0");
-      else s = s.padStart(width);
-    }
-    out += s;
+    out += s + lits[k + 1]!;
   }
   return out;
 }
+
+/**
+ * One argument converted. 32-bit values (and 64-bit ones whose high word is a plain sign or zero extension) use
+ * number arithmetic; the rest BigInt, with identical text.
+ */
+function convert(m: Machine, c: Conv, lo: number, hi: number, pc: number): string {
+  switch (c.conv) {
+    case "d":
+    case "i":
+      if (!c.long || hi === lo >> 31) return String(lo | 0);
+      return BigInt.asIntN(64, big(lo, hi)).toString();
+    case "u":
+      if (!c.long || hi === 0) return String(lo >>> 0);
+      return big(lo, hi).toString();
+    case "x":
+      if (!c.long || hi === 0) return (lo >>> 0).toString(16);
+      return big(lo, hi).toString(16);
+    case "X":
+      if (!c.long || hi === 0) return (lo >>> 0).toString(16).toUpperCase();
+      return big(lo, hi).toString(16).toUpperCase();
+    case "c":
+      return String.fromCharCode(lo & 0xff);
+    case "p":
+      return `0x${big(lo, hi).toString(16)}`;
+    default:
+      return readString(m, lo, hi, pc);
+  }
+}
+
+const big = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 /** %s: reads a NUL-terminated string (at most 1024 bytes) from stack or map memory; a bad pointer prints like the kernel's safe copy fallback. */
 function readString(m: Machine, lo: number, hi: number, pc: number): string {
