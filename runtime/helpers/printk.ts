@@ -62,7 +62,8 @@ function parse(text: string): Parsed {
 export function formatPrintk(m: Machine, fmt: Uint8Array, args: Array<[number, number]>, pc: number): string | number {
   const nul = fmt.indexOf(0);
   if (nul < 0) return -Errno.EINVAL;
-  const text = Buffer.from(fmt.subarray(0, nul)).toString("latin1");
+  // Latin-1 text in one call (no Buffer copy); formats are short (the helper's size limit is checked by the caller).
+  const text = nul <= 4096 ? String.fromCharCode.apply(null, fmt.subarray(0, nul) as unknown as number[]) : Buffer.from(fmt.subarray(0, nul)).toString("latin1");
   let parsed = PARSED.get(text);
   if (parsed === undefined) {
     if (PARSED.size >= 256) PARSED.clear();
