@@ -184,7 +184,8 @@ export function access(
       const map = env.maps[ptr.map]!;
       if (write && map.flags & F_RDONLY_PROG) reject(`write into map forbidden, value_size=${map.valueSize} off=${ptr.off + off} size=${size}`);
       mapRange(ptr, regno, off, size, map.valueSize, "map value");
-      return write ? UNKNOWN : loaded(size);
+      if (write) return UNKNOWN;
+      return frozenRead(map, ptr, off, size) ?? loaded(size);
     }
     case "sock": {
       if (write) reject(`R${regno} cannot write into sock`);
@@ -195,6 +196,21 @@ export function access(
     default:
       return reject(`R${regno} invalid mem access '${kindName(ptr)}'`);
   }
+}
+
+/**
+ * A read at a constant offset of a frozen BPF_F_RDONLY_PROG map (libbpf's `.rodata`): the kernel reads the bytes at
+ * verification time (check_mem_access → bpf_map_direct_read) and marks the register known, so branches on
+ * configuration constants are pruned. The loader freezes after writing `initialValue`, so those are the bytes.
+ */
+function frozenRead(map: { flags: number; frozen?: boolean; initialValue?: Uint8Array }, ptr: Reg, off: number, size: number): Reg | undefined {
+  const c = constVar(ptr);
+  if (!(map.flags & F_RDONLY_PROG) || !map.frozen || !map.initialValue || c === undefined) return undefined;
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
+  const at = ptr.off + off + c;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(map.initialValue[at + i] ?? 0);
+  return scalarReg(sconst(v));
 }
 
 /** Bounds of an access to a region of `limit` bytes through a pointer with a possibly variable offset. */

@@ -53,14 +53,13 @@ function expectedGlobals(ports: number[]): { data: string; bss: string } {
  * *(u8 *)(r1 + 0) = 1; r0 = 1; exit`. With `store` false it only loads the address.
  */
 function rodataWriter(offset: number, store = true): ObjectFile {
+  return rodataProgram(offset, [store ? [0x72, 0x01, 0, 1] : [0xb7, 0x02, 0, 0], [0xb7, 0x00, 0, 1], [0x95, 0x00, 0, 0]]);
+}
+
+/** `r1 = &.rodata[offset]` (rodata.o's map) followed by raw slots [opcode, regs, off, imm]. */
+function rodataProgram(offset: number, body: number[][]): ObjectFile {
   const rodata = readObject(bytes("rodata.o")).maps[0]!;
-  const slots = [
-    [0x18, 0x21, 0, 0],
-    [0x00, 0x00, 0, offset],
-    store ? [0x72, 0x01, 0, 1] : [0xb7, 0x02, 0, 0],
-    [0xb7, 0x00, 0, 1],
-    [0x95, 0x00, 0, 0],
-  ];
+  const slots = [[0x18, 0x21, 0, 0], [0x00, 0x00, 0, offset], ...body];
   const code = new Uint8Array(slots.length * 8);
   const view = new DataView(code.buffer);
   slots.forEach(([op, regs, off, imm], i) => {
@@ -131,6 +130,17 @@ describe("global data: VM", () => {
     const v = verifyProgram(file.programs[0]!, file.maps);
     expect(v.ok).toBe(false);
     expect(JSON.stringify(v)).toContain("write into map forbidden, value_size=27 off=0 size=1");
+  });
+
+  it("our verifier reads a frozen .rodata as constants, as the kernel does: a branch on it is pruned", () => {
+    // r0 = *(u8 *)(.rodata + 0) ('s' = 0x73); if r0 == 0x73 goto +2; r0 = 2; exit; r0 = 1; exit
+    const body = [[0x71, 0x10, 0, 0], [0x15, 0x00, 2, 0x73], [0xb7, 0x00, 0, 2], [0x95, 0, 0, 0], [0xb7, 0x00, 0, 1], [0x95, 0, 0, 0]];
+    const file = rodataProgram(0, body);
+    expect(verifyProgram(file.programs[0]!, file.maps)).toMatchObject({ ok: true, insnsProcessed: 5 });
+    // Not frozen (or not read-only): the byte is unknown and the r0 = 2 path is explored and refused.
+    const unfrozen = { ...file, maps: [{ ...file.maps[0]!, frozen: false }] };
+    expect(verifyProgram(unfrozen.programs[0]!, unfrozen.maps)).toMatchObject({ ok: false, error: { message: "At program exit the register R0 has smin=2 smax=2 should have been in [0, 1]" } });
+    expect(new VmObject(file).run("poke_rodata", CTX).verdict).toBe("SK_PASS");
   });
 
   it("an address outside the value faults when the lddw runs (the kernel refuses it at load)", () => {
@@ -260,6 +270,17 @@ describeKernel("global data: kernel (our loader and libbpf)", () => {
       expect(obj.program("trace_rodata").testRun(CTX).verdict).toBe("SK_PASS");
     } finally {
       obj.close();
+    }
+  });
+
+  it("the kernel also prunes the branch on a frozen .rodata byte (same processed count as our verifier)", () => {
+    const body = [[0x71, 0x10, 0, 0], [0x15, 0x00, 2, 0x73], [0xb7, 0x00, 0, 2], [0x95, 0, 0, 0], [0xb7, 0x00, 0, 1], [0x95, 0, 0, 0]];
+    const k = loadObject(rodataProgram(0, body));
+    try {
+      expect(k.program("poke_rodata").info().verifiedInsns).toBe(5);
+      expect(k.program("poke_rodata").testRun(CTX).verdict).toBe("SK_PASS");
+    } finally {
+      k.close();
     }
   });
 
