@@ -190,11 +190,13 @@ function jitProgram(p: PreparedProgram): JitSource {
   const loop = `for(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
   const calls = p.insns.some((i, pc) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL && p.invalid[pc] === undefined);
   if (p.funcs.length === 1 && !calls) {
-    // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel sets them (r1 = ctx, the
-    // rest 0) and frame 0's words and views are constants.
+    // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
+    // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
+    // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
     const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => (r === 1 ? `a1=${OFF_BIAS},b1=${CTX_HI}` : `a${r}=0,b${r}=0`)).join(",");
+    const straight = forwardOnly(body);
     return {
-      source: `let bb=${blockOf.get(p.funcs[0]!)},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${stackMark}\n${loop}`,
+      source: `let bb=${blockOf.get(p.funcs[0]!)},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${stackMark}\n${straight ?? loop}`,
       consts,
       single: true,
     };
@@ -206,6 +208,37 @@ function jitProgram(p: PreparedProgram): JitSource {
     consts,
     single: false,
   };
+}
+
+/**
+ * The body as nested labelled blocks when every jump goes forward (to a later block): a jump to block T is
+ * `break LT`, and label LT encloses everything before block T, so breaking out of it lands on T's first line. The
+ * labels open outermost-last-target first and each closes right before its block. Undefined when some jump goes
+ * backward or to its own block (a loop), or when there are so many targets that the nesting could be deep.
+ */
+function forwardOnly(body: readonly string[]): string | undefined {
+  const targets = new Set<number>();
+  let block = -1;
+  for (const line of body) {
+    const c = /^case (\d+):$/.exec(line);
+    if (c) {
+      block = Number(c[1]);
+      continue;
+    }
+    for (const g of line.matchAll(/\{pc=(\d+);continue;\}/g)) {
+      const t = Number(g[1]);
+      if (t <= block) return undefined;
+      targets.add(t);
+    }
+  }
+  if (targets.size > 1000) return undefined;
+  const open = [...targets].sort((a, b) => b - a).map((t) => `L${t}:{`).join("");
+  const code = body.map((line) => {
+    const c = /^case (\d+):$/.exec(line);
+    if (c) return targets.has(Number(c[1])) ? "}" : "";
+    return line.replace(/\{pc=(\d+);continue;\}/g, (_x, t: string) => `break L${t};`);
+  });
+  return `${open}\n${code.join("\n")}`;
 }
 
 /** The frame offset a direct (r10-relative, in-frame) store writes at, or undefined. */
