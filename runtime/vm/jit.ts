@@ -15,7 +15,7 @@ import { refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
-import { OFF_BIAS, PTR_TAG, RegionKind, VmFault, ptrHi } from "./region.ts";
+import { ID_MASK, OFF_BIAS, PTR_TAG, REGIONS, RegionKind, VmFault, ptrHi } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import type { VmMap } from "../maps/map.ts";
@@ -444,7 +444,10 @@ function emit(p: PreparedProgram, pc: number): string {
       const ctxRead = ctxExpr !== undefined ? `l===${CTX_LO}?${ctxExpr}:M.ld(l,h,${insn.off},${size},${pc})` : `M.ld(l,h,${insn.off},${size},${pc})`;
       const o = `((l-${OFF_BIAS})|0)+${insn.off}`;
       const viewRead = size === 8 ? `${A}=v.getInt32(o,true);${B}=v.getInt32(o+4,true);` : `${A}=${viewGet(size, "o")};${B}=0;`;
-      return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${A}=${ctxRead};${B}=${size === 8 ? "M.h" : "0"};}else{const v=M.rview(l,h,${insn.off},${size},${pc}),o=${o};${viewRead}}}`;
+      // The region lookup and checks inline for the common case (a readable region, in bounds); anything else goes
+      // through rview, which repeats the checks and raises the fault.
+      const fast = `r!==undefined&&r.kind!==${RegionKind.Map}&&o>=0&&o+${size}<=r.bytes.length`;
+      return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${A}=${ctxRead};${B}=${size === 8 ? "M.h" : "0"};}else{const r=(h&${~ID_MASK})===${PTR_TAG}?RG[h&${ID_MASK}]:undefined,o=${o},v=${fast}?r.view:M.rview(l,h,${insn.off},${size},${pc});${viewRead}}}`;
     }
     case Class.ST: {
       const size = SIZES[op & 0x18]!;
@@ -483,7 +486,9 @@ function viewGet(size: number, o: string): string {
 function viewStore(A: string, B: string, off: number, size: number, lo: string, hi: string, pc: number): string {
   const w =
     size === 1 ? `v.setUint8(o,${lo});` : size === 2 ? `v.setUint16(o,${lo},true);` : size === 4 ? `v.setInt32(o,${lo},true);` : `v.setInt32(o,${lo},true);v.setInt32(o+4,${hi},true);`;
-  return `{const v=M.wview(${A},${B},${off},${size},${pc}),o=((${A}-${OFF_BIAS})|0)+${off};${w}}`;
+  // Map values (the usual target) inline; stack and everything else through wview (watermark, faults).
+  const fast = `r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.bytes.length`;
+  return `{const r=(${B}&${~ID_MASK})===${PTR_TAG}?RG[${B}&${ID_MASK}]:undefined,o=((${A}-${OFF_BIAS})|0)+${off},v=${fast}?r.view:M.wview(${A},${B},${off},${size},${pc});${w}}`;
 }
 
 /** The inline read of a legal ctx field load (see CTX_LOADS), or undefined for sk, illegal loads and 8 bytes. */
@@ -536,7 +541,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = hoisted.length ? `const ${hoisted.join(",")};\n` : "";
   const factory = new Function(
-    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0",
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
   ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -545,7 +550,7 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // so one instance serves every machine.
   const fns: Record<number, (...a: unknown[]) => number> = {};
   const f0 = SHARED.frames[0]!;
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ptrHi, ptrHi(f0), f0.view, f0.bytes);
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ptrHi, ptrHi(f0), f0.view, f0.bytes, REGIONS);
   for (const f of p.funcs) fns[f] = entryFn;
   if (single) return entryFn as JitFn;
   return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);

@@ -75,6 +75,9 @@ export function regionId(r: Region): number {
   return r.id;
 }
 
+/** The registry itself, read-only: JIT code indexes it directly by a pointer's region id. */
+export const REGIONS: readonly (Region | undefined)[] = REGISTRY;
+
 /** The region with id `id`, if any. */
 export const regionById = (id: number): Region | undefined => REGISTRY[id];
 
