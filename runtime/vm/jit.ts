@@ -3,9 +3,13 @@
  *
  * Registers live in local variables as pairs of int32 words (`aN` low, `bN` high), so the common operations (mov,
  * add, and, shifts by constants, compares, loads) stay on V8's fast integer paths; rare 64-bit operations (mul, div,
- * mod, shifts by a register) go through the interpreter's BigInt code. Control flow is a `for(;;) switch(bb)` over
- * basic blocks (numbered densely) with fall-through between cases. Each block adds its length to the instruction counter on entry, so
- * `insnsExecuted` equals the interpreter's for every run that ends normally. Every BPF function (main program and
+ * mod, shifts by a register) go through the interpreter's BigInt code. Control flow: a program without backward
+ * jumps or BPF-to-BPF calls (the usual sk_lookup program) is straight-line code where a jump is a labelled `break`;
+ * anything else is a `for(;;) switch(bb)` over basic blocks (numbered densely) with fall-through between cases.
+ * Each block adds its length to the instruction counter (a local, stored back at exit) on entry, so `insnsExecuted`
+ * equals the interpreter's for every run that ends normally. Memory accesses check and read the region inline,
+ * calling Machine.rview/wview/ld only on the slow path, which raises the interpreter's faults. A map lookup whose map
+ * and stack key are proven inside the block calls the map directly. Every BPF function (main program and
  * BPF-to-BPF callees) becomes one JS function; all of them contain the whole program's code so that any jump the
  * interpreter can take, the JIT can take too. Semantics must equal interp.ts; the shared case table checks it.
  */
