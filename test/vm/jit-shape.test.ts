@@ -4,7 +4,7 @@
  * back to the checked ones, whose faults carry pc and instruction exactly as the interpreter's do.
  */
 import { describe, expect, test } from "vitest";
-import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, AtomicOp, Helper, JmpOp, Size, alu64, atomic, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { TIERS, mapDef, outcome, vmOf } from "./harness.ts";
@@ -67,6 +67,10 @@ describe("faults on the inline memory paths", () => {
     ["load through a map handle", [ldMap(1, "arr"), ldx(Size.W, 0, 1, 0), exit()], /through a map pointer/],
     ["store through a scalar", [mov64(1, 4096), st(Size.W, 1, 0, 1), mov64(0, 1), exit()], /write of 4 bytes at 0x1000, which is not a pointer/],
     ["load through NULL", [mov64(1, 0), ldx(Size.B, 0, 1, 0), exit()], /read of 1 bytes through a NULL pointer/],
+    // Atomic add checks as a load first, then as a store (its fast path must keep that order).
+    ["atomic add past a map value", lookup(0, [jmp64(JmpOp.JEQ, 0, 0, "n"), mov64(3, 1), atomic(Size.DW, AtomicOp.ADD, 0, 8, 3), withLabel(exit(), "n")]), /read of 8 bytes at offset 8 of value of arr\[0\]/],
+    ["atomic add through a map handle", [ldMap(1, "arr"), mov64(3, 1), atomic(Size.W, AtomicOp.ADD, 1, 0, 3), mov64(0, 1), exit()], /read of 4 bytes through a map pointer/],
+    ["atomic add on ctx", [mov64(3, 1), atomic(Size.W, AtomicOp.ADD, 1, 60, 3), mov64(0, 1), exit()], /write of 4 bytes into ctx/],
   ];
   test.each(cases)("%s", (_name, insns, reason) => {
     const { out } = both(insns);
