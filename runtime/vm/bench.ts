@@ -27,7 +27,8 @@ export interface BenchProgramSpec {
 export const WARMUP_RUNS = 20_000;
 /** Extra warm-up, in ms, before the first timing of the process (see timeRuns). */
 export const FIRST_WARMUP_MS = 300;
-let harnessWarm = false;
+/** Tiers whose shared run path has had the first-timing warm-up (each tier has its own hot code). */
+const harnessWarm = new Set<Tier>();
 /** Timed batches; the median batch is reported (noise on a shared machine only ever adds time to a batch). */
 export const BATCHES = 7;
 
@@ -40,8 +41,8 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
   for (let i = 0; i < warmup; i++) p.runCtx(ctx, opts);
   // The first timing of the process also waits for V8 to finish optimising the shared run path (runCtx, reset,
   // helpers): measured, the first program otherwise reads 2-3x slower than the same program measured later.
-  if (!harnessWarm && warmup > 0) {
-    harnessWarm = true;
+  if (!harnessWarm.has(tier) && warmup > 0) {
+    harnessWarm.add(tier);
     const until = Date.now() + FIRST_WARMUP_MS;
     while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runCtx(ctx, opts);
   }
@@ -83,6 +84,7 @@ export function measureVm(objectBytes: Uint8Array, prog: BenchProgramSpec, tier:
   const problems: string[] = [];
   if (first.verdict !== prog.verdict) problems.push(`verdict ${first.verdict}, expected ${prog.verdict}`);
   if ((first.selected !== null) !== prog.selects) problems.push(prog.selects ? "no socket selected" : `selected ${first.selected?.name}`);
+  if (first.leakedRefs.length) problems.push(`leaked references: ${first.leakedRefs.join(", ")}`);
   return { nsPerRun: timeRuns(p, ctx, tier, runs, warmup), mismatch: problems.join("; ") };
 }
 
