@@ -10,7 +10,7 @@ import { Socket } from "../net/socket.ts";
 import { parseIp4 } from "../net/addr.ts";
 
 /** A map fill as bench/examples.ts describes it. */
-type BenchFill =
+export type BenchFill =
   | { map: string; kind: "socket"; key: number; socket: { family: "inet" | "inet6"; protocol: "tcp" | "udp" } }
   | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number };
 
@@ -57,27 +57,37 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
   return perRun[BATCHES >> 1]!;
 }
 
+/**
+ * Fills `obj`'s maps as the bench table describes: sockets (TCP listening, UDP unconnected — the Socket defaults) named
+ * `map[key]` on port 40000 + key, and LPM entries. Returns what failed, or "" when every update succeeded.
+ */
+export function fillBenchMaps(obj: VmObject, fills: readonly BenchFill[]): string {
+  for (const f of fills) {
+    const view = obj.map(f.map);
+    if (f.kind === "socket") {
+      view.set(f.key, new Socket({ name: `${f.map}[${f.key}]`, ...f.socket, port: 40000 + f.key }));
+      continue;
+    }
+    // struct { u32 prefixLen; be16 protocol; be16 port; be32 addr } — the layout both examples and twins use.
+    const key = new Uint8Array(view.raw.def.keySize);
+    const dv = new DataView(key.buffer);
+    dv.setUint32(0, f.prefixLen, true);
+    dv.setUint16(4, f.protocol, false);
+    dv.setUint16(6, f.port, false);
+    key.set(parseIp4(f.addr), 8);
+    const value = new Uint8Array(view.raw.def.valueSize);
+    new DataView(value.buffer).setUint32(0, f.value, true);
+    const rc = view.raw.update(key, value, 0);
+    if (rc !== 0) return `filling ${f.map} failed with ${rc}`;
+  }
+  return "";
+}
+
 /** ns per run of one example program in one tier, plus a behaviour check against the bench table. */
 export function measureVm(objectBytes: Uint8Array, prog: BenchProgramSpec, tier: Tier, runs: number, warmup = WARMUP_RUNS): { nsPerRun: number; mismatch: string } {
   const obj = VmObject.fromBytes(objectBytes, { seed: 1 });
-  for (const f of prog.fills) {
-    const view = obj.map(f.map);
-    if (f.kind === "socket") {
-      view.set(f.key, new Socket({ name: `${f.map}[${f.key}]`, ...f.socket, state: f.socket.protocol === "tcp" ? "listen" : "unconnected", port: 40000 + f.key }));
-    } else {
-      // struct { u32 prefixLen; be16 protocol; be16 port; be32 addr } — the layout both examples and twins use.
-      const key = new Uint8Array(view.raw.def.keySize);
-      const dv = new DataView(key.buffer);
-      dv.setUint32(0, f.prefixLen, true);
-      dv.setUint16(4, f.protocol, false);
-      dv.setUint16(6, f.port, false);
-      key.set(parseIp4(f.addr), 8);
-      const value = new Uint8Array(view.raw.def.valueSize);
-      new DataView(value.buffer).setUint32(0, f.value, true);
-      const rc = view.raw.update(key, value, 0);
-      if (rc !== 0) return { nsPerRun: NaN, mismatch: `filling ${f.map} failed with ${rc}` };
-    }
-  }
+  const failed = fillBenchMaps(obj, prog.fills);
+  if (failed) return { nsPerRun: NaN, mismatch: failed };
   const p = obj.program(prog.name);
   const ctx = buildCtx(prog.ctx);
   const first = p.runCtx(ctx, { tier });

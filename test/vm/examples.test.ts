@@ -8,31 +8,15 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { EXAMPLES } from "../../bench/examples.ts";
 import { compile } from "../../compiler/index.ts";
-import { Socket } from "../../runtime/net/socket.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
-import { parseIp4 } from "../../runtime/net/addr.ts";
+import { fillBenchMaps } from "../../runtime/vm/bench.ts";
 import { TIERS } from "./harness.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 type Prog = (typeof EXAMPLES)[number]["programs"][number];
 
 function fill(obj: VmObject, prog: Prog): void {
-  for (const f of prog.fills) {
-    const view = obj.map(f.map);
-    if (f.kind === "socket") {
-      view.set(f.key, new Socket({ name: `${f.map}[${f.key}]`, ...f.socket, port: 40000 + f.key }));
-    } else {
-      const key = new Uint8Array(view.raw.def.keySize);
-      const dv = new DataView(key.buffer);
-      dv.setUint32(0, f.prefixLen, true);
-      dv.setUint16(4, f.protocol, false);
-      dv.setUint16(6, f.port, false);
-      key.set(parseIp4(f.addr), 8);
-      const value = new Uint8Array(view.raw.def.valueSize);
-      new DataView(value.buffer).setUint32(0, f.value, true);
-      expect(view.raw.update(key, value, 0)).toBe(0);
-    }
-  }
+  expect(fillBenchMaps(obj, prog.fills)).toBe("");
 }
 
 /** Variations of a hit ctx that take the other paths. */
