@@ -188,4 +188,25 @@ export function loops(ctx: SkLookup): Verdict {
     expect(o.program("loops").testRun(tcp4).verdict).toBe("SK_PASS");
     expect(outs(o, 3)).toEqual([2n * 19900n, 77n, 22500n]);
   });
+  test("a null test on ctx.sk narrows later reads of ctx.sk until the next assign, as TypeScript's narrowing says", () => {
+    const o = open("narrowing", `
+export const socks = new SockMap({ maxEntries: 2 });
+export function narrowing(ctx: SkLookup): Verdict {
+  out.update(3, ctx.sk !== null && ctx.sk.protocol === IPPROTO_TCP ? 1n : 0n);
+  const s = socks.lookup(0);
+  if (s === null) return SK_DROP;
+  if (ctx.assign(s) !== 0) return SK_DROP;
+  if (ctx.sk !== null && ctx.sk.protocol === IPPROTO_TCP) {
+    out.update(4, BigInt(ctx.sk.srcPort));
+    out.update(5, BigInt(ctx.sk.family));
+  }
+  return SK_PASS;
+}`);
+    o.map("socks").setSocket(0, server);
+    const r = o.program("narrowing").testRun(tcp6);
+    expect(r.verdict).toBe("SK_PASS");
+    expect(r.cookie).toBe(cookie());
+    const port = (server.address() as { port: number }).port;
+    expect(outs(o, 6).slice(3)).toEqual([0n, BigInt(port), 10n]);
+  });
 });

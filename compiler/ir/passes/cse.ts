@@ -5,13 +5,21 @@
  * iteration read and swap it once.
  *
  * The search stops at helper calls: keeping the first value alive across a call would tie up a callee-saved
- * register, which costs more than reloading one context field.
+ * register, which costs more than reloading one context field. `ctx.sk` is the exception (see SK_KEY).
  *
  * Also: 32-bit identity operations (`x + 0`, `x | 0`, `x >> 0` …) on a value whose upper half is already zero, and
  * zero extensions of values already that narrow, become plain copies.
  */
 import type { Function, Inst, VReg } from "../ir.ts";
+import { Helper } from "../../asm/helpers.ts";
 import { pureKeys } from "./stores.ts";
+
+/**
+ * `ctx.sk` (the 8-byte load at offset 0) is not a pure context value — bpf_sk_assign changes it — so `pureKeys` leaves
+ * it out; CSE reuses it until the next sk_assign. This is what makes TypeScript's narrowing hold in BPF: in
+ * `ctx.sk !== null && ctx.sk.protocol === 6` the kernel verifier sees the null test and the field read on one register.
+ */
+const SK_KEY = "ctx0.8";
 import { instDef, predecessors, successors } from "./util.ts";
 
 /** Runs CSE and the zero-extension identities; returns true when something changed. */
@@ -28,7 +36,13 @@ export function eliminateCommonSubexpressions(fn: Function): boolean {
     const avail = new Map<string, VReg>(only ?? []);
     availOut.set(id, avail);
     b.insts = b.insts.map((inst): Inst => {
-      if (inst.op === "call" || inst.op === "call_local") avail.clear();
+      if (inst.op === "call" || inst.op === "call_local") {
+        // ctx.sk changes only through bpf_sk_assign (or a local function that may call it); it stays available
+        // across other helper calls, so a null test on it also covers a later `ctx.sk.field` (see SK_KEY).
+        const sk = inst.op === "call" && inst.helper !== Helper.sk_assign ? avail.get(SK_KEY) : undefined;
+        avail.clear();
+        if (sk !== undefined) avail.set(SK_KEY, sk);
+      }
       const d = instDef(inst);
       if (d === undefined) return inst;
       // A redefinition invalidates what the old value stood for.
@@ -44,7 +58,7 @@ export function eliminateCommonSubexpressions(fn: Function): boolean {
         changed = true;
         return { op: "mov", dst: d, src: inst.src, loc: inst.loc };
       }
-      const key = keys.get(d);
+      const key = keys.get(d) ?? (inst.op === "ctx_load" && inst.offset === 0 ? SK_KEY : undefined);
       if (key === undefined || inst.op === "mov") return inst;
       const u = avail.get(key);
       if (u !== undefined && u !== d) {
