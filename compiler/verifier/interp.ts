@@ -96,6 +96,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   const pruning = env.opts.prune !== false;
   const live = liveRegisters(insns, cfg.lddwTail);
   const stack: Pending[] = [];
+  const fieldErrors: (string | undefined | null)[] = new Array(insns.length).fill(null);
   let processed = 0;
   let sinceAdd = 0;
 
@@ -160,6 +161,10 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
       if (++processed > maxInsns) reject(`BPF program is too large. Processed ${processed} insn`);
       sinceAdd++;
       const insn = insns[pc]!;
+      // Field checks depend on the instruction only: once per slot, not once per visit.
+      let bad = fieldErrors[pc];
+      if (bad === null) bad = fieldErrors[pc] = fieldError(insn);
+      if (bad) reject(bad);
       const next = step(env, st, insn, pc, fork);
       if (next === "exit") {
         endPath(st);
@@ -195,8 +200,6 @@ function combinedStack(env: Env): string | undefined {
 
 /** Executes one instruction; returns the next pc or "exit" when the path ends. */
 function step(env: Env, st: VState, insn: Instruction, pc: number, fork: (s: VState, at: number) => void): number | "exit" {
-  const bad = fieldError(insn);
-  if (bad) reject(bad);
   const cls = classOf(insn.opcode);
   switch (cls) {
     case Class.ALU:

@@ -49,35 +49,43 @@ function useDef(i: Instruction): { use: number; def: number } {
 export function liveRegisters(insns: readonly Instruction[], lddwTail: readonly boolean[]): Uint16Array {
   const n = insns.length;
   const live = new Uint16Array(n);
-  const succ: number[][] = [];
-  const ud = insns.map((i, pc) => (lddwTail[pc] ? { use: 0, def: 0 } : useDef(i)));
+  // Flat typed arrays (at most two successors per slot, -1 = none): this runs once per verification, so its
+  // allocations show up next to the exploration of small programs.
+  const use = new Uint16Array(n);
+  const kill = new Uint16Array(n);
+  const succ = new Int32Array(2 * n).fill(-1);
   for (let pc = 0; pc < n; pc++) {
+    if (lddwTail[pc]) continue;
     const i = insns[pc]!;
-    const s: number[] = [];
-    if (!lddwTail[pc]) {
-      const cls = classOf(i.opcode);
-      const op = i.opcode & 0xf0;
-      if (i.opcode === LDDW) s.push(pc + 2);
-      else if (cls !== Class.JMP && cls !== Class.JMP32) s.push(pc + 1);
-      else if (op === JmpOp.EXIT) {
-        // no successor within the function
-      } else if (op === JmpOp.CALL) {
-        // A BPF-to-BPF call returns to pc+1 like a helper call; the callee's own liveness is computed at its entry.
-        s.push(pc + 1);
-      } else {
-        s.push(jumpTarget(i, pc));
-        if (op !== JmpOp.JA) s.push(pc + 1);
-      }
+    const ud = useDef(i);
+    use[pc] = ud.use;
+    kill[pc] = ud.def;
+    const cls = classOf(i.opcode);
+    const op = i.opcode & 0xf0;
+    let a = -1;
+    let b = -1;
+    if (i.opcode === LDDW) a = pc + 2;
+    else if (cls !== Class.JMP && cls !== Class.JMP32) a = pc + 1;
+    else if (op === JmpOp.EXIT) {
+      // no successor within the function
+    } else if (op === JmpOp.CALL) {
+      // A BPF-to-BPF call returns to pc+1 like a helper call; the callee's own liveness is computed at its entry.
+      a = pc + 1;
+    } else {
+      a = jumpTarget(i, pc);
+      if (op !== JmpOp.JA) b = pc + 1;
     }
-    succ.push(s.filter((t) => t >= 0 && t < n));
+    succ[2 * pc] = a >= 0 && a < n ? a : -1;
+    succ[2 * pc + 1] = b >= 0 && b < n ? b : -1;
   }
   // Backward fixpoint; callee-saved r6-r9 flow through calls, r0-r5 are redefined by them.
   for (let changed = true; changed; ) {
     changed = false;
     for (let pc = n - 1; pc >= 0; pc--) {
-      let out = 0;
-      for (const t of succ[pc]!) out |= live[t]!;
-      const v = (ud[pc]!.use | (out & ~ud[pc]!.def)) & 0x7ff;
+      const a = succ[2 * pc]!;
+      const b = succ[2 * pc + 1]!;
+      const out = (a >= 0 ? live[a]! : 0) | (b >= 0 ? live[b]! : 0);
+      const v = (use[pc]! | (out & ~kill[pc]!)) & 0x7ff;
       if (v !== live[pc]) {
         live[pc] = v;
         changed = true;

@@ -432,6 +432,8 @@ export function srefine(op: CmpKind, sa: Scalar, sb: Scalar, holds: boolean, w: 
 
 /** True when every value of `b` is a value of `a` (for state pruning). */
 export function sincludes(a: Scalar, b: Scalar): boolean {
+  // A known `a` includes only the same known value: one comparison usually decides (the checks below, reordered).
+  if (a.t.mask === 0n && (b.t.mask !== 0n || b.t.value !== a.t.value)) return false;
   return (
     a.umin <= b.umin && a.umax >= b.umax && a.smin <= b.smin && a.smax >= b.smax &&
     a.u32min <= b.u32min && a.u32max >= b.u32max && a.s32min <= b.s32min && a.s32max >= b.s32max &&

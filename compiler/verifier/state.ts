@@ -220,6 +220,8 @@ class IdMap {
 }
 
 function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
+  // Registers are immutable and shared between cloned states: the same object covers itself, up to its ids.
+  if (old === cur) return (old.id === 0 || ids.check(old.id, cur.id)) && (old.ref === 0 || ids.check(-old.ref, -cur.ref));
   if (exact) {
     if (old.kind !== cur.kind) return false;
     if (old.kind === "not_init") return true;
@@ -248,11 +250,15 @@ export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7
     // Registers of the innermost frame that are never read again do not matter (not for exact comparisons).
     const mask = !exact && fi === old.frames.length - 1 ? live : 0x7ff;
     for (let r = 0; r < 11; r++) if (mask & (1 << r) && !regCovers(a.regs[r]!, b.regs[r]!, ids, exact)) return false;
-    for (let slot = 0; slot < 64; slot++) {
+    // Stack bytes below the deepest byte either frame touched were never written (INVALID, no spill) in both; bytes
+    // still shared by copy on write are equal (their spills are still compared, for the id mapping).
+    const slots = Math.min(64, (Math.max(a.depth, b.depth) + 7) >> 3);
+    const sameBytes = a.bytes === b.bytes;
+    for (let slot = 0; slot < slots; slot++) {
       const base = STACK_SIZE - 8 * (slot + 1);
       const sa = a.spills[slot];
       const sb = b.spills[slot];
-      for (let i = base; i < base + 8; i++) {
+      if (!sameBytes) for (let i = base; i < base + 8; i++) {
         const ka = a.bytes[i]!;
         const kb = b.bytes[i]!;
         if (ka === kb) continue;
