@@ -4,14 +4,16 @@
  * Registers live in local variables as pairs of int32 words (`aN` low, `bN` high), so the common operations (mov,
  * add, and, shifts by constants, compares, loads) stay on V8's fast integer paths; rare 64-bit operations (mul, div,
  * mod, shifts by a register) go through the interpreter's BigInt code. Control flow: a program without backward
- * jumps or BPF-to-BPF calls (the usual sk_lookup program) is straight-line code where a jump is a labelled `break`;
- * anything else is a `for(;;) switch(bb)` over basic blocks (numbered densely) with fall-through between cases.
+ * jumps (the usual sk_lookup program) is straight-line code where a jump is a labelled `break`; anything else is a
+ * `for(;;) switch(bb)` over basic blocks (numbered densely) with fall-through between cases. BPF-to-BPF calls: when
+ * every BPF function keeps its jumps to itself, each is its own JS function (callees are declarations `f<entry>`
+ * called directly, which V8 may inline; the counter travels as an argument); otherwise every BPF function entry runs
+ * one JS function over the whole program, so that any jump the interpreter can take, the JIT can take too.
  * Each block adds its length to the instruction counter (a local, stored back at exit) on entry, so `insnsExecuted`
  * equals the interpreter's for every run that ends normally. Memory accesses check and read the region inline,
  * calling Machine.rview/wview/ld only on the slow path, which raises the interpreter's faults. A map lookup whose map
- * and stack key are proven inside the block calls the map directly. Every BPF function (main program and
- * BPF-to-BPF callees) becomes one JS function; all of them contain the whole program's code so that any jump the
- * interpreter can take, the JIT can take too. Semantics must equal interp.ts; the shared case table checks it.
+ * and stack key are proven inside the block calls the map directly. Semantics must equal interp.ts; the shared case
+ * table checks it.
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { HELPER_ARGC, helperFor, type HelperFn } from "../helpers/index.ts";
@@ -79,13 +81,16 @@ type Known = { map: VmMap } | { fp: number } | undefined;
 export interface JitSource {
   source: string;
   consts: unknown[];
-  /** True when the source is a one-parameter entry function body (single BPF function, depth 0). */
+  /** True when the source is a one-parameter entry function body (the main BPF function, at depth 0). */
   single: boolean;
+  /** Declarations of the callee functions `f<entry>` the body calls (split BPF-to-BPF calls), or "". */
+  funcs: string;
 }
 
-/** Generates the JS source of the whole program (exported for debugging and tests). */
+/** Generates the JS source of the whole program: callee declarations (if any), then the entry body (for debugging and tests). */
 export function jitSource(p: PreparedProgram): string {
-  return jitProgram(p).source;
+  const j = jitProgram(p);
+  return j.funcs ? `${j.funcs}\n${j.source}` : j.source;
 }
 
 /** Generates the function body and its constants. */
@@ -122,7 +127,98 @@ function jitProgram(p: PreparedProgram): JitSource {
     }
     return `K${i}`;
   };
-  // Emit the slots reachable by straight-line execution from a leader; lddw second halves only when they are leaders.
+  const calls = p.insns.some((i, pc) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL && p.invalid[pc] === undefined);
+  const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => (r === 1 ? `a1=${OFF_BIAS},b1=${CTX_HI}` : `a${r}=0,b${r}=0`)).join(",");
+  if (p.funcs.length === 1 && !calls) {
+    // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
+    // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
+    // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
+    const g = genBody(p, 0, n, leaders, constRef, false);
+    return {
+      source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      consts,
+      single: true,
+      funcs: "",
+    };
+  }
+  const ranges = p.funcs.map((f, i) => [f, p.funcs[i + 1] ?? n] as const);
+  if (ranges.every(([lo, hi]) => closedRange(p, lo, hi))) {
+    // Every BPF function keeps its jumps inside itself and cannot fall off its end: each becomes its own JS function
+    // over its own code (callees are plain function declarations the caller calls directly, which V8 can inline),
+    // and the main program keeps the single-function shape with depth-0 constants. The counter goes to the callee
+    // as an argument and comes back in M.n.
+    // A call to slot 0 (recursion into the main function) needs a declaration of the main function too.
+    const targets = new Set(p.insns.flatMap((i, pc) => (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL ? [pc + i.imm + 1] : [])));
+    const decls = ranges.filter(([lo]) => lo !== 0 || targets.has(0)).map(([lo, hi]) => {
+      const g = genBody(p, lo, hi, leaders, constRef, true);
+      const params = ["M", "depth", "n", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])].join(",");
+      return `function f${lo}(${params}){let bb=${g.entryBlock};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
+    });
+    const g = genBody(p, 0, ranges[0]![1], leaders, constRef, true);
+    return {
+      source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      consts,
+      single: true,
+      funcs: decls.join("\n"),
+    };
+  }
+  // Anything else: every BPF function entry runs one JS function over the whole program (entered at its block).
+  const g = genBody(p, 0, n, leaders, constRef, false, true);
+  const entry = p.funcs.map((f) => `entry===${f}?${g.blockOf.get(f)}:`).join("") + "-1";
+  return {
+    source: `let bb=${entry},n=M.n;const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
+    consts,
+    single: false,
+    funcs: "",
+  };
+}
+
+/**
+ * True when the BPF function at slots [lo, hi) can be compiled on its own: every (valid) jump stays inside it, and
+ * its last slot is an exit or an unconditional jump (so execution never falls into the next function).
+ */
+function closedRange(p: PreparedProgram, lo: number, hi: number): boolean {
+  const insns = p.insns;
+  for (let pc = lo; pc < hi; pc++) {
+    const insn = insns[pc]!;
+    const cls = insn.opcode & 7;
+    if ((cls !== Class.JMP && cls !== Class.JMP32) || p.invalid[pc] !== undefined) continue;
+    const jop = insn.opcode & 0xf0;
+    if (jop === JmpOp.CALL || jop === JmpOp.EXIT) continue;
+    const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
+    if (t < lo || t >= hi) return false;
+  }
+  const last = insns[hi - 1]!;
+  if (p.invalid[hi - 1] !== undefined || (hi - 2 >= lo && insns[hi - 2]!.opcode === LDDW)) return false;
+  return last.opcode === (Class.JMP | JmpOp.EXIT) || (last.opcode & 0xf7) === (Class.JMP | JmpOp.JA);
+}
+
+/** The generated code of the slots [lo, hi): straight-line when possible (unless `loop`), else the dispatch loop. */
+interface Body {
+  code: string;
+  /** The reset-watermark update for this code's direct stack stores (see stackStore). */
+  stackMark: string;
+  /** Dense block number of each leader slot. */
+  blockOf: Map<number, number>;
+  /** Block number of slot `lo`. */
+  entryBlock: number;
+}
+
+/**
+ * Emits the slots reachable by straight-line execution from the leaders inside [lo, hi); lddw second halves only
+ * when they are leaders. `split`: BPF-to-BPF calls go to the per-function declarations `f<entry>`.
+ */
+function genBody(
+  p: PreparedProgram,
+  lo: number,
+  hi: number,
+  leaders: ReadonlySet<number>,
+  constRef: (v: unknown) => string,
+  split: boolean,
+  loopOnly = false,
+): Body {
+  const insns = p.insns;
+  const n = insns.length;
   const body: string[] = [];
   let blockLen = 0;
   let blockStartIdx = -1;
@@ -143,7 +239,7 @@ function jitProgram(p: PreparedProgram): JitSource {
   // An emitted invalid instruction ends its block (the next slot starts a new one even when nothing jumps to it,
   // so that the counter of a block never includes code after a fault). Skipped lddw halves end nothing.
   let afterFault = false;
-  for (let pc = 0; pc < n; ) {
+  for (let pc = lo; pc < hi; ) {
     if (leaders.has(pc) || afterFault) {
       afterFault = false;
       endBlockCount();
@@ -160,7 +256,7 @@ function jitProgram(p: PreparedProgram): JitSource {
     }
     // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
     // at the loop header and make V8 box it.
-    const code = emitKnown(p, pc, known, constRef) ?? emit(p, pc);
+    const code = emitKnown(p, pc, known, constRef) ?? emit(p, pc, split);
     const o = directStoreOffset(insns[pc]!);
     if (o !== undefined && o < minStore) minStore = o;
     track(p, pc, known);
@@ -192,26 +288,7 @@ function jitProgram(p: PreparedProgram): JitSource {
   // each store (clearing a few more zero bytes at the next reset changes nothing).
   const stackMark = minStore < STACK_SIZE ? `if(${minStore}<SD.stackLow)SD.stackLow=${minStore};` : "";
   const loop = `for(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
-  const calls = p.insns.some((i, pc) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL && p.invalid[pc] === undefined);
-  if (p.funcs.length === 1 && !calls) {
-    // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
-    // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
-    // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
-    const regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => (r === 1 ? `a1=${OFF_BIAS},b1=${CTX_HI}` : `a${r}=0,b${r}=0`)).join(",");
-    const straight = forwardOnly(body);
-    return {
-      source: `let bb=${blockOf.get(p.funcs[0]!)},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${stackMark}\n${straight ?? loop}`,
-      consts,
-      single: true,
-    };
-  }
-  // Function entry → block number.
-  const entry = p.funcs.map((f) => `entry===${f}?${blockOf.get(f)}:`).join("") + "-1";
-  return {
-    source: `let bb=${entry},n=M.n;const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${stackMark}\n${loop}`,
-    consts,
-    single: false,
-  };
+  return { code: (loopOnly ? undefined : forwardOnly(body)) ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)! };
 }
 
 /**
@@ -324,7 +401,7 @@ function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v:
 }
 
 /** Source of one (valid) instruction at `pc`. */
-function emit(p: PreparedProgram, pc: number): string {
+function emit(p: PreparedProgram, pc: number, split = false): string {
   const insn = p.insns[pc]!;
   const op = insn.opcode;
   const cls = op & 7;
@@ -414,6 +491,9 @@ function emit(p: PreparedProgram, pc: number): string {
         const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
         if (s === Pseudo.CALL) {
           const t = pc + imm + 1;
+          if (split) {
+            return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});a0=f${t}(M,depth+1,n,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;n=M.n;${scratch}`;
+          }
           return `if(depth+1>=${MAX_FRAMES})throw F("call depth exceeds ${MAX_FRAMES} frames",${pc});M.n=n;a0=FN[${t}](M,${t},depth+1,a0,b0,a1,b1,a2,b2,a3,b3,a4,b4,a5,b5,a6,b6,a7,b7,a8,b8,a9,b9);b0=M.h;n=M.n;${scratch}`;
         }
         // Only the argument registers the helper reads are passed (unknown helpers fault before reading any).
@@ -538,12 +618,12 @@ function shift64(aop: number, A: string, B: string, k: number): string {
 
 /** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
 export function jitCompile(p: PreparedProgram): JitFn {
-  const { source, consts, single } = jitProgram(p);
+  const { source, consts, single, funcs } = jitProgram(p);
   const params = single ? ["M"] : ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
-  const prelude = hoisted.length ? `const ${hoisted.join(",")};\n` : "";
+  const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(
     "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
