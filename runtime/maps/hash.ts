@@ -1,7 +1,7 @@
 /** BPF_MAP_TYPE_HASH and LRU_HASH with the kernel's flag checks; LRU evicts the least recently used entry when full. */
 import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import type { Region } from "../vm/region.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyString, keyStringAt, newHandle, newValue } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyStringAt, newHandle, newValue } from "./map.ts";
 
 /** A hash map (or LRU hash map when def.type is LRU_HASH). Iteration order is insertion order (recency for LRU). */
 export class HashMap implements VmMap {
@@ -32,7 +32,7 @@ export class HashMap implements VmMap {
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (badFlags(flags)) return err("EINVAL");
-    const k = keyString(key.subarray(0, this.def.keySize));
+    const k = keyStringAt(key, 0, Math.min(key.length, this.def.keySize));
     const old = this.table.get(k);
     const mode = flags & 3;
     if (old && mode === BPF_NOEXIST) return err("EEXIST");
@@ -57,7 +57,7 @@ export class HashMap implements VmMap {
     return 0;
   }
   delete(key: Uint8Array): number {
-    return this.table.delete(keyString(key.subarray(0, this.def.keySize))) ? 0 : err("ENOENT");
+    return this.table.delete(keyStringAt(key, 0, Math.min(key.length, this.def.keySize))) ? 0 : err("ENOENT");
   }
   entries(): Array<[Uint8Array, Region]> {
     return [...this.table].map(([k, v]) => [keyBytes(k), v]);

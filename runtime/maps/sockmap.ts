@@ -8,7 +8,7 @@ import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import { IPPROTO_TCP, TCP_STATES } from "../../compiler/abi/sk-lookup.ts";
 import type { Region } from "../vm/region.ts";
 import type { Socket } from "../net/socket.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyString, keyStringAt, newHandle } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyStringAt, newHandle } from "./map.ts";
 
 /** Whether a socket may be put into a socket map (TCP: LISTEN or ESTABLISHED; UDP: any). */
 export function sockMapStateAllowed(s: Socket): boolean {
@@ -42,14 +42,14 @@ export class SockMap implements VmMap {
   }
   lookup(key: Uint8Array): Socket | null {
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return null;
-    return this.table.get(keyString(key.subarray(0, this.def.keySize))) ?? null;
+    return this.table.get(keyStringAt(key, 0, Math.min(key.length, this.def.keySize))) ?? null;
   }
   update(key: Uint8Array, sock: Socket | Uint8Array, flags: number): number {
     if (sock instanceof Uint8Array) return err("EINVAL");
     if (!sockMapStateAllowed(sock)) return err("EOPNOTSUPP");
     if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("E2BIG");
-    const k = keyString(key.subarray(0, this.def.keySize));
+    const k = keyStringAt(key, 0, Math.min(key.length, this.def.keySize));
     const old = this.table.get(k);
     if (old && flags === BPF_NOEXIST) return err("EEXIST");
     if (!old && flags === BPF_EXIST) return err("ENOENT");
@@ -60,7 +60,7 @@ export class SockMap implements VmMap {
   }
   delete(key: Uint8Array): number {
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("EINVAL");
-    const ok = this.table.delete(keyString(key.subarray(0, this.def.keySize)));
+    const ok = this.table.delete(keyStringAt(key, 0, Math.min(key.length, this.def.keySize)));
     if (ok && !this.isHash) this.slots[this.index(key)] = undefined;
     return ok ? 0 : this.isHash ? err("ENOENT") : err("EINVAL");
   }

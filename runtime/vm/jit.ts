@@ -526,12 +526,18 @@ function emit(p: PreparedProgram, pc: number, split = false): string {
       // a copy of r10) reads from the DataView that Machine.rview returns after the same checks Machine.ld makes.
       const ctxExpr = size <= 4 ? ctxLoadExpr(insn.off, size) : undefined;
       const ctxRead = ctxExpr !== undefined ? `l===${CTX_LO}?${ctxExpr}:M.ld(l,h,${insn.off},${size},${pc})` : `M.ld(l,h,${insn.off},${size},${pc})`;
+      // ctx->sk (the one legal 8-byte ctx load) through an unmodified ctx pointer: the selected socket's pointer or
+      // NULL, read inline as Machine.ctxLoad computes it.
+      const skLoad = size === 8 && insn.off >= 0 && insn.off < CTX_SIZE && CTX_LOADS[insn.off * 9 + 8] === 2;
+      const ctxPart = skLoad
+        ? `if(l===${CTX_LO}){const s=M.selected;if(s===null){${A}=0;${B}=0;}else{${A}=${OFF_BIAS};${B}=PH(s.region);}}else{${A}=M.ld(l,h,${insn.off},8,${pc});${B}=M.h;}`
+        : `${A}=${ctxRead};${B}=${size === 8 ? "M.h" : "0"};`;
       const o = `((l-${OFF_BIAS})|0)+${insn.off}`;
       const viewRead = size === 8 ? `${A}=v.getInt32(o,true);${B}=v.getInt32(o+4,true);` : `${A}=${viewGet(size, "o")};${B}=0;`;
       // The region lookup and checks inline for the common case (a readable region, in bounds); anything else goes
       // through rview, which repeats the checks and raises the fault.
       const fast = `r!==undefined&&r.kind!==${RegionKind.Map}&&o>=0&&o+${size}<=r.bytes.length`;
-      return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${A}=${ctxRead};${B}=${size === 8 ? "M.h" : "0"};}else{const r=(h&${~ID_MASK})===${PTR_TAG}?RG[h&${ID_MASK}]:undefined,o=${o},v=${fast}?r.view:M.rview(l,h,${insn.off},${size},${pc});${viewRead}}}`;
+      return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${ctxPart}}else{const r=(h&${~ID_MASK})===${PTR_TAG}?RG[h&${ID_MASK}]:undefined,o=${o},v=${fast}?r.view:M.rview(l,h,${insn.off},${size},${pc});${viewRead}}}`;
     }
     case Class.ST: {
       const size = SIZES[op & 0x18]!;
