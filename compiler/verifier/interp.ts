@@ -68,6 +68,18 @@ function syncLinked(st: VState, r: Reg): void {
   forEachReg(st, (x) => (x !== r && x.kind === "scalar" && x.id === r.id ? r : x));
 }
 
+/** Registers for small jump immediates, built once (registers and their scalars are immutable values). */
+const IMM_CACHE = new Map<number, Reg>();
+
+/** The immediate operand of a conditional jump as a constant register (zero-extended for JMP32). */
+function immReg(imm: number, is32: boolean): Reg {
+  const v = is32 ? imm >>> 0 : imm;
+  if (v < -1024 || v > 1024) return scalarReg(sconst(BigInt(v)));
+  let r = IMM_CACHE.get(v);
+  if (!r) IMM_CACHE.set(v, (r = scalarReg(sconst(BigInt(v)))));
+  return r;
+}
+
 /** Never null: pointers the kernel's reg_not_null accepts. */
 const notNull = (r: Reg): boolean => isPointer(r) && !isOrNull(r);
 
@@ -306,7 +318,7 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
   const isX = (insn.opcode & Source.X) !== 0;
   const target = jumpTarget(insn, pc);
   const a = use(st, insn.dst);
-  const b = isX ? use(st, insn.src) : scalarReg(sconst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)));
+  const b = isX ? use(st, insn.src) : immReg(insn.imm, is32);
   const w = is32 ? 32 : 64;
   const bZero = b.kind === "scalar" && sconstValue(b.s) === 0n;
   // Pointer against NULL: known for never-null pointers, a null check for nullable ones.

@@ -203,6 +203,12 @@ export function formatState(st: VState, mapName?: (i: number) => string): string
 class IdMap {
   private fwd?: Map<number, number>;
   private back?: Map<number, number>;
+  /** Forgets every pairing (one map is reused by every comparison: most compare no ids and allocate nothing). */
+  reset(): this {
+    // Map.clear allocates a fresh table even when empty: drop the maps only when a comparison filled them.
+    if (this.fwd?.size) this.fwd = this.back = undefined;
+    return this;
+  }
   check(a: number, b: number): boolean {
     if (a === 0) return true;
     if (b === 0) return false;
@@ -218,6 +224,8 @@ class IdMap {
     return f === b && r === a;
   }
 }
+
+const IDS = new IdMap();
 
 function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
   // Registers are immutable and shared between cloned states: the same object covers itself, up to its ids.
@@ -242,7 +250,7 @@ function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
  */
 export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7ff): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
-  const ids = new IdMap();
+  const ids = IDS.reset();
   for (let fi = 0; fi < old.frames.length; fi++) {
     const a = old.frames[fi]!;
     const b = cur.frames[fi]!;

@@ -110,6 +110,9 @@ export function tarsh(a: Tnum, k: number, bits: 32 | 64): Tnum {
 
 /** Intersection of two tnums (both facts hold); undefined when they contradict. */
 export function tintersect(a: Tnum, b: Tnum): Tnum | undefined {
+  // Fast paths (exact): an all-unknown side adds nothing; ssync intersects with such ranges on most calls.
+  if (b.mask === U64 && b.value === 0n && (a.value & a.mask) === 0n) return a;
+  if (a.mask === U64 && a.value === 0n && (b.value & b.mask) === 0n) return b;
   const known = ~a.mask & ~b.mask & U64;
   if ((a.value & known) !== (b.value & known)) return undefined;
   const v = a.value | b.value;
