@@ -7,7 +7,8 @@ import { BPF_NOEXIST, MapError, type VmMap, badFlags, err, newHandle, newValue }
 export class ArrayMap implements VmMap {
   readonly handle: Region;
   readonly holdsSockets = false;
-  private readonly values: Region[] = [];
+  /** Values by index, created on first use (the JIT reads it directly; everything else goes through lookup/at). */
+  readonly values: Region[] = [];
   constructor(readonly def: MapDef) {
     if (def.keySize !== 4) throw new MapError(`array map ${def.name}: key size must be 4 (got ${def.keySize})`);
     if (def.valueSize <= 0) throw new MapError(`array map ${def.name}: value size must be positive`);
