@@ -257,6 +257,14 @@ export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7
     if (a.callsite !== b.callsite) return false;
     // Registers of the innermost frame that are never read again do not matter (not for exact comparisons).
     const mask = !exact && fi === old.frames.length - 1 ? live : 0x7ff;
+    // Necessary condition first (a known old scalar needs the same known value): loop counters differ between
+    // most compared states, and this check is far cheaper than the range comparisons of earlier registers.
+    for (let r = 0; r < 11; r++) {
+      const ra = a.regs[r]!;
+      if (!(mask & (1 << r)) || ra.kind !== "scalar" || ra.s.t.mask !== 0n) continue;
+      const rb = b.regs[r]!;
+      if (rb.kind !== "scalar" || rb.s.t.mask !== 0n || rb.s.t.value !== ra.s.t.value) return false;
+    }
     for (let r = 0; r < 11; r++) if (mask & (1 << r) && !regCovers(a.regs[r]!, b.regs[r]!, ids, exact)) return false;
     // Stack bytes below the deepest byte either frame touched were never written (INVALID, no spill) in both; bytes
     // still shared by copy on write are equal (their spills are still compared, for the id mapping).
