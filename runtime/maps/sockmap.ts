@@ -22,8 +22,8 @@ export class SockMap implements VmMap {
   readonly holdsSockets = true;
   readonly isHash: boolean;
   private readonly table = new Map<string, Socket>();
-  /** SOCKMAP slots by index (the same sockets as `table`, for the lookup fast path). */
-  private readonly slots: (Socket | undefined)[] = [];
+  /** SOCKMAP slots by index (the same sockets as `table`, for the lookup fast path; the JIT reads it directly). */
+  readonly slots: (Socket | undefined)[] = [];
   constructor(readonly def: MapDef) {
     this.isHash = def.type === MapType.SOCKHASH;
     if (!this.isHash && def.keySize !== 4) throw new MapError(`sockmap ${def.name}: key size must be 4 (got ${def.keySize})`);

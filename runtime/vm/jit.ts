@@ -26,6 +26,7 @@ import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import type { VmMap } from "../maps/map.ts";
 import { ArrayMap } from "../maps/array.ts";
+import { SockMap } from "../maps/sockmap.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
 export type JitFn = (m: Machine) => number;
@@ -395,10 +396,13 @@ function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v:
   const K = constRef(map);
   // Array maps: the index read and the value array indexed inline (a call per lookup is what large programs pay
   // once V8's inlining budget is spent); a value not created yet goes through lookupAt, which creates it.
+  // SOCKMAP (not SOCKHASH): the slot array indexed inline the same way.
   const v =
     map instanceof ArrayMap
       ? `const i=SV.getUint32(${o},true),v=i<${map.def.maxEntries}?(${K}.values[i]??${K}.lookupAt(SB,${o})):null;`
-      : `const v=${K}.lookupAt(SB,${o});`;
+      : map instanceof SockMap && !map.isHash
+        ? `const i=SV.getUint32(${o},true),v=i<${map.def.maxEntries}?(${K}.slots[i]??null):null;`
+        : `const v=${K}.lookupAt(SB,${o});`;
   const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
   if (map.holdsSockets) {
     return `{${v}if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.id!==0?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;

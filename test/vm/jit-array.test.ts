@@ -7,9 +7,28 @@ import { describe, expect, test } from "vitest";
 import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
-import { TIERS, mapDef, outcome, vmOf } from "./harness.ts";
+import { TCP4, TIERS, mapDef, outcome, vmOf } from "./harness.ts";
+import { Socket } from "../../runtime/net/socket.ts";
+import { buildCtx } from "../../runtime/vm/ctx.ts";
 
 const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
+const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
+
+/** r0 = 1 (SK_PASS) when socks[key] holds a socket (its reference released), 0 (SK_DROP) when the lookup returns NULL. */
+const sockAt = (key: number): Instruction[] => [
+  st(Size.W, 10, -4, key),
+  mov64(2, reg(10)),
+  alu64(AluOp.ADD, 2, -4),
+  ldMap(1, "socks"),
+  call(Helper.map_lookup_elem),
+  jmp64(JmpOp.JEQ, 0, 0, "none"),
+  mov64(1, reg(0)),
+  call(Helper.sk_release),
+  mov64(0, 1),
+  exit(),
+  withLabel(mov64(0, 0), "none"),
+  exit(),
+];
 
 /** arr[key] += 5 (through the value pointer), r0 = the new value, or 99 when the lookup returns NULL. */
 const bump = (key: number): Instruction[] => [
@@ -47,4 +66,20 @@ describe("JIT inline array lookups", () => {
       }
     });
   }
+
+  test("SOCKMAP slots are indexed inline too: hit, empty slot, past max_entries", () => {
+    for (const [key, want] of [[1, 1n], [2, 0n], [4, 0n]] as const) {
+      const results = TIERS.map((tier) => {
+        const obj = vmOf(sockAt(key), [socks]);
+        obj.map("socks").set(1, new Socket({ family: "inet", protocol: "tcp", port: 7007 }));
+        const p = obj.program("prog");
+        expect(jitSource(p.prepared)).toContain(".slots[i]??null");
+        const r = p.runCtx(buildCtx(TCP4), { tier });
+        expect(r.leakedRefs).toEqual([]);
+        return outcome(p, tier);
+      });
+      expect(results[1]).toEqual(results[0]);
+      expect((results[0] as { r0: bigint }).r0, `key ${key}`).toBe(want);
+    }
+  });
 });
