@@ -560,6 +560,18 @@ function emit(p: PreparedProgram, pc: number, split = false): string {
     default: {
       const size = SIZES[op & 0x18]!;
       if ((op & 0xe0) === Mode.ATOMIC) {
+        if ((imm === 0x00 || imm === 0x01) && (size === 4 || size === 8)) {
+          // Atomic add (the DSL's `increment`) on a map value in bounds, inline: Machine.atomic is too large for V8
+          // to inline, and such a value passes both its read and write checks. Anything else takes Machine.atomic,
+          // which makes those checks in order and raises the faults.
+          const fetch = imm === 0x01;
+          const add =
+            size === 8
+              ? `const v=r.view,ol=v.getInt32(o,true),oh=v.getInt32(o+4,true),q=(ol>>>0)+(a${s}>>>0);v.setInt32(o,q|0,true);v.setInt32(o+4,(oh+b${s}+(q>4294967295?1:0))|0,true);${fetch ? `a${s}=ol;b${s}=oh;` : ""}`
+              : `const v=r.view,ol=v.getInt32(o,true);v.setInt32(o,(ol+a${s})|0,true);${fetch ? `a${s}=ol;b${s}=0;` : ""}`;
+          const slow = `const t=M.atomic(${imm},${A},${B},${insn.off},${size},a${s},b${s},a0,b0,${pc});${fetch ? `a${s}=t;b${s}=M.h;` : ""}`;
+          return `{const r=(${B}&${~ID_MASK})===${PTR_TAG}?RG[${B}&${ID_MASK}]:undefined,o=((${A}-${OFF_BIAS})|0)+${insn.off};if(r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.bytes.length){${add}}else{${slow}}}`;
+        }
         const call = `t=M.atomic(${imm},${A},${B},${insn.off},${size},a${s},b${s},a0,b0,${pc});`;
         if (imm === 0xf1) return `${call}a0=t;b0=M.h;`;
         if (imm & 1) return `${call}a${s}=t;b${s}=M.h;`;

@@ -4,7 +4,7 @@
  * an index, and writes through the returned pointer landing in the map.
  */
 import { describe, expect, test } from "vitest";
-import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, AtomicOp, Helper, atomic, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { TCP4, TIERS, mapDef, outcome, vmOf } from "./harness.ts";
@@ -82,4 +82,43 @@ describe("JIT inline array lookups", () => {
       expect((results[0] as { r0: bigint }).r0, `key ${key}`).toBe(want);
     }
   });
+
+  // arr[1]: DW at 0 starts at 0xffffffff (the carry into the high word); W at 4 of arr[2] wraps at 2^32.
+  const atomics = (size: Size.W | Size.DW, op: AtomicOp, key: number, off: number, addend: number): Instruction[] => [
+    st(Size.W, 10, -4, key),
+    mov64(2, reg(10)),
+    alu64(AluOp.ADD, 2, -4),
+    ldMap(1, "arr"),
+    call(Helper.map_lookup_elem),
+    jmp64(JmpOp.JEQ, 0, 0, "none"),
+    mov64(3, addend),
+    atomic(size, op, 0, off, 3),
+    ldx(Size.DW, 0, 0, 0),
+    // r0 = value * 16 + (fetched old low nibble): both the result and the fetch show up.
+    alu64(AluOp.LSH, 0, 4),
+    alu64(AluOp.AND, 3, 15),
+    alu64(AluOp.ADD, 0, reg(3)),
+    exit(),
+    withLabel(mov64(0, 0), "none"),
+    exit(),
+  ];
+  for (const [name, size, op, off, addend] of [
+    ["add dw", Size.DW, AtomicOp.ADD, 0, 1],
+    ["fetch add dw", Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 0, 1],
+    ["add w", Size.W, AtomicOp.ADD, 0, 3],
+    ["fetch add w", Size.W, AtomicOp.ADD | AtomicOp.FETCH, 0, 3],
+    ["fetch add dw past the value (faults)", Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 4, 1],
+  ] as const) {
+    test(`atomic ${name} on a map value: inline path agrees with the interpreter`, () => {
+      const results = TIERS.map((tier) => {
+        const obj = vmOf(atomics(size, op, 1, off, addend), [arr]);
+        obj.map("arr").set(1, 0xffffffffn);
+        const p = obj.program("prog");
+        return [outcome(p, tier), outcome(p, tier), Number(obj.map("arr").get(1))];
+      });
+      expect(results[1]).toEqual(results[0]);
+      if (off === 4) expect(results[0]![0]).toMatchObject({ fault: "VmFault" });
+      else expect(results[0]![2]).not.toBe(0xffffffff);
+    });
+  }
 });
