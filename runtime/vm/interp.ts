@@ -4,7 +4,7 @@
  * movsx, ldx memsx, bswap, gotol) and BPF's rules for division by zero (x/0 = 0, x%0 = x). It favours obviousness
  * over speed; the JIT tier (jit.ts) must agree with it on every case.
  */
-import { AluOp, Class, JmpOp, Mode, Pseudo, Size, Source } from "../../compiler/asm/opcode.ts";
+import { AluOp, Class, JmpOp, Mode, Pseudo, SIZE_MASK, Size, Source, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { helperFor } from "../helpers/index.ts";
 import { Machine, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
@@ -189,7 +189,7 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
       }
       case Class.LDX: {
         const mode = op & 0xe0;
-        const size = sizeOf(op);
+        const size = sizeBytes((op & SIZE_MASK) as Size);
         const a = r[s]!;
         const l = m.ld(lo(a), hi(a), insn.off, size, pc);
         let v = big(l, m.h);
@@ -200,7 +200,7 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
       case Class.ST:
       case Class.STX: {
         const mode = op & 0xe0;
-        const size = sizeOf(op);
+        const size = sizeBytes((op & SIZE_MASK) as Size);
         const a = r[d]!;
         if (cls === Class.STX && mode === Mode.ATOMIC) {
           const sv = r[s]!;
@@ -216,19 +216,6 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
       }
     }
     pc++;
-  }
-}
-
-function sizeOf(op: number): number {
-  switch (op & 0x18) {
-    case Size.B:
-      return 1;
-    case Size.H:
-      return 2;
-    case Size.W:
-      return 4;
-    default:
-      return 8;
   }
 }
 
