@@ -11,10 +11,10 @@
  * A helper call that takes the value a branch tests is never moved out from behind that test: the kernel verifier's
  * null tracking depends on it.
  */
-import type { Block, Function, Inst, VReg } from "../ir.ts";
+import type { Block, Function, Inst, Terminator, VReg } from "../ir.ts";
 import { blockKey } from "./control.ts";
 import { invertCmp } from "./fold.ts";
-import { compactBlocks, instDef, instUses, predecessors, termUses } from "./util.ts";
+import { compactBlocks, instDef, instUses, predecessors, privateArms, termUses } from "./util.ts";
 
 /** Counts uses of every vreg (instructions and terminators). */
 export function useCounts(fn: Function, ctx?: VReg): Map<VReg, number> {
@@ -73,11 +73,10 @@ export function convertBooleanReturns(fn: Function): boolean {
   let changed = false;
   const preds = predecessors(fn.blocks);
   for (const b of fn.blocks) {
-    const t = b.term;
-    if (t.op !== "cbr" || t.then === t.else) continue;
-    const T = fn.blocks[t.then]!;
-    const E = fn.blocks[t.else]!;
-    if (preds[T.id]!.length !== 1 || preds[E.id]!.length !== 1 || T.id === 0 || E.id === 0) continue;
+    const arms = privateArms(fn, preds, b);
+    if (!arms) continue;
+    const [T, E] = arms;
+    const t = b.term as Extract<Terminator, { op: "cbr" }>;
     if (T.term.op !== "ret" || E.term.op !== "ret" || T.term.value.kind !== "imm" || E.term.value.kind !== "imm") continue;
     const x = T.term.value.value;
     const y = E.term.value.value;

@@ -3,9 +3,9 @@
  * predecessor, merging structurally identical blocks (shared exits), and hoisting instructions both sides of a
  * branch begin with (or a socket release both sides perform) above the branch.
  */
-import type { Block, Function, Inst, VReg } from "../ir.ts";
+import type { Block, Function, Inst, Terminator, VReg } from "../ir.ts";
 import { printInst, printTerminator } from "../print.ts";
-import { compactBlocks, instDef, instUses, mapSuccessors, predecessors, successors } from "./util.ts";
+import { compactBlocks, instDef, instUses, mapSuccessors, predecessors, privateArms, successors } from "./util.ts";
 
 /** Structural key of an instruction ignoring its source location. */
 export function instKey(i: Inst): string {
@@ -17,11 +17,10 @@ export function hoistCommonPrefix(fn: Function): boolean {
   let changed = false;
   const preds = predecessors(fn.blocks);
   for (const b of fn.blocks) {
-    const t = b.term;
-    if (t.op !== "cbr" || t.then === t.else) continue;
-    const T = fn.blocks[t.then]!;
-    const E = fn.blocks[t.else]!;
-    if (T.id === 0 || E.id === 0 || preds[T.id]!.length !== 1 || preds[E.id]!.length !== 1) continue;
+    const arms = privateArms(fn, preds, b);
+    if (!arms) continue;
+    const [T, E] = arms;
+    const t = b.term as Extract<Terminator, { op: "cbr" }>;
     const operands = new Set([t.a, t.b].flatMap((o) => (o.kind === "vreg" ? [o.id] : [])));
     while (T.insts.length && E.insts.length && instKey(T.insts[0]!) === instKey(E.insts[0]!)) {
       const d = instDef(T.insts[0]!);

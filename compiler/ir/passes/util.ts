@@ -193,3 +193,16 @@ export function compactBlocks(fn: Function): void {
   }
   fn.blocks = kept;
 }
+
+/**
+ * The two successors of `b`'s conditional branch when both are distinct, not the entry, and reached only from `b`
+ * (the arms of a diamond that a pass may rewrite without affecting other paths); otherwise undefined.
+ */
+export function privateArms(fn: Function, preds: readonly number[][], b: Block): [Block, Block] | undefined {
+  const t = b.term;
+  if (t.op !== "cbr" || t.then === t.else) return undefined;
+  const T = fn.blocks[t.then]!;
+  const E = fn.blocks[t.else]!;
+  if (T.id === 0 || E.id === 0 || preds[T.id]!.length !== 1 || preds[E.id]!.length !== 1) return undefined;
+  return [T, E];
+}
