@@ -20,15 +20,27 @@ import { layoutBlocks } from "./layout.ts";
 import { peephole } from "./peephole.ts";
 import { prepare } from "./prepare.ts";
 import { allocate, printAllocation } from "./regalloc.ts";
+import { lowerSignedDivision } from "./signed-div.ts";
 import { validate } from "./validate.ts";
 
 export { BackendError } from "./errors.ts";
 export { MAX_STACK } from "./frame.ts";
 
+/**
+ * Instruction forms newer than the default target (Linux 5.10) that code generation may use because the chosen
+ * kernel target has them. Everything absent or false means the 5.10 form.
+ */
+export interface CodegenFeatures {
+  /** cpu-v4 `sdiv`/`smod` (BPF_DIV/BPF_MOD with off=1), Linux 6.6; otherwise lowered to unsigned operations. */
+  signedDivision?: boolean;
+}
+
 /** Options of {@link generate}. */
 export interface GenerateOptions {
   /** Receives a text dump of each stage ("ir", "ir-opt", "regalloc", "asm"). */
   dump?: (stage: string, text: string) => void;
+  /** Newer instruction forms the target kernel accepts (default: none, i.e. Linux 5.10). */
+  features?: CodegenFeatures;
 }
 
 /** What {@link generate} returns for one program. */
@@ -58,6 +70,8 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
     throw err;
   }
   const ctx = f.params[0]!;
+  // Before simplify, so that the sequence's constants fold and its parts take part in CSE.
+  if (!opts.features?.signedDivision) lowerSignedDivision(f);
   simplify(f, ctx);
   prepare(f, ctx);
   eliminateDeadCode(f, ctx);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { Class, JmpOp, LDDW, Size, classOf, exit, ja, jmp64, mov64, JmpOp as J, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
-import { BackendError, disassembleEmitted, generate } from "../../compiler/backend/index.ts";
+import { BackendError, disassembleEmitted, generate, type CodegenFeatures } from "../../compiler/backend/index.ts";
 import { select } from "../../compiler/backend/isel.ts";
 import { layoutBlocks } from "../../compiler/backend/layout.ts";
 import { peephole } from "../../compiler/backend/peephole.ts";
@@ -13,7 +13,8 @@ import { printFunction, printModule } from "../../compiler/ir/print.ts";
 import { FnBuilder, k, map, module, v } from "./ir-builder.ts";
 import { cases, pressure } from "./programs.ts";
 
-const asm = (b: FnBuilder, maps = [map("m", MapType.ARRAY, 4, 8, 1)]) => disassembleEmitted(generate(b.fn, module([b.fn], maps)).insns).map((l) => l.split("\t")[1]);
+const asm = (b: FnBuilder, maps = [map("m", MapType.ARRAY, 4, 8, 1)], features?: CodegenFeatures) =>
+  disassembleEmitted(generate(b.fn, module([b.fn], maps), { features }).insns).map((l) => l.split("\t")[1]);
 
 describe("IR printer", () => {
   it("prints slots, blocks, pointer kinds and terminators in a stable format", () => {
@@ -128,11 +129,11 @@ describe("constant folding follows BPF semantics", () => {
 });
 
 describe("instruction selection", () => {
-  const one = (body: (b: FnBuilder) => number) => {
+  const one = (body: (b: FnBuilder) => number, features?: CodegenFeatures) => {
     const b = new FnBuilder("f");
     const r = body(b);
     b.ret(v(b.bin("and", v(r), k(1))));
-    return asm(b);
+    return asm(b, undefined, features);
   };
 
   it("picks imm32, a zero-extending w move, or lddw for constants", () => {
@@ -147,7 +148,7 @@ describe("instruction selection", () => {
     expect(out.some((l) => /&= r\d$/.test(l))).toBe(true);
   });
 
-  it("uses ALU32 for width 32, be16 for byte swaps, shifts for sign extension, off=1 for signed division", () => {
+  it("uses ALU32 for width 32, be16 for byte swaps, shifts for sign extension, off=1 for signed division on cpu-v4 targets", () => {
     expect(one((b) => b.bin("sub", v(b.ctxLoad(8, 4)), k(3), 32))).toEqual(expect.arrayContaining([expect.stringMatching(/^w\d -= 0x3$/)]));
     const sw = one((b) => {
       const d = b.vreg();
@@ -161,8 +162,30 @@ describe("instruction selection", () => {
       return d;
     });
     expect(sx).toEqual(expect.arrayContaining([expect.stringMatching(/^r\d <<= 0x30$/), expect.stringMatching(/^r\d s>>= 0x30$/)]));
-    expect(one((b) => b.bin("sdiv", v(b.ctxLoad(8, 4)), v(b.ctxLoad(12, 4))))).toEqual(expect.arrayContaining([expect.stringMatching(/^r\d s\/= r\d$/)]));
+    expect(one((b) => b.bin("sdiv", v(b.ctxLoad(8, 4)), v(b.ctxLoad(12, 4))), { signedDivision: true })).toEqual(expect.arrayContaining([expect.stringMatching(/^r\d s\/= r\d$/)]));
     expect(one((b) => b.bin("shl", v(b.ctxLoad(8, 4)), k(35), 32))).toEqual(expect.arrayContaining([expect.stringMatching(/^w\d <<= 0x3$/)]));
+  });
+
+  it("lowers signed division and remainder to unsigned operations by default (no cpu-v4 encoding)", () => {
+    const both = (kind: "sdiv" | "smod", width: 32 | 64) => one((b) => b.bin(kind, v(b.ctxLoad(8, 4)), v(b.ctxLoad(12, 4)), width));
+    const r = "r";
+    // Sign masks, magnitudes, an unsigned division, the quotient's sign from both masks.
+    expect(both("sdiv", 64)).toEqual([
+      `${r}2 = *(u32 *)(r1 + 0x8)`, "r1 = *(u32 *)(r1 + 0xc)",
+      "r3 = r2", "r3 s>>= 0x3f", "r2 ^= r3", "r2 -= r3",
+      "r4 = r1", "r4 s>>= 0x3f", "r1 ^= r4", "r1 -= r4",
+      "r2 /= r1", "r3 ^= r4", "r2 ^= r3", "r2 -= r3",
+      "r2 &= 0x1", "r0 = r2", "exit",
+    ]);
+    // The remainder takes the dividend's sign only.
+    const mod = both("smod", 32);
+    expect(mod.filter((l) => /%=/.test(l))).toEqual(["w2 %= w1"]);
+    expect(mod.filter((l) => /s>>= 0x1f/.test(l))).toHaveLength(2);
+    // A constant divisor needs no run-time sign or magnitude: |−3| = 3, and the quotient's sign is flipped.
+    const byConst = one((b) => b.bin("sdiv", v(b.ctxLoad(8, 4)), k(-3), 32));
+    expect(byConst.filter((l) => /\/=/.test(l))).toEqual([expect.stringMatching(/^w\d \/= 0x3$/)]);
+    expect(byConst.filter((l) => /s>>=/.test(l))).toHaveLength(1);
+    for (const out of [both("sdiv", 32), both("smod", 64), mod, byConst]) expect(out.join("\n")).not.toMatch(/s\/=|s%=/);
   });
 
   it("folds division by a constant zero (the verifier rejects it) to BPF's result", () => {
