@@ -73,17 +73,20 @@ export class ExprLowerer extends CallLowerer {
     const c = this.mod.evalConst(e, hint);
     if (c !== undefined && c.k !== "string" && !(ts.isIdentifier(e) && this.scope.has(this.sym(e)!))) return constValue(c);
     switch (e.kind) {
+      case K.NonNullExpression:
+        return this.assertNonNull(this.expr((e as ts.NonNullExpression).expression, hint));
       case K.ParenthesizedExpression:
       case K.AsExpression:
       case K.SatisfiesExpression:
-      case K.NonNullExpression:
       case K.TypeAssertionExpression: {
         const inner = (e as ts.ParenthesizedExpression).expression;
         if (ts.isAsExpression(e) && !(ts.isTypeReferenceNode(e.type) && e.type.getText(this.fx.sf) === "const")) {
           const t = this.mod.tryResolve(e.type);
           if (t?.kind === "int") return this.convert(this.expr(inner, t), t);
         }
-        return this.expr(inner, hint);
+        const x = this.expr(inner, hint);
+        // `lookup(k) as V` asserts non-null as `!` does.
+        return (ts.isAsExpression(e) || ts.isTypeAssertionExpression(e)) && !this.mayBeNull(e) ? this.assertNonNull(x) : x;
       }
       case K.Identifier: return this.ident(e as ts.Identifier);
       case K.NullKeyword: return { k: "null" };
@@ -271,6 +274,29 @@ export class ExprLowerer extends CallLowerer {
   }
 
   /** convert(), with a diagnostic at `node` for a non-integer. */
+  /**
+   * `x!` on a lookup result (a map value or socket pointer, or `ctx.sk`): an explicit NULL check. Kernels before the
+   * verifier learnt that an ARRAY lookup with a constant in-range key cannot fail (see the kernel target table)
+   * reject a dereference without one, even where the assertion cannot fail at run time. Should it ever fail, the
+   * program ends there and returns SK_PASS, as a TypeError thrown by the handler would stop it: the kernel goes on
+   * with its regular socket lookup (docs/LANGUAGE.md, "Non-null assertions").
+   */
+  assertNonNull(x: V): V {
+    if (x.k !== "ptr" && x.k !== "sock") return x;
+    const ok = this.b.newBlock(), fail = this.b.newBlock();
+    this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(x.v), b: imm(0), then: fail.id, else: ok.id });
+    this.b.setBlock(fail);
+    this.b.terminate({ op: "ret", value: imm(1), ...(this.b.isProgram ? {} : { abort: true }) });
+    this.b.setBlock(ok);
+    return x;
+  }
+
+  /** Whether the type TypeScript gives `e` admits `null`. */
+  private mayBeNull(e: ts.Expression): boolean {
+    const t = this.fx.checker.getTypeAtLocation(e);
+    return (t.isUnion() ? t.types : [t]).some((p) => (p.flags & (ts.TypeFlags.Null | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0);
+  }
+
   condValue(e: ts.Expression): V {
     // Simple integer comparisons become one setcc; anything else branches.
     if (ts.isBinaryExpression(e) && CMP[e.operatorToken.kind]) {

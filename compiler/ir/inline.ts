@@ -58,7 +58,7 @@ export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Func
       });
       let term = { ...cb.term };
       mapTermOperands(term, rv);
-      if (term.op === "ret") {
+      if (term.op === "ret" && !term.abort) {
         // A return becomes: result into the call's destination, then continue after the call.
         if (call.dst !== undefined) insts.push({ op: "mov", dst: call.dst, src: term.value, loc: term.loc });
         term = { op: "br", target: contId, loc: term.loc };

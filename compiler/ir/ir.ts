@@ -79,7 +79,11 @@ export type Inst = (
 export type Terminator = (
   | { op: "br"; target: number }
   | { op: "cbr"; cmp: CmpOp; width: 32 | 64; a: Value; b: Value; then: number; else: number }
-  | { op: "ret"; value: Value }
+  /**
+   * Return `value`. With `abort`, the return ends the whole program even from inside a local function (the inliner
+   * keeps it a return instead of jumping to the call's continuation): the NULL path of a `!` assertion.
+   */
+  | { op: "ret"; value: Value; abort?: boolean }
 ) & { loc?: SourceLoc };
 
 /** A basic block. `id` indexes `Function.blocks`; block 0 is the entry. */

@@ -77,7 +77,7 @@ export function printTerminator(term: Terminator): string {
     case "cbr":
       return `cbr.${term.width} ${term.cmp} ${printValue(term.a)}, ${printValue(term.b)} -> b${term.then}, b${term.else}`;
     case "ret":
-      return `ret ${printValue(term.value)}`;
+      return `ret${term.abort ? ".abort" : ""} ${printValue(term.value)}`;
   }
 }
 
