@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import type { MapDef } from "./abi/maps.ts";
 import { isLddw, type Instruction } from "./asm/instruction.ts";
-import { BackendError, generate } from "./backend/index.ts";
+import { BackendError, codegenFeatures, generate } from "./backend/index.ts";
 import { diag, type Diagnostic } from "./diagnostics/index.ts";
 import { ObjectError, readObject, writeObject } from "./elf/index.ts";
 import { verifyObject } from "./verifier/index.ts";
@@ -24,6 +24,7 @@ import { frontend } from "./frontend/index.ts";
 import type { Module } from "./ir/ir.ts";
 import { printModule } from "./ir/print.ts";
 import { insertSocketReleases } from "./ir/release.ts";
+import { type KernelTarget, TargetError, resolveTarget } from "./target/index.ts";
 
 /** Diagnostics and their text format, for callers that print them. */
 export type { Diagnostic } from "./diagnostics/index.ts";
@@ -40,6 +41,11 @@ export interface CompileOptions {
   irOnly?: boolean;
   /** Run tsbpf's verifier on the object (default true); a rejection is a TSBPF3002 diagnostic and no object. */
   verify?: boolean;
+  /**
+   * The kernels the object must load on: "5.10" (default: the oldest LTS with sk_lookup), another release, "host"
+   * (probe the running kernel) or a resolved target. Code generation uses nothing newer than the target has.
+   */
+  target?: string | KernelTarget;
 }
 
 /** What {@link compile} returns. */
@@ -95,12 +101,21 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   add("ir-release", printModule(ir));
   if (opts.irOnly) return { object: undefined, programs: [], maps: ir.maps, diagnostics: [], ir, dumps, source };
 
-  // 5. Back end, one program at a time.
+  // 5. Back end, one program at a time, with the instruction forms the target kernel accepts.
+  let target: KernelTarget;
+  try {
+    target = resolveTarget(opts.target);
+  } catch (err) {
+    if (!(err instanceof TargetError)) return fail([internal(fileName, err)], source, ir);
+    return fail([diag("Backend", { file: fileName, line: 1, column: 1 }, err.message)], source, ir);
+  }
+  const features = codegenFeatures(target);
   const insns = new Map<string, Instruction[]>();
   const diagnostics: Diagnostic[] = [];
   for (const fn of ir.functions.filter((f) => f.isProgram)) {
     try {
       const g = generate(fn, ir, {
+        features,
         dump: (stage, text) => {
           if (stage !== "ir") add(stage as DumpStage, `; program ${fn.name}\n${text}\n`);
         },

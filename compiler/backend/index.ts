@@ -9,6 +9,7 @@
  */
 import { decode, disassemble, encode, type Instruction } from "../asm/index.ts";
 import type { Function, Module } from "../ir/ir.ts";
+import type { KernelTarget } from "../target/index.ts";
 import { InlineError, inlineFunction } from "../ir/inline.ts";
 import { eliminateDeadCode, simplify } from "../ir/passes/simplify.ts";
 import { cloneFunction } from "../ir/passes/util.ts";
@@ -33,6 +34,11 @@ export { MAX_STACK } from "./frame.ts";
 export interface CodegenFeatures {
   /** cpu-v4 `sdiv`/`smod` (BPF_DIV/BPF_MOD with off=1), Linux 6.6; otherwise lowered to unsigned operations. */
   signedDivision?: boolean;
+}
+
+/** The newer instruction forms `target` accepts. */
+export function codegenFeatures(target: KernelTarget): CodegenFeatures {
+  return { signedDivision: target.isaV4 };
 }
 
 /** Options of {@link generate}. */

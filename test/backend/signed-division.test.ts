@@ -2,9 +2,10 @@
  * Signed `/` and `%` as a default (Linux 5.10) build lowers them (no cpu-v4 sdiv/smod, see backend/signed-div.ts),
  * run on edge operands in the VM interpreter, the VM JIT and the kernel (BPF_PROG_TEST_RUN). All three must give
  * TypeScript's truncating results on the wrapped integers with BPF's zero-divisor rule (x / 0 = 0, x % 0 = x) and
- * INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0 — what the cpu-v4 instructions and the IR constant folder define.
+ * INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0 — what the cpu-v4 instructions and the IR constant folder define. A 6.6
+ * build keeps sdiv/smod and must agree.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Class, classOf } from "../../compiler/asm/index.ts";
 import { compile, formatDiagnostics } from "../../compiler/index.ts";
 import { readObject } from "../../compiler/elf/index.ts";
@@ -81,24 +82,36 @@ for (let i = 0; i < Math.max(I32S.length, I64S.length) ** 2; i++) {
 }
 const CTX = { family: "inet", protocol: "tcp", localIp: "192.0.2.1", localPort: 7007, remoteIp: "127.0.0.2", remotePort: 40000 } as const;
 
-function build(): Uint8Array {
-  const r = compile({ fileName: "signed-division.ts", source: SOURCE });
+function build(target?: string): Uint8Array {
+  const r = compile({ fileName: "signed-division.ts", source: SOURCE }, { target });
   if (!r.object) throw new Error(formatDiagnostics(r.diagnostics, new Map([["signed-division.ts", SOURCE]])));
   return r.object;
 }
 
-describe("signed division in a default build", () => {
-  const object = build();
+/** The object's divisions and remainders (BPF_DIV, BPF_MOD); off=1 marks the cpu-v4 signed forms. */
+const divisions = (object: Uint8Array) =>
+  readObject(object).programs[0]!.insns.filter((i) => (classOf(i.opcode) === Class.ALU || classOf(i.opcode) === Class.ALU64) && [0x30, 0x90].includes(i.opcode & 0xf0));
 
-  it("has no cpu-v4 signed division or remainder (BPF_DIV/BPF_MOD with off=1)", () => {
-    const insns = readObject(object).programs[0]!.insns;
-    const divs = insns.filter((i) => (classOf(i.opcode) === Class.ALU || classOf(i.opcode) === Class.ALU64) && [0x30, 0x90].includes(i.opcode & 0xf0));
+/** The default build (lowered) and a 6.6 build (cpu-v4 sdiv/smod): both must compute the same. */
+const BUILDS = [
+  ["default target", undefined],
+  ["target 6.6", "6.6"],
+] as const;
+
+describe("signed division", () => {
+  it("a default build has no cpu-v4 signed division or remainder (BPF_DIV/BPF_MOD with off=1)", () => {
+    const divs = divisions(build());
     expect(divs.length).toBeGreaterThanOrEqual(12);
     expect(divs.filter((i) => i.off !== 0)).toEqual([]);
   });
 
-  for (const tier of ["interp", "jit"] as const) {
-    it(`computes TypeScript's results in the VM (${tier})`, () => {
+  it("a 6.6 build uses sdiv/smod, one instruction each", () => {
+    expect(divisions(build("6.6")).filter((i) => i.off === 1)).toHaveLength(12);
+  });
+
+  for (const [name, target] of BUILDS) for (const tier of ["interp", "jit"] as const) {
+    it(`computes TypeScript's results in the VM (${tier}, ${name})`, () => {
+      const object = build(target);
       const vm = VmObject.fromBytes(object, { seed: 1 });
       for (const [a, b, c, d] of RUNS) {
         expect(vm.map("input").update(0, operands(a, b, c, d))).toBe(0);
@@ -110,14 +123,14 @@ describe("signed division in a default build", () => {
   }
 });
 
-describeKernel("signed division in a default build, on the kernel", () => {
-  let obj: LoadedObject;
-  beforeAll(() => {
-    obj = openKernel().load(build());
-  });
-  afterAll(() => obj?.close());
+describeKernel("signed division on the kernel", () => {
+  const loaded: LoadedObject[] = [];
+  afterAll(() => loaded.forEach((o) => o.close()));
 
-  it("computes TypeScript's results under BPF_PROG_TEST_RUN", () => {
+  // The 6.6 build needs a kernel with cpu-v4 (this machine's); the default build must load everywhere.
+  it.each(BUILDS)("computes TypeScript's results under BPF_PROG_TEST_RUN (%s)", (_name, target) => {
+    const obj = openKernel().load(build(target));
+    loaded.push(obj);
     for (const [a, b, c, d] of RUNS) {
       obj.map("input").update(0, operands(a, b, c, d));
       expect(obj.program("divide").testRun(CTX).verdict).toBe("SK_PASS");
