@@ -8,7 +8,7 @@ import { CtxOff, Errno } from "../../compiler/abi/sk-lookup.ts";
 import type { VmMap } from "../maps/map.ts";
 import { Socket } from "../net/socket.ts";
 import type { Machine } from "../vm/machine.ts";
-import { OFF_BIAS, Region, RegionKind, VmFault, ptrHi } from "../vm/region.ts";
+import { OFF_BIAS, Region, RegionKind, VmFault } from "../vm/region.ts";
 import { formatPrintk } from "./printk.ts";
 
 /** A helper implementation. */
@@ -73,7 +73,7 @@ function retPtr(m: Machine, r: Region | null): number {
     m.h = 0;
     return 0;
   }
-  m.h = ptrHi(r);
+  m.h = m.table.hi(r);
   return OFF_BIAS;
 }
 /** Returns a (negative or positive) 32-bit integer sign-extended to 64 bits. */

@@ -14,7 +14,7 @@ import {
   SockOff,
   TCP_STATES,
 } from "../../compiler/abi/sk-lookup.ts";
-import { Region, RegionKind, regionId } from "../vm/region.ts";
+import { Region, RegionKind } from "../vm/region.ts";
 import { AddressError, formatIp, parseIp } from "./addr.ts";
 
 /** A socket description as users write it (also the JSON format of `tsbpf run --maps`). */
@@ -116,7 +116,6 @@ export class Socket {
     this.reuseport =
       spec.reuseport === undefined || spec.reuseport === false ? null : spec.reuseport === true ? "default" : String(spec.reuseport);
     this.region = new Region(RegionKind.Sock, new Uint8Array(SOCK_SIZE), `sock ${this.name}`, this);
-    regionId(this.region);
     this.refresh();
   }
 

@@ -182,7 +182,7 @@ export function interpret(p: PreparedProgram, m: Machine): bigint {
       case Class.LD: {
         const v = p.lddw.get(pc)!;
         if (v.kind === "fault") throw new VmFault(v.reason, pc);
-        const w = lddwWords(v);
+        const w = lddwWords(v, m.table);
         r[d] = big(w.lo, w.hi);
         pc += 2;
         continue;

@@ -21,7 +21,7 @@ import { refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
-import { ID_MASK, OFF_BIAS, PTR_TAG, REGIONS, RegionKind, VmFault, ptrHi } from "./region.ts";
+import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, type Region, type RegionTable } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import type { VmMap } from "../maps/map.ts";
@@ -90,13 +90,13 @@ export interface JitSource {
 }
 
 /** Generates the JS source of the whole program: callee declarations (if any), then the entry body (for debugging and tests). */
-export function jitSource(p: PreparedProgram): string {
-  const j = jitProgram(p);
+export function jitSource(p: PreparedProgram, table?: RegionTable): string {
+  const j = jitProgram(p, table ?? scratchTable(p));
   return j.funcs ? `${j.funcs}\n${j.source}` : j.source;
 }
 
 /** Generates the function body and its constants. */
-function jitProgram(p: PreparedProgram): JitSource {
+function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
   const insns = p.insns;
   const n = insns.length;
   // Block leaders: function entries, jump targets, instructions after a jump or exit.
@@ -135,7 +135,7 @@ function jitProgram(p: PreparedProgram): JitSource {
     // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
     // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
     // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
-    const g = genBody(p, 0, n, leaders, constRef, false);
+    const g = genBody(p, table, 0, n, leaders, constRef, false);
     return {
       source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
@@ -152,11 +152,11 @@ function jitProgram(p: PreparedProgram): JitSource {
     // A call to slot 0 (recursion into the main function) needs a declaration of the main function too.
     const targets = new Set(p.insns.flatMap((i, pc) => (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL ? [pc + i.imm + 1] : [])));
     const decls = ranges.filter(([lo]) => lo !== 0 || targets.has(0)).map(([lo, hi]) => {
-      const g = genBody(p, lo, hi, leaders, constRef, true);
+      const g = genBody(p, table, lo, hi, leaders, constRef, true);
       const params = ["M", "depth", "n", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])].join(",");
       return `function f${lo}(${params}){let bb=${g.entryBlock};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
     });
-    const g = genBody(p, 0, ranges[0]![1], leaders, constRef, true);
+    const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true);
     return {
       source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
@@ -165,7 +165,7 @@ function jitProgram(p: PreparedProgram): JitSource {
     };
   }
   // Anything else: every BPF function entry runs one JS function over the whole program (entered at its block).
-  const g = genBody(p, 0, n, leaders, constRef, false, true);
+  const g = genBody(p, table, 0, n, leaders, constRef, false, true);
   const entry = p.funcs.map((f) => `entry===${f}?${g.blockOf.get(f)}:`).join("") + "-1";
   return {
     source: `let bb=${entry},n=M.n;const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
@@ -212,6 +212,7 @@ interface Body {
  */
 function genBody(
   p: PreparedProgram,
+  table: RegionTable,
   lo: number,
   hi: number,
   leaders: ReadonlySet<number>,
@@ -258,7 +259,7 @@ function genBody(
     }
     // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
     // at the loop header and make V8 box it.
-    const code = emitKnown(p, pc, known, constRef) ?? emit(p, pc, split);
+    const code = emitKnown(p, pc, known, constRef) ?? emit(p, table, pc, split);
     const o = directStoreOffset(insns[pc]!);
     if (o !== undefined && o < minStore) minStore = o;
     track(p, pc, known);
@@ -405,13 +406,13 @@ function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v:
         : `const v=${K}.lookupAt(SB,${o});`;
   const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
   if (map.holdsSockets) {
-    return `{${v}if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.id!==0?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
+    return `{${v}if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.table===RT?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
   }
-  return `{${v}if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.id!==0?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
+  return `{${v}if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.table===RT?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
-function emit(p: PreparedProgram, pc: number, split = false): string {
+function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false): string {
   const insn = p.insns[pc]!;
   const op = insn.opcode;
   const cls = op & 7;
@@ -519,7 +520,7 @@ function emit(p: PreparedProgram, pc: number, split = false): string {
     case Class.LD: {
       const v = p.lddw.get(pc)!;
       if (v.kind === "fault") return `throw F(${JSON.stringify(v.reason)},${pc});`;
-      const w = lddwWords(v);
+      const w = lddwWords(v, table);
       return `${A}=${lit(w.lo)};${B}=${lit(w.hi)};`;
     }
     case Class.LDX: {
@@ -644,16 +645,22 @@ function shift64(aop: number, A: string, B: string, k: number): string {
   return k < 32 ? `${A}=(${A}>>>${k})|(${B}<<${32 - k});${B}>>=${k};` : `${A}=${B}>>${k - 32};${B}>>=31;`;
 }
 
+/** The table for source generation outside jitCompile (tests): the one the object pinned `p`'s regions in. */
+function scratchTable(p: PreparedProgram): RegionTable {
+  if (!p.table) throw new Error(`program ${p.name} was not loaded into an object (no region table)`);
+  return p.table;
+}
+
 /** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
-export function jitCompile(p: PreparedProgram): JitFn {
-  const { source, consts, single, funcs } = jitProgram(p);
+export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
+  const { source, consts, single, funcs } = jitProgram(p, table);
   const params = single ? ["M"] : ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(
-    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG",
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
   ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -662,7 +669,10 @@ export function jitCompile(p: PreparedProgram): JitFn {
   // so one instance serves every machine.
   const fns: Record<number, (...a: unknown[]) => number> = {};
   const f0 = SHARED.frames[0]!;
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ptrHi, ptrHi(f0), f0.view, f0.bytes, REGIONS);
+  // The program belongs to one object, so its region table is a constant: RG indexes it, RT tells whether a region's
+  // cached id is this table's, PH registers a region in it.
+  const ph = (r: Region): number => table.hi(r);
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table);
   for (const f of p.funcs) fns[f] = entryFn;
   if (single) return entryFn as JitFn;
   return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);

@@ -8,18 +8,20 @@ import { CTX_SIZE, CtxOff, U16_BACKED_FIELDS, ctxLoadField } from "../../compile
 import type { Socket } from "../net/socket.ts";
 import {
   BudgetExceeded,
+  CTX_ID,
+  FRAME0_ID,
   ID_MASK,
   OFF_BIAS,
   PTR_TAG,
   REGION_KIND_NAMES,
   Region,
   RegionKind,
+  RegionTable,
   VmFault,
+  fixRegionId,
+  fixedHi,
   hex64,
-  ptrHi,
   ptrLo,
-  regionById,
-  regionId,
 } from "./region.ts";
 
 /** Size of one stack frame (MAX_BPF_STACK). */
@@ -41,13 +43,16 @@ export interface MachineOptions {
 
 /**
  * The ctx and stack-frame regions are shared by every Machine: runs never nest or overlap (helpers cannot start
- * other programs, and JS is single-threaded), so one set suffices. Sharing keeps their region ids fixed for the
- * process (pointers compare the same way in every object, which the tier-agreement fuzz relies on) and costs no
- * registry ids or memory per loaded object. Exported for the JIT, which writes r10-relative stack slots directly.
+ * other programs, and JS is single-threaded), so one set suffices, and nothing of one run survives into the next
+ * (the ctx is rewritten and the stack zeroed at every reset). They have the same fixed ids in every object's region
+ * table (ctx 1, frame d 2+d), so the JIT can recognise an unmodified ctx pointer by a constant. Exported for the JIT,
+ * which writes r10-relative stack slots directly.
  */
 export const SHARED = {
-  ctx: new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx"),
-  frames: Array.from({ length: MAX_FRAMES }, (_, i) => new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`)),
+  ctx: fixRegionId(new Region(RegionKind.Ctx, new Uint8Array(CTX_SIZE), "ctx"), CTX_ID),
+  frames: Array.from({ length: MAX_FRAMES }, (_, i) =>
+    fixRegionId(new Region(RegionKind.Stack, new Uint8Array(STACK_SIZE), `stack frame ${i}`), FRAME0_ID + i),
+  ),
   /** The ctx bytes last copied in (ctx is read-only, so the same input needs no copy). */
   lastCtx: null as Uint8Array | null,
   /**
@@ -58,14 +63,26 @@ export const SHARED = {
   /** Highest frame used since the last reset. */
   depthUsed: 0,
 };
-regionId(SHARED.ctx);
-for (const f of SHARED.frames) regionId(f);
 /** Frame 0 as 32-bit words (its bytes start a buffer of their own, so the view is aligned), for reset. */
 const FRAME0_WORDS = new Int32Array(SHARED.frames[0]!.bytes.buffer, SHARED.frames[0]!.bytes.byteOffset, STACK_SIZE >> 2);
 /** High word of the ctx pointer: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
-export const CTX_HI = ptrHi(SHARED.ctx);
+export const CTX_HI = fixedHi(CTX_ID);
 /** Low word of the ctx pointer (offset 0). */
 export const CTX_LO = ptrLo(0);
+
+/** Largest instruction budget accepted (2^32: hours of interpretation, yet a run that is sure to end). */
+export const MAX_BUDGET = 2 ** 32;
+
+/**
+ * `budget` if it is a usable instruction budget (an integer from 1 to MAX_BUDGET), else a RangeError: NaN, Infinity
+ * or a string would make the budget check never fire, and a hostile program would then run forever.
+ */
+export function checkBudget(budget: unknown): number {
+  if (typeof budget !== "number" || !Number.isInteger(budget) || budget < 1 || budget > MAX_BUDGET) {
+    throw new RangeError(`instruction budget must be an integer from 1 to ${MAX_BUDGET} (got ${typeof budget === "string" ? JSON.stringify(budget) : String(budget)})`);
+  }
+  return budget;
+}
 
 /** Shared by interpreter and JIT code. Not reentrant: one run at a time. */
 export class Machine {
@@ -73,6 +90,8 @@ export class Machine {
   readonly ctx: Region = SHARED.ctx;
   /** Stack frames by call depth, shared by all machines. */
   readonly frames: readonly Region[] = SHARED.frames;
+  /** The regions this machine's programs can name (one table per loaded object). */
+  readonly table: RegionTable = new RegionTable([SHARED.ctx, ...SHARED.frames]);
   /** Instructions executed in the current run. */
   n = 0;
   budget: number;
@@ -91,7 +110,7 @@ export class Machine {
   private readonly seed: number;
 
   constructor(opts: MachineOptions = {}) {
-    this.budget = opts.budget ?? DEFAULT_BUDGET;
+    this.budget = checkBudget(opts.budget ?? DEFAULT_BUDGET);
     this.seed = opts.seed ?? 1;
     this.prng = this.seed >>> 0 || 1;
     this.clock = opts.clock ?? (() => process.hrtime.bigint());
@@ -104,6 +123,7 @@ export class Machine {
       SHARED.lastCtx = ctxBytes;
     }
     this.n = 0;
+    this.table.endRun();
     this.selected = selected;
     this.noReuseport = noReuseport;
     if (this.trace.length) this.trace = [];
@@ -128,16 +148,16 @@ export class Machine {
     this.prng = seed >>> 0 || 1;
   }
 
-  /** High word of a pointer to `r` (registers it). */
+  /** High word of a pointer to `r` (registers it in this machine's table). */
   hiOf(r: Region): number {
-    return ptrHi(r);
+    return this.table.hi(r);
   }
 
   /** Stack frame pointer words for call depth `depth` (r10 points at the frame's end). */
   frameHi(depth: number, pc: number): number {
     if (depth >= MAX_FRAMES) throw new VmFault(`call depth exceeds ${MAX_FRAMES} frames`, pc);
     if (depth > SHARED.depthUsed) SHARED.depthUsed = depth;
-    return ptrHi(this.frames[depth]!);
+    return fixedHi(FRAME0_ID + depth);
   }
   /** Low word of r10 in every frame. */
   static readonly FP_LO = ptrLo(STACK_SIZE);
@@ -153,7 +173,7 @@ export class Machine {
    * built only on failure: this runs on every memory access, so it must not allocate.
    */
   region(lo: number, hi: number, pc: number, what: string, size = 0): Region {
-    const r = ((hi & ~ID_MASK) | 0) === (PTR_TAG | 0) ? regionById(hi & ID_MASK) : undefined;
+    const r = ((hi & ~ID_MASK) | 0) === (PTR_TAG | 0) ? this.table.regions[hi & ID_MASK] : undefined;
     // The failure path lives in its own function so that this one stays small enough for V8 to inline.
     return r ?? notAPointer(lo, hi, pc, what, size);
   }
@@ -327,7 +347,7 @@ export class Machine {
     if (kind === 2) {
       const s = this.selected;
       if (!s) return 0;
-      this.h = ptrHi(s.region);
+      this.h = this.table.hi(s.region);
       return OFF_BIAS;
     }
     const v = this.ctx.view;

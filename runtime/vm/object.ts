@@ -17,8 +17,8 @@ import { buildCtx, normalizeCtx, type SkLookupInput } from "./ctx.ts";
 import { interpret } from "./interp.ts";
 import { jitCompile, type JitFn } from "./jit.ts";
 import { Machine, type MachineOptions } from "./machine.ts";
-import { insnText, prepareProgram, type PreparedProgram } from "./program.ts";
-import { Region, VmFault, regionId } from "./region.ts";
+import { insnText, pinLddwRegions, prepareProgram, type PreparedProgram } from "./program.ts";
+import { Region, VmFault } from "./region.ts";
 
 /** Execution tier: the reference interpreter or the JIT. */
 export type Tier = "interp" | "jit";
@@ -177,7 +177,7 @@ export class VmProgram {
   }
   /** The JIT-compiled function (compiled on first use). */
   jit(): JitFn {
-    return (this.jitFn ??= jitCompile(this.prepared));
+    return (this.jitFn ??= jitCompile(this.prepared, this.object.machine.table));
   }
   /** Runs the program once on a lookup (description or raw 72-byte ctx). */
   run(ctx: SkLookupInput | Uint8Array, opts: RunOptions = {}): RunResult {
@@ -264,9 +264,11 @@ export class VmObject {
     }
     // Register the map handles now, in a fixed order, so that two objects built from the same file give their
     // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
-    for (const m of this.maps.values()) regionId(m.handle);
+    for (const m of this.maps.values()) this.machine.table.pin(m.handle);
     for (const p of file.programs) {
-      this.programs.set(p.name, new VmProgram(this, prepareProgram(p.name, p.insns, p.mapRelocs, this.maps)));
+      const prepared = prepareProgram(p.name, p.insns, p.mapRelocs, this.maps);
+      pinLddwRegions(prepared, this.machine.table);
+      this.programs.set(p.name, new VmProgram(this, prepared));
     }
   }
 

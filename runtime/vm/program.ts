@@ -10,7 +10,7 @@ import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../com
 import { BPF_F_RDONLY_PROG } from "../../compiler/abi/maps.ts";
 import type { MapReloc } from "../../compiler/elf/object.ts";
 import type { VmMap } from "../maps/map.ts";
-import { ptrHi, ptrLo, Region, RegionKind, regionId } from "./region.ts";
+import { ptrLo, Region, RegionKind, type RegionTable } from "./region.ts";
 
 /** What a `lddw` loads. */
 export type LddwValue =
@@ -29,6 +29,8 @@ export interface PreparedProgram {
   funcs: number[];
   /** Why the instruction at each slot cannot execute (invalid encoding), or undefined. Shared by both tiers. */
   invalid: (string | undefined)[];
+  /** The region table of the object the program was loaded into (set by pinLddwRegions). */
+  table?: RegionTable;
 }
 
 /** Resolves the map references of `insns` using relocations (slot → map name) and the map table. */
@@ -153,7 +155,6 @@ function resolveLddw(insn: Instruction, pc: number, next: Instruction, bySlot: M
   // The kernel refuses the load (check_ld_imm / map_direct_value_addr) when the offset is not inside the value.
   if (offset < 0 || offset >= map.def.valueSize) return { kind: "fault", reason: `invalid access to map value pointer, value_size=${map.def.valueSize} off=${offset >>> 0}` };
   const region = map.def.flags & BPF_F_RDONLY_PROG ? readOnlyView(value) : value;
-  regionId(region);
   return { kind: "ptr", region, offset };
 }
 
@@ -171,10 +172,16 @@ function readOnlyView(value: Region): Region {
   return v;
 }
 
-/** Words of a resolved lddw. */
-export function lddwWords(v: LddwValue): { lo: number; hi: number } {
+/** Registers the regions `p`'s lddw instructions name in `table` for the object's life (see RegionTable). */
+export function pinLddwRegions(p: PreparedProgram, table: RegionTable): void {
+  for (const v of p.lddw.values()) if (v.kind === "ptr") table.pin(v.region);
+  p.table = table;
+}
+
+/** Words of a resolved lddw (pointers as ids of `table`, where pinLddwRegions put them). */
+export function lddwWords(v: LddwValue, table: RegionTable): { lo: number; hi: number } {
   if (v.kind === "const") return v;
-  if (v.kind === "ptr") return { lo: ptrLo(v.offset), hi: ptrHi(v.region) };
+  if (v.kind === "ptr") return { lo: ptrLo(v.offset), hi: table.hi(v.region) };
   throw new Error("unreachable: fault lddw has no words");
 }
 

@@ -4,9 +4,9 @@
  *
  *   high word = PTR_TAG | region id (20 bits)      low word = 0x20000000 + offset
  *
- * The offset is biased so that negative displacements (`r10 - 8`) never borrow into the high word: a pointer stays
- * inside its region's tag whatever arithmetic the program does, and any access is checked against the region's kind
- * and bounds. The value 0 is NULL. Both words of a pointer stay below 2^30, so V8 keeps them as small integers
+ * The offset is biased so that negative displacements (`r10 - 8`) never borrow into the high word, and every access
+ * is checked against the region's kind and bounds. Region ids are per loaded object (RegionTable), so whatever
+ * arithmetic a program does on a pointer, the result names its own object's memory or nothing. The value 0 is NULL. Both words of a pointer stay below 2^30, so V8 keeps them as small integers
  * (no heap-number boxing when the JIT passes them to Machine.ld/st or helpers). Both tiers share this encoding.
  */
 
@@ -43,10 +43,15 @@ export const REGION_KIND_NAMES: Record<number, string> = {
   6: "read-only memory",
 };
 
-/** One addressable region. `owner` is the map (Map kind), the socket (Sock kind) or undefined. */
+/**
+ * One addressable region. `owner` is the map (Map kind), the socket (Sock kind) or undefined. A region has an id only
+ * inside one machine's RegionTable (see below): `table` says which, and `id` is its slot there.
+ */
 export class Region {
-  /** Registry id, 0 until the region is first handed to a program. */
+  /** Slot in `table`, or a fixed id (ctx, stack frames); 0 while unregistered. */
   id = 0;
+  /** The table `id` belongs to (null: unregistered, or a fixed region whose id is the same in every table). */
+  table: RegionTable | null = null;
   readonly view: DataView;
   constructor(
     readonly kind: RegionKind,
@@ -59,43 +64,107 @@ export class Region {
   }
 }
 
-/**
- * The global region registry. Ids are handed out lazily (on first use as a pointer) and never reused, so a pointer a
- * program keeps stays meaningful; 2^20 ids are plenty for test workloads.
- */
-const REGISTRY: (Region | undefined)[] = [undefined];
+/** Id of the ctx region in every table. */
+export const CTX_ID = 1;
+/** Id of stack frame 0 in every table (frame d has FRAME0_ID + d). */
+export const FRAME0_ID = 2;
 
-/** Registers `r` if needed and returns its id. */
-export function regionId(r: Region): number {
-  if (r.id === 0) {
-    if (REGISTRY.length > ID_MASK) throw new RangeError("VM region registry exhausted (2^20 regions)");
-    r.id = REGISTRY.length;
-    REGISTRY.push(r);
+/**
+ * The regions one loaded object's programs can name, by id: a pointer's region id indexes `regions`, so a pointer
+ * (forged or not) can only ever reach memory of its own object. Three parts:
+ * - fixed ids 1..9: ctx and the 8 stack frames, which every object shares because runs never overlap and each run
+ *   starts from a zeroed stack and a fresh ctx (nothing of another object's run survives in them);
+ * - pinned ids: the object's map handles and the map values its lddw instructions name, registered at load and kept
+ *   for the object's life (JIT code embeds them as constants);
+ * - run ids: everything a run hands out (lookup results, sockets), forgotten at the next run's reset, so the table
+ *   never grows past what one run touched and deleted values are released with the run that saw them last.
+ * Pointers kept across runs (stored in a map as a number) therefore name nothing or a region of the same object.
+ */
+export class RegionTable {
+  /** Regions by id (slot 0 is NULL). JIT code indexes this array directly; it is only ever mutated, never replaced. */
+  readonly regions: (Region | undefined)[];
+  /** First id of the run part. */
+  private runStart: number;
+
+  constructor(fixed: readonly Region[]) {
+    this.regions = [undefined, ...fixed];
+    this.runStart = this.regions.length;
   }
-  return r.id;
+
+  /** Registers `r` for the object's lifetime (map handles, lddw targets) and returns its id. */
+  pin(r: Region): number {
+    if (r.table === this && r.id < this.runStart) return r.id;
+    if (this.regions.length !== this.runStart) throw new Error("RegionTable.pin during a run");
+    const id = this.add(r);
+    this.runStart = this.regions.length;
+    return id;
+  }
+
+  /** The id of `r` in this table, registering it for the current run when needed. */
+  idOf(r: Region): number {
+    if (r.table === this) return r.id;
+    if (r.table === null && r.id !== 0) return r.id; // ctx and frames: fixed ids
+    return this.add(r);
+  }
+
+  private add(r: Region): number {
+    const id = this.regions.length;
+    if (id > ID_MASK) throw new RangeError(`one run handed out more than ${ID_MASK} memory regions`);
+    this.regions.push(r);
+    r.table = this;
+    r.id = id;
+    return id;
+  }
+
+  /** Forgets every run id (called when a run starts). Costs one step per region the last run registered. */
+  endRun(): void {
+    const rs = this.regions;
+    for (let i = this.runStart; i < rs.length; i++) {
+      const r = rs[i]!;
+      // A socket may have been registered by another object's table since; leave that registration alone.
+      if (r.table === this) {
+        r.table = null;
+        r.id = 0;
+      }
+    }
+    rs.length = this.runStart;
+  }
+
+  /** Regions registered (fixed, pinned and run), for tests of memory bounds. */
+  get size(): number {
+    return this.regions.length - 1;
+  }
+
+  /** High word of a pointer into `r`. */
+  hi(r: Region): number {
+    return (PTR_TAG | this.idOf(r)) | 0;
+  }
+
+  /** A pointer as a 64-bit BigInt (for the interpreter and for tests). */
+  ptrBig(r: Region, offset = 0): bigint {
+    return (BigInt(this.hi(r) >>> 0) << 32n) | BigInt(ptrLo(offset) >>> 0);
+  }
+
+  /** Resolves (lo, hi) to a region of this table and offset, or undefined when it is not a pointer into it. */
+  resolve(lo: number, hi: number): { region: Region; offset: number } | undefined {
+    if (((hi & ~ID_MASK) | 0) !== (PTR_TAG | 0)) return undefined;
+    const region = this.regions[hi & ID_MASK];
+    if (!region) return undefined;
+    return { region, offset: (lo - OFF_BIAS) | 0 };
+  }
 }
 
-/** The registry itself, read-only: JIT code indexes it directly by a pointer's region id. */
-export const REGIONS: readonly (Region | undefined)[] = REGISTRY;
+/** Gives a shared region (ctx, frames) its fixed id, valid in every table. */
+export function fixRegionId(r: Region, id: number): Region {
+  r.id = id;
+  r.table = null;
+  return r;
+}
 
-/** The region with id `id`, if any. */
-export const regionById = (id: number): Region | undefined => REGISTRY[id];
-
-/** High word of a pointer into `r`. */
-export const ptrHi = (r: Region): number => (PTR_TAG | regionId(r)) | 0;
 /** Low word of a pointer at `offset` inside a region. */
 export const ptrLo = (offset: number): number => (OFF_BIAS + offset) | 0;
-/** A pointer as a 64-bit BigInt (for the interpreter and for tests). */
-export const ptrBig = (r: Region, offset = 0): bigint =>
-  (BigInt(ptrHi(r) >>> 0) << 32n) | BigInt(ptrLo(offset) >>> 0);
-
-/** Resolves (lo, hi) to a region and offset, or undefined when it is not a VM pointer. */
-export function resolvePtr(lo: number, hi: number): { region: Region; offset: number } | undefined {
-  if (((hi & ~ID_MASK) | 0) !== (PTR_TAG | 0)) return undefined;
-  const region = REGISTRY[hi & ID_MASK];
-  if (!region) return undefined;
-  return { region, offset: (lo - OFF_BIAS) | 0 };
-}
+/** High word of a pointer to the fixed region with id `id`. */
+export const fixedHi = (id: number): number => (PTR_TAG | id) | 0;
 
 /** Formats a 64-bit value given as words, for messages. */
 export const hex64 = (lo: number, hi: number): string =>
