@@ -2,6 +2,13 @@
  * bpf_trace_printk formatting. The kernel (kernel/bpf/helpers.c bpf_bprintf_prepare) accepts %d %i %u %x %X %c %s %p
  * and %% with optional flags [-+ 0], a width, and l/ll length modifiers; at most 3 arguments; anything else makes the
  * helper return -EINVAL. Without a length modifier the argument is taken as 32 bits.
+ *
+ * Output limits (kernel/trace/bpf_trace.c bpf_trace_printk): the text is formatted by bstr_printf into a buffer of
+ * MAX_BPRINTF_BUF (1024) bytes, so the trace line holds at most 1023 characters, while the helper returns the length
+ * the whole text would have had (vsnprintf semantics). A width is read as a C int (lib/vsprintf.c skip_atoi, which
+ * wraps) and capped at FIELD_WIDTH_MAX (2^23 - 1); a width that wrapped negative pads nothing. Measured on this
+ * kernel: "%1000000000u" returns 8388607, "%3000000000u|" of 7 returns 2. So no format can make the VM build a
+ * string longer than 1023 characters.
  */
 import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import type { Machine } from "../vm/machine.ts";
@@ -15,6 +22,18 @@ interface Conv {
   width: number;
   long: boolean;
   conv: string;
+}
+
+/** MAX_BPRINTF_BUF (include/linux/bpf.h): the trace line buffer, NUL included. */
+export const MAX_BPRINTF_BUF = 1024;
+/** FIELD_WIDTH_MAX (lib/vsprintf.c): the largest width a conversion pads to. */
+export const FIELD_WIDTH_MAX = (1 << 23) - 1;
+
+/** The width digits of a conversion as the kernel reads them: a wrapping C int, negative ignored, capped. */
+function widthOf(digits: string): number {
+  let w = 0;
+  for (let i = 0; i < digits.length; i++) w = (Math.imul(w, 10) + (digits.charCodeAt(i) - 48)) | 0;
+  return w < 0 ? 0 : Math.min(w, FIELD_WIDTH_MAX);
 }
 
 /** A parsed format: literal text and conversions alternating (`lits.length === convs.length + 1`), or EINVAL. */
@@ -49,7 +68,7 @@ function parse(text: string): Parsed {
       plus: flags.includes("+"),
       minus: flags.includes("-"),
       zero: flags.includes("0"),
-      width: spec[2] ? Number(spec[2]) : 0,
+      width: spec[2] ? widthOf(spec[2]) : 0,
       long: spec[3] !== undefined,
       conv: spec[4]!,
     });
@@ -58,8 +77,23 @@ function parse(text: string): Parsed {
   return { lits, convs };
 }
 
-/** Formats `fmt` (NUL-terminated within its bytes) with up to 3 (lo, hi) arguments; a number is a negative errno. */
+/** A trace line: its first MAX_BPRINTF_BUF - 1 characters, and the length the whole text would have had. */
+export interface PrintkOutput {
+  text: string;
+  length: number;
+}
+
+/**
+ * Formats `fmt` (NUL-terminated within its bytes) with up to 3 (lo, hi) arguments: the trace line as the kernel keeps
+ * it (see the file comment), or a negative errno.
+ */
 export function formatPrintk(m: Machine, fmt: Uint8Array, args: Array<[number, number]>, pc: number): string | number {
+  const out = formatPrintkOutput(m, fmt, args, pc);
+  return typeof out === "number" ? out : out.text;
+}
+
+/** formatPrintk with the would-be length the helper returns. */
+export function formatPrintkOutput(m: Machine, fmt: Uint8Array, args: Array<[number, number]>, pc: number): PrintkOutput | number {
   const nul = fmt.indexOf(0);
   if (nul < 0) return -Errno.EINVAL;
   // Latin-1 text in one call (no Buffer copy); formats are short (the helper's size limit is checked by the caller).
@@ -71,20 +105,49 @@ export function formatPrintk(m: Machine, fmt: Uint8Array, args: Array<[number, n
   }
   if (parsed === null) return -Errno.EINVAL;
   const { lits, convs } = parsed;
-  let out = lits[0]!;
+  const out = new Line();
+  out.add(lits[0]!);
   for (let k = 0; k < convs.length; k++) {
     const c = convs[k]!;
     const [lo, hi] = args[k]!;
     let s = convert(m, c, lo, hi, pc);
     if (c.plus && (c.conv === "d" || c.conv === "i") && /^\d/.test(s)) s = `+${s}`;
-    if (s.length < c.width) {
-      if (c.minus) s = s.padEnd(c.width);
-      else if (c.zero && c.conv !== "s") s = s.startsWith("-") ? `-${s.slice(1).padStart(c.width - 1, "0")}` : s.padStart(c.width, "0");
-      else s = s.padStart(c.width);
+    const pad = c.width - s.length;
+    if (pad <= 0) out.add(s);
+    else if (c.minus) {
+      out.add(s);
+      out.pad(" ", pad);
+    } else if (c.zero && c.conv !== "s") {
+      if (s.startsWith("-")) {
+        out.add("-");
+        s = s.slice(1);
+      }
+      out.pad("0", pad);
+      out.add(s);
+    } else {
+      out.pad(" ", pad);
+      out.add(s);
     }
-    out += s + lits[k + 1]!;
+    out.add(lits[k + 1]!);
   }
-  return out;
+  return { text: out.text, length: out.length };
+}
+
+/** A trace line being built: keeps the first MAX_BPRINTF_BUF - 1 characters and counts the rest. */
+class Line {
+  text = "";
+  length = 0;
+  add(s: string): void {
+    const room = MAX_BPRINTF_BUF - 1 - this.text.length;
+    if (room > 0) this.text += s.length <= room ? s : s.slice(0, room);
+    this.length += s.length;
+  }
+  /** `n` copies of `c`, materialised only as far as the line has room. */
+  pad(c: string, n: number): void {
+    const room = MAX_BPRINTF_BUF - 1 - this.text.length;
+    if (room > 0) this.text += c.repeat(Math.min(n, room));
+    this.length += n;
+  }
 }
 
 /**
@@ -117,18 +180,22 @@ function convert(m: Machine, c: Conv, lo: number, hi: number, pc: number): strin
 
 const big = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
-/** %s: reads a NUL-terminated string (at most 1024 bytes) from stack or map memory; a bad pointer prints like the kernel's safe copy fallback. */
+/**
+ * %s: a NUL-terminated string (at most MAX_BPRINTF_BUF - 1 bytes) from stack, map or read-only memory of this
+ * object's table. bpf_bprintf_prepare copies it with strncpy_from_kernel_nofault and prints an empty string when
+ * that fails: measured here, NULL and a bad pointer both print "" ("%5s|" of NULL gives 6 characters).
+ */
 function readString(m: Machine, lo: number, hi: number, pc: number): string {
-  if (lo === 0 && hi === 0) return "(null)";
+  if (lo === 0 && hi === 0) return "";
   let r;
   try {
     r = m.region(lo, hi, pc, "%s");
   } catch {
-    return "(efault)";
+    return "";
   }
   const o = (lo - OFF_BIAS) | 0;
-  if (r.kind === RegionKind.Map || r.kind === RegionKind.Ctx || o < 0 || o >= r.bytes.length) return "(efault)";
-  const b = r.bytes.subarray(o, Math.min(r.bytes.length, o + 1024));
+  if (r.kind === RegionKind.Map || r.kind === RegionKind.Ctx || o < 0 || o >= r.bytes.length) return "";
+  const b = r.bytes.subarray(o, Math.min(r.bytes.length, o + MAX_BPRINTF_BUF - 1));
   const end = b.indexOf(0);
   return Buffer.from(end < 0 ? b : b.subarray(0, end)).toString("latin1");
 }

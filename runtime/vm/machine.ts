@@ -70,6 +70,13 @@ export const CTX_HI = fixedHi(CTX_ID);
 /** Low word of the ctx pointer (offset 0). */
 export const CTX_LO = ptrLo(0);
 
+/**
+ * How much trace_printk text one run keeps: the kernel writes trace lines into a ring buffer that overwrites its
+ * oldest events (kernel/trace/ring_buffer.c; 1408 KiB per CPU by default, buffer_size_kb), so a program printing in
+ * a long loop loses its first lines rather than exhausting memory. The VM keeps the newest lines up to 1 MiB.
+ */
+export const TRACE_BUFFER_BYTES = 1 << 20;
+
 /** Largest instruction budget accepted (2^32: hours of interpretation, yet a run that is sure to end). */
 export const MAX_BUDGET = 2 ** 32;
 
@@ -100,8 +107,10 @@ export class Machine {
   /** The socket selected by bpf_sk_assign so far (ctx->sk). */
   selected: Socket | null = null;
   noReuseport = false;
-  /** trace_printk output of the current run. */
+  /** trace_printk output of the current run (the newest lines, at most TRACE_BUFFER_BYTES of them). */
   trace: string[] = [];
+  /** Characters in `trace`. */
+  traceBytes = 0;
   /** Socket references taken and not yet released in the current run. */
   held: Socket[] = [];
 
@@ -126,7 +135,10 @@ export class Machine {
     this.table.endRun();
     this.selected = selected;
     this.noReuseport = noReuseport;
-    if (this.trace.length) this.trace = [];
+    if (this.trace.length) {
+      this.trace = [];
+      this.traceBytes = 0;
+    }
     if (this.held.length) this.held = [];
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
@@ -161,6 +173,17 @@ export class Machine {
   }
   /** Low word of r10 in every frame. */
   static readonly FP_LO = ptrLo(STACK_SIZE);
+
+  /** Appends a trace line, dropping the oldest half of the lines when the buffer is over TRACE_BUFFER_BYTES. */
+  addTrace(line: string): void {
+    this.trace.push(line);
+    this.traceBytes += line.length + 1;
+    if (this.traceBytes > TRACE_BUFFER_BYTES) {
+      const keep = this.trace.slice(this.trace.length >> 1);
+      this.trace = keep;
+      this.traceBytes = keep.reduce((n, l) => n + l.length + 1, 0);
+    }
+  }
 
   /** Throws a BudgetExceeded fault. */
   overBudget(pc: number): never {
