@@ -104,13 +104,30 @@ interface Frame {
 
 /** Runs `p` on machine `m` (already reset) and returns r0. Faults throw VmFault (pc set; the caller adds the text). */
 export function interpret(p: PreparedProgram, m: Machine): bigint {
-  const insns = p.insns;
-  const n = insns.length;
   const r: bigint[] = new Array(11).fill(0n);
   r[1] = big(OFF_BIAS, m.hiOf(m.ctx));
   r[10] = big(Machine.FP_LO, m.frameHi(0, 0));
+  return run(p, m, 0, r);
+}
+
+/**
+ * The JIT's way out of a block whose length overruns the budget: runs from the block's first slot `pc` with the JIT's
+ * registers (`words` = r0 lo, r0 hi, ..., r10 hi) and m.n as counted before the block, until the budget runs out inside
+ * the block or an earlier instruction faults. Either way it throws what the interpreter would have thrown, at the
+ * same pc and after the same side effects. (Blocks end at BPF-to-BPF calls and exits, so it never needs the JIT's
+ * call frames.)
+ */
+export function finishInInterpreter(p: PreparedProgram, m: Machine, pc: number, words: readonly number[]): never {
+  const r = Array.from({ length: 11 }, (_, i) => big(words[2 * i]!, words[2 * i + 1]!));
+  run(p, m, pc, r);
+  throw new Error(`internal error: the interpreter finished a block that ran over the budget (pc ${pc})`);
+}
+
+function run(p: PreparedProgram, m: Machine, start: number, r: bigint[]): bigint {
+  const insns = p.insns;
+  const n = insns.length;
   const frames: Frame[] = [];
-  let pc = 0;
+  let pc = start;
   for (;;) {
     if (pc < 0 || pc >= n) throw new VmFault(pc === n ? "fell off the end of the program" : `jump outside the program`, pc);
     if (++m.n > m.budget) m.overBudget(pc);

@@ -17,7 +17,7 @@
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { HELPER_ARGC, helperFor, type HelperFn } from "../helpers/index.ts";
-import { refAlu } from "./interp.ts";
+import { finishInInterpreter, refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
@@ -39,6 +39,9 @@ function slow64(m: Machine, op: number, off: number, al: number, ah: number, bl:
   m.h = Number(r >> 32n) | 0;
   return Number(r & 0xffffffffn) | 0;
 }
+
+/** The register words passed to the interpreter when a block runs over the budget. */
+const RESUME_REGS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((r) => `a${r},b${r}`).join(",");
 
 const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
 const BSWAP32 = (x: string): string => `(((${x}&0xff)<<24)|((${x}&0xff00)<<8)|((${x}>>>8)&0xff00)|(${x}>>>24))`;
@@ -117,6 +120,9 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
       leaders.add(pc + 1);
     }
     if ((insn.opcode & 7) === Class.JMP && (insn.opcode & 0xf0) === JmpOp.EXIT) leaders.add(pc + 1);
+    // A BPF-to-BPF call ends its block, so that a block's instructions are all counted by its own budget check (the
+    // callee's blocks count themselves): when that check fails, the rest of the budget runs out inside the block.
+    if (insn.opcode === (Class.JMP | JmpOp.CALL) && insn.src === Pseudo.CALL) leaders.add(pc + 1);
   }
   const consts: unknown[] = [];
   const constIndex = new Map<unknown, number>();
@@ -235,7 +241,9 @@ function genBody(
     known = [];
   };
   const endBlockCount = (): void => {
-    if (blockStartIdx >= 0) body[blockStartIdx] = `if((n+=${blockLen})>BU)M.overBudget(${blockStartPc});`;
+    // Over budget: the interpreter finishes the block from its start with these registers, so the fault (budget or
+    // an earlier one), its pc, the side effects before it and the count all equal the interpreter's own run.
+    if (blockStartIdx >= 0) body[blockStartIdx] = `if((n+=${blockLen})>BU)BX(M,n-${blockLen},${blockStartPc},${RESUME_REGS});`;
   };
   let blockStartPc = 0;
   const goto = (t: number): string => goto2(t, n);
@@ -660,7 +668,7 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(
-    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT",
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT", "BX",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
   ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -672,7 +680,11 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   // The program belongs to one object, so its region table is a constant: RG indexes it, RT tells whether a region's
   // cached id is this table's, PH registers a region in it.
   const ph = (r: Region): number => table.hi(r);
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table);
+  const resume = (m: Machine, n: number, pc: number, ...words: number[]): never => {
+    m.n = n;
+    return finishInInterpreter(p, m, pc, words);
+  };
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume);
   for (const f of p.funcs) fns[f] = entryFn;
   if (single) return entryFn as JitFn;
   return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);

@@ -6,7 +6,7 @@ import { SK_DROP, SK_PASS } from "../../compiler/abi/sk-lookup.ts";
 import { btfType, decodeBtf, skipModifiers, type Btf } from "../../compiler/btf/decode.ts";
 import { BtfKind, IntEncoding } from "../../compiler/btf/types.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
-import type { ObjectFile } from "../../compiler/elf/object.ts";
+import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
 import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout } from "../maps/codec.ts";
 import { createMap } from "../maps/index.ts";
@@ -17,7 +17,7 @@ import { buildCtx, normalizeCtx, type SkLookupInput } from "./ctx.ts";
 import { interpret } from "./interp.ts";
 import { jitCompile, type JitFn } from "./jit.ts";
 import { Machine, type MachineOptions } from "./machine.ts";
-import { insnText, pinLddwRegions, prepareProgram, type PreparedProgram } from "./program.ts";
+import { insnText, loadError, pinLddwRegions, prepareProgram, type PreparedProgram } from "./program.ts";
 import { Region, VmFault } from "./region.ts";
 
 /** Execution tier: the reference interpreter or the JIT. */
@@ -266,6 +266,8 @@ export class VmObject {
     // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
     for (const m of this.maps.values()) this.machine.table.pin(m.handle);
     for (const p of file.programs) {
+      const refused = loadError(p.insns);
+      if (refused) throw new ObjectError(`program ${p.name}: the kernel refuses to load it (${refused.errno}): ${refused.message}`);
       const prepared = prepareProgram(p.name, p.insns, p.mapRelocs, this.maps);
       pinLddwRegions(prepared, this.machine.table);
       this.programs.set(p.name, new VmProgram(this, prepared));

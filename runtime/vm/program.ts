@@ -54,6 +54,39 @@ export function prepareProgram(
   return { name, insns, lddw, funcs: [...funcs].sort((a, b) => a - b), invalid };
 }
 
+/** BPF_COMPLEXITY_LIMIT_INSNS (include/linux/bpf.h): the most instructions a privileged loader may load. */
+export const MAX_PROGRAM_INSNS = 1_000_000;
+
+/**
+ * Why the kernel refuses to load `insns` as a whole, or undefined. The VM runs anything else (bad instructions fault
+ * when reached, identically in both tiers), but these are refused at load, as BPF_PROG_LOAD refuses them:
+ * - no instructions (EINVAL), or more than BPF_COMPLEXITY_LIMIT_INSNS (E2BIG) — kernel/bpf/syscall.c bpf_prog_load;
+ * - a jump or call whose target is the second slot of an ldimm64 — kernel/bpf/verifier.c check_cfg, "jump into the
+ *   middle of ldimm64 insn N" (EINVAL). Executing that slot would run the constant's upper half as an instruction.
+ */
+export function loadError(insns: readonly Instruction[]): { errno: "EINVAL" | "E2BIG"; message: string } | undefined {
+  const n = insns.length;
+  if (n === 0) return { errno: "EINVAL", message: "no instructions" };
+  if (n > MAX_PROGRAM_INSNS) return { errno: "E2BIG", message: `${n} instructions, more than the kernel's limit of ${MAX_PROGRAM_INSNS}` };
+  const tail = new Uint8Array(n + 1);
+  for (let pc = 0; pc < n; pc += insns[pc]!.opcode === LDDW ? 2 : 1) if (insns[pc]!.opcode === LDDW) tail[pc + 1] = 1;
+  for (let pc = 0; pc < n; pc++) {
+    if (tail[pc]) continue;
+    const insn = insns[pc]!;
+    const cls = insn.opcode & 7;
+    if (cls !== Class.JMP && cls !== Class.JMP32) continue;
+    const jop = insn.opcode & 0xf0;
+    if (jop === JmpOp.EXIT) continue;
+    let t: number;
+    if (jop === JmpOp.CALL) {
+      if (cls !== Class.JMP || insn.src !== Pseudo.CALL) continue;
+      t = pc + insn.imm + 1;
+    } else t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
+    if (t > 0 && t < n && tail[t]) return { errno: "EINVAL", message: `jump into the middle of ldimm64 insn ${t - 1} (from insn ${pc})` };
+  }
+  return undefined;
+}
+
 const bad = (op: number): string => `invalid opcode 0x${op.toString(16).padStart(2, "0")}`;
 const R10_RO = "frame pointer r10 is read-only";
 const ATOMIC_OPS = new Set([0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xa0, 0xa1, 0xe1, 0xf1]);

@@ -239,18 +239,6 @@ export const INSN_CASES: InsnCase[] = [
   { name: "unknown helper", insns: [call(9999), exit()], fault: /helper 9999 \(unknown\) is not supported/ },
   { name: "runaway loop exhausts the budget", insns: [withLabel(ja("top"), "top"), exit()], fault: /instruction budget/, faultName: "BudgetExceeded", budget: 10_000 },
   { name: "invalid register", insns: [{ opcode: Class.ALU64 | AluOp.MOV | Source.X, dst: 0, src: 12, off: 0, imm: 0 }, exit()], fault: /invalid register r12/ },
-  {
-    name: "jump into the second half of a lddw",
-    insns: [{ opcode: Class.JMP | JmpOp.JA, dst: 0, src: 0, off: 1, imm: 0 }, lddw(R0, 5n), exit()],
-    fault: /pc 2 .*invalid opcode 0x00/,
-  },
-  {
-    // The JIT must keep the lddw's fall-through path when its second half is also a (not taken) jump target.
-    name: "lddw whose second half is an untaken jump target",
-    insns: [mov64(R1, 0), { opcode: Class.JMP | JmpOp.JNE | Source.K, dst: R1, src: 0, off: 1, imm: 0 }, lddw(R0, 0x1_00000005n), exit()],
-    r0: 0x1_00000005n,
-    notOnKernel: "the verifier refuses any jump into a lddw",
-  },
   { name: "jump outside the program", insns: [{ opcode: Class.JMP | JmpOp.JA, dst: 0, src: 0, off: 100, imm: 0 }, exit()], fault: /jump outside the program/ },
 ];
 
