@@ -6,7 +6,9 @@
 /** How a benchmark fills one map before running: sockets by index/label, or plain entries. */
 export type MapFill =
   | { map: string; kind: "socket"; key: number; socket: { family: "inet" | "inet6"; protocol: "tcp" | "udp" } }
-  | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number };
+  | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number }
+  /** Any other map: the key and value bytes, in hex. */
+  | { map: string; kind: "bytes"; key: string; value: string };
 
 /** One program of an example. */
 export interface BenchProgram {
@@ -34,10 +36,21 @@ const tcp4 = (localIp: string, localPort: number) =>
   ({ family: "inet", protocol: "tcp", remoteIp: "127.0.0.2", remotePort: 8008, localIp, localPort }) as const;
 const tcp6 = (localIp: string, localPort: number) =>
   ({ family: "inet6", protocol: "tcp", remoteIp: "::2", remotePort: 8008, localIp, localPort }) as const;
-const sock = (map: string, key: number, family: "inet" | "inet6" = "inet"): MapFill =>
+/** A TCP socket of `family` at `map[key]`. */
+export const sock = (map: string, key: number, family: "inet" | "inet6" = "inet"): MapFill =>
   ({ map, kind: "socket", key, socket: { family, protocol: "tcp" } });
 
-/** The five examples of docs/ARCHITECTURE.md, in its order. */
+/** A u32 in little-endian hex, as a map key or value field holds it. */
+const u32hex = (n: number): string => Buffer.from(new Uint32Array([n]).buffer).toString("hex");
+/** A route of examples/port-rules.ts: { prefixLen: u32, addr: u32 (host order) } → socket index. */
+export const route4 = (prefixLen: number, addr: string, index: number): MapFill => ({
+  map: "routes",
+  kind: "bytes",
+  key: u32hex(prefixLen) + u32hex(addr.split(".").reduce((a, b) => a * 256 + Number(b), 0)),
+  value: u32hex(index),
+});
+
+/** The examples of docs/ARCHITECTURE.md, in its order. */
 export const EXAMPLES: readonly BenchExample[] = [
   {
     source: "examples/redirect-port.ts",
@@ -83,6 +96,20 @@ export const EXAMPLES: readonly BenchExample[] = [
     programs: [
       { name: "redir_ip6", ctx: tcp6("fd00::1", 7007), fills: [sock("sockets", 0, "inet6")], verdict: "SK_PASS", selects: true },
       { name: "redir_ip6_range", ctx: tcp6("fd00:1::42", 9000), fills: [sock("sockets", 1, "inet6")], verdict: "SK_PASS", selects: true },
+    ],
+  },
+  {
+    source: "examples/port-rules.ts",
+    twinSource: "bench/c/port-rules.c",
+    twinObject: "bench/c/port-rules.o",
+    programs: [
+      { name: "redir_ports", ctx: tcp4("127.0.0.1", 7007), fills: [sock("sockets", 0)], verdict: "SK_PASS", selects: true },
+      { name: "tcp4_only", ctx: tcp4("127.0.0.1", 7007), fills: [], verdict: "SK_PASS", selects: false },
+      // remotePort 8008 % 4 = 0.
+      { name: "spread4", ctx: tcp4("127.0.0.1", 7007), fills: [sock("sockets", 0)], verdict: "SK_PASS", selects: true },
+      { name: "block_ports", ctx: tcp4("127.0.0.1", 3389), fills: [], verdict: "SK_DROP", selects: false },
+      // The /24 route: 9 misses (/32 … /25) before the hit.
+      { name: "prefix_walk", ctx: tcp4("192.0.2.77", 80), fills: [route4(24, "192.0.2.0", 2), sock("sockets", 2)], verdict: "SK_PASS", selects: true },
     ],
   },
 ];

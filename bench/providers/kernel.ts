@@ -41,6 +41,8 @@ export async function measure(objectPath: string, prog: BenchProgram, repeat: nu
         const s = await makeSocket({ ...fill.socket, ip: fill.socket.family === "inet6" ? "::" : "127.0.0.1" });
         sockets.push(s);
         cookies.push(map.setSocket(fill.key, s.handle));
+      } else if (fill.kind === "bytes") {
+        map.update(Uint8Array.from(Buffer.from(fill.key, "hex")), Uint8Array.from(Buffer.from(fill.value, "hex")));
       } else {
         const key = new Uint8Array(map.def.keySize);
         const view = new DataView(key.buffer);

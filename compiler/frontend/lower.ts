@@ -19,6 +19,29 @@ export const MAX_UNROLL = 64;
 /** The most iterations of a counted loop: the kernel verifier walks every iteration (1M-instruction budget). */
 export const MAX_ITERATIONS = 8192;
 
+/**
+ * Unrolling multiplies the body: a counted loop whose copies would hold more syntax nodes than this in total stays a
+ * loop (the kernel accepts bounded loops), unless its counter indexes a tuple and must be a constant in each copy.
+ * Short bodies are still unrolled: their copies fold (constant keys, constant arithmetic) into less than a loop costs.
+ */
+export const UNROLL_BUDGET = 400n;
+
+/** Syntax nodes under `node`: a size estimate of one unrolled copy. */
+function syntaxSize(node: ts.Node): number {
+  let n = 1;
+  node.forEachChild((c) => void (n += syntaxSize(c)));
+  return n;
+}
+
+/** True when `counter` appears in an element access's index inside `body` (`T[i]` needs a constant `i`). */
+function indexesByCounter(counter: ts.Symbol, body: ts.Node, symbolOf: (n: ts.Node) => ts.Symbol | undefined): boolean {
+  const mentions = (n: ts.Node): boolean =>
+    (ts.isIdentifier(n) && symbolOf(n) === counter) || !!n.forEachChild((c) => mentions(c) || undefined);
+  const visit = (n: ts.Node): boolean =>
+    (ts.isElementAccessExpression(n) && mentions(n.argumentExpression)) || !!n.forEachChild((c) => visit(c) || undefined);
+  return visit(body);
+}
+
 type B = FnBuilder["cur"];
 
 /** Lowers one function's statements. */
@@ -250,7 +273,7 @@ class FnLowerer extends ExprLowerer {
       this.fail("UnboundedLoop", cond, `the loop runs ${count} times; the kernel verifier walks every iteration, so tsbpf allows at most ${MAX_ITERATIONS}`);
     }
     const sym = this.sym(decl.name)!;
-    if (count <= BigInt(MAX_UNROLL)) {
+    if (count <= BigInt(MAX_UNROLL) && (indexesByCounter(sym, s.statement, (n) => this.sym(n)) || count * BigInt(syntaxSize(s.statement)) <= UNROLL_BUDGET)) {
       const values = Array.from({ length: Number(count) }, (_, k) => start.value + BigInt(k) * step);
       return this.unroll(values.map((v) => ({ k: "int", ty, value: v }) as ConstVal), sym, s.statement);
     }

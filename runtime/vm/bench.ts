@@ -12,7 +12,8 @@ import { parseIp4 } from "../net/addr.ts";
 /** A map fill as bench/examples.ts describes it. */
 export type BenchFill =
   | { map: string; kind: "socket"; key: number; socket: { family: "inet" | "inet6"; protocol: "tcp" | "udp" } }
-  | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number };
+  | { map: string; kind: "lpm4"; prefixLen: number; protocol: number; port: number; addr: string; value: number }
+  | { map: string; kind: "bytes"; key: string; value: string };
 
 /** The subset of bench/examples.ts BenchProgram used here. */
 export interface BenchProgramSpec {
@@ -59,13 +60,18 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
 
 /**
  * Fills `obj`'s maps as the bench table describes: sockets (TCP listening, UDP unconnected — the Socket defaults) named
- * `map[key]` on port 40000 + key, and LPM entries. Returns what failed, or "" when every update succeeded.
+ * `map[key]` on port 40000 + key, LPM entries, and raw key/value bytes. Returns what failed, or "" when every update succeeded.
  */
 export function fillBenchMaps(obj: VmObject, fills: readonly BenchFill[]): string {
   for (const f of fills) {
     const view = obj.map(f.map);
     if (f.kind === "socket") {
       view.set(f.key, new Socket({ name: `${f.map}[${f.key}]`, ...f.socket, port: 40000 + f.key }));
+      continue;
+    }
+    if (f.kind === "bytes") {
+      const rc = view.raw.update(Uint8Array.from(Buffer.from(f.key, "hex")), Uint8Array.from(Buffer.from(f.value, "hex")), 0);
+      if (rc !== 0) return `filling ${f.map} failed with ${rc}`;
       continue;
     }
     // struct { u32 prefixLen; be16 protocol; be16 port; be32 addr } — the layout both examples and twins use.

@@ -5,6 +5,7 @@
  * - constant folding (all-immediate operations and branches) and constant/copy propagation (here);
  * - boolean and verdict rewrites: setcc/branch fusion, diamonds and triangles, shared returns (booleans.ts);
  * - jump threading, block merging, shared exits, hoisting common branch prefixes (control.ts);
+ * - cross-jumping: equivalent regions (an unrolled table test's copies of one body) are kept once (crossjump.ts);
  * - stack stores of a value the bytes already hold are removed (stores.ts); context-pure values computed twice
  *   are computed once (cse.ts);
  * - dead-code elimination of side-effect-free definitions (here); removal of unreachable blocks.
@@ -14,6 +15,7 @@
 import type { Function, Inst, Value, VReg } from "../ir.ts";
 import { branchToSharedReturns, convertBooleanDiamonds, convertBooleanReturns, fuseSetccBranches } from "./booleans.ts";
 import { hoistCommonPrefix, mergeIdenticalBlocks, mergeStraightLines, threadJumps } from "./control.ts";
+import { crossJump } from "./crossjump.ts";
 import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, swapCmp, u64 } from "./fold.ts";
 import { computeLiveness } from "./liveness.ts";
@@ -38,6 +40,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = threadJumps(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
+    changed = crossJump(fn, ctx) || changed;
     changed = eliminateDeadCode(fn, ctx) || changed;
     if (!changed) break;
   }
@@ -222,6 +225,15 @@ function foldInst(inst: Inst): Inst {
       if (inst.a.kind === "imm" && ["add", "mul", "and", "or", "xor"].includes(inst.kind)) {
         // Canonical form: the immediate on the right (what BPF can encode, and what the identities below match).
         return { ...inst, a: inst.b, b: inst.a };
+      }
+      if ((inst.kind === "udiv" || inst.kind === "umod") && inst.b.kind === "imm") {
+        // Unsigned division and remainder by a power of two are a shift and a mask (BPF's DIV/MOD are not free in
+        // the JIT, and clang emits the same). A zero divisor keeps BPF's rule through the plain instruction.
+        const d = BigInt.asUintN(inst.width, inst.b.value);
+        const k = d.toString(2).length - 1;
+        if (d !== 0n && (d & (d - 1n)) === 0n && (inst.kind === "udiv" || k <= 31)) {
+          return inst.kind === "udiv" ? { ...inst, kind: "lshr", b: imm(BigInt(k)) } : { ...inst, kind: "and", b: imm(d - 1n) };
+        }
       }
       if (inst.width === 64 && inst.b.kind === "imm" && inst.b.value === 0n && ["add", "sub", "or", "xor", "shl", "lshr", "ashr"].includes(inst.kind)) {
         return { op: "mov", dst: inst.dst, src: inst.a, loc };
