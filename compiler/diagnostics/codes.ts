@@ -44,7 +44,7 @@ export const Codes = {
   BadCall: entry("TSBPF1016", "call to something that is not a DSL helper or a local function", "Only tsbpf helpers, map methods and functions declared in this file can be called."),
   BadReturn: entry("TSBPF1017", "a program must return SK_PASS or SK_DROP", "Return SK_PASS or SK_DROP (or a `cond ? SK_PASS : SK_DROP`)."),
   Unsupported: entry("TSBPF1018", "construct outside the tsbpf subset", "Rewrite it with integers, structs, if/for and local functions."),
-  SocketVar: entry("TSBPF1019", "socket variables must be `const`", "Declare sockets with `const` so the compiler can release the reference on every path."),
+  SocketVar: entry("TSBPF1019", "a socket variable mixes a lookup result with another socket", "Keep lookup results (references the compiler releases) and `ctx.sk` or socket parameters (never released) in separate variables."),
   BadType: entry("TSBPF2001", "type without a BPF layout", "Use u8..u64/i8..i64, boolean, Ip6, fixed tuples of them, or interfaces of those."),
   BadMap: entry("TSBPF2002", "malformed map declaration", "Declare maps as `export const name = new SockMap({ maxEntries: 32 })` with constant options."),
   BadConst: entry("TSBPF2003", "not a compile-time constant", "Module-level consts must be integers, ip4/ip6/cidr4/cidr6 literals or tuples of constants."),

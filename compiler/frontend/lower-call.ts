@@ -20,6 +20,8 @@ export type Binding =
   | { b: "var"; ty: IntTy | { kind: "bool" }; v: VReg }
   | { b: "ptrvar"; ty: Ty; v: VReg }
   | { b: "ip6var"; words: VReg[] }
+  /** A `let` socket variable: lookups assign straight into `v`; `refs` when it holds lookup references. */
+  | { b: "sockvar"; v: VReg; refs: boolean }
   /** A variable whose declaration failed (already reported): uses are silently skipped. */
   | { b: "poison" };
 
@@ -35,6 +37,8 @@ export abstract class CallLowerer extends ValueOps {
   readonly scope = new Map<ts.Symbol, Binding>();
   /** Vregs that belong to mutable variables (copy before binding a const to them). */
   readonly varVregs = new Set<VReg>();
+  /** Where the next socket-map lookup puts its reference (a socket variable's register), set by `sockInto`. */
+  protected sockDst: VReg | undefined;
 
   constructor(readonly fx: FileContext, readonly mod: ModuleInfo, b: FnBuilder, readonly ctxVreg: VReg | undefined) {
     super(b);
@@ -47,6 +51,10 @@ export abstract class CallLowerer extends ValueOps {
 
   /** Lowers an expression to a value. `hint` types untyped literals. */
   sym(e: ts.Node): ts.Symbol | undefined {
+    // `{ port }`: the name of a shorthand property stands for the variable, not for the property it declares.
+    if (ts.isIdentifier(e) && ts.isShorthandPropertyAssignment(e.parent) && e.parent.name === e) {
+      return resolveSymbol(this.fx.checker, this.fx.checker.getShorthandAssignmentValueSymbol(e.parent));
+    }
     return resolveSymbol(this.fx.checker, this.fx.checker.getSymbolAtLocation(e));
   }
 
@@ -56,13 +64,14 @@ export abstract class CallLowerer extends ValueOps {
       case "var": return bnd.ty.kind === "bool" ? { k: "bool", v: vreg(bnd.v) } : { k: "int", ty: bnd.ty, v: vreg(bnd.v) };
       case "ptrvar": return { k: "ptr", ty: bnd.ty, v: bnd.v };
       case "ip6var": return { k: "ip6", words: bnd.words.map(vreg) };
+      case "sockvar": return { k: "sock", v: bnd.v };
       case "poison": throw new PoisonedUse();
     }
   }
 
   placeOf(x: V, _node: ts.Node): Place | undefined {
     if (x.k === "place") return x.place;
-    if (x.k === "ptr" && x.ty.kind === "struct") return { base: { ptr: x.v }, offset: 0, ty: x.ty };
+    if (x.k === "ptr" && x.ty.kind === "struct") return { base: { ptr: x.v }, offset: x.off ?? 0, ty: x.ty };
     return undefined;
   }
 
@@ -186,7 +195,7 @@ export abstract class CallLowerer extends ValueOps {
     }
     if (ts.isPropertyAccessExpression(callee)) {
       const method = callee.name.text;
-      if (method === "has" || method === "equals") return this.condValue(e);
+      if (method === "has" || method === "equals" || method === "includes") return this.condValue(e);
       const recv = this.expr(callee.expression);
       if (recv.k === "ctx" && method === "assign") return this.skAssign(e);
       if (recv.k === "map") return this.mapCall(recv.map, method, e);
@@ -245,7 +254,7 @@ export abstract class CallLowerer extends ValueOps {
       if ((map.kind === "array" || map.kind === "sockmap") && x.k === "int" && x.v.kind === "imm" && (x.v.value < 0n || x.v.value >= BigInt(map.def.maxEntries))) {
         this.fail("IndexOutOfRange", arg, `index ${x.v.value} is out of range for map '${map.name}' (maxEntries ${map.def.maxEntries})`);
       }
-      if (x.k === "ptr" && x.ty.kind === "int" && x.ty.bits === kt.bits) return vreg(x.v); // a map value is memory already
+      if (x.k === "ptr" && !x.off && x.ty.kind === "int" && x.ty.bits === kt.bits) return vreg(x.v); // a map value is memory already
       const slot = this.b.tempSlot(kt.bits / 8, (kt.bits / 8) as 1);
       this.storeInt({ base: { slot }, offset: 0, ty: kt }, x);
       return this.slotAddr(slot);
@@ -295,8 +304,10 @@ export abstract class CallLowerer extends ValueOps {
     if (!a0) this.fail("BadCall", e, `${method}() needs a key`);
     switch (method) {
       case "lookup": {
+        const into = this.sockDst;
+        this.sockDst = undefined;
         const key = this.keyPtr(map, a0);
-        const dst = this.b.vreg(sockish ? "sock_or_null" : "map_value_or_null");
+        const dst = sockish && into !== undefined ? into : this.b.vreg(sockish ? "sock_or_null" : "map_value_or_null");
         this.b.emit({ op: "call", dst, helper: Helper.map_lookup_elem, args: [this.mapRef(map), key], resultKind: sockish ? "sock_or_null" : "map_value_or_null" });
         return sockish ? { k: "sock", v: dst } : { k: "ptr", ty: map.value, v: dst };
       }

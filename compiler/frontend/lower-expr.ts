@@ -5,13 +5,13 @@
  */
 import { ts } from "ts-morph";
 import { CtxOff, SockOff } from "../abi/sk-lookup.ts";
-import type { CmpOp, Value } from "../ir/ir.ts";
+import type { CmpOp, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { Block } from "../ir/ir.ts";
 import { mask4 } from "./address.ts";
 import { CallLowerer, PoisonedUse } from "./lower-call.ts";
 import { wrap, type ConstVal } from "./module.ts";
-import { I32, U16, U32, U64, sizeOf, type IntTy } from "./types.ts";
+import { I32, U16, U32, U64, sizeOf, stdlibTypeName, type IntTy } from "./types.ts";
 import { LowerError, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
 
 export { PoisonedUse, type Binding } from "./lower-call.ts";
@@ -116,6 +116,10 @@ export class ExprLowerer extends CallLowerer {
   private property(e: ts.PropertyAccessExpression): V {
     const name = e.name.text;
     const obj = this.expr(e.expression);
+    if (e.questionDotToken) {
+      const opt = this.optionalField(obj, name, e);
+      if (opt) return opt;
+    }
     if (obj.k === "ctx") {
       if (name === "sk") {
         const dst = this.b.vreg("sock_or_null");
@@ -147,7 +151,31 @@ export class ExprLowerer extends CallLowerer {
     const place = this.placeOf(obj, e.expression);
     if (place) return this.readPlace(this.field(place, name, e.name));
     if (obj.k === "const" && obj.c.k === "tuple" && name === "length") return { k: "int", ty: I32, v: imm(obj.c.elems.length), lit: true };
+    if (obj.k === "const" && obj.c.k === "object") {
+      const f = obj.c.fields.get(name);
+      if (!f) this.fail("Unsupported", e.name, `the constant object has no field '${name}'`);
+      return constValue(f);
+    }
     this.fail("Unsupported", e, `property '${name}' of ${describe(obj)} is not supported`);
+  }
+
+  /**
+   * `x?.f` on a value that may be null (a map value, a socket): a pointer to the field, null when `x` is; `??`,
+   * conditions and comparisons test `x` before they load. Undefined when `x` cannot be null (plain `.f` then).
+   */
+  private optionalField(obj: V, name: string, e: ts.PropertyAccessExpression): V | undefined {
+    if (obj.k === "null") return { k: "null" };
+    if (obj.k === "sock") {
+      const f = SOCK_FIELDS[name];
+      if (!f) this.fail("Unsupported", e.name, `sockets have no readable field '${name}'`);
+      return { k: "ptr", ty: U32, v: obj.v, off: f.off }; // every bpf_sock field is read with a 4-byte load
+    }
+    if (obj.k === "ptr" && obj.ty.kind === "struct") {
+      const fp = this.field({ base: { ptr: obj.v }, offset: obj.off ?? 0, ty: obj.ty }, name, e.name);
+      if (fp.ty.kind !== "int" && fp.ty.kind !== "bool") this.fail("Unsupported", e, `'?.' reaches integer and boolean fields only; test '${e.expression.getText(this.fx.sf)}' for null first to use its struct field '${name}'`);
+      return { k: "ptr", ty: fp.ty, v: obj.v, off: fp.offset };
+    }
+    return undefined;
   }
 
   /** The struct place a value denotes (a local struct, or a map value pointer), if any. */
@@ -174,6 +202,11 @@ export class ExprLowerer extends CallLowerer {
   private binary(e: ts.BinaryExpression, hint?: IntTy): V {
     const op = e.operatorToken.kind;
     if (op === K.EqualsToken || (op >= K.FirstCompoundAssignment && op <= K.LastCompoundAssignment)) return this.assign(e);
+    if ((op === K.AmpersandAmpersandToken || op === K.BarBarToken || op === K.QuestionQuestionToken) && this.isSocketExpr(e)) return this.socketChoice(e);
+    if (op === K.AmpersandAmpersandToken || op === K.BarBarToken) {
+      const t = this.fx.checker.getTypeAtLocation(e);
+      if (!(t.flags & ts.TypeFlags.BooleanLike)) return this.logicalValue(e, hint);
+    }
     if (CMP[op] || op === K.AmpersandAmpersandToken || op === K.BarBarToken) return this.condValue(e);
     if (op === K.QuestionQuestionToken) return this.coalesce(e, hint);
     const sym = ARITH[op];
@@ -237,7 +270,7 @@ export class ExprLowerer extends CallLowerer {
     this.fail("Unsupported", e, "unsupported unary operator");
   }
 
-  /** `x ?? d` for a nullable map value. */
+  /** `x ?? d` for a nullable map value (sockets: {@link socketChoice}). */
   private coalesce(e: ts.BinaryExpression, hint?: IntTy): V {
     const p = this.expr(e.left, hint);
     if (p.k !== "ptr" || (p.ty.kind !== "int" && p.ty.kind !== "bool")) this.fail("Unsupported", e, "'??' is supported only on integer map values");
@@ -255,7 +288,160 @@ export class ExprLowerer extends CallLowerer {
     return { k: "int", ty, v: vreg(dst) };
   }
 
+  /**
+   * `a || b` / `a && b` whose value is not a boolean (TypeScript yields an operand, not true/false):
+   * `counts.lookup(k) || 7` is the stored value when it is truthy (non-null and non-zero), else 7.
+   */
+  private logicalValue(e: ts.BinaryExpression, hint?: IntTy): V {
+    const isOr = e.operatorToken.kind === K.BarBarToken;
+    const left = this.expr(e.left, hint);
+    const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
+    let lv: V & { k: "int" } | undefined;
+    if (left.k === "ptr" && (left.ty.kind === "int" || left.ty.kind === "bool")) {
+      if (!isOr && this.mayBeNull(e.left)) this.fail("Unsupported", e, "'&&' on a map value that may be null would yield null; write `v !== null && v !== 0 ? ... : ...`");
+      if (this.mayBeNull(e.left)) {
+        const hit = this.b.newBlock();
+        this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(left.v), b: imm(0), then: f.id, else: hit.id });
+        this.b.setBlock(hit);
+      }
+      lv = this.toInt(left);
+    } else {
+      try {
+        lv = this.toInt(left);
+      } catch (err) {
+        if (err instanceof LowerError) this.fail("Unsupported", e.left, `'${isOr ? "||" : "&&"}' needs integers or booleans here, got ${describe(left)}`);
+        throw err;
+      }
+    }
+    // The left value, exact in 64 bits, so it stays right whatever common type the right operand brings.
+    const dst = this.b.vreg();
+    const leftFull: Value = this.full64(lv);
+    this.truthy(lv, t, f, e.left);
+    // The operand TypeScript yields: `||` keeps a truthy left, `&&` keeps a falsy one.
+    const keep = isOr ? t : f, other = isOr ? f : t;
+    this.b.setBlock(keep);
+    this.b.emit({ op: "mov", dst, src: leftFull });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(other);
+    const r = this.expr(e.right, hint ?? (lv.lit ? undefined : promote(lv.ty)));
+    const ri = this.toIntOr(r, e.right);
+    const ty = this.commonOf(lv, ri);
+    this.b.emit({ op: "mov", dst, src: this.convert(ri, ty).v });
+    this.b.terminate({ op: "br", target: join.id });
+    this.b.setBlock(join);
+    return { k: "int", ty, v: vreg(dst) };
+  }
+
+  private toIntOr(x: V, node: ts.Node): V & { k: "int" } {
+    try {
+      return this.toInt(x);
+    } catch (err) {
+      if (err instanceof LowerError) this.fail("Unsupported", node, err.message);
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Socket choices: `a.lookup(0) ?? b.lookup(0)`, `udp ? u.lookup(0) : t.lookup(0)`, `let sk = ...; sk = ...`
+
+  /** True when TypeScript types `e` as a socket (`Sock` or `Sock | null`). */
+  isSocketExpr(e: ts.Expression): boolean {
+    const t = this.fx.checker.getNonNullableType(this.fx.checker.getTypeAtLocation(e));
+    return stdlibTypeName(t) === "Sock";
+  }
+
+  /** `e` without parentheses, `!`, `as` and `satisfies` (they do not change a socket). */
+  private bare(e: ts.Expression): ts.Expression {
+    while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e)) e = e.expression;
+    return e;
+  }
+
+  /** A `lookup` on a SockMap/SockHash: it takes a reference. */
+  private isSockLookup(e: ts.Expression): boolean {
+    if (!ts.isCallExpression(e) || !ts.isPropertyAccessExpression(e.expression) || e.expression.name.text !== "lookup") return false;
+    const recv = this.bare(e.expression.expression);
+    const map = ts.isIdentifier(recv) ? this.mod.maps.get(this.sym(recv)!) : undefined;
+    return map?.kind === "sockmap" || map?.kind === "sockhash";
+  }
+
+  /**
+   * The leaves of a socket choice: lookups (`refs`, which take a reference), `null`, and other sockets (`borrowed`:
+   * `ctx.sk`, a parameter), which must not be released.
+   */
+  socketLeaves(e: ts.Expression, out: { refs: ts.Node[]; borrowed: ts.Node[] }): void {
+    const x = this.bare(e);
+    if (ts.isConditionalExpression(x)) return [x.whenTrue, x.whenFalse].forEach((y) => this.socketLeaves(y, out));
+    if (ts.isBinaryExpression(x) && (x.operatorToken.kind === K.QuestionQuestionToken || x.operatorToken.kind === K.BarBarToken)) {
+      return [x.left, x.right].forEach((y) => this.socketLeaves(y, out));
+    }
+    if (x.kind === K.NullKeyword || (ts.isIdentifier(x) && x.text === "undefined")) return;
+    if (this.isSockLookup(x)) return void out.refs.push(x);
+    if (ts.isIdentifier(x)) {
+      const bnd = this.scope.get(this.sym(x)!);
+      if (bnd?.b === "sockvar" && bnd.refs) return void out.refs.push(x);
+    }
+    out.borrowed.push(x);
+  }
+
+  /** Rejects a choice that would put a reference and a borrowed socket in one register (only one may be released). */
+  checkSocketMix(leaves: { refs: ts.Node[]; borrowed: ts.Node[] }): void {
+    const [ref] = leaves.refs, [other] = leaves.borrowed;
+    if (ref && other) {
+      this.fail("SocketVar", other, `'${other.getText(this.fx.sf)}' is not a lookup result, but this socket may also hold '${ref.getText(this.fx.sf)}' (a reference the compiler releases); keep them in two variables`);
+    }
+  }
+
+  /** A socket-valued `?:`, `??` or `||`, evaluated into one register that the release pass tracks. */
+  socketChoice(e: ts.Expression): V {
+    const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
+    this.socketLeaves(e, leaves);
+    this.checkSocketMix(leaves);
+    const dst = this.b.vreg("sock_or_null");
+    this.sockInto(e, dst);
+    return { k: "sock", v: dst };
+  }
+
+  /**
+   * Evaluates a socket expression into `dst`. Lookups call straight into `dst`, so the reference is always in the
+   * register the release pass follows (never in a copy it cannot see); `?:`, `??` and `||` choose between such
+   * expressions, and the right side of `??`/`||` runs only when the left is null, as in TypeScript.
+   */
+  sockInto(e: ts.Expression, dst: VReg): void {
+    const x = this.bare(e);
+    if (ts.isConditionalExpression(x)) {
+      const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
+      this.cond(x.condition, t, f);
+      this.b.setBlock(t);
+      this.sockInto(x.whenTrue, dst);
+      this.b.terminate({ op: "br", target: join.id });
+      this.b.setBlock(f);
+      this.sockInto(x.whenFalse, dst);
+      this.b.jumpTo(join);
+      return;
+    }
+    if (ts.isBinaryExpression(x) && (x.operatorToken.kind === K.QuestionQuestionToken || x.operatorToken.kind === K.BarBarToken)) {
+      this.sockInto(x.left, dst);
+      const miss = this.b.newBlock(), join = this.b.newBlock();
+      this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(dst), b: imm(0), then: miss.id, else: join.id });
+      this.b.setBlock(miss);
+      this.sockInto(x.right, dst);
+      this.b.jumpTo(join);
+      return;
+    }
+    if (ts.isBinaryExpression(x) && x.operatorToken.kind === K.AmpersandAmpersandToken) {
+      this.fail("Unsupported", x, "'&&' between sockets is not supported; write `a !== null ? b : null`");
+    }
+    if (this.isSockLookup(x)) this.sockDst = dst;
+    const v = this.expr(x);
+    this.sockDst = undefined;
+    if (v.k === "sock" && v.v === dst) return;
+    if (v.k === "null") return void this.b.emit({ op: "mov", dst, src: imm(0) });
+    if (v.k !== "sock") this.fail("Unsupported", x, `expected a socket, got ${describe(v)}`);
+    this.b.emit({ op: "mov", dst, src: vreg(v.v) });
+  }
+
   private conditional(e: ts.ConditionalExpression, hint?: IntTy): V {
+    if (this.isSocketExpr(e)) return this.socketChoice(e);
     const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
     this.cond(e.condition, t, f);
     this.b.setBlock(t);
@@ -299,7 +485,7 @@ export class ExprLowerer extends CallLowerer {
 
   condValue(e: ts.Expression): V {
     // Simple integer comparisons become one setcc; anything else branches.
-    if (ts.isBinaryExpression(e) && CMP[e.operatorToken.kind]) {
+    if (ts.isBinaryExpression(e) && CMP[e.operatorToken.kind] && !this.nullableMapValue(e.left) && !this.nullableMapValue(e.right)) {
       const r = this.compareOperands(e);
       if (r && r.kind === "cmp") {
         if (r.a.kind === "imm" && r.b.kind === "imm") return { k: "bool", v: imm(foldCmpConst(r.cmp, r.a.value, r.b.value) ? 1 : 0) };
@@ -341,7 +527,14 @@ export class ExprLowerer extends CallLowerer {
         return this.cond(e.right, t, f);
       }
       if (CMP[op]) {
-        const r = this.compareOperands(e);
+        // `m.lookup(k) === 0` on a miss compares null with 0: false for ===, true for !==; no load through null.
+        const onNull = (ptr: Value) => {
+          const hit = this.b.newBlock();
+          const missTarget = CMP[op]![0] === "ne" ? t : f;
+          this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: ptr, b: imm(0), then: missTarget.id, else: hit.id });
+          this.b.setBlock(hit);
+        };
+        const r = this.compareOperands(e, onNull);
         if (!r) return;
         if (r.kind === "const") return void this.b.terminate({ op: "br", target: (r.value ? t : f).id });
         if (r.kind === "ip6") return this.ip6Equal(r.a, r.b, r.negate ? f : t, r.negate ? t : f);
@@ -364,18 +557,44 @@ export class ExprLowerer extends CallLowerer {
         }
         if (m === "has" && recv.k === "const") return this.cidrHas(recv.c, arg, t, f);
       }
+      if (m === "includes") {
+        const recv = this.expr(e.expression.expression);
+        const arg = e.arguments[0];
+        if (recv.k !== "const" || recv.c.k !== "tuple" || !arg) this.fail("Unsupported", e, "includes() is supported on constant tuples (`const PORTS = [80, 443] as const`)");
+        return this.tupleIncludes(recv.c.elems, arg, t, f);
+      }
     }
     const v = this.expr(e);
     this.truthy(v, t, f, e);
   }
 
-  /** Branches on the truthiness of a value. */
+  /** False when TypeScript's narrowing proves `e` is not null here (so a null test would be redundant). */
+  mayBeNull(e: ts.Node): boolean {
+    const t = this.fx.checker.getTypeAtLocation(e);
+    const parts = t.isUnion() ? t.types : [t];
+    return parts.some((p) => (p.flags & (ts.TypeFlags.Null | ts.TypeFlags.Undefined)) !== 0);
+  }
+
+  /**
+   * Branches on the truthiness of a value, as TypeScript means it: an integer or boolean map value is falsy when the
+   * lookup missed (null) *and* when the stored value is 0/false; a struct value or a socket is falsy only when null.
+   */
   truthy(v: V, t: B, f: B, node: ts.Node): void {
     const go = (b: B) => void this.b.terminate({ op: "br", target: b.id });
     switch (v.k) {
       case "null": return go(f);
-      case "sock": case "ptr":
-        if (v.k === "ptr" && v.ty.kind !== "struct" && v.ty.kind !== "int" && v.ty.kind !== "bool") break;
+      case "ptr":
+        if (v.ty.kind === "int" || v.ty.kind === "bool") {
+          if (this.mayBeNull(node)) {
+            const hit = this.b.newBlock();
+            this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(v.v), b: imm(0), then: f.id, else: hit.id });
+            this.b.setBlock(hit);
+          }
+          return this.truthy(this.toInt(v), t, f, node);
+        }
+        if (v.ty.kind !== "struct" && v.ty.kind !== "array" && v.ty.kind !== "ip6") break;
+        return void this.b.terminate({ op: "cbr", cmp: "ne", width: 64, a: vreg(v.v), b: imm(0), then: t.id, else: f.id });
+      case "sock":
         return void this.b.terminate({ op: "cbr", cmp: "ne", width: 64, a: vreg(v.v), b: imm(0), then: t.id, else: f.id });
       case "bool": case "int": case "net": {
         const x = v.k === "net" ? { v: v.raw, bits: v.bits } : v.k === "int" ? { v: v.v, bits: v.ty.bits } : { v: v.v, bits: 64 };
@@ -387,7 +606,14 @@ export class ExprLowerer extends CallLowerer {
   }
 
   /** Lowers both sides of a comparison into a branchable form. */
-  private compareOperands(e: ts.BinaryExpression):
+  /** An expression whose TypeScript type is an integer or boolean that may be null (an unnarrowed lookup result). */
+  private nullableMapValue(e: ts.Expression): boolean {
+    if (!this.mayBeNull(e)) return false;
+    const t = this.fx.checker.getNonNullableType(this.fx.checker.getTypeAtLocation(e));
+    return (t.flags & (ts.TypeFlags.NumberLike | ts.TypeFlags.BigIntLike | ts.TypeFlags.BooleanLike)) !== 0;
+  }
+
+  private compareOperands(e: ts.BinaryExpression, onNull?: (ptr: Value) => void):
     | { kind: "cmp"; cmp: CmpOp; width: 32 | 64; a: Value; b: Value }
     | { kind: "ip6"; a: Value[]; b: Value[]; negate: boolean }
     | { kind: "const"; value: boolean }
@@ -404,6 +630,11 @@ export class ExprLowerer extends CallLowerer {
       this.fail("Unsupported", e, `cannot compare ${describe(other)} with null`);
     }
     if (a.k === "ip6" && c.k === "ip6" && eqOnly) return { kind: "ip6", a: a.words, b: c.words, negate: ucmp === "ne" };
+    for (const [x, node] of [[a, e.left], [c, e.right]] as const) {
+      if (x.k !== "ptr" || (x.ty.kind !== "int" && x.ty.kind !== "bool") || !this.mayBeNull(node)) continue;
+      if (!eqOnly || !onNull) this.fail("Unsupported", node, `'${node.getText(this.fx.sf)}' may be null here; test it first (\`if (v !== null && v > 5)\`)`);
+      onNull(vreg(x.v));
+    }
     if (a.k === "bool" && c.k === "bool" && eqOnly) return { kind: "cmp", cmp: ucmp, width: 64, a: a.v, b: c.v };
     // Network-order fields against constants (or each other): compare the raw bits, swap the constant instead.
     if (eqOnly && (a.k === "net" || c.k === "net")) {
@@ -440,6 +671,35 @@ export class ExprLowerer extends CallLowerer {
       this.b.terminate({ op: "cbr", cmp: "ne", width: 32, a: x, b: y, then: f.id, else: next.id });
       if (i < 3) this.b.setBlock(next);
     }
+  }
+
+  /** `TUPLE.includes(x)`: one equality test per element (x evaluated once), any match → t. */
+  private tupleIncludes(elems: ConstVal[], arg: ts.Expression, t: B, f: B): void {
+    const x = this.expr(arg);
+    for (const c of elems) {
+      const next = this.b.newBlock();
+      const y = constValue(c);
+      if (x.k === "ip6" && y.k === "ip6") {
+        this.ip6Equal(x.words, y.words, t, next);
+      } else if (x.k === "net" && y.k === "int" && y.v.kind === "imm") {
+        const value = y.v.value;
+        if (wrap(value, { ...x.ty, signed: false }) === value) {
+          this.b.terminate({ op: "cbr", cmp: "eq", width: x.bits === 64 ? 64 : 32, a: x.raw, b: imm(bswapConst(value, x.bits)), then: t.id, else: next.id });
+        } else this.b.terminate({ op: "br", target: next.id });
+      } else {
+        let ops;
+        try {
+          ops = this.intOperands(x, y);
+        } catch (err) {
+          if (err instanceof LowerError) this.fail("Unsupported", arg, `cannot compare ${describe(x)} with ${describe(y)}`);
+          throw err;
+        }
+        if (ops.a.kind === "imm" && ops.b.kind === "imm") this.b.terminate({ op: "br", target: (ops.a.value === ops.b.value ? t : next).id });
+        else this.b.terminate({ op: "cbr", cmp: "eq", width: ops.ty.bits === 64 ? 64 : 32, a: ops.a, b: ops.b, then: t.id, else: next.id });
+      }
+      this.b.setBlock(next);
+    }
+    this.b.terminate({ op: "br", target: f.id });
   }
 
   /** `cidr.has(x)`: masked compares against network-order constants. */
@@ -488,6 +748,12 @@ export class ExprLowerer extends CallLowerer {
   assign(e: ts.BinaryExpression): V {
     const op = e.operatorToken.kind;
     const target = e.left;
+    const bnd = ts.isIdentifier(target) ? this.scope.get(this.sym(target)!) : undefined;
+    if (bnd?.b === "sockvar" && op === K.EqualsToken) {
+      // The previous reference (if any) is dead from here: the release pass releases it before this lookup.
+      this.sockInto(e.right, bnd.v);
+      return { k: "sock", v: bnd.v };
+    }
     const arith = op === K.EqualsToken ? undefined : ARITH[op];
     if (op !== K.EqualsToken && !arith) this.fail("Unsupported", e.operatorToken, "unsupported assignment operator");
     return this.store(target, (cur) => (arith ? this.arith(arith, cur(), this.expr(e.right), e) : this.expr(e.right, this.targetHint(target))), e);
@@ -533,8 +799,9 @@ export class ExprLowerer extends CallLowerer {
         return this.readBinding(bnd);
       }
       if (bnd.b === "ptrvar") {
-        if (value.k === "ptr") this.b.emit({ op: "mov", dst: bnd.v, src: vreg(value.v) });
+        if (value.k === "ptr" && !value.off) this.b.emit({ op: "mov", dst: bnd.v, src: vreg(value.v) });
         else if (value.k === "null") this.b.emit({ op: "mov", dst: bnd.v, src: imm(0) });
+        else if (value.k === "ptr") this.fail("Unsupported", node, "an optional field (`x?.f`) cannot be stored in a map value variable");
         else this.fail("Unsupported", node, `cannot assign ${describe(value)} to a map value variable`);
         return this.readBinding(bnd);
       }

@@ -11,7 +11,7 @@ import type { FileContext } from "./context.ts";
 import { FnBuilder, STACK_LIMIT } from "./builder.ts";
 import { ExprLowerer, PoisonedUse, type Binding } from "./lower-expr.ts";
 import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
-import { alignOf, I32, sizeOf, type IntTy, type Ty } from "./types.ts";
+import { alignOf, I32, I64, sizeOf, type IntTy, type Ty } from "./types.ts";
 import { LowerError, constValue, describe, type V } from "./values.ts";
 
 /** The most iterations a loop is unrolled to; longer counted loops stay loops (counter in a register). */
@@ -46,7 +46,16 @@ type B = FnBuilder["cur"];
 
 /** Lowers one function's statements. */
 class FnLowerer extends ExprLowerer {
-  private loops: { brk: B; cont: B }[] = [];
+  /** Enclosing break/continue targets, innermost last; `cont` only for loops. */
+  private loops: { brk: B; cont?: B; kind: "loop" | "switch" | "block"; label?: string }[] = [];
+  /** The label written before the loop being lowered (`outer: for ...`), taken by that loop. */
+  private nextLabel: string | undefined;
+
+  private takeLabel(): string | undefined {
+    const l = this.nextLabel;
+    this.nextLabel = undefined;
+    return l;
+  }
 
   constructor(fx: FileContext, mod: ModuleInfo, b: FnBuilder, ctxVreg: VReg | undefined, readonly fn: ts.FunctionDeclaration, readonly returnTy: Ty) {
     super(fx, mod, b, ctxVreg);
@@ -84,9 +93,27 @@ class FnLowerer extends ExprLowerer {
     if (ts.isForStatement(s)) return this.forStmt(s);
     if (ts.isForOfStatement(s)) return this.forOf(s);
     if (ts.isBreakStatement(s) || ts.isContinueStatement(s)) {
-      const loop = this.loops[this.loops.length - 1];
-      if (!loop || s.label) this.fail("Unsupported", s, "break/continue outside a loop (or with a label)");
-      return void this.b.terminate({ op: "br", target: (ts.isBreakStatement(s) ? loop.brk : loop.cont).id });
+      const brk = ts.isBreakStatement(s);
+      // JavaScript's rules: an unlabeled break leaves the innermost loop or switch, continue the innermost loop;
+      // a labeled one the statement with that label.
+      const target = [...this.loops].reverse().find((l) => (s.label ? l.label === s.label.text : brk ? l.kind !== "block" : l.kind === "loop"));
+      if (!target) this.fail("Unsupported", s, `${brk ? "break" : "continue"} outside a loop`);
+      if (!brk && !target.cont) this.fail("Unsupported", s, `'continue ${s.label?.text}' needs a loop label`);
+      return void this.b.terminate({ op: "br", target: (brk ? target.brk : target.cont!).id });
+    }
+    if (ts.isLabeledStatement(s)) {
+      const inner = s.statement;
+      if (ts.isForStatement(inner) || ts.isForOfStatement(inner)) {
+        this.nextLabel = s.label.text;
+        this.stmt(inner);
+        this.nextLabel = undefined;
+        return;
+      }
+      const exit = this.b.newBlock();
+      this.loops.push({ brk: exit, kind: "block", label: s.label.text });
+      this.stmt(inner);
+      this.loops.pop();
+      return this.b.jumpTo(exit);
     }
     if (ts.isEmptyStatement(s)) return;
     if (ts.isSwitchStatement(s)) return this.switchStmt(s);
@@ -104,6 +131,10 @@ class FnLowerer extends ExprLowerer {
       if (!ts.isIdentifier(d.name)) continue; // destructuring: reported by the subset checker
       const s = this.sym(d.name)!;
       const declared = d.type ? this.mod.resolveType(d.type) : undefined;
+      if (!isConst && (declared?.kind === "sock" || (d.initializer && this.isSocketExpr(d.initializer)))) {
+        this.scope.set(s, this.socketVar(s, d));
+        continue;
+      }
       if (!d.initializer) {
         if (!declared || (declared.kind !== "int" && declared.kind !== "bool")) this.fail("Unsupported", d, "variables need an initializer");
         const v = this.b.vreg();
@@ -125,6 +156,27 @@ class FnLowerer extends ExprLowerer {
     }
   }
 
+  /**
+   * A `let` socket variable. Every value it may hold (initializer and every assignment in the function) is either a
+   * lookup (a reference) or not; a mix is refused, since the compiler releases what the variable holds.
+   */
+  private socketVar(s: ts.Symbol, d: ts.VariableDeclaration): Binding {
+    const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
+    if (d.initializer) this.socketLeaves(d.initializer, leaves);
+    const visit = (n: ts.Node): void => {
+      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isIdentifier(n.left) && this.sym(n.left) === s) {
+        this.socketLeaves(n.right, leaves);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(this.fn.body!);
+    this.checkSocketMix(leaves);
+    const v = this.b.vreg("sock_or_null");
+    if (d.initializer) this.sockInto(d.initializer, v);
+    else this.b.emit({ op: "mov", dst: v, src: imm(0) });
+    return { b: "sockvar", v, refs: leaves.refs.length > 0 };
+  }
+
   /** The binding of a new variable holding `value` (copied when mutable or when it aliases a mutable variable). */
   private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration): Binding {
     if (value.k === "sock") {
@@ -133,10 +185,11 @@ class FnLowerer extends ExprLowerer {
     }
     if (value.k === "ptr" && declared && (declared.kind === "int" || declared.kind === "bool")) {
       // `const id: u32 = label` reads the map value now (a copy), it does not alias the map.
-      return this.bind(this.readPlace({ base: { ptr: value.v }, offset: 0, ty: value.ty }), declared, isConst, d);
+      return this.bind(this.readPlace({ base: { ptr: value.v }, offset: value.off ?? 0, ty: value.ty }), declared, isConst, d);
     }
     if (value.k === "ptr") {
       if (isConst) return { b: "val", val: value };
+      if (value.off) this.fail("Unsupported", d, "a `let` cannot hold an optional field (`x?.f`); write `let v = x?.f ?? 0`");
       const v = this.b.vreg("map_value_or_null");
       this.b.emit({ op: "mov", dst: v, src: vreg(value.v) });
       return { b: "ptrvar", ty: value.ty, v };
@@ -165,7 +218,10 @@ class FnLowerer extends ExprLowerer {
       return { b: "var", ty: { kind: "bool" }, v };
     }
     // Integers (and network-order integers: kept raw while const, so comparisons stay swap-free).
-    const ty: IntTy = declared?.kind === "int" ? declared : value.k === "int" ? (value.lit ? (value.ty.bits === 64 ? value.ty : I32) : value.ty) : value.k === "net" ? value.ty : I32;
+    // An unannotated `let n = 0` (or `= ctx.localPort`) is a TypeScript `number` with no width: 64-bit, so a later
+    // `n = ctx.localIp4` or `n += 1` keeps its value instead of wrapping at 32 or 16 bits.
+    const inferred: IntTy = value.k === "int" ? (value.lit ? (value.ty.bits === 64 ? value.ty : I32) : value.ty) : value.k === "net" ? value.ty : I32;
+    const ty: IntTy = declared?.kind === "int" ? declared : !isConst && inferred.bits < 64 ? I64 : inferred;
     if (isConst && value.k === "net" && (!declared || (declared.kind === "int" && declared.bits === value.ty.bits))) {
       return { b: "val", val: value };
     }
@@ -285,6 +341,7 @@ class FnLowerer extends ExprLowerer {
    * 8-byte spill, which the kernel verifier tracks; it cannot follow a counter in a 4-byte stack slot).
    */
   private countedLoop(sym: ts.Symbol, ty: IntTy, start: bigint, bound: bigint, inclusive: boolean, step: bigint, s: ts.ForStatement): void {
+    const label = this.takeLabel();
     const i = this.b.vreg();
     this.varVregs.add(i);
     this.b.emit({ op: "mov", dst: i, src: imm(start) });
@@ -295,7 +352,7 @@ class FnLowerer extends ExprLowerer {
     this.b.terminate({ op: "cbr", cmp, width, a: vreg(i), b: imm(bound), then: body.id, else: exit.id });
     this.b.setBlock(body);
     this.scope.set(sym, { b: "var", ty, v: i });
-    this.loops.push({ brk: exit, cont: latch });
+    this.loops.push({ brk: exit, cont: latch, kind: "loop", label });
     this.stmt(s.statement);
     this.loops.pop();
     this.b.jumpTo(latch);
@@ -315,11 +372,12 @@ class FnLowerer extends ExprLowerer {
 
   /** One copy of `body` per value, with `sym` bound to the value; break/continue jump between copies. */
   private unroll(values: ConstVal[], sym: ts.Symbol, body: ts.Statement): void {
+    const label = this.takeLabel();
     const exit = this.b.newBlock();
     for (const v of values) {
       const next = this.b.newBlock();
       this.scope.set(sym, { b: "val", val: constValue(v) });
-      this.loops.push({ brk: exit, cont: next });
+      this.loops.push({ brk: exit, cont: next, kind: "loop", label });
       this.stmt(body);
       this.loops.pop();
       this.b.jumpTo(next);
@@ -342,7 +400,7 @@ class FnLowerer extends ExprLowerer {
       this.b.setBlock(next);
     });
     this.b.terminate({ op: "br", target: (defaultIdx >= 0 ? bodies[defaultIdx]! : exit).id });
-    this.loops.push({ brk: exit, cont: this.loops[this.loops.length - 1]?.cont ?? exit });
+    this.loops.push({ brk: exit, kind: "switch" });
     s.caseBlock.clauses.forEach((c, i) => {
       this.b.setBlock(bodies[i]!);
       c.statements.forEach((st) => this.stmt(st));

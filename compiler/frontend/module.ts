@@ -9,7 +9,7 @@ import type { IrMap } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";
 import { parseCidr4, parseCidr6, parseIp4, parseIp6 } from "./address.ts";
 import {
-  BOOL, I32, INT_ALIASES, U32, U64, isStdlibDecl, layoutStruct, resolveSymbol, sizeOf, stdlibName, toIrType,
+  BOOL, I32, I64, INT_ALIASES, U32, U64, isStdlibDecl, layoutStruct, resolveSymbol, sizeOf, stdlibName, toIrType,
   type IntTy, type StructTy, type Ty,
 } from "./types.ts";
 
@@ -21,6 +21,8 @@ export type ConstVal =
   | { k: "cidr4"; addr: number; len: number }
   | { k: "cidr6"; bytes: Uint8Array; len: number }
   | { k: "tuple"; elems: ConstVal[] }
+  /** An object literal of constants (`{ TCP: 6, UDP: 17 } as const`): its fields by name. */
+  | { k: "object"; fields: Map<string, ConstVal> }
   | { k: "string"; value: string }
   | { k: "null" };
 
@@ -70,12 +72,24 @@ export class ModuleInfo {
         if (this.isProgram(st)) this.programs.push(st);
       } else if (ts.isVariableStatement(st)) {
         for (const d of st.declarationList.declarations) this.collectVar(st, d);
+      } else if (ts.isEnumDeclaration(st)) {
+        this.checkEnum(st);
       } else if (ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEmptyStatement(st) || ts.isFunctionDeclaration(st)) {
         // types: resolved on use
       } else if (ts.isExportDeclaration(st)) {
         this.ctx.report("BadImport", st, "re-exports are not supported");
       } else if (!ts.isClassDeclaration(st)) {
         this.ctx.report("Unsupported", st, "only imports, functions, interfaces, types and const declarations are allowed at the top level");
+      }
+    }
+  }
+
+  /** An enum (or const enum) is a set of integer constants: every member needs a 32-bit integer value. */
+  private checkEnum(st: ts.EnumDeclaration): void {
+    for (const m of st.members) {
+      const v = this.ctx.checker.getConstantValue(m);
+      if (typeof v !== "number" || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 32) {
+        this.ctx.report("BadConst", m, `enum member '${m.name.getText(this.ctx.sf)}' must have an integer value (string enums have no BPF meaning)`);
       }
     }
   }
@@ -145,9 +159,9 @@ export class ModuleInfo {
     let key: Ty = U32;
     let value: Ty = U64;
     try {
-      if (kind === "array") value = this.resolveType(targs[0]!);
-      if (kind === "hash" || kind === "lpm") [key, value] = [this.resolveType(targs[0]!), this.resolveType(targs[1]!)];
-      if (kind === "sockhash") key = this.resolveType(targs[0]!);
+      if (kind === "array") value = this.resolveType(targs[0]!, true);
+      if (kind === "hash" || kind === "lpm") [key, value] = [this.resolveType(targs[0]!, true), this.resolveType(targs[1]!, true)];
+      if (kind === "sockhash") key = this.resolveType(targs[0]!, true);
     } catch (err) {
       if (err instanceof TypeError_) return void this.ctx.report("BadType", err.node, err.message);
       throw err;
@@ -197,14 +211,18 @@ export class ModuleInfo {
   }
 
   /** Resolves a type node to a DSL type; throws TypeError_ (with the node) when it has no BPF layout. */
-  resolveType(node: ts.TypeNode): Ty {
+  resolveType(node: ts.TypeNode, inMemory = false): Ty {
     const { checker } = this.ctx;
     switch (node.kind) {
-      case ts.SyntaxKind.NumberKeyword: return I32;
+      // A plain `number` holds every value of u8..u32 and i8..i32 (TypeScript does not wrap it), so a variable,
+      // parameter or return typed `number` is 64-bit signed. In memory a width must be chosen explicitly.
+      case ts.SyntaxKind.NumberKeyword:
+        if (inMemory) throw new TypeError_(node, "'number' has no width in a struct or map; write u8, u16, u32, i32 (or u64/i64 as bigint)");
+        return I64;
       case ts.SyntaxKind.BigIntKeyword: return U64;
       case ts.SyntaxKind.BooleanKeyword: return BOOL;
       case ts.SyntaxKind.VoidKeyword: return { kind: "void" };
-      case ts.SyntaxKind.ParenthesizedType: return this.resolveType((node as ts.ParenthesizedTypeNode).type);
+      case ts.SyntaxKind.ParenthesizedType: return this.resolveType((node as ts.ParenthesizedTypeNode).type, inMemory);
       case ts.SyntaxKind.LiteralType: {
         const lit = (node as ts.LiteralTypeNode).literal;
         if (ts.isNumericLiteral(lit)) return I32;
@@ -223,7 +241,7 @@ export class ModuleInfo {
       case ts.SyntaxKind.TypeLiteral:
         return this.structOf(node, "anon", (node as ts.TypeLiteralNode).members);
       case ts.SyntaxKind.TupleType: {
-        const elems = (node as ts.TupleTypeNode).elements.map((e) => this.resolveType(ts.isNamedTupleMember(e) ? e.type : e));
+        const elems = (node as ts.TupleTypeNode).elements.map((e) => this.resolveType(ts.isNamedTupleMember(e) ? e.type : e, inMemory));
         const first = elems[0];
         if (!first || elems.some((e) => JSON.stringify(e) !== JSON.stringify(first))) break;
         return { kind: "array", elem: first, length: elems.length };
@@ -242,12 +260,23 @@ export class ModuleInfo {
           if (name === "SkLookup") return { kind: "ctx" };
           break;
         }
-        if (ts.isTypeAliasDeclaration(decl)) return this.resolveType(decl.type);
+        if (ts.isTypeAliasDeclaration(decl)) return this.resolveType(decl.type, inMemory);
+        // An enum type is C's: an int (every member fits, checkEnum made sure).
+        if (ts.isEnumDeclaration(decl) || ts.isEnumMember(decl)) return this.enumType(ts.isEnumMember(decl) ? decl.parent : decl);
         if (ts.isInterfaceDeclaration(decl)) return this.structOf(decl, decl.name.text, decl.members);
         break;
       }
     }
     throw new TypeError_(node, `type '${node.getText(this.ctx.sf)}' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)`);
+  }
+
+  /** i32 when every member fits (C's enum), else u32. */
+  private enumType(decl: ts.EnumDeclaration): IntTy {
+    const fitsI32 = decl.members.every((m) => {
+      const v = this.ctx.checker.getConstantValue(m);
+      return typeof v === "number" && v < 2 ** 31;
+    });
+    return fitsI32 ? I32 : U32;
   }
 
   /** The C-layout struct of an interface or type literal (cached per declaration, so LPM marking sticks). */
@@ -259,7 +288,7 @@ export class ModuleInfo {
       if (!ts.isPropertySignature(m) || !m.type || !ts.isIdentifier(m.name) || m.questionToken) {
         throw new TypeError_(m, "struct members must be required fields with a type (`name: u32`)");
       }
-      const ty = this.resolveType(m.type);
+      const ty = this.resolveType(m.type, true);
       if (ty.kind === "sock" || ty.kind === "ctx" || ty.kind === "void") throw new TypeError_(m.type, `a ${ty.kind} cannot be stored in a struct`);
       fields.push({ name: m.name.text, ty });
     }
@@ -294,8 +323,20 @@ export class ModuleInfo {
       const elems = e.elements.map((x) => this.evalConst(x, hint));
       return elems.every((x) => x !== undefined) ? { k: "tuple", elems: elems as ConstVal[] } : undefined;
     }
+    if (ts.isObjectLiteralExpression(e)) {
+      const fields = new Map<string, ConstVal>();
+      for (const p of e.properties) {
+        const name = p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : undefined;
+        const init = ts.isPropertyAssignment(p) ? p.initializer : ts.isShorthandPropertyAssignment(p) ? p.name : undefined;
+        const v = name !== undefined && init ? this.evalConst(init) : undefined;
+        if (v === undefined) return undefined;
+        fields.set(name!, v);
+      }
+      return { k: "object", fields };
+    }
     if (ts.isIdentifier(e)) {
-      const sym = resolveSymbol(checker, checker.getSymbolAtLocation(e));
+      const shorthand = ts.isShorthandPropertyAssignment(e.parent) && e.parent.name === e;
+      const sym = resolveSymbol(checker, shorthand ? checker.getShorthandAssignmentValueSymbol(e.parent) : checker.getSymbolAtLocation(e));
       if (!sym) return undefined;
       const decl = sym.declarations?.[0];
       if (decl && isStdlibDecl(decl)) {
@@ -355,9 +396,19 @@ export class ModuleInfo {
       if (t?.k === "tuple" && i?.k === "int" && i.value >= 0n && i.value < BigInt(t.elems.length)) return t.elems[Number(i.value)];
       return undefined;
     }
-    if (ts.isPropertyAccessExpression(e) && e.name.text === "length") {
+    if (ts.isPropertyAccessExpression(e)) {
+      // An enum member (`Proto.TCP`, enum or const enum): TypeScript computes its value.
+      const member = resolveSymbol(checker, checker.getSymbolAtLocation(e.name));
+      if (member && member.flags & ts.SymbolFlags.EnumMember && member.valueDeclaration && ts.isEnumMember(member.valueDeclaration)) {
+        const v = checker.getConstantValue(member.valueDeclaration);
+        return typeof v === "number" && Number.isInteger(v) ? { k: "int", ty: hint ?? I32, value: wrap(BigInt(v), hint ?? I32), lit: !hint } : undefined;
+      }
       const t = this.evalConst(e.expression);
-      if (t?.k === "tuple") return { k: "int", ty: I32, value: BigInt(t.elems.length), lit: true };
+      if (t?.k === "tuple" && e.name.text === "length") return { k: "int", ty: I32, value: BigInt(t.elems.length), lit: true };
+      if (t?.k === "object") {
+        const f = t.fields.get(e.name.text);
+        return f?.k === "int" && f.lit && hint ? { ...f, ty: hint, value: wrap(f.value, hint), lit: false } : f;
+      }
     }
     return undefined;
   }

@@ -15,6 +15,18 @@ const ADDRESS_FUNCS: Record<string, (text: string) => { ok: boolean; reason?: st
 /** Stdlib functions callable from a program. */
 const HELPER_FUNCS = new Set(["ip4", "ip6", "cidr4", "cidr6", "ktimeGetNs", "getPrandomU32", "trace"]);
 const MAP_CLASSES = new Set(["ArrayMap", "HashMap", "LpmTrie", "SockMap", "SockHash"]);
+/** What to write instead of the JavaScript runtime functions users reach for first. */
+const INSTEAD: Record<string, string> = {
+  "Math.random": "use getPrandomU32() from \"tsbpf\", a random u32 (`Math.random() < 0.5` becomes `getPrandomU32() % 2 === 0`; `getPrandomU32() % n` picks one of n)",
+  "console.log": "use trace(\"port %d\", ctx.localPort) from \"tsbpf\" (bpf_trace_printk, at most 3 values; read it with `bpftool prog tracelog`)",
+  "Date.now": "use ktimeGetNs() from \"tsbpf\" (nanoseconds since boot, a u64)",
+  "performance.now": "use ktimeGetNs() from \"tsbpf\" (nanoseconds since boot, a u64)",
+  "Math.max": "write `a > b ? a : b`",
+  "Math.min": "write `a < b ? a : b`",
+  "Math.abs": "write `x < 0 ? -x : x`",
+  "Math.floor": "integer `/` already truncates",
+  "Math.trunc": "integer `/` already truncates",
+};
 
 /** Runs every syntactic subset check over the file; diagnostics go to `ctx`. */
 export function checkSubset(ctx: FileContext): void {
@@ -45,8 +57,9 @@ export function checkSubset(ctx: FileContext): void {
   /** Checks one node; returns false to skip its children (the error already covers them). */
   const check = (node: ts.Node): boolean | void => {
     const qdot = (node as { questionDotToken?: ts.Node }).questionDotToken;
-    if (qdot && (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node) || ts.isCallExpression(node))) {
-      ctx.report("Unsupported", qdot, "optional chaining ('?.') is not supported; test for null first (`if (x !== null) ...`)");
+    // `x?.field` is lowered (map values and sockets); `x?.[i]` and `f?.()` have nothing to read in BPF.
+    if (qdot && (ts.isElementAccessExpression(node) || ts.isCallExpression(node))) {
+      ctx.report("Unsupported", qdot, "optional chaining is supported on fields only (`v?.hits ?? 0`); test for null first (`if (x !== null) ...`)");
     }
     switch (node.kind) {
       case ts.SyntaxKind.StringLiteral:
@@ -128,18 +141,30 @@ export function checkSubset(ctx: FileContext): void {
       case ts.SyntaxKind.UnknownKeyword:
         ctx.report("AnyUnknown", node, `type '${node.getText(sf)}' is not supported`);
         return;
-      case ts.SyntaxKind.BinaryExpression:
-        checkBinary(node as ts.BinaryExpression);
+      case ts.SyntaxKind.BinaryExpression: {
+        // `Math.random() < 0.5` is one mistake: the fraction goes with Math.random, not a second error.
+        const b = node as ts.BinaryExpression;
+        const random = [b.left, b.right].find((x) => ts.isCallExpression(x) && x.expression.getText(sf) === "Math.random");
+        if (random) {
+          checkCall(random as ts.CallExpression);
+          return false;
+        }
+        checkBinary(b);
         return;
+      }
       case ts.SyntaxKind.PrefixUnaryExpression:
       case ts.SyntaxKind.PostfixUnaryExpression: {
         const u = node as ts.PrefixUnaryExpression | ts.PostfixUnaryExpression;
         if (u.operator === ts.SyntaxKind.PlusPlusToken || u.operator === ts.SyntaxKind.MinusMinusToken) checkWrite(u.operand);
         return;
       }
-      case ts.SyntaxKind.CallExpression:
+      case ts.SyntaxKind.CallExpression: {
+        // A call to something BPF does not have is one mistake: its arguments (a string for console.log) are not more.
+        const before = ctx.diagnostics.length;
         checkCall(node as ts.CallExpression);
-        return;
+        const reported = ctx.diagnostics.slice(before).some((d) => d.code === "TSBPF1016");
+        return reported ? false : undefined;
+      }
       case ts.SyntaxKind.NewExpression:
         checkNew(node as ts.NewExpression);
         return;
@@ -153,7 +178,6 @@ export function checkSubset(ctx: FileContext): void {
       case ts.SyntaxKind.SuperKeyword:
       case ts.SyntaxKind.ObjectBindingPattern:
       case ts.SyntaxKind.ArrayBindingPattern:
-      case ts.SyntaxKind.LabeledStatement:
       case ts.SyntaxKind.WithStatement:
       case ts.SyntaxKind.TaggedTemplateExpression:
         ctx.report("Unsupported", node, `${describeKind(node)} is not supported`);
@@ -259,11 +283,13 @@ export function checkSubset(ctx: FileContext): void {
     if (isLoopVariable(arg)) return; // unrolled: a constant in each copy, checked during lowering
     const value = constInt(arg);
     const type = ctx.checker.getTypeAtLocation(e.expression);
-    if (value === undefined || !ctx.checker.isTupleType(type)) {
+    // A row of a const table (`TABLE[i]` with i unrolled) is a union of its rows' tuple types.
+    const parts = type.isUnion() ? type.types : [type];
+    if (value === undefined || !parts.every((p) => ctx.checker.isTupleType(p))) {
       ctx.report("DynamicAccess", e, ts.isStringLiteral(arg) ? `use '.${arg.text}' instead of a string index` : "dynamic property access is not supported (only constant indexes into tuples)");
       return;
     }
-    const length = ((type as ts.TypeReference).target as ts.TupleType | undefined)?.fixedLength ?? ctx.checker.getTypeArguments(type as ts.TypeReference).length;
+    const length = Math.min(...parts.map((p) => ((p as ts.TypeReference).target as ts.TupleType | undefined)?.fixedLength ?? ctx.checker.getTypeArguments(p as ts.TypeReference).length));
     if (value < 0 || value >= length) {
       ctx.report("IndexOutOfRange", arg, `index ${value} is out of range for a tuple of length ${length}`);
     }
@@ -349,7 +375,11 @@ export function checkSubset(ctx: FileContext): void {
       const sym = ctx.checker.getSymbolAtLocation(callee.name);
       const decl = sym?.declarations?.[0];
       if (decl && /[\\/]stdlib[\\/]index\.d\.ts$/.test(decl.getSourceFile().fileName)) return;
-      return ctx.report("BadCall", callee, `'${callee.getText(sf)}' is not a tsbpf helper or a function declared in this file`);
+      if (callee.name.text === "includes" && isConstTuple(callee.expression)) return; // unrolled compares
+      const text = callee.getText(sf);
+      const instead = INSTEAD[text] ?? (ts.isIdentifier(callee.expression) && callee.expression.text === "console" ? INSTEAD["console.log"] : undefined);
+      if (instead) return ctx.report("BadCall", callee, `'${text}' does not exist in a BPF program; ${instead}`);
+      return ctx.report("BadCall", callee, `'${text}' is not a tsbpf helper or a function declared in this file`);
     }
     ctx.report("BadCall", callee, "only named functions can be called");
   };
@@ -449,7 +479,6 @@ function describeKind(node: ts.Node): string {
     [ts.SyntaxKind.SuperKeyword]: "'super'",
     [ts.SyntaxKind.ObjectBindingPattern]: "destructuring",
     [ts.SyntaxKind.ArrayBindingPattern]: "destructuring",
-    [ts.SyntaxKind.LabeledStatement]: "a labeled statement",
     [ts.SyntaxKind.WithStatement]: "'with'",
     [ts.SyntaxKind.TaggedTemplateExpression]: "a tagged template",
   };

@@ -33,8 +33,11 @@ export type V =
   /** A socket; `ref` when it came from a SOCKMAP/SOCKHASH lookup. */
   | { k: "sock"; v: VReg }
   | { k: "null" }
-  /** A nullable pointer to a map value of type `ty`. */
-  | { k: "ptr"; ty: Ty; v: VReg }
+  /**
+   * A nullable pointer to a map value of type `ty`; with `off`, the field at that offset of the value or socket `v`
+   * points at (`m.lookup(k)?.hits`, `ctx.sk?.state`): null when `v` is.
+   */
+  | { k: "ptr"; ty: Ty; v: VReg; off?: number }
   | { k: "place"; place: Place }
   | { k: "ctx"; v: VReg }
   | { k: "map"; map: MapInfo }
@@ -113,7 +116,7 @@ export class ValueOps {
       case "ptr":
         if (x.ty.kind === "int" || x.ty.kind === "bool") {
           const ty = x.ty.kind === "int" ? x.ty : I32;
-          return this.loadInt({ base: { ptr: x.v }, offset: 0, ty: x.ty }, ty);
+          return this.loadInt({ base: { ptr: x.v }, offset: x.off ?? 0, ty: x.ty }, ty);
         }
         break;
       case "place":

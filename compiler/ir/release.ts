@@ -135,10 +135,31 @@ function nullCheck(t: Terminator, refs: Set<VReg>): { ref: VReg; nonNull: number
   return t.cmp === "eq" ? { ref: x.id, nonNull: t.else, isNull: t.then } : { ref: x.id, nonNull: t.then, isNull: t.else };
 }
 
+/**
+ * Starts a new block at every instruction (other than a block's first) that assigns a reference vreg: a socket
+ * variable reassigned (`sk = b.lookup(0)`) kills the reference it held there, and releases are placed at block ends,
+ * so the old reference is released at the end of the block before the assignment.
+ */
+function splitAtRedefinitions(fn: Function, refs: Set<VReg>): void {
+  const defs = new Map<VReg, number>();
+  for (const b of fn.blocks) for (const i of b.insts) if ("dst" in i && i.dst !== undefined && refs.has(i.dst)) defs.set(i.dst, (defs.get(i.dst) ?? 0) + 1);
+  const reassigned = (i: Inst) => "dst" in i && i.dst !== undefined && (defs.get(i.dst) ?? 0) > 1;
+  for (let id = 0; id < fn.blocks.length; id++) {
+    const block = fn.blocks[id]!;
+    const at = block.insts.findIndex((i, k) => k > 0 && reassigned(i));
+    if (at < 0) continue;
+    const rest: Block = { id: fn.blocks.length, insts: block.insts.slice(at), term: block.term };
+    fn.blocks.push(rest);
+    block.insts = block.insts.slice(0, at);
+    block.term = { op: "br", target: rest.id, ...(rest.insts[0]!.loc ? { loc: rest.insts[0]!.loc } : {}) };
+  }
+}
+
 /** Inserts the releases into one function (in place). */
 export function insertReleases(fn: Function): void {
   const refs = socketRefs(fn);
   if (refs.size === 0) return;
+  splitAtRedefinitions(fn, refs);
   const entry: Facts = { state: new Map([...refs].map((r) => [r, "none" as State])), defined: new Map([...refs].map((r) => [r, false])) };
   const liveEnd = liveAtEnd(fn, refs);
   const inFacts = new Map<number, Facts>([[0, entry]]);

@@ -1,4 +1,5 @@
 import { type SkLookup, type Verdict, SK_PASS, SK_DROP } from "tsbpf";
+const PORTS = [80, 443] as const;
 export function p(ctx: SkLookup): Verdict {
-  return ctx.sk?.family === 2 ? SK_DROP : SK_PASS;
+  return PORTS?.[0] === 80 ? SK_DROP : SK_PASS;
 }

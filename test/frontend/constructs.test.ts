@@ -1,0 +1,147 @@
+/**
+ * Group 2 of issue 10: constructs TypeScript users reach for, each with its TypeScript meaning on the VM's
+ * interpreter, its JIT and the kernel (BPF_PROG_TEST_RUN). Fallback sockets are run with every combination of
+ * filled and empty slots, so each path's reference release is exercised (the VM fails a run that leaks one, the
+ * kernel verifier refuses a program that could).
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { describeKernel } from "../support/kernel.ts";
+import { TCP4, Tiers } from "./tiers.ts";
+
+const HEAD = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, HashMap, ArrayMap, TCP_LISTEN, IPPROTO_UDP,
+  type u8, type u16, type u32, type u64 } from "tsbpf";
+export const out = new ArrayMap<u64>({ maxEntries: 4 });
+`;
+
+const SOCKETS = HEAD + `
+export const primary = new SockMap({ maxEntries: 2 });
+export const backup = new SockMap({ maxEntries: 2 });
+export function fallback(ctx: SkLookup): Verdict {
+  let sk = primary.lookup(0);
+  if (sk === null) sk = backup.lookup(0);
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function replaced(ctx: SkLookup): Verdict {
+  let sk = primary.lookup(0);
+  if (ctx.localPort === 7007) sk = backup.lookup(1);      // a held reference is replaced: released first
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function ternary(ctx: SkLookup): Verdict {
+  const sk = ctx.protocol === IPPROTO_UDP ? primary.lookup(0) : backup.lookup(0);
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function coalesce(ctx: SkLookup): Verdict {
+  const sk = primary.lookup(ctx.localPort % 2) ?? backup.lookup(0);
+  if (!sk) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function optional(ctx: SkLookup): Verdict {
+  out.update(0, BigInt(primary.lookup(0)?.state ?? 99));
+  out.update(1, ctx.sk?.state === TCP_LISTEN ? 1n : 0n);
+  return SK_PASS;
+}
+`;
+
+describeKernel("fallback sockets: one reference, released once on every path", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(SOCKETS, "sockets.ts").start()));
+  afterAll(() => t.stop());
+
+  test("let sk = a.lookup(0); if (sk === null) sk = b.lookup(0)", () => {
+    t.expect("fallback", {}, { verdict: "SK_PASS", selected: null });
+    t.expect("fallback", { primary: [[0, "A"]] }, { verdict: "SK_PASS", selected: "A" });
+    t.expect("fallback", { backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("fallback", { primary: [[0, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "A" });
+  });
+  test("a socket variable reassigned while it holds a reference", () => {
+    t.expect("replaced", { primary: [[0, "A"]], backup: [[1, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("replaced", { primary: [[0, "A"]] }, { verdict: "SK_PASS", selected: null });
+    t.expect("replaced", { primary: [[0, "A"]], backup: [[1, "B"]] }, { verdict: "SK_PASS", selected: "A" }, { ...TCP4, localPort: 7008 });
+  });
+  test("cond ? a.lookup(0) : b.lookup(0)", () => {
+    t.expect("ternary", { primary: [[0, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("ternary", { primary: [[0, "A"]] }, { verdict: "SK_PASS", selected: null });
+  });
+  test("a.lookup(i) ?? b.lookup(0): the right side only when the left is null", () => {
+    t.expect("coalesce", { primary: [[1, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "A" }); // 7007 % 2 = 1
+    t.expect("coalesce", { primary: [[0, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("coalesce", {}, { verdict: "SK_PASS", selected: null });
+  });
+  test("optional chaining on a socket lookup and on ctx.sk", () => {
+    t.expect("optional", {}, { out: [99n, 0n] });
+    t.expect("optional", { primary: [[0, "A"]] }, { out: [10n, 0n] }); // TCP_LISTEN
+  });
+});
+
+const TABLES = HEAD + `
+interface Key { protocol: u32; port: u16 }
+interface Stat { hits: u32; on: boolean }
+export const byKey = new HashMap<Key, u32>({ maxEntries: 4 });
+export const stats = new HashMap<u32, Stat>({ maxEntries: 4 });
+enum Proto { TCP = 6, UDP = 17 }
+const enum Port { HTTP = 80, ALT = 7007 }
+const P = { TCP: 6, UDP: 17 } as const;
+const ROWS = [[80, 1], [7007, 2]] as const;
+const SERVICES = [{ port: 53, slot: 5 }, { port: 7007, slot: 6 }] as const;
+const PORTS: readonly u16[] = [22, 7007];
+function isTcp(p: Proto): boolean { return p === Proto.TCP; }
+
+export function consts(ctx: SkLookup): Verdict {
+  let slot = 0;
+  for (let i = 0; i < ROWS.length; i++) if (ROWS[i][0] === ctx.localPort) slot = ROWS[i][1];
+  let svc = 0;
+  for (const s of SERVICES) if (s.port === ctx.localPort) svc = s.slot;
+  out.update(0, BigInt(slot));
+  out.update(1, BigInt(svc));
+  out.update(2, PORTS.includes(ctx.localPort) ? 1n : 0n);
+  out.update(3, BigInt(Port.ALT + P.UDP));
+  return isTcp(ctx.protocol) && ctx.protocol === P.TCP ? SK_PASS : SK_DROP;
+}
+export function shorthand(ctx: SkLookup): Verdict {
+  const protocol = ctx.protocol;
+  const port = ctx.localPort;
+  byKey.update({ protocol, port }, 5);
+  out.update(0, BigInt(byKey.lookup({ protocol: 6, port: 7007 }) ?? 0));
+  return SK_PASS;
+}
+export function labels(ctx: SkLookup): Verdict {
+  let n = 0;
+  outer: for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) {
+      if (j > i) continue outer;
+      if (i === 3) break outer;
+      n += 1;
+    }
+  }
+  out.update(0, BigInt(n));                      // 1 + 2 + 3
+  return SK_PASS;
+}
+export function optionalField(ctx: SkLookup): Verdict {
+  out.update(0, BigInt(stats.lookup(1)?.hits ?? 7));
+  out.update(1, stats.lookup(1)?.on ? 1n : 0n);
+  return SK_PASS;
+}
+`;
+
+describeKernel("enums, constant objects, tables, shorthand, labels, optional fields", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(TABLES, "tables.ts").start()));
+  afterAll(() => t.stop());
+
+  test("enum, const enum, as const objects, tuples of tuples and of objects, includes", () => {
+    t.expect("consts", {}, { verdict: "SK_PASS", out: [2n, 6n, 1n, 7024n] });
+    t.expect("consts", {}, { verdict: "SK_DROP", out: [1n, 0n, 0n, 7024n] }, { ...TCP4, protocol: "udp", localPort: 80 });
+  });
+  test("shorthand properties build the key from variables", () => {
+    t.expect("shorthand", {}, { out: [5n] });
+  });
+  test("labeled break and continue", () => {
+    t.expect("labels", {}, { out: [6n] });
+  });
+  test("m.lookup(k)?.field ?? d and as a condition", () => {
+    t.expect("optionalField", {}, { out: [7n, 0n] });
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Group 1 of issue 10: values keep their TypeScript meaning. An integer map value is falsy when the lookup misses
+ * *and* when it holds 0 (`if (c)`, `!c`, `lookup(k) || 7`, `lookup(k) === 0`), and a `number` holds every value
+ * of the narrower integer types (a u32 address passed to a `number` parameter stays positive, so `BigInt(ip) << 16n`
+ * is the right SOCKHASH key). Each handler runs on the VM's interpreter, its JIT and the kernel.
+ */
+import { afterAll, beforeAll, describe, test } from "vitest";
+import { describeKernel } from "../support/kernel.ts";
+import { Tiers } from "./tiers.ts";
+
+const HEAD = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, SockHash, HashMap, ArrayMap,
+  type u8, type u16, type u32, type u64, type i32 } from "tsbpf";
+export const out = new ArrayMap<u64>({ maxEntries: 4 });
+export const counts = new HashMap<u32, u32>({ maxEntries: 8 });
+`;
+
+const TRUTHY = HEAD + `
+export function ifValue(ctx: SkLookup): Verdict {
+  const c = counts.lookup(1);
+  if (c) return SK_DROP;                      // 0 and null are falsy: pass
+  return SK_PASS;
+}
+export function notValue(ctx: SkLookup): Verdict {
+  const c = counts.lookup(1);
+  if (!c) return SK_PASS;
+  return SK_DROP;
+}
+export function orDefault(ctx: SkLookup): Verdict {
+  out.update(0, BigInt(counts.lookup(1) || 7));
+  out.update(1, BigInt(counts.lookup(2) ?? 9));
+  const isZero = counts.lookup(1) === 0;      // null === 0 is false
+  out.update(2, isZero ? 1n : 0n);
+  out.update(3, BigInt(counts.lookup(1) !== 5));
+  return SK_PASS;
+}
+`;
+
+describeKernel("integer truthiness tests the value, on interp, JIT and kernel", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(TRUTHY).start()));
+  afterAll(() => t.stop());
+
+  test("if (c): a stored 0 is falsy, like a miss; a stored 3 is truthy", () => {
+    t.expect("ifValue", {}, { verdict: "SK_PASS" });
+    t.expect("ifValue", { counts: [[1, 0]] }, { verdict: "SK_PASS" });
+    t.expect("ifValue", { counts: [[1, 3]] }, { verdict: "SK_DROP" });
+  });
+  test("!c is true for a miss and for 0", () => {
+    t.expect("notValue", {}, { verdict: "SK_PASS" });
+    t.expect("notValue", { counts: [[1, 0]] }, { verdict: "SK_PASS" });
+    t.expect("notValue", { counts: [[1, 3]] }, { verdict: "SK_DROP" });
+  });
+  test("lookup(k) || 7 yields the stored value when it is truthy, else 7; === 0 is false on a miss", () => {
+    t.expect("orDefault", {}, { out: [7n, 9n, 0n, 1n] });
+    t.expect("orDefault", { counts: [[1, 0], [2, 0]] }, { out: [7n, 0n, 1n, 1n] });
+    t.expect("orDefault", { counts: [[1, 5], [2, 4]] }, { out: [5n, 4n, 0n, 0n] });
+  });
+});
