@@ -16,7 +16,8 @@ import { ObjectError, type ObjProgram, type ObjectFile } from "../../compiler/el
 import { internalMapName, isGlobalDataMap } from "../../compiler/elf/global-data.ts";
 import { btfStringOffsets, encodeFuncInfo, encodeLineInfo } from "./btf.ts";
 import { KernelMap } from "./map.ts";
-import { type NativeBpf, asKernelError, sys } from "./native.ts";
+import { hostTargetOrUndefined, withMissingFeatures } from "./missing.ts";
+import { KernelError, type NativeBpf, asKernelError, sys } from "./native.ts";
 import { KernelProgram } from "./program.ts";
 
 /** Options of `loadObject`. */
@@ -180,7 +181,13 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
     try {
       for (const prog of obj.programs) {
         if (wanted && !wanted.includes(prog.name)) continue;
-        const r = loadProgram(bpf, obj, prog, relocate(prog, fds), options.logLevel ?? 0, btf);
+        let r;
+        try {
+          r = loadProgram(bpf, obj, prog, relocate(prog, fds), options.logLevel ?? 0, btf);
+        } catch (err) {
+          // Name the features this kernel lacks, if the object uses any (probing happens only on this path).
+          throw err instanceof KernelError ? withMissingFeatures(err, obj, prog.name, hostTargetOrUndefined()) : err;
+        }
         programs.set(prog.name, new KernelProgram(bpf, r.fd, prog.name, r.log, r.btf));
       }
     } finally {
@@ -218,6 +225,10 @@ function openBtf(bpf: NativeBpf, obj: ObjectFile, loaded: LoadedObject): OpenBtf
     const e = asKernelError(err) as Error & { log?: string };
     const last = (e.log ?? "").trim().split("\n").slice(-2).join(" | ");
     loaded.btf = `the kernel refused the object's BTF: ${e.message.split("\n")[0]}${last ? ` (${last})` : ""}`;
+    if (e instanceof KernelError) {
+      const named = withMissingFeatures(e, { ...obj, programs: [] }, undefined, hostTargetOrUndefined());
+      if (named !== e) loaded.btf += `; ${named.message.split("\n").slice(1).join(" ")}`;
+    }
     return null;
   }
 }

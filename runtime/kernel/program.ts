@@ -2,7 +2,8 @@
 import { unlinkSync } from "node:fs";
 import { ATTACH_TYPE_SK_LOOKUP, CTX_SIZE, SK_DROP } from "../../compiler/abi/sk-lookup.ts";
 import { type CtxSpec, ctxCookie, encodeCtx } from "./ctx.ts";
-import { type NativeBpf, type NativeLinkInfo, sys } from "./native.ts";
+import { explainTestRunFailure, hostTargetOrUndefined } from "./missing.ts";
+import { KernelError, type NativeBpf, type NativeLinkInfo, sys } from "./native.ts";
 
 /** Outcome of one BPF_PROG_TEST_RUN. */
 export interface TestRunResult {
@@ -102,7 +103,14 @@ export class KernelProgram {
     const ctxIn = ctx instanceof Uint8Array ? ctx : encodeCtx(ctx);
     const ctxOut = new Uint8Array(CTX_SIZE);
     const repeat = options.repeat ?? 1;
-    const r = sys(`test run of ${this.name}`, () => this.bpf.progTestRun(this.fd, ctxIn, ctxOut, repeat));
+    let r;
+    try {
+      r = sys(`test run of ${this.name}`, () => this.bpf.progTestRun(this.fd, ctxIn, ctxOut, repeat));
+    } catch (err) {
+      // ENOTSUPP (524) is what a kernel without sk_lookup test runs (before 5.15) answers.
+      if (err instanceof KernelError && (err.errno === 524 || err.code === "ENOTSUPP" || err.code === "EOPNOTSUPP")) throw explainTestRunFailure(err, hostTargetOrUndefined());
+      throw err;
+    }
     // The verifier only admits sk_lookup programs whose return is provably in [SK_DROP, SK_PASS].
     const verdict = r.retval === SK_DROP ? "SK_DROP" : "SK_PASS";
     return { verdict, retval: r.retval, cookie: ctxCookie(ctxOut), durationNs: r.durationNs, ctxOut };

@@ -1,0 +1,162 @@
+/**
+ * What an object asks of the kernel: every instruction form, helper and BTF kind newer than the oldest target, each
+ * with the release (and commit, from versions.ts) that brought it. The build-scan test checks that a default build
+ * asks for nothing past 5.10; the loader uses it to say which feature a kernel that refused the object lacks and
+ * which `--target-kernel` would have been right.
+ *
+ * Only what can be read off the object is listed. Verifier leniencies (a dereference that a newer verifier proves
+ * safe) leave no trace in the bytes, so they are not.
+ */
+import { AtomicOp, Class, JmpOp, Mode, classOf } from "../asm/opcode.ts";
+import { isLddw } from "../asm/instruction.ts";
+import { decodeBtf } from "../btf/decode.ts";
+import { BtfKind } from "../btf/types.ts";
+import type { ObjectFile } from "../elf/object.ts";
+import type { KernelTarget } from "./index.ts";
+import { FEATURE_ROWS, HELPER_ROWS, OLDEST_VERSION, atLeast, compareVersions, type Feature, type KernelVersion } from "./versions.ts";
+
+/** One thing an object needs from the kernel. */
+export interface Requirement {
+  /** A row of the feature table, or a helper (rows of HELPER_ROWS). */
+  feature: Feature | "helper";
+  /** What exactly, e.g. "signed division (sdiv/smod)", "helper #164". */
+  what: string;
+  /** The first release that has it; undefined for a helper no modelled release offers sk_lookup programs. */
+  since?: KernelVersion;
+  /** The commit title(s) that brought it. */
+  commit?: string;
+  /** Where it first occurs: a program and slot, or the object's BTF (program undefined). */
+  program?: string;
+  slot?: number;
+  /** For helpers: the id. */
+  helper?: number;
+}
+
+const ALU_DIV = 0x30, ALU_MOD = 0x90, ALU_MOV = 0xb0, ALU_END = 0xd0;
+
+/** The one commit of a row's `;`-separated list whose title contains `keyword`. */
+function commitOf(feature: Feature, keyword: string): string {
+  const parts = FEATURE_ROWS[feature].commit.split(";").map((s) => s.trim());
+  return parts.find((p) => p.includes(keyword)) ?? FEATURE_ROWS[feature].commit;
+}
+
+/** The cpu-v4 form of one instruction, if it is one, with the commit that added it. */
+function isaV4Form(opcode: number, off: number): { what: string; commit: string } | undefined {
+  const cls = classOf(opcode);
+  const op = opcode & 0xf0;
+  const v4 = (what: string, keyword: string) => ({ what, commit: commitOf("isaV4", keyword) });
+  if (cls === Class.ALU || cls === Class.ALU64) {
+    if ((op === ALU_DIV || op === ALU_MOD) && off === 1) return v4("signed division and remainder (sdiv/smod)", "signed div/mod");
+    if (op === ALU_MOV && off !== 0) return v4("sign-extending move (movsx)", "sign-extension mov");
+    if (op === ALU_END && cls === Class.ALU64) return v4("unconditional byte swap (bswap)", "bswap");
+  }
+  if (cls === Class.LDX && (opcode & 0xe0) === Mode.MEMSX) return v4("sign-extending load (ldsx)", "sign-extension load");
+  if (cls === Class.JMP32 && op === JmpOp.JA) return v4("jump with a 32-bit offset (gotol)", "32bit offset jmp");
+  return undefined;
+}
+
+/** The atomic form of a STX|ATOMIC instruction newer than 5.10's plain atomic add, if it is one. */
+function atomicForm(opcode: number, imm: number): { what: string; commit: string } | undefined {
+  if (classOf(opcode) !== Class.STX || (opcode & 0xe0) !== Mode.ATOMIC || imm === AtomicOp.ADD) return undefined;
+  if (imm === AtomicOp.XCHG) return { what: "atomic exchange (xchg)", commit: commitOf("atomicFetch", "xchg") };
+  if (imm === AtomicOp.CMPXCHG) return { what: "atomic compare-and-exchange (cmpxchg)", commit: commitOf("atomicFetch", "xchg") };
+  const name = { [AtomicOp.ADD]: "add", [AtomicOp.OR]: "or", [AtomicOp.AND]: "and", [AtomicOp.XOR]: "xor" }[imm & ~AtomicOp.FETCH] ?? `op 0x${imm.toString(16)}`;
+  if (imm & AtomicOp.FETCH) return { what: `atomic fetch-and-${name}`, commit: commitOf("atomicFetch", name === "add" ? "BPF_FETCH" : "bitwise") };
+  return { what: `atomic ${name}`, commit: commitOf("atomicFetch", "bitwise") };
+}
+
+/** The first release whose sk_lookup programs may call helper `id`, if any modelled one does. */
+export function helperSince(id: number): { since: KernelVersion; commit: string } | undefined {
+  const row = HELPER_ROWS.find((r) => r.ids.includes(id));
+  return row && { since: row.since, commit: row.commit };
+}
+
+const BTF_KIND_FEATURES: Partial<Record<BtfKind, { feature: Feature; what: string }>> = {
+  [BtfKind.FLOAT]: { feature: "btfFloat", what: "BTF kind FLOAT" },
+  [BtfKind.DECL_TAG]: { feature: "btfDeclTag", what: "BTF kind DECL_TAG" },
+  [BtfKind.TYPE_TAG]: { feature: "btfTypeTag", what: "BTF kind TYPE_TAG" },
+  [BtfKind.ENUM64]: { feature: "btfEnum64", what: "BTF kind ENUM64" },
+};
+
+/**
+ * Everything `obj` needs beyond the oldest target (5.10), one entry per distinct feature/helper/BTF kind (its first
+ * occurrence). Helpers available since 5.10 are left out; so is everything else 5.10 has.
+ */
+export function objectRequirements(obj: ObjectFile): Requirement[] {
+  const out = new Map<string, Requirement>();
+  const add = (key: string, r: Requirement) => {
+    if (!out.has(key)) out.set(key, r);
+  };
+  const row = (feature: Feature) => ({ since: FEATURE_ROWS[feature].since, commit: FEATURE_ROWS[feature].commit });
+  for (const p of obj.programs) {
+    for (let slot = 0; slot < p.insns.length; slot++) {
+      const i = p.insns[slot]!;
+      if (isLddw(i)) {
+        slot++;
+        continue;
+      }
+      const v4 = isaV4Form(i.opcode, i.off);
+      if (v4) add(`isa:${v4.what}`, { feature: "isaV4", ...v4, since: FEATURE_ROWS.isaV4.since, program: p.name, slot });
+      const at = atomicForm(i.opcode, i.imm);
+      if (at) add(`atomic:${at.what}`, { feature: "atomicFetch", ...at, since: FEATURE_ROWS.atomicFetch.since, program: p.name, slot });
+      // src 0: a helper (src 1 is a BPF-to-BPF call; kfuncs, src 2, are not modelled).
+      if (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0) {
+        const h = helperSince(i.imm);
+        if (!h || compareVersions(h.since, OLDEST_VERSION) > 0) {
+          add(`helper:${i.imm}`, { feature: "helper", what: `helper #${i.imm}`, helper: i.imm, ...(h ?? {}), program: p.name, slot });
+        }
+      }
+    }
+  }
+  if (obj.btf) {
+    let types: ReturnType<typeof decodeBtf>["types"] = [];
+    try {
+      types = decodeBtf(obj.btf).types;
+    } catch {
+      // A malformed .BTF is the BTF loader's problem, not a feature question.
+    }
+    for (const t of types) {
+      if (!t) continue;
+      const f = BTF_KIND_FEATURES[t.kind];
+      if (f) add(`btf:${t.kind}`, { feature: f.feature, what: f.what, ...row(f.feature) });
+      // A signed ENUM sets kind_flag, which kernels before 6.0 refuse (it came with ENUM64).
+      if (t.kind === BtfKind.ENUM && t.signed) add("btf:signed-enum", { feature: "btfEnum64", what: "signed BTF ENUM (kind_flag)", ...row("btfEnum64") });
+    }
+  }
+  return [...out.values()];
+}
+
+/** The oldest release that meets every requirement with a known release (at least the oldest target). */
+export function minimumVersion(reqs: readonly Requirement[]): KernelVersion {
+  let v = OLDEST_VERSION;
+  for (const r of reqs) if (r.since && compareVersions(r.since, v) > 0) v = r.since;
+  return v;
+}
+
+/** The requirements `target` does not meet. */
+export function unmetOn(target: KernelTarget, reqs: readonly Requirement[]): Requirement[] {
+  return reqs.filter((r) => {
+    switch (r.feature) {
+      case "helper":
+        return !target.helpers.has(r.helper!);
+      case "isaV4":
+        return !target.isaV4;
+      case "atomicFetch":
+        return !target.atomicFetch;
+      case "btfFloat":
+        return !target.btfKinds.float;
+      case "btfDeclTag":
+        return !target.btfKinds.declTag;
+      case "btfTypeTag":
+        return !target.btfKinds.typeTag;
+      case "btfEnum64":
+        return !target.btfKinds.enum64;
+      case "testRunSkLookup":
+        return !target.testRunSkLookup;
+      case "arrayLookupConstKeyNonNull":
+        return !target.arrayLookupConstKeyNonNull;
+      default:
+        return r.since !== undefined && !atLeast(target.version, r.since);
+    }
+  });
+}
