@@ -1,7 +1,8 @@
 // Bundles the TypeScript sources into dist/ so the CLI and the package entry points run on plain Node 20.
 // ts-morph/typescript stay external: they are large and already installed as dependencies.
 import { build } from "esbuild";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
 
 const entries = {
   cli: "compiler/cli/main.ts",
@@ -11,7 +12,7 @@ const entries = {
   testing: "runtime/testing/index.ts",
 };
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, p]) => existsSync(p)));
-await build({
+const result = await build({
   entryPoints,
   outdir: "dist",
   bundle: true,
@@ -24,4 +25,17 @@ await build({
   sourcemap: true,
   packages: "external",
   logLevel: "warning",
+  metafile: true,
 });
+
+// Chunk names carry content hashes, so each build leaves the previous build's chunks behind; remove those (after
+// writing, so a CLI started meanwhile still finds its chunks) to keep the package free of dead files.
+const written = new Set(Object.keys(result.metafile.outputs).map((p) => relative("dist", p)));
+for (const file of readdirSync("dist/chunks")) {
+  const rel = join("chunks", file);
+  if (!written.has(rel)) rmSync(join("dist", rel));
+}
+
+// Declarations for every export path (dist/types/), so consumers type-check .d.ts files, not our sources.
+const { buildTypes } = await import("./build-types.mjs");
+buildTypes();

@@ -18,7 +18,7 @@ export { type LoadOptions, LoadedObject, kernelObjectName, loadLinked, relocate 
 export { KernelMap, type UpdateFlags } from "./map.ts";
 export { KernelProgram, Link, type ProgramInfo, type TestRunOptions, type TestRunResult } from "./program.ts";
 export { type CtxSpec, CtxError, ctxCookie, encodeCtx, formatIp, parseIp4, parseIp6 } from "./ctx.ts";
-export { type SocketLike, SocketFdError, socketFd } from "./sockets.ts";
+export { type SocketLike, type NodeSocketObject, SocketFdError, socketFd } from "./sockets.ts";
 export { type MapScalar, MapValueError, decodeUnsigned, encodeScalar } from "./codec.ts";
 export { KernelError, KernelUnavailableError, type NativeBpf, addonPath } from "./native.ts";
 

@@ -124,45 +124,72 @@ export function sys<T>(context: string, fn: () => T): T {
 }
 
 const ADDON_FILE = "tsbpf_bpf.node";
+/**
+ * The prebuilt addon shipped in the npm package, named the Node-API way (node-gyp-build's tags: `napi` = one binary
+ * for every Node version, `glibc` = linked against glibc). Built from native/bpf.c by `npm pack` (prepack).
+ */
+export const PREBUILD_FILE = "tsbpf_bpf.napi.glibc.node";
+
+/** What to do when no addon loads: the exact packages and the command, for the error and the install script. */
+export const NATIVE_REMEDY =
+  "install a C toolchain (gcc, make and python3, e.g. `apt-get install gcc make python3`), then run `npm rebuild tsbpf` in your project (`npm run build:native` in a tsbpf clone)";
 
 /**
- * Where the built addon lives: build/Release under the package root. The root is found by walking up from this
- * module, so the lookup works both from the TS sources (runtime/kernel/) and from the bundle (dist/).
+ * Where the addon may live, best first: `prebuilds/<platform>-<arch>/` (shipped in the package), then
+ * build/Release and build/Debug (built from source). The package root is found by walking up from this module, so
+ * the lookup works both from the TS sources (runtime/kernel/) and from the bundle (dist/). `TSBPF_NATIVE_ADDON`
+ * replaces the search (used when the loader is bundled away from the package, as the e2e agent is).
  */
-export function addonPath(): string | null {
-  // An explicit location (used when the loader is bundled away from the package, as the e2e agent is).
+export function addonCandidates(): string[] {
   const explicit = process.env.TSBPF_NATIVE_ADDON;
-  if (explicit) return existsSync(explicit) ? explicit : null;
+  if (explicit) return existsSync(explicit) ? [explicit] : [];
+  const found: string[] = [];
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    for (const sub of ["build/Release", "build/Debug"]) {
-      const p = join(dir, sub, ADDON_FILE);
-      if (existsSync(p)) return p;
+    for (const sub of [`prebuilds/${process.platform}-${process.arch}/${PREBUILD_FILE}`, `build/Release/${ADDON_FILE}`, `build/Debug/${ADDON_FILE}`]) {
+      const p = join(dir, sub);
+      if (existsSync(p)) found.push(p);
     }
+    // The first directory holding any addon is the package root; don't mix in another package's build above it.
+    if (found.length) break;
     const up = dirname(dir);
     if (up === dir) break;
     dir = up;
   }
-  return null;
+  return found;
+}
+
+/** The first addon file {@link nativeBpf} would try, or null when there is none (prebuilt or built). */
+export function addonPath(): string | null {
+  return addonCandidates()[0] ?? null;
 }
 
 let cached: NativeBpf | undefined;
 
-/** Loads the addon once; throws {@link KernelUnavailableError} when it has not been built. */
+/**
+ * Loads the addon once: the prebuild when it loads here, else the one built from source. Throws
+ * {@link KernelUnavailableError} naming what to install and to run `npm rebuild tsbpf` when none loads.
+ */
 export function nativeBpf(): NativeBpf {
   if (cached) return cached;
   if (process.platform !== "linux") throw new KernelUnavailableError(`the kernel bridge needs Linux (this is ${process.platform})`);
-  const path = addonPath();
-  if (!path) {
+  const candidates = addonCandidates();
+  if (candidates.length === 0) {
+    const where = process.env.TSBPF_NATIVE_ADDON ? ` (TSBPF_NATIVE_ADDON=${process.env.TSBPF_NATIVE_ADDON} does not exist)` : "";
     throw new KernelUnavailableError(
-      `the native addon ${ADDON_FILE} is not built: run \`npm install\` (or \`npm run build:native\`) in the tsbpf package; it needs gcc, make, python3 and Node's headers`,
+      `the native addon ${ADDON_FILE} is not built and no prebuild fits ${process.platform}-${process.arch}${where}: ${NATIVE_REMEDY}`,
     );
   }
   const require = createRequire(import.meta.url);
-  try {
-    cached = require(path) as NativeBpf;
-  } catch (err) {
-    throw new KernelUnavailableError(`the native addon at ${path} failed to load: ${(err as Error).message}`);
+  const failures: string[] = [];
+  for (const path of candidates) {
+    try {
+      cached = require(path) as NativeBpf;
+      return cached;
+    } catch (err) {
+      // A prebuild linked against a newer glibc (or a musl system) fails here; the source build may still load.
+      failures.push(`${path}: ${(err as Error).message.split("\n")[0]}`);
+    }
   }
-  return cached;
+  throw new KernelUnavailableError(`the native addon failed to load (${failures.join("; ")}): ${NATIVE_REMEDY}`);
 }

@@ -6,11 +6,17 @@
  * an internal state object (a symbol-keyed property described as "state symbol"), read here to avoid the deprecated
  * `dgram.Socket#_handle` getter. A socket must be bound/listening first, otherwise it has no fd yet.
  */
-import type { Socket as DgramSocket } from "node:dgram";
-import type { Server, Socket } from "node:net";
+
+/**
+ * A Node socket object: `net.Server`, `net.Socket` or `dgram.Socket`. Typed by the one method all three share, so
+ * that the package's declarations do not need @types/node (the fd is read from internals, see above).
+ */
+export interface NodeSocketObject {
+  address(): unknown;
+}
 
 /** A socket the loader accepts: a raw fd, a listening `net.Server`, a connected `net.Socket`, or a bound `dgram.Socket`. */
-export type SocketLike = number | Server | Socket | DgramSocket;
+export type SocketLike = number | NodeSocketObject;
 
 /** The socket cannot provide an fd (not listening/bound yet, closed, or not a socket object). */
 export class SocketFdError extends Error {

@@ -47,7 +47,7 @@ try { k.openKernel(); console.log("ok"); } catch (e) { console.log(e.name + ": "
 
   it("names the missing addon", () => {
     expect(run(process.execPath, [probe], { TSBPF_NATIVE_ADDON: "/nonexistent/tsbpf_bpf.node" })).toMatch(
-      /^KernelUnavailableError: the native addon tsbpf_bpf.node is not built: run `npm install`/,
+      /^KernelUnavailableError: the native addon tsbpf_bpf.node is not built and no prebuild fits linux-x64 \(TSBPF_NATIVE_ADDON=\/nonexistent\/tsbpf_bpf.node does not exist\): install a C toolchain \(gcc, make and python3, e.g. `apt-get install gcc make python3`\), then run `npm rebuild tsbpf` in your project/,
     );
   });
 
