@@ -22,7 +22,7 @@ export const processIO: CliIO = {
 const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--dump-ir] [--dump-asm] [--no-verify]
 
 Compiles the sk_lookup programs and maps of FILE.ts into an ELF64 BPF object that libbpf and bpftool load
-(default output: FILE.bpf.o next to FILE.ts).
+(default output: FILE.bpf.o next to FILE.ts, and X.bpf.o for X.bpf.ts).
 
 options:
   -o, --output OUT.o   where to write the object
@@ -61,9 +61,9 @@ export function oneSource(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
-/** Default object path: `x.ts` → `x.bpf.o`. */
+/** Default object path: `x.ts` → `x.bpf.o`, and `x.bpf.ts` (the esbuild plugin's naming) → `x.bpf.o` too. */
 export function defaultOutput(file: string): string {
-  return file.replace(/\.(m|c)?tsx?$/, "") + ".bpf.o";
+  return file.replace(/(\.bpf)?\.(m|c)?tsx?$/, "") + ".bpf.o";
 }
 
 /** Entry point of `tsbpf build`. */

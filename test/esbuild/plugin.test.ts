@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -21,6 +21,31 @@ describe("esbuild plugin", () => {
     const obj = readObject(bytes);
     expect(obj.programs.map((p) => p.name)).toEqual(["redir_port"]);
     expect(obj.maps.map((m) => m.name)).toEqual(["sockets"]);
+  });
+
+  it("compiles `import obj from './x.ts?object'` (the typed form) whatever the file's name, relative or by package", async () => {
+    copyFileSync(new URL("../../examples/redirect-port.ts", import.meta.url), join(dir, "redirect.ts"));
+    mkdirSync(join(dir, "node_modules/handlers"), { recursive: true });
+    writeFileSync(join(dir, "node_modules/handlers/package.json"), `{ "name": "handlers", "version": "1.0.0" }\n`);
+    copyFileSync(new URL("../../examples/cidr-all-ports.ts", import.meta.url), join(dir, "node_modules/handlers/cidr.ts"));
+    writeFileSync(
+      join(dir, "typed.ts"),
+      `import a from "./redirect.ts?object";\nimport b from "handlers/cidr.ts?object";\nexport default [a, b];\n`,
+    );
+    const out = join(dir, "typed.mjs");
+    await build({ entryPoints: [join(dir, "typed.ts")], bundle: true, outfile: out, format: "esm", platform: "node", plugins: [tsbpf()], logLevel: "silent" });
+    const [a, b]: Uint8Array[] = (await import(pathToFileURL(out).href)).default;
+    expect(readObject(a).programs.map((p) => p.name)).toEqual(["redir_port"]);
+    expect(readObject(b).programs.map((p) => p.name)).toEqual(["serve_range"]);
+  });
+
+  it("reports a `?object` import of a missing file as esbuild's resolution error", async () => {
+    writeFileSync(join(dir, "missing.ts"), `import a from "missing-pkg/x.ts?object";\nexport default a;\n`);
+    const err = await build({ entryPoints: [join(dir, "missing.ts")], bundle: true, write: false, plugins: [tsbpf()], logLevel: "silent" }).then(
+      () => undefined,
+      (e: { errors: { text: string }[] }) => e,
+    );
+    expect(err?.errors.map((e) => e.text)).toEqual(['Could not resolve "missing-pkg/x.ts"']);
   });
 
   it("fails the bundle with the handler's diagnostics at their source location", async () => {
