@@ -28,7 +28,7 @@ import { type KernelTarget, TargetError, resolveTarget } from "./target/index.ts
 
 /** Diagnostics and their text format, for callers that print them. */
 export type { Diagnostic } from "./diagnostics/index.ts";
-export { formatDiagnostic, formatDiagnostics } from "./diagnostics/index.ts";
+export { formatDiagnostic, formatDiagnostics, type DiagnosticSources } from "./diagnostics/index.ts";
 
 /** Stages whose output can be dumped: IR after lowering, after release insertion, and the backend's stages. */
 export type DumpStage = "ir" | "ir-release" | "ir-opt" | "regalloc" | "asm";

@@ -30,7 +30,7 @@ export { buildCtx, normalizeCtx, CtxError, type SkLookupInput } from "./vm/ctx.t
 export { Netns, NetnsError, MAX_LINKS, type LookupOutcome, type LookupResult } from "./net/netns.ts";
 export { Socket, SocketError, type SocketSpec } from "./net/socket.ts";
 export { MapError, type VmMap } from "./maps/map.ts";
-export { CodecError } from "./maps/codec.ts";
+export { CodecError, type MapData, type MapScalarValue } from "./maps/codec.ts";
 export { ObjectError } from "../compiler/elf/object.ts";
 export { benchVm, type BenchRow } from "./vm/bench.ts";
 

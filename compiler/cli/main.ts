@@ -1,8 +1,9 @@
 /**
  * `tsbpf` command line. Each subcommand lives in its own file and exports `run(args): Promise<number>` returning the
- * exit code: 0 success, 1 diagnostics, 2 usage error. A user mistake never shows a stack trace.
+ * exit code: 0 success, 1 bad input (diagnostics, a rejected program, a missing, unreadable or malformed input file),
+ * 2 usage error, 70 internal error. A user mistake never shows a stack trace.
  */
-import { UsageError } from "./usage.ts";
+import { InputFileError, UsageError } from "./usage.ts";
 
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
@@ -38,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await (await command.load()).run(rest);
   } catch (err) {
+    if (err instanceof InputFileError) {
+      process.stderr.write(`tsbpf ${name}: ${err.message}\n`);
+      return 1;
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`tsbpf ${name}: ${err.message}\n`);
       return 2;

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { MapType } from "../abi/maps.ts";
 import type { VmMap } from "../../runtime/maps/map.ts";
 import type { VmObject } from "../../runtime/vm/object.ts";
-import { UsageError, parseArgs } from "./usage.ts";
+import { InputFileError, UsageError, parseArgs } from "./usage.ts";
 
 const HELP = `usage: tsbpf run FILE.(ts|o) --prog NAME --ctx JSON [--maps JSON] [--tier interp|jit]
 
@@ -30,7 +30,7 @@ function jsonOption(value: string | true | undefined, name: string): unknown {
     try {
       text = readFileSync(text.slice(1), "utf8");
     } catch (e) {
-      throw new UsageError(`${name}: cannot read ${text.slice(1)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new InputFileError(text.slice(1), e);
     }
   }
   try {
@@ -38,6 +38,12 @@ function jsonOption(value: string | true | undefined, name: string): unknown {
   } catch (e) {
     throw new UsageError(`${name} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** JSON for the CLI's output: map reads give 64-bit integers as bigint; print them as numbers (decimal strings past 2^53). */
+function bigintAsJson(_key: string, v: unknown): unknown {
+  if (typeof v !== "bigint") return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
 
 /**
@@ -61,7 +67,7 @@ function mapsAfter(obj: VmObject, isSocket: (v: unknown) => v is { name: string 
     decoded.forEach(([k, v], i) => {
       const value = rawEntries[i]![1];
       if (isArray && !isSocket(value) && value.bytes.every((b) => b === 0)) return;
-      entries[typeof k === "object" ? JSON.stringify(k) : String(k)] = isSocket(v) ? v.name : v;
+      entries[typeof k === "object" ? JSON.stringify(k, bigintAsJson) : String(k)] = isSocket(v) ? v.name : v;
     });
     out[name] = entries;
   }
@@ -174,6 +180,6 @@ export async function run(args: string[]): Promise<number> {
   if (result.selected?.reuseport) out.noReuseport = result.noReuseport;
   if (result.leakedRefs.length) out.leakedRefs = result.leakedRefs;
   out.maps = mapsAfter(obj, (v): v is InstanceType<typeof rt.Socket> => v instanceof rt.Socket);
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.stdout.write(`${JSON.stringify(out, bigintAsJson)}\n`);
   return 0;
 }

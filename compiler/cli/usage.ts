@@ -3,6 +3,17 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/**
+ * An input file named on the command line (a source, an object, a `--ctx @file`) is missing or unreadable: exit
+ * code 1 in every subcommand, like any other bad input (diagnostics, a malformed object). README's exit-code table.
+ */
+export class InputFileError extends Error {
+  override name = "InputFileError";
+  constructor(file: string, err: unknown) {
+    super(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** Parsed command-line: positional arguments and `--name value` / `--flag` options. */
 export interface ParsedArgs {
   positionals: string[];

@@ -2,13 +2,13 @@
  * `tsbpf verify FILE.o` — runs tsbpf's own verifier on every sk_lookup program of a BPF ELF object (compiled by tsbpf
  * or clang) and prints a readable report per program: accepted with the processed-instruction count, or the failing
  * instruction, the reason (kernel wording plus what it means), the register/stack state and the source line from BTF
- * line info. Exit code 0 when every program is accepted, 1 when any is rejected (or the object is malformed), 2 on
+ * line info. Exit code 0 when every program is accepted, 1 when any is rejected (or the object is missing or malformed), 2 on
  * usage errors.
  */
 import { readFileSync } from "node:fs";
 import { ObjectError, readObject } from "../elf/index.ts";
 import { type VerifyResult, verifyObject } from "../verifier/index.ts";
-import { UsageError, parseArgs } from "./usage.ts";
+import { InputFileError, UsageError, parseArgs } from "./usage.ts";
 
 const HELP = `usage: tsbpf verify FILE.o [--prog NAME] [--json]
 
@@ -21,7 +21,7 @@ options:
   --json        print the results as JSON
   --help        show this help
 
-exit status: 0 all accepted, 1 a program was rejected or the object is malformed, 2 usage error
+exit status: 0 all accepted, 1 a program was rejected or the object is missing or malformed, 2 usage error
 `;
 
 /** The report of one program, as `tsbpf verify` prints it. */
@@ -51,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new InputFileError(file, err);
   }
   let results: Map<string, VerifyResult>;
   try {

@@ -19,12 +19,24 @@ export function headline(d: Diagnostic): string {
 }
 
 /**
- * Formats one diagnostic: the headline, then (when `source` is the file's text) a code frame underlining the span,
- * then notes and the suggestion.
+ * The source text a diagnostic's code frame is cut from, the same shape for {@link formatDiagnostic} and
+ * {@link formatDiagnostics}: one file's text (used for the diagnostics in any file, the common single-file case),
+ * or a map from file name to text.
  */
-export function formatDiagnostic(d: Diagnostic, source?: string): string {
+export type DiagnosticSources = string | ReadonlyMap<string, string>;
+
+function sourceOf(d: Diagnostic, sources: DiagnosticSources | undefined): string | undefined {
+  return typeof sources === "string" || sources === undefined ? sources : sources.get(d.file);
+}
+
+/**
+ * Formats one diagnostic: the headline, then (when `sources` holds the file's text) a code frame underlining the
+ * span, then notes and the suggestion.
+ */
+export function formatDiagnostic(d: Diagnostic, sources?: DiagnosticSources): string {
   const out = [headline(d)];
   // No frame without text (e.g. a file that could not be read): an empty frame would only add noise.
+  const source = sourceOf(d, sources);
   const lines = source ? source.split("\n") : undefined;
   const text = lines?.[d.line - 1];
   if (text !== undefined) {
@@ -42,7 +54,7 @@ export function formatDiagnostic(d: Diagnostic, source?: string): string {
   return out.join("\n") + "\n";
 }
 
-/** Formats a list, reading each file's text through `sources` (file name → text), separated by blank lines. */
-export function formatDiagnostics(list: Diagnostic[], sources: ReadonlyMap<string, string> = new Map()): string {
-  return list.map((d) => formatDiagnostic(d, sources.get(d.file))).join("\n");
+/** Formats a list (code frames from `sources`, as for {@link formatDiagnostic}), separated by blank lines. */
+export function formatDiagnostics(list: readonly Diagnostic[], sources?: DiagnosticSources): string {
+  return list.map((d) => formatDiagnostic(d, sources)).join("\n");
 }

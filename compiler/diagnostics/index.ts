@@ -5,7 +5,7 @@
 import { Codes, type CodeKey } from "./codes.ts";
 
 export { Codes, lookupCode, type CodeInfo, type CodeKey } from "./codes.ts";
-export { formatDiagnostic, formatDiagnostics } from "./format.ts";
+export { formatDiagnostic, formatDiagnostics, type DiagnosticSources } from "./format.ts";
 
 /** One problem in the user's program. Lines and columns are 1-based; `end*` delimit the underlined span. */
 export interface Diagnostic {

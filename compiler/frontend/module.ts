@@ -65,7 +65,7 @@ export class ModuleInfo {
     for (const st of sf.statements) {
       if (ts.isImportDeclaration(st)) {
         const spec = st.moduleSpecifier;
-        if (!ts.isStringLiteral(spec) || spec.text !== "tsbpf") this.ctx.report("BadImport", spec, `imports from '${spec.getText(sf)}' are not supported; import only from "tsbpf"`);
+        if (!ts.isStringLiteral(spec) || spec.text !== "tsbpf") this.ctx.report("BadImport", spec, `imports from ${ts.isStringLiteral(spec) ? `'${spec.text}'` : spec.getText(sf)} are not supported; import only from "tsbpf"`);
       } else if (ts.isFunctionDeclaration(st) && st.name && st.body) {
         const s = sym(st.name);
         if (s) this.functions.set(s, st);

@@ -158,15 +158,26 @@ export function encodeValue(layout: Layout, v: unknown, what: string): Uint8Arra
   return out;
 }
 
-/** Decodes bytes for display: a number (or decimal string beyond 2^53), or an object of fields. */
-export function decodeValue(layout: Layout, b: Uint8Array): unknown {
-  const num = (x: bigint): number | string => (x <= BigInt(Number.MAX_SAFE_INTEGER) && x >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString());
-  const scalar = (at: number, size: number, signed: boolean, be: boolean, array: boolean): unknown => {
+/**
+ * A decoded integer, address or byte-array slot: integers of up to 32 bits are numbers, 64-bit integers (`u64`,
+ * `i64`) are bigints whatever their value, 4- and 16-byte addresses in address fields are strings, other byte
+ * arrays are arrays of numbers.
+ */
+export type MapScalarValue = number | bigint | string | number[];
+
+/** A decoded map key or value: one slot, or a struct's fields by name (see {@link MapScalarValue}). */
+export type MapData = MapScalarValue | { [field: string]: MapScalarValue };
+
+/** Decodes key or value bytes (the inverse of {@link encodeValue}: a decoded value encodes back to the same bytes). */
+export function decodeValue(layout: Layout, b: Uint8Array): MapData {
+  const scalar = (at: number, size: number, signed: boolean, be: boolean, array: boolean): MapScalarValue => {
     if (array || size > 8) return size === 16 ? formatIp(b.slice(at, at + 16)) : Array.from(b.subarray(at, at + size));
-    return num(readInt(b, at, size, signed, be));
+    const x = readInt(b, at, size, signed, be);
+    // 64-bit slots stay bigint even when small, so a counter's type does not change with its value.
+    return size === 8 ? x : Number(x);
   };
   if (!layout.fields) return scalar(0, layout.size, layout.signed, layout.bigEndian, false);
-  const out: Record<string, unknown> = {};
+  const out: { [field: string]: MapScalarValue } = {};
   for (const f of layout.fields) {
     // A network-order 4-byte field named like an address reads back as one (the form `--maps` takes).
     const address = f.bigEndian && f.size === 4 && /addr|ip/i.test(f.name);

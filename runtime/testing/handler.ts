@@ -254,13 +254,21 @@ export async function handlerFromSource(source: string, opts: HandlerOptions & {
 }
 
 /**
+ * A `file:` URL (`new URL("./x.ts", import.meta.url)`), typed by its `href` so that the declarations need neither
+ * the DOM lib nor @types/node for `URL`.
+ */
+export interface FileUrl {
+  readonly href: string;
+}
+
+/**
  * Loads a handler: a DSL `.ts` file (compiled by tsbpf; relative paths from the working directory, or a file URL
  * such as `new URL("./redirect-port.ts", import.meta.url)`), a BPF object file (`.o`, e.g. from clang), or object
  * bytes. Throws CompileError (formatted diagnostics) when the file does not compile.
  */
-export async function handler(source: string | URL | Uint8Array, opts: HandlerOptions = {}): Promise<Handler> {
+export async function handler(source: string | FileUrl | Uint8Array, opts: HandlerOptions = {}): Promise<Handler> {
   if (source instanceof Uint8Array) return handlerFromObject(source, opts);
-  const path = source instanceof URL ? fileURLToPath(source) : resolve(source);
+  const path = typeof source === "string" ? resolve(source) : fileURLToPath(source.href);
   if (/\.(ts|mts|cts|tsx)$/.test(path)) return handlerFromObject(await compileDsl(path), opts);
   let bytes: Uint8Array;
   try {

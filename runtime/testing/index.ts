@@ -25,7 +25,7 @@
  * - `assertSelects` / `assertPasses` / `assertDrops` throw readable errors for runners without matchers.
  */
 export { handler, handlerFromObject, handlerFromSource, Handler, HandlerError, TestNetns } from "./handler.ts";
-export type { HandlerOptions, CallOptions, RunCallOptions, TestSocketSpec } from "./handler.ts";
+export type { HandlerOptions, CallOptions, RunCallOptions, TestSocketSpec, FileUrl } from "./handler.ts";
 export { parsePacket, describePacket, type Packet, type PacketFields } from "./packet.ts";
 export { describeReport, type Report, type RunReport, type LookupReport, type VerdictName } from "./report.ts";
 export {
@@ -42,7 +42,7 @@ export {
   type ExtensibleExpect,
   type MatcherResult,
 } from "./assert.ts";
-export { CompileError, Socket } from "../index.ts";
+export { CompileError, Socket, type MapView, type MapData, type MapScalarValue } from "../index.ts";
 
 import { TestNetns } from "./handler.ts";
 import type { Tier } from "../index.ts";

@@ -1,7 +1,7 @@
 /**
- * Types for the matchers `installMatchers(expect)` registers, for vitest. Reference this file once in a test
- * project (`/// <reference path="node_modules/tsbpf/runtime/testing/vitest.d.ts" />`, or copy these lines) so that
- * `expect(report).toSelect("A")` type-checks.
+ * Types for the matchers `installMatchers(expect)` registers, for vitest. Reference them once in a test project
+ * (`/// <reference types="tsbpf/testing/vitest" />`, or `"types": ["tsbpf/testing/vitest"]` in tsconfig.json) so
+ * that `expect(report).toSelect("A")` type-checks.
  */
 import type { HandlerMatchers } from "./assert.ts";
 

@@ -8,7 +8,7 @@ import { BtfKind, IntEncoding } from "../../compiler/btf/types.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
-import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout } from "../maps/codec.ts";
+import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout, type MapData } from "../maps/codec.ts";
 import { createMap } from "../maps/index.ts";
 import { BPF_ANY, type VmMap } from "../maps/map.ts";
 import { Socket, type SocketSpec } from "../net/socket.ts";
@@ -126,12 +126,15 @@ export class MapView {
     }
     return this;
   }
-  /** The value (decoded), the Socket for socket maps, or null. */
-  get(k: unknown): unknown {
+  /**
+   * The value (decoded: 64-bit integers as bigint, see {@link MapData}), the Socket for socket maps, or null.
+   * `T` narrows the result when the caller knows the map's value type: `counters.get<bigint>(0)`.
+   */
+  get<T extends MapData | Socket = MapData | Socket>(k: unknown): T | null {
     const v = this.raw.lookup(this.key(k));
     if (v === null) return null;
-    if (v instanceof Socket) return v;
-    return decodeValue(this.valueLayout, (v as Region).bytes);
+    if (v instanceof Socket) return v as T;
+    return decodeValue(this.valueLayout, (v as Region).bytes) as T;
   }
   /** The live bytes of a data value (writes change the map), or null. */
   bytes(k: unknown): Uint8Array | null {
@@ -142,8 +145,8 @@ export class MapView {
   delete(k: unknown): number {
     return this.raw.delete(this.key(k));
   }
-  /** All entries, decoded. */
-  entries(): Array<[unknown, unknown]> {
+  /** All entries, decoded like {@link get}. */
+  entries(): Array<[MapData, MapData | Socket]> {
     return this.raw.entries().map(([k, v]) => [
       decodeValue(this.keyLayout, k),
       v instanceof Socket ? v : decodeValue(this.valueLayout, (v as Region).bytes),

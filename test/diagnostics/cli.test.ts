@@ -53,6 +53,21 @@ describe("bundled CLI (node bin/tsbpf.js)", () => {
     expect(r.stderr).not.toMatch(/\s+at .*:\d+:\d+/);
   });
 
+  test("a missing input file is exit 1 in every subcommand (README's exit-code table)", () => {
+    const cases: [string[], string][] = [
+      [["build", "/nonexistent/x.ts"], "/nonexistent/x.ts:1:1 - error TSBPF0002: cannot read '/nonexistent/x.ts': ENOENT"],
+      [["check", "/nonexistent/x.ts"], "/nonexistent/x.ts:1:1 - error TSBPF0002: cannot read '/nonexistent/x.ts': ENOENT"],
+      [["objdump", "/nonexistent/x.o"], "tsbpf objdump: /nonexistent/x.o: no such file"],
+      [["verify", "/nonexistent/x.o"], "tsbpf verify: cannot read /nonexistent/x.o: ENOENT"],
+      [["run", "/nonexistent/x.o", "--ctx", "{}"], "tsbpf run: cannot read /nonexistent/x.o: ENOENT"],
+      [["run", "examples/redirect-port.ts", "--ctx", "@/nonexistent/ctx.json"], "tsbpf run: cannot read /nonexistent/ctx.json: ENOENT"],
+    ];
+    for (const [args, firstLine] of cases) {
+      const r = tsbpf(...args);
+      expect([args.join(" "), r.code, r.stderr.split("\n")[0]]).toEqual([args.join(" "), 1, firstLine]);
+    }
+  });
+
   test("usage error: exit 2 with the reason", () => {
     const r = tsbpf("build", "examples/redirect-port.ts", "--frobnicate");
     expect(r.code).toBe(2);
@@ -68,6 +83,14 @@ describe("build / check commands (in-process)", () => {
     expect((await inProcess(build, file, "-o", out)).code).toBe(0);
     expect(readObject(new Uint8Array(readFileSync(out))).license).toBe("Dual BSD/GPL");
     expect(existsSync(join(dir, "lic.bpf.o"))).toBe(false);
+  });
+
+  test("build names x.bpf.ts's object x.bpf.o (the esbuild plugin's naming), x.ts's x.bpf.o", async () => {
+    writeFileSync(join(dir, "handler.bpf.ts"), readFileSync("examples/redirect-port.ts", "utf8"));
+    writeFileSync(join(dir, "plain.ts"), readFileSync("examples/redirect-port.ts", "utf8"));
+    expect((await inProcess(build, join(dir, "handler.bpf.ts"))).stdout).toMatch(/^wrote .*\/handler\.bpf\.o: /);
+    expect((await inProcess(build, join(dir, "plain.ts"))).stdout).toMatch(/^wrote .*\/plain\.bpf\.o: /);
+    expect([existsSync(join(dir, "handler.bpf.o")), existsSync(join(dir, "handler.bpf.bpf.o")), existsSync(join(dir, "plain.bpf.o"))]).toEqual([true, false, true]);
   });
 
   test("check: exit 0 and nothing written", async () => {

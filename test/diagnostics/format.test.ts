@@ -58,3 +58,14 @@ describe("format", () => {
     expect(text.split("\n").filter((l) => l.includes("error"))).toEqual(["a.ts:1:9 - error TSBPF1002: B", "a.ts:2:5 - error TSBPF1002: A"]);
   });
 });
+
+test("formatDiagnostics and formatDiagnostic take the same sources: one file's text or a file → text map", () => {
+  const start = SRC.indexOf('"hello"');
+  const d = diag("String", spanOf("x.ts", SRC, start, start + 7), "strings are not supported here");
+  const expected = formatDiagnostic(d, SRC);
+  expect(expected).toContain("│            ^^^^^^^");
+  expect(formatDiagnostics([d], SRC)).toBe(expected);
+  expect(formatDiagnostics([d], new Map([["x.ts", SRC]]))).toBe(expected);
+  expect(formatDiagnostic(d, new Map([["x.ts", SRC]]))).toBe(expected);
+  expect(formatDiagnostic(d, new Map([["other.ts", SRC]]))).toBe(formatDiagnostic(d));
+});

@@ -65,3 +65,10 @@ describe("compile() never crashes", () => {
     });
   }
 });
+
+test("TSBPF0003 quotes the module name once", () => {
+  const r = compile({ fileName: "odd.ts", source: `import { readFileSync } from "node:fs";\n${prog("  return SK_PASS;")}` });
+  expect(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`)[0]).toBe(
+    `1:30 TSBPF0003 imports from 'node:fs' are not supported; import only from "tsbpf"`,
+  );
+});

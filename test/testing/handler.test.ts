@@ -110,7 +110,7 @@ describe("the other examples", () => {
     expect(h.lookup("tcp 192.0.3.1:80")).toMatchObject({ outcome: "regular", selected: null });
     expect(h.lookup("udp 10.9.8.7:53")).toDrop(); // a label without a socket
     expect(h.lookup("udp 10.9.8.7:54")).toPass();
-    expect([3, 5, 7, 0].map((i) => h.map("hits").get(i))).toEqual([2, 1, 1, 0]);
+    expect([3, 5, 7, 0].map((i) => h.map("hits").get(i))).toEqual([2n, 1n, 1n, 0n]); // u64 counters read as bigint
   });
 
   test("redirect-ip6: two programs; run() names one, lookup() runs both in object order", async () => {
@@ -134,7 +134,7 @@ describe("the other examples", () => {
     expect(h.lookup("tcp [fd00::9]:8080")).toSelect("proxy");
     expect(h.lookup("tcp 127.0.0.1:22")).toSelect(sshd);
     expect(h.lookup("udp 127.0.0.1:53")).toSelect(null);
-    expect([h.map("hits").get(0), h.map("hits").get(1)]).toEqual([1, 1]);
+    expect([h.map("hits").get(0), h.map("hits").get(1)]).toEqual([1n, 1n]);
   });
 
   test("a clang object loads the same way (bench/c/redirect-port.o)", async () => {

@@ -42,7 +42,7 @@ test("trace lines, counters and struct keys", async () => {
   const refused = h.lookup("udp 127.0.0.1:80");
   expect(refused).toDrop();
   expect(refused.trace).toEqual(["route: port 80 assign -91"]); // -EPROTOTYPE
-  expect(h.map("seen").get(0)).toBe(3);
+  expect(h.map("seen").get(0)).toBe(3n);
 });
 
 test("a reuseport group spreads flows unless the program says ASSIGN_NO_REUSEPORT", async () => {

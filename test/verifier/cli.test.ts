@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { run } from "../../compiler/cli/verify.ts";
-import { UsageError } from "../../compiler/cli/usage.ts";
+import { InputFileError, UsageError } from "../../compiler/cli/usage.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures");
 const cases = join(fixtures, "verifier", "cases.o");
@@ -52,10 +52,11 @@ describe("tsbpf verify", () => {
     expect(parsed.bad_leak.error.message).toMatch(/^Unreleased reference id=2 alloc_insn=\d+/);
   });
 
-  test("usage errors: no file, unknown option, missing file, unknown program", async () => {
+  test("usage errors: no file, unknown option, unknown program; a missing file is an input error", async () => {
     await expect(run([])).rejects.toThrow(UsageError);
     await expect(run([cases, "--bogus"])).rejects.toThrow(UsageError);
-    await expect(run(["/nonexistent.o"])).rejects.toThrow(/cannot read \/nonexistent.o: ENOENT/);
+    await expect(run(["/nonexistent.o"])).rejects.toThrow(InputFileError);
+    await expect(run(["/nonexistent.o"])).rejects.toThrow(/^cannot read \/nonexistent.o: ENOENT$/);
     await expect(run([cases, "--prog", "nope"])).rejects.toThrow(/no program nope/);
   });
 

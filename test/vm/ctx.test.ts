@@ -43,7 +43,7 @@ describe("ctx loads in the VM", () => {
     const read = (ctx: object, off: number, size: number, tier: "interp" | "jit") => {
       const obj = vmOf(loadProg(off, size), [OUT]);
       obj.run("prog", ctx as never, { tier });
-      return obj.map("out").get(0);
+      return Number(obj.map("out").get<bigint>(0)); // a u64 slot: bigint; every value checked here is small
     };
     for (const tier of TIERS) {
       expect(read(V4, 8, 4, tier)).toBe(2);

@@ -187,12 +187,12 @@ describe("map helpers from programs (both tiers)", () => {
     test(`update/lookup through a live value pointer [${tier}]`, () => {
       const obj = vmOf(prog(0), [HASH]);
       expect(obj.program("prog").exec(TCP4, { tier })).toBe(0n);
-      expect(obj.map("h").get(5)).toBe(42);
+      expect(obj.map("h").get(5)).toBe(42n);
       // BPF_NOEXIST now fails with -EEXIST (sign-extended to 64 bits) and the value is incremented again.
       const p2 = vmOf(prog(1), [HASH]);
       expect(p2.program("prog").exec(TCP4, { tier })).toBe(0n);
       expect(p2.program("prog").exec(TCP4, { tier })).toBe(BigInt.asUintN(64, -17n));
-      expect(p2.map("h").get(5)).toBe(43);
+      expect(p2.map("h").get(5)).toBe(43n);
     });
     test(`a value pointer cannot reach past the value [${tier}]`, () => {
       const insns = [st(Size.W, 10, -4, 0), ldMap(1, "a"), mov64(2, reg(10)), alu64(AluOp.ADD, 2, -4), call(Helper.map_lookup_elem), ldx(Size.DW, 0, 0, 8), exit()];
