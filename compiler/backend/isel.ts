@@ -72,6 +72,13 @@ const JMP: Record<CmpOp, JmpOp> = {
 };
 
 /** Label of a block's first instruction. */
+/**
+ * A `setcc` the selector can compute without a branch when its result may take the left operand's register: a
+ * 32-bit equality test against an immediate. The register allocator reads its operand early (not "late") for that.
+ */
+export const branchFreeSetcc = (inst: Inst): boolean =>
+  inst.op === "setcc" && (inst.cmp === "eq" || inst.cmp === "ne") && inst.width === 32 && inst.a.kind === "vreg" && inst.b.kind === "imm";
+
 export const blockLabel = (fnName: string, id: number): string => `${fnName}.LBB${id}`;
 
 /** Everything selection needs besides the function itself. */
@@ -405,6 +412,15 @@ class Selector {
     const operand = this.cmpOperand(inst.b, inst.width);
     const rd = this.defReg(inst.dst, this.s0);
     const width = this.cmpWidth(inst.a, inst.width);
+    if (rd === ra && width === 32 && branchFreeSetcc(inst) && typeof operand === "number") {
+      // x == k as ((x ^ k) - 1) >> 63 and x != k as -(x ^ k) >> 63 on the zero-extended 32-bit difference: as
+      // short as `rd = 1; if ...; rd = 0`, and one path for the kernel verifier instead of two.
+      if (operand !== 0) this.emit(alu32(AluOp.XOR, rd, operand));
+      this.emit(inst.cmp === "eq" ? alu64(AluOp.ADD, rd, -1) : alu64(AluOp.NEG, rd, 0));
+      this.emit(alu64(AluOp.RSH, rd, 63));
+      this.defined(inst.dst, rd);
+      return;
+    }
     const end = this.newLabel();
     if (rd !== ra && (typeof operand === "number" || operand.reg !== rd)) {
       this.movImm(rd, 1n);

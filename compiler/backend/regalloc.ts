@@ -9,7 +9,7 @@
  * Constraints and preferences:
  * - a vreg live across a helper call (exact, from liveness) may only take r6-r9, which calls preserve;
  * - operands that must not share a register with the result (the right operand of a non-commutative operation,
- *   both operands of `setcc`) are read "late", at 2k+1, so they overlap the result;
+ *   both operands of a `setcc` that needs a branch) are read "late", at 2k+1, so they overlap the result;
  * - hints: call results prefer r0, arguments r1-r5 by position, returned values r0, the context r1; the two sides of
  *   a move (or of a two-address operation) prefer each other's register, which coalesces the move away;
  * - when registers run out, the interval ending last is spilled to its own 8-byte-aligned 8-byte stack slot (the
@@ -19,6 +19,7 @@
 import type { Function, VReg } from "../ir/ir.ts";
 import { computeLiveness } from "../ir/passes/liveness.ts";
 import { instDef, instUses, termUses } from "../ir/passes/util.ts";
+import { branchFreeSetcc } from "./isel.ts";
 import { COMMUTATIVE } from "./prepare.ts";
 
 /** Where a vreg lives: a register, or a spill slot index (8 bytes each). */
@@ -126,7 +127,9 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
       const d = instDef(inst);
       if (d !== undefined) define(d, p + 1);
       const late = new Set<VReg>();
-      if (inst.op === "setcc") {
+      if (inst.op === "setcc" && branchFreeSetcc(inst)) {
+        link(inst.dst, (inst.a as { id: VReg }).id);
+      } else if (inst.op === "setcc") {
         for (const o of [inst.a, inst.b]) if (o.kind === "vreg") late.add(o.id);
       } else if (inst.op === "bin" && !COMMUTATIVE.has(inst.kind) && inst.b.kind === "vreg") {
         late.add(inst.b.id);

@@ -181,6 +181,21 @@ describe("two verdict exits", () => {
   });
 });
 
+describe("32-bit equality as a value", () => {
+  it("is computed without a branch when the operand dies there, and with one when it lives on", () => {
+    for (const [cmp, port, want] of [["eq", 10, 1n], ["eq", 11, 0n], ["ne", 10, 0n], ["ne", 0, 1n]] as const) {
+      const b = new FnBuilder("flag");
+      b.ret(v(b.setcc(cmp, v(b.ctxLoad(60, 4)), k(10), 32)));
+      expect(interpret(b.fn, ctxWith(port), arrayMaps())).toBe(want);
+      expect(asm(b.fn)).toEqual(["r0 = *(u32 *)(r1 + 0x3c)", "w0 ^= 0xa", cmp === "eq" ? "r0 += -0x1" : "r0 = -r0", "r0 >>= 0x3f", "exit"]);
+    }
+    const b = new FnBuilder("both");
+    const x = b.ctxLoad(60, 4);
+    b.ret(v(b.bin("add", v(b.setcc("eq", v(x), k(10), 32)), v(x))));
+    expect(asm(b.fn).some((l) => l.startsWith("if "))).toBe(true);
+  });
+});
+
 describe("counted loops", () => {
   const program = (loop: string) => `
 import { type SkLookup, type Verdict, SK_PASS, SK_DROP, HashMap, type u32 } from "tsbpf";

@@ -1,12 +1,15 @@
 /**
  * The backend on the real examples (through the whole compiler): golden disassembly of every program (bless with
- * `npx vitest run test/backend -u`), and instruction counts held against clang -O2 on the C twins in bench/c.
+ * `npx vitest run test/backend -u`), instruction counts held against clang -O2 on the C twins in bench/c, and the
+ * running kernel's verifier work (instructions processed) held against the same twins.
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decode, disassemble, encode, LDDW } from "../../compiler/asm/index.ts";
 import { readObject } from "../../compiler/elf/index.ts";
 import { compile } from "../../compiler/index.ts";
+import { openKernel } from "../../runtime/kernel/open.ts";
+import { describeKernel } from "../support/kernel.ts";
 
 const root = new URL("../../", import.meta.url);
 const examples = readdirSync(new URL("examples/", root)).filter((f) => f.endsWith(".ts")).sort();
@@ -41,4 +44,27 @@ describe("examples through the backend", () => {
     console.log(rows.join("\n"));
     expect(rows.length).toBeGreaterThanOrEqual(examples.length);
   });
+});
+
+/** `processed N insns` of each program of an object, from the running kernel's verifier (BPF_LOG_STATS). */
+function kernelProcessed(bytes: Uint8Array): Map<string, number> {
+  const loaded = openKernel().load(readObject(bytes), { logLevel: 4 });
+  try {
+    return new Map([...loaded.programs].map(([name, p]) => [name, Number(/processed (\d+) insns/.exec(p.log)?.[1] ?? NaN)]));
+  } finally {
+    loaded.close();
+  }
+}
+
+describeKernel("examples on the kernel verifier", () => {
+  for (const file of examples) {
+    it(`${file}: the kernel processes no more instructions of ours than of clang's twin`, () => {
+      const ours = kernelProcessed(compile({ fileName: new URL(`examples/${file}`, root).pathname }).object!);
+      const clang = kernelProcessed(new Uint8Array(readFileSync(new URL(`bench/c/${file.replace(/\.ts$/, ".o")}`, root))));
+      for (const [name, n] of ours) {
+        expect(n, `${name}: processed`).toBeGreaterThan(0);
+        expect(n, `${name}: tsbpf ${n} vs clang ${clang.get(name)}`).toBeLessThanOrEqual(clang.get(name)!);
+      }
+    }, 60_000);
+  }
 });
