@@ -3,8 +3,11 @@
  * blocks and stack slots. The frontend guarantees there is no recursion; a depth limit still turns a cycle into a
  * typed error instead of a hang.
  */
-import type { Block, Function, Inst, Module, Value, VReg } from "./ir.ts";
-import { cloneFunction, instDef, mapInstOperands, mapSuccessors, mapTermOperands } from "./passes/util.ts";
+import { Helper } from "../asm/helpers.ts";
+import type { Block, Function, Inst, Module, Terminator, Value, VReg } from "./ir.ts";
+import { computeLiveness } from "./passes/liveness.ts";
+import { cloneFunction, instDef, instUses, mapInstOperands, mapSuccessors, mapTermOperands, termUses } from "./passes/util.ts";
+import { socketRefs } from "./release.ts";
 
 /** A `call_local` that cannot be inlined (unknown callee, arity mismatch, recursion). */
 export class InlineError extends Error {
@@ -35,6 +38,9 @@ export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Func
       throw new InlineError(`${fn.name}: ${call.callee} takes ${callee.params.length} arguments, called with ${call.args.length}`);
     }
     const body = inlineFunction(callee, functions, depth + 1);
+    // An aborting return leaves the whole program: the caller's socket references still held there must go first.
+    const hasAbort = body.blocks.some((b) => b.term.op === "ret" && b.term.abort);
+    const heldRefs = hasAbort ? refsLiveAt(out, bi, at) : [];
     // Continuation block: what followed the call. It keeps the caller's terminator.
     const contId = out.blocks.length;
     const cont: Block = { id: contId, insts: block.insts.slice(at + 1), term: block.term };
@@ -67,6 +73,13 @@ export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Func
       }
       out.blocks.push({ id: cb.id + bbase, insts, term });
     }
+    // Releases before aborting returns go into new blocks after the callee's (block ids must stay indexes).
+    if (heldRefs.length) {
+      for (const cb of body.blocks) {
+        const b = out.blocks[cb.id + bbase]!;
+        if (b.term.op === "ret" && b.term.abort) b.term = releaseThenReturn(out, heldRefs, b.term);
+      }
+    }
     // The calling block: arguments into the callee's parameters, then jump to its entry.
     block.insts = block.insts.slice(0, at);
     call.args.forEach((arg, i) => block.insts.push({ op: "mov", dst: body.params[i]! + vbase, src: arg, loc: call.loc }));
@@ -74,4 +87,35 @@ export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Func
     // The continuation may hold further calls: it is visited later by this loop (its index is > bi).
   }
   return out;
+}
+
+/** Socket references of `fn` that may still be held (live) right before instruction `at` of block `bi`. */
+function refsLiveAt(fn: Function, bi: number, at: number): VReg[] {
+  const refs = socketRefs(fn);
+  if (refs.size === 0) return [];
+  const block = fn.blocks[bi]!;
+  const live = new Set(computeLiveness(fn).liveOut[bi]);
+  for (const u of termUses(block.term)) live.add(u);
+  for (let i = block.insts.length - 1; i >= at; i--) {
+    const d = instDef(block.insts[i]!);
+    if (d !== undefined && i !== at) live.delete(d);
+    for (const u of instUses(block.insts[i]!)) live.add(u);
+  }
+  return [...refs].filter((r) => live.has(r)).sort((a, b) => a - b);
+}
+
+/**
+ * `if (ref != 0) sk_release(ref)` for each reference, in new blocks of `fn`, then `ret`; returns the branch into the
+ * first. The release pass zeroes a reference it released wherever a guarded release may follow, so the guard is
+ * exact; the verifier follows both sides as it does for the release pass's own guarded releases.
+ */
+function releaseThenReturn(fn: Function, refs: readonly VReg[], ret: Extract<Terminator, { op: "ret" }>): Terminator {
+  const loc = ret.loc;
+  const at = (b: Block) => (fn.blocks.push(b), b.id);
+  let next = at({ id: fn.blocks.length, insts: [], term: ret });
+  for (const ref of [...refs].reverse()) {
+    const release = at({ id: fn.blocks.length, insts: [{ op: "call", helper: Helper.sk_release, args: [{ kind: "vreg", id: ref }], ...(loc ? { loc } : {}) }], term: { op: "br", target: next, ...(loc ? { loc } : {}) } });
+    next = at({ id: fn.blocks.length, insts: [], term: { op: "cbr", cmp: "ne", width: 64, a: { kind: "vreg", id: ref }, b: { kind: "imm", value: 0n }, then: release, else: next, ...(loc ? { loc } : {}) } });
+  }
+  return { op: "br", target: next, ...(loc ? { loc } : {}) };
 }

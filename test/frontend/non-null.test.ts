@@ -8,7 +8,7 @@ import { compile, formatDiagnostics } from "../../compiler/index.ts";
 import { disassembleEmitted } from "../../compiler/backend/index.ts";
 import type { LoadedObject } from "../../runtime/kernel/load.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
-import { VmObject } from "../../runtime/index.ts";
+import { Socket, VmObject } from "../../runtime/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 
 const ARRAY = `
@@ -31,6 +31,22 @@ function limitOf(port: u16): u32 {
 }
 export function gate(ctx: SkLookup): Verdict {
   return limitOf(ctx.localPort) > 0 ? SK_DROP : SK_DROP;
+}
+`;
+
+// The caller holds a socket reference when the local function's assertion fails: it is released before the exit.
+const HELD = `
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, HashMap, SockMap, type u16, type u32 } from "tsbpf";
+export const limits = new HashMap<u16, u32>({ maxEntries: 8 });
+export const sockets = new SockMap({ maxEntries: 4 });
+function limitOf(port: u16): u32 {
+  return limits.lookup(port)!;
+}
+export function held(ctx: SkLookup): Verdict {
+  const sk = sockets.lookup(0);
+  if (sk === null) return SK_DROP;
+  if (limitOf(ctx.localPort) > 100) return SK_DROP;
+  return ctx.assign(sk) === 0 ? SK_DROP : SK_DROP;
 }
 `;
 
@@ -65,12 +81,27 @@ describe("non-null assertions", () => {
       counters.map("counters").set(2, { hits: 0, limit: 1 });
       expect([1, 2, 3].map(() => counters.run("count", CTX, { tier }).verdict)).toEqual(["SK_PASS", "SK_DROP", "SK_DROP"]);
     });
+
+    it(`run in the VM (${tier}): a failed assertion in a local function releases the caller's socket`, () => {
+      const vm = VmObject.fromBytes(build(HELD).object!, { seed: 1 });
+      vm.map("sockets").set(0, new Socket({ name: "A", family: "inet", protocol: "tcp", ip: "127.0.0.1", port: 1 }));
+      const r = vm.run("held", CTX, { tier });
+      expect([r.verdict, r.leakedRefs]).toEqual(["SK_PASS", []]);
+      vm.map("limits").set(7007, 5);
+      expect(vm.run("held", CTX, { tier }).verdict).toBe("SK_DROP");
+    });
   }
 });
 
 describeKernel("non-null assertions on the kernel", () => {
   const loaded: LoadedObject[] = [];
   afterAll(() => loaded.forEach((o) => o.close()));
+
+  it("accept the release of a caller's socket before a failed assertion's exit (else: unreleased reference)", () => {
+    const obj = openKernel().load(build(HELD).object!);
+    loaded.push(obj);
+    expect(obj.program("held").testRun(CTX).verdict).toBe("SK_DROP"); // empty SOCKMAP
+  });
 
   it("load, and a failed assertion returns SK_PASS", () => {
     const kernel = openKernel();
