@@ -6,6 +6,7 @@
  * usage errors.
  */
 import { readFileSync } from "node:fs";
+import { mapCreateError } from "../abi/map-limits.ts";
 import { ObjectError, readObject } from "../elf/index.ts";
 import { type VerifyResult, verifyObject } from "../verifier/index.ts";
 import { InputFileError, UsageError, parseArgs } from "./usage.ts";
@@ -62,6 +63,12 @@ export async function run(args: string[]): Promise<number> {
         throw new UsageError(`no program ${wanted} in ${file} (programs: ${obj.programs.map((p) => p.name).join(", ") || "none"})`);
       }
       obj.programs = obj.programs.filter((p) => p.name === wanted);
+    }
+    // The kernel refuses the whole object when it cannot create one of its maps (BPF_MAP_CREATE runs first).
+    const refused = obj.maps.map((m) => mapCreateError(m)).filter((e) => e !== undefined);
+    if (refused.length > 0) {
+      for (const e of refused) process.stderr.write(`tsbpf verify: ${file}: ${e.message} (the kernel refuses to create it: ${e.errno})\n`);
+      return 1;
     }
     results = verifyObject(obj);
   } catch (err) {

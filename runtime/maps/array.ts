@@ -12,7 +12,8 @@ export class ArrayMap implements VmMap {
   constructor(readonly def: MapDef) {
     if (def.keySize !== 4) throw new MapError(`array map ${def.name}: key size must be 4 (got ${def.keySize})`);
     if (def.valueSize <= 0) throw new MapError(`array map ${def.name}: value size must be positive`);
-    if (def.maxEntries <= 0 || def.maxEntries > 1 << 20) throw new MapError(`array map ${def.name}: max_entries ${def.maxEntries} out of range`);
+    // Larger arrays are bounded by the object's map memory (createMap charges max_entries * value size).
+    if (def.maxEntries <= 0) throw new MapError(`array map ${def.name}: max_entries must be positive`);
     this.handle = newHandle(def, this);
   }
   private at(i: number): Region {

@@ -1,7 +1,8 @@
 /** BPF_MAP_TYPE_HASH and LRU_HASH with the kernel's flag checks; LRU evicts the least recently used entry when full. */
-import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
+import { BPF_F_NO_PREALLOC, MapType, type MapDef } from "../../compiler/abi/maps.ts";
+import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import type { Region } from "../vm/region.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, badFlags, err, keyBytes, keyStringAt, newHandle, newValue } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, badFlags, err, keyBytes, keyStringAt, newHandle, newValue } from "./map.ts";
 
 /** A hash map (or LRU hash map when def.type is LRU_HASH). Iteration order is insertion order (recency for LRU). */
 export class HashMap implements VmMap {
@@ -9,7 +10,15 @@ export class HashMap implements VmMap {
   readonly holdsSockets = false;
   readonly lru: boolean;
   private readonly table = new Map<string, Region>();
-  constructor(readonly def: MapDef) {
+  /** Charged per element when the map is not preallocated (BPF_F_NO_PREALLOC). */
+  private readonly perElement: MapMemory | null;
+  private readonly elementBytes: number;
+  constructor(
+    readonly def: MapDef,
+    memory?: MapMemory,
+  ) {
+    this.perElement = memory && def.flags & BPF_F_NO_PREALLOC ? memory : null;
+    this.elementBytes = elementBytes(def);
     if (def.keySize <= 0 || def.valueSize <= 0) throw new MapError(`hash map ${def.name}: key and value sizes must be positive`);
     if (def.maxEntries <= 0) throw new MapError(`hash map ${def.name}: max_entries must be positive`);
     this.lru = def.type === MapType.LRU_HASH;
@@ -51,13 +60,16 @@ export class HashMap implements VmMap {
       const oldest = this.table.keys().next().value as string;
       this.table.delete(oldest);
     }
+    if (this.perElement && !this.perElement.charge(this.elementBytes)) return err("ENOMEM");
     const v = newValue(this.def, `{${Buffer.from(keyBytes(k)).toString("hex")}}`, this);
     v.bytes.set(value.subarray(0, this.def.valueSize));
     this.table.set(k, v);
     return 0;
   }
   delete(key: Uint8Array): number {
-    return this.table.delete(keyStringAt(key, 0, Math.min(key.length, this.def.keySize))) ? 0 : err("ENOENT");
+    if (!this.table.delete(keyStringAt(key, 0, Math.min(key.length, this.def.keySize)))) return err("ENOENT");
+    this.perElement?.release(this.elementBytes);
+    return 0;
   }
   entries(): Array<[Uint8Array, Region]> {
     return [...this.table].map(([k, v]) => [keyBytes(k), v]);

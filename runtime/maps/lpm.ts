@@ -7,7 +7,8 @@
  */
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import type { Region } from "../vm/region.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyString, newHandle, newValue } from "./map.ts";
+import { elementBytes } from "../../compiler/abi/map-limits.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, keyString, newHandle, newValue } from "./map.ts";
 
 /** An LPM trie map. */
 export class LpmTrieMap implements VmMap {
@@ -20,7 +21,11 @@ export class LpmTrieMap implements VmMap {
   /** Lookup index (see LpmIndex); null when it must be rebuilt. */
   private index: LpmIndex | null = null;
   private count = 0;
-  constructor(readonly def: MapDef) {
+  constructor(
+    readonly def: MapDef,
+    /** Charged per element (an LPM trie allocates a node per prefix). */
+    private readonly memory?: MapMemory,
+  ) {
     const dataSize = def.keySize - 4;
     // Kernel trie_alloc: data 1..256 bytes, value 1..(KMALLOC_MAX - ...) and BPF_F_NO_PREALLOC required.
     if (dataSize < 1 || dataSize > 256) throw new MapError(`lpm trie ${def.name}: key size must be 5..260 (got ${def.keySize})`);
@@ -81,6 +86,7 @@ export class LpmTrieMap implements VmMap {
       return 0;
     }
     if (this.count >= this.def.maxEntries) return err("ENOSPC");
+    if (this.memory && !this.memory.charge(elementBytes(this.def))) return err("ENOMEM");
     const v = newValue(this.def, `{/${len}}`, this);
     v.bytes.set(value.subarray(0, this.def.valueSize));
     const stored = key.slice(0, this.def.keySize);
@@ -98,6 +104,7 @@ export class LpmTrieMap implements VmMap {
     const bucket = this.byLen.get(len);
     if (!bucket?.delete(this.masked(key, len))) return err("ENOENT");
     this.count--;
+    this.memory?.release(elementBytes(this.def));
     this.index = null;
     if (bucket.size === 0) {
       this.byLen.delete(len);

@@ -10,9 +10,42 @@ import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import { Region, RegionKind } from "../vm/region.ts";
 import type { Socket } from "../net/socket.ts";
 
-/** A map definition the VM cannot model (unknown type, bad sizes). */
+/** A map definition the VM cannot model or the kernel would refuse (`errno`: the kernel's error, when it has one). */
 export class MapError extends Error {
   override name = "MapError";
+  constructor(
+    message: string,
+    readonly errno?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Default memory one loaded object's maps may take (512 MiB). The kernel's own bound is whatever memory its
+ * allocator and memory cgroup grant (bpf_map_area_alloc fails with ENOMEM): the VM needs a number, so that a map of
+ * 4 GiB fails at load with ENOMEM instead of exhausting the Node process later.
+ */
+export const DEFAULT_MAP_MEMORY = 512 << 20;
+
+/**
+ * The map memory of one loaded object: preallocated maps charge their whole size at creation (as the kernel allocates
+ * it then), maps that allocate per element (BPF_F_NO_PREALLOC hashes, LPM tries, SOCKHASH) charge each insert and
+ * give it back on delete; an insert over the limit fails with ENOMEM, as the kernel's element allocation would.
+ */
+export class MapMemory {
+  used = 0;
+  constructor(readonly limit: number = DEFAULT_MAP_MEMORY) {}
+  /** Takes `bytes` if they fit; false otherwise. */
+  charge(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+  /** Gives back what an element took. */
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
 }
 
 /** BPF_ANY: create or update. */

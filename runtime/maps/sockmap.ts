@@ -8,7 +8,8 @@ import { MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import { IPPROTO_TCP, TCP_STATES } from "../../compiler/abi/sk-lookup.ts";
 import type { Region } from "../vm/region.ts";
 import type { Socket } from "../net/socket.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type VmMap, err, keyBytes, keyStringAt, newHandle } from "./map.ts";
+import { elementBytes } from "../../compiler/abi/map-limits.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, keyStringAt, newHandle } from "./map.ts";
 
 /** Whether a socket may be put into a socket map (TCP: LISTEN or ESTABLISHED; UDP: any). */
 export function sockMapStateAllowed(s: Socket): boolean {
@@ -24,7 +25,11 @@ export class SockMap implements VmMap {
   private readonly table = new Map<string, Socket>();
   /** SOCKMAP slots by index (the same sockets as `table`, for the lookup fast path; the JIT reads it directly). */
   readonly slots: (Socket | undefined)[] = [];
-  constructor(readonly def: MapDef) {
+  constructor(
+    readonly def: MapDef,
+    /** Charged per SOCKHASH element (a SOCKMAP's slot array is charged at creation). */
+    private readonly memory?: MapMemory,
+  ) {
     this.isHash = def.type === MapType.SOCKHASH;
     if (!this.isHash && def.keySize !== 4) throw new MapError(`sockmap ${def.name}: key size must be 4 (got ${def.keySize})`);
     if (def.keySize <= 0) throw new MapError(`sockhash ${def.name}: key size must be positive`);
@@ -54,6 +59,7 @@ export class SockMap implements VmMap {
     if (old && flags === BPF_NOEXIST) return err("EEXIST");
     if (!old && flags === BPF_EXIST) return err("ENOENT");
     if (!old && this.isHash && this.table.size >= this.def.maxEntries) return err("E2BIG");
+    if (!old && this.isHash && this.memory && !this.memory.charge(elementBytes(this.def))) return err("ENOMEM");
     this.table.set(k, sock);
     if (!this.isHash) this.slots[this.index(key)] = sock;
     return 0;
@@ -62,6 +68,7 @@ export class SockMap implements VmMap {
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("EINVAL");
     const ok = this.table.delete(keyStringAt(key, 0, Math.min(key.length, this.def.keySize)));
     if (ok && !this.isHash) this.slots[this.index(key)] = undefined;
+    if (ok && this.isHash) this.memory?.release(elementBytes(this.def));
     return ok ? 0 : this.isHash ? err("ENOENT") : err("EINVAL");
   }
   entries(): Array<[Uint8Array, Socket]> {

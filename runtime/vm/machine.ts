@@ -39,6 +39,8 @@ export interface MachineOptions {
   seed?: number;
   /** ktime_get_ns source (default process.hrtime). */
   clock?: () => bigint;
+  /** Bytes the object's maps may take (default DEFAULT_MAP_MEMORY, 512 MiB); see runtime/maps MapMemory. */
+  mapMemoryLimit?: number;
 }
 
 /**

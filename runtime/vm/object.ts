@@ -10,7 +10,7 @@ import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
 import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout, type MapData } from "../maps/codec.ts";
 import { createMap } from "../maps/index.ts";
-import { BPF_ANY, type VmMap } from "../maps/map.ts";
+import { BPF_ANY, MapMemory, type VmMap } from "../maps/map.ts";
 import { Socket, type SocketSpec } from "../net/socket.ts";
 import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import { buildCtx, normalizeCtx, type SkLookupInput } from "./ctx.ts";
@@ -256,8 +256,9 @@ export class VmObject {
         // Without usable BTF, maps take plain integers and bytes.
       }
     }
+    const memory = new MapMemory(opts.mapMemoryLimit);
     for (const def of file.maps) {
-      const map = createMap(def);
+      const map = createMap(def, memory);
       // Global data (.rodata/.data/.bss): element 0 starts as the section's bytes, as libbpf fills it before loading.
       if (def.initialValue) {
         const rc = map.update(new Uint8Array(def.keySize), def.initialValue, BPF_ANY);
