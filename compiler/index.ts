@@ -13,7 +13,7 @@
  * Every pass's output can be dumped (`dump: ["ir", "asm", ...]`). No exception escapes for a user mistake: problems
  * are diagnostics; a failure inside tsbpf itself becomes a TSBPF9001 diagnostic.
  */
-import { readFileSync } from "node:fs";
+import { InputError, MAX_SOURCE_BYTES, readBoundedText } from "./bounded-input.ts";
 import type { MapDef } from "./abi/maps.ts";
 import { isLddw, type Instruction } from "./asm/instruction.ts";
 import { BackendError, codegenFeatures, generate } from "./backend/index.ts";
@@ -84,9 +84,10 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   let source = input.source;
   if (source === undefined) {
     try {
-      source = readFileSync(fileName, "utf8");
+      source = readBoundedText(fileName, MAX_SOURCE_BYTES);
     } catch (err) {
-      return fail([diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)]);
+      const why = err instanceof InputError ? err.code : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      return fail([diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${why}${err instanceof InputError && err.code !== "ENOENT" ? ` (${err.message})` : ""}`)]);
     }
   }
 

@@ -81,7 +81,7 @@ export function formatBtfType(btf: Btf, id: number, t: BtfType): string[] {
 export function formatBtf(btf: Btf): string {
   const lines: string[] = [];
   btf.types.forEach((t, id) => {
-    if (t) lines.push(...formatBtfType(btf, id, t));
+    if (t) for (const line of formatBtfType(btf, id, t)) lines.push(line);
   });
   return lines.length ? `${lines.join("\n")}\n` : "";
 }

@@ -5,11 +5,11 @@
  * ld_imm64 the reader rewrote to BPF_PSEUDO_MAP_VALUE) reads `rN = <offset> ll` with `R_BPF_64_64 <section>+<offset>
  * (map value)` under it, so the listing names the variable's section and offset, not the encoding.
  */
-import { readFileSync } from "node:fs";
 import { disassemble } from "../asm/index.ts";
 import { MAP_TYPE_NAMES } from "../abi/maps.ts";
 import { decodeBtf, formatBtf } from "../btf/index.ts";
 import { type ObjectFile, type ObjProgram, ObjectError, readObject } from "../elf/index.ts";
+import { InputError, MAX_OBJECT_BYTES, printableName, readBoundedFile } from "../bounded-input.ts";
 import { UsageError, parseArgs } from "./usage.ts";
 
 const HELP = `usage: tsbpf objdump FILE.o [--btf]
@@ -29,8 +29,9 @@ const hex16 = (n: number): string => n.toString(16).padStart(16, "0");
 
 /** The functions of a linked program (from func_info; the program alone when there is none), by start slot. */
 function functions(p: ObjProgram): { slot: number; name: string }[] {
-  const fns = p.funcInfo.map((f) => ({ slot: f.slot, name: f.name }));
-  if (!fns.some((f) => f.slot === 0)) fns.unshift({ slot: 0, name: p.name });
+  // Names come from the object: escaped, so that none can print a fake line or a terminal escape sequence.
+  const fns = p.funcInfo.map((f) => ({ slot: f.slot, name: printableName(f.name) }));
+  if (!fns.some((f) => f.slot === 0)) fns.unshift({ slot: 0, name: printableName(p.name) });
   return fns.sort((a, b) => a.slot - b.slot);
 }
 
@@ -67,10 +68,10 @@ export function formatProgram(p: ObjProgram): string[] {
     if (reloc?.kind === "value") {
       // The encoding (src 2, offset in the second slot) would print as offset << 32; show the offset itself.
       const off = `0x${(reloc.offset ?? 0).toString(16)}`;
-      out.push(line.replace(/= -?0x[0-9a-f]+ ll$/, `= ${off} ll`), `\t\tR_BPF_64_64\t${reloc.map}+${off} (map value)`);
+      out.push(line.replace(/= -?0x[0-9a-f]+ ll$/, `= ${off} ll`), `\t\tR_BPF_64_64\t${printableName(reloc.map)}+${off} (map value)`);
     } else {
       out.push(line);
-      if (reloc) out.push(`\t\tR_BPF_64_64\t${reloc.map}`);
+      if (reloc) out.push(`\t\tR_BPF_64_64\t${printableName(reloc.map)}`);
     }
   }
   return out;
@@ -80,7 +81,7 @@ export function formatProgram(p: ObjProgram): string[] {
 export function formatMaps(obj: ObjectFile): string[] {
   if (obj.maps.length === 0) return [];
   const rows = obj.maps.map((m) => [
-    m.name,
+    printableName(m.name),
     MAP_TYPE_NAMES.get(m.type) ?? `type ${m.type}`,
     `key ${m.keySize}`,
     `value ${m.valueSize}`,
@@ -89,7 +90,8 @@ export function formatMaps(obj: ObjectFile): string[] {
     ...(m.pinning ? ["pinned by name"] : []),
     ...(m.initialValue ? [m.frozen ? "global data, frozen" : "global data"] : []),
   ]);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  // reduce, not Math.max(...): a hostile object may declare more maps than a call can take arguments.
+  const widths = rows[0]!.map((_, i) => rows.reduce((w, r) => Math.max(w, (r[i] ?? "").length), 0));
   return ["Maps:", ...rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()}`)];
 }
 
@@ -97,8 +99,8 @@ export function formatMaps(obj: ObjectFile): string[] {
 export function formatObject(obj: ObjectFile, fileName: string, opts: { btf?: boolean } = {}): string {
   const out = ["", `${fileName}:\tfile format elf64-bpf`, `license: ${JSON.stringify(obj.license)}`];
   for (const p of obj.programs) {
-    out.push("", `Disassembly of program ${p.name} (section ${p.section}, ${p.insns.length} slots):`, "");
-    out.push(...formatProgram(p));
+    out.push("", `Disassembly of program ${printableName(p.name)} (section ${printableName(p.section)}, ${p.insns.length} slots):`, "");
+    for (const line of formatProgram(p)) out.push(line);
   }
   const maps = formatMaps(obj);
   if (maps.length) out.push("", ...maps);
@@ -117,8 +119,12 @@ export async function run(args: string[]): Promise<number> {
   const file = positionals[0]!;
   let obj: ObjectFile;
   try {
-    obj = readObject(new Uint8Array(readFileSync(file)));
+    obj = readObject(readBoundedFile(file, MAX_OBJECT_BYTES));
   } catch (err) {
+    if (err instanceof InputError) {
+      process.stderr.write(`tsbpf objdump: ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}\n`);
+      return 1;
+    }
     if (err instanceof ObjectError) {
       process.stderr.write(`tsbpf objdump: ${file}: ${err.message}\n`);
       return 1;

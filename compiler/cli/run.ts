@@ -6,7 +6,7 @@
  * 1 the program or object is at fault (compile errors, malformed object, VM fault), 2 a usage mistake (missing or
  * malformed option, JSON or ctx/map contents that do not fit the program). Never a stack trace for user mistakes.
  */
-import { readFileSync } from "node:fs";
+import { InputError, MAX_JSON_BYTES, MAX_OBJECT_BYTES, parseBoundedJson, readBoundedFile, readBoundedText } from "../bounded-input.ts";
 import { MapType } from "../abi/maps.ts";
 import type { VmMap } from "../../runtime/maps/map.ts";
 import type { VmObject } from "../../runtime/vm/object.ts";
@@ -28,13 +28,13 @@ function jsonOption(value: string | true | undefined, name: string): unknown {
   let text = value;
   if (text.startsWith("@")) {
     try {
-      text = readFileSync(text.slice(1), "utf8");
+      text = readBoundedText(text.slice(1), MAX_JSON_BYTES);
     } catch (e) {
       throw new InputFileError(text.slice(1), e);
     }
   }
   try {
-    return JSON.parse(text);
+    return parseBoundedJson(text);
   } catch (e) {
     throw new UsageError(`${name} is not valid JSON: ${(e as Error).message}`);
   }
@@ -98,9 +98,9 @@ export async function run(args: string[]): Promise<number> {
     } else {
       let bytes: Uint8Array;
       try {
-        bytes = readFileSync(file);
+        bytes = readBoundedFile(file, MAX_OBJECT_BYTES);
       } catch (e) {
-        process.stderr.write(`tsbpf run: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+        process.stderr.write(`tsbpf run: cannot read ${file}: ${e instanceof InputError ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}\n`);
         return 1;
       }
       obj = rt.loadObject(bytes);

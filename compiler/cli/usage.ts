@@ -10,7 +10,9 @@ export class UsageError extends Error {
 export class InputFileError extends Error {
   override name = "InputFileError";
   constructor(file: string, err: unknown) {
-    super(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // compiler/bounded-input.ts's InputError already says why in words (not a regular file, over the size cap...).
+    const why = (err as Error)?.name === "InputError" ? (err as Error).message : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    super(`cannot read ${file}: ${why}`);
   }
 }
 

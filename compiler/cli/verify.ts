@@ -5,8 +5,8 @@
  * line info. Exit code 0 when every program is accepted, 1 when any is rejected (or the object is missing or malformed), 2 on
  * usage errors.
  */
-import { readFileSync } from "node:fs";
 import { mapCreateError } from "../abi/map-limits.ts";
+import { MAX_OBJECT_BYTES, printableName, readBoundedFile } from "../bounded-input.ts";
 import { ObjectError, readObject } from "../elf/index.ts";
 import { type VerifyResult, verifyObject } from "../verifier/index.ts";
 import { InputFileError, UsageError, parseArgs } from "./usage.ts";
@@ -26,7 +26,9 @@ exit status: 0 all accepted, 1 a program was rejected or the object is missing o
 `;
 
 /** The report of one program, as `tsbpf verify` prints it. */
-export function formatResult(name: string, r: VerifyResult): string {
+export function formatResult(rawName: string, r: VerifyResult): string {
+  // The name comes from the object: escaped, so that it cannot print a fake "accepted" line.
+  const name = printableName(rawName);
   if (r.ok) return `${name}: accepted (${r.insnsProcessed} instructions processed)\n`;
   const e = r.error!;
   const [headline, ...more] = e.message.split("\n");
@@ -50,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
   const file = positionals[0]!;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readBoundedFile(file, MAX_OBJECT_BYTES);
   } catch (err) {
     throw new InputFileError(file, err);
   }

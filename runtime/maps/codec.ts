@@ -102,7 +102,15 @@ function encodeScalar(out: Uint8Array, at: number, size: number, v: unknown, be:
     return;
   }
   if (typeof v === "string") {
-    if (/^-?(0x[0-9a-f]+|\d+)$/i.test(v.trim())) return encodeScalar(out, at, size, BigInt(v.trim().replace(/^-(0x.*)$/i, "-$1")), be, what);
+    const t = v.trim();
+    if (/^-?(0x[0-9a-f]+|\d+)$/i.test(t)) {
+      // BigInt() takes no sign before a hex literal ("-0x1" is a SyntaxError), and a huge digit string would take
+      // quadratic time: the sign is applied here, and no 64-byte slot needs more than 160 digits.
+      if (t.length > 200) throw new CodecError(`${what}: ${t.slice(0, 20)}... is too long for a ${size}-byte number`);
+      const neg = t.startsWith("-");
+      const mag = BigInt(neg ? t.slice(1) : t);
+      return encodeScalar(out, at, size, neg ? -mag : mag, be, what);
+    }
     if ((size === 4 || size === 16) && /[.:]/.test(v)) {
       let p;
       try {

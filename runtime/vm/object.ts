@@ -4,7 +4,7 @@
  */
 import { SK_DROP, SK_PASS } from "../../compiler/abi/sk-lookup.ts";
 import { btfType, decodeBtf, skipModifiers, type Btf } from "../../compiler/btf/decode.ts";
-import { BtfKind, IntEncoding } from "../../compiler/btf/types.ts";
+import { BtfError, BtfKind, IntEncoding } from "../../compiler/btf/types.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
@@ -161,11 +161,24 @@ export class MapView {
 function globalDataLayout(def: MapDef, btf: Btf | undefined): Layout | undefined {
   if (!def.initialValue || !def.vars?.length) return undefined;
   const fields: Field[] = def.vars.map((v) => {
-    const t = btf && v.typeId ? btfType(btf, skipModifiers(btf, v.typeId)) : undefined;
+    const t = btf && v.typeId ? typeOrUndefined(btf, v.typeId) : undefined;
     const signed = t?.kind === BtfKind.INT && (t.encoding & IntEncoding.SIGNED) !== 0;
     return { name: v.name, offset: v.offset, size: v.size, signed, bigEndian: false, array: t ? t.kind !== BtfKind.INT && t.kind !== BtfKind.ENUM : v.size > 8 };
   });
   return { size: def.valueSize, fields, signed: false, bigEndian: false };
+}
+
+/**
+ * The type behind `id`'s modifiers, or undefined when the object's BTF cannot say (a typedef cycle, a dangling id):
+ * the variable is then shown by its size alone, as without BTF, instead of failing the map view.
+ */
+function typeOrUndefined(btf: Btf, id: number): ReturnType<typeof btfType> {
+  try {
+    return btfType(btf, skipModifiers(btf, id));
+  } catch (e) {
+    if (e instanceof BtfError) return undefined;
+    throw e;
+  }
 }
 
 /** An sk_lookup program of a loaded object. */

@@ -19,7 +19,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const { HASH, ARRAY, PERCPU_ARRAY, PERCPU_HASH, LRU_HASH, LPM_TRIE, SOCKMAP, SOCKHASH } = MapType;
+const [HASH, ARRAY, PERCPU_ARRAY, PERCPU_HASH, LRU_HASH, LPM_TRIE, SOCKMAP, SOCKHASH] = [
+  MapType.HASH, MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LPM_TRIE, MapType.SOCKMAP, MapType.SOCKHASH,
+];
 const NP = BPF_F_NO_PREALLOC;
 
 /** [type, key_size, value_size, max_entries, flags, errno or "OK"]: every limit on both sides of its boundary. */
