@@ -477,12 +477,6 @@ export class ExprLowerer extends CallLowerer {
     return x;
   }
 
-  /** Whether the type TypeScript gives `e` admits `null`. */
-  private mayBeNull(e: ts.Expression): boolean {
-    const t = this.fx.checker.getTypeAtLocation(e);
-    return (t.isUnion() ? t.types : [t]).some((p) => (p.flags & (ts.TypeFlags.Null | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0);
-  }
-
   condValue(e: ts.Expression): V {
     // Simple integer comparisons become one setcc; anything else branches.
     if (ts.isBinaryExpression(e) && CMP[e.operatorToken.kind] && !this.nullableMapValue(e.left) && !this.nullableMapValue(e.right)) {
