@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "errno_names.h"
+
 const char *errno_name(int err) {
-  const char *name = strerrorname_np(err);
+  const char *name = err > 0 && (size_t)err < sizeof ERRNO_NAMES / sizeof ERRNO_NAMES[0] ? ERRNO_NAMES[err] : NULL;
   return name ? name : "EUNKNOWN";
 }
 

@@ -85,6 +85,14 @@ describe("npm pack → npm install → use", () => {
     expect([...specifiers].sort()).toEqual(["declare module *?object", "declare module vitest", "from relative.js"]);
   });
 
+  test("the prebuild needs no glibc symbol newer than 2.28 (the oldest glibc Node 20's own binaries run on)", () => {
+    const prebuild = join(app, "node_modules/tsbpf/prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node");
+    const versions = [...new Set(execFileSync("objdump", ["-T", prebuild], { encoding: "utf8" }).match(/GLIBC_[\d.]+/g) ?? [])];
+    const newer = versions.filter((v) => v.slice(6).split(".").map(Number).reduce((a, x, i) => a + x * 1000 ** (2 - i), 0) > 2 * 1e6 + 28 * 1e3);
+    expect(versions.length).toBeGreaterThan(0);
+    expect(newer).toEqual([]);
+  });
+
   test("npm install --offline of the tarball succeeds and uses the prebuild (no source build)", () => {
     expect(install.code, install.stderr).toBe(0);
     expect(existsSync(join(app, "node_modules/tsbpf/dist/cli.js"))).toBe(true);
