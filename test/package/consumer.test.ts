@@ -65,7 +65,8 @@ beforeAll(() => {
   }
 }, 240_000);
 
-describe("npm pack → npm install → use", () => {
+// Each step starts Node processes that load TypeScript or esbuild: generous limits for a busy 2-core machine.
+describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
   test("the tarball holds the runtime files, declarations, native sources, prebuild and LICENSE; no tests or benches", () => {
     expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node"]));
     const stray = tarballFiles.filter((f) => /^(test|bench|examples|scripts|docs|compiler|runtime|\.ci|build)\//.test(f) || /\.(map|o|ts)$/.test(f.replace(/\.d\.ts$/, "")) || /tsconfig|vitest\.config|package-lock/.test(f));
@@ -128,7 +129,7 @@ describe("npm pack → npm install → use", () => {
   });
 
   test("a vitest file using tsbpf/testing passes (matchers, u64 counters as bigint)", () => {
-    const r = sh(process.execPath, [VITEST, "run", "--root", app], app);
+    const r = sh(process.execPath, [VITEST, "run", "--root", app, "--testTimeout=60000"], app); // compiling loads TypeScript: slow on a busy machine
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/Tests\s+.*2 passed/);
   });
