@@ -1,7 +1,8 @@
 /**
  * Statement and function lowering, and the module driver: every program and local function of the file becomes an IR
  * function; maps and the license come from the module info. Bounded loops are unrolled with the counter bound to a
- * constant in each copy, so loop-dependent keys and tuple indexes are constants too.
+ * constant in each copy, so loop-dependent keys and tuple indexes are constants too, unless unroll.ts says the copies
+ * would only multiply code (then the counter lives in a register).
  */
 import { ts } from "ts-morph";
 import type { Function, Module, VReg, Value } from "../ir/ir.ts";
@@ -12,35 +13,13 @@ import { FnBuilder, STACK_LIMIT } from "./builder.ts";
 import { ExprLowerer, PoisonedUse, type Binding } from "./lower-expr.ts";
 import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
 import { alignOf, I32, I64, sizeOf, type IntTy, type Ty } from "./types.ts";
+import { shouldUnroll } from "./unroll.ts";
 import { LowerError, constValue, describe, type V } from "./values.ts";
 
 /** The most iterations a loop is unrolled to; longer counted loops stay loops (counter in a register). */
 export const MAX_UNROLL = 64;
 /** The most iterations of a counted loop: the kernel verifier walks every iteration (1M-instruction budget). */
 export const MAX_ITERATIONS = 8192;
-
-/**
- * Unrolling multiplies the body: a counted loop whose copies would hold more syntax nodes than this in total stays a
- * loop (the kernel accepts bounded loops), unless its counter indexes a tuple and must be a constant in each copy.
- * Short bodies are still unrolled: their copies fold (constant keys, constant arithmetic) into less than a loop costs.
- */
-export const UNROLL_BUDGET = 400n;
-
-/** Syntax nodes under `node`: a size estimate of one unrolled copy. */
-function syntaxSize(node: ts.Node): number {
-  let n = 1;
-  node.forEachChild((c) => void (n += syntaxSize(c)));
-  return n;
-}
-
-/** True when `counter` appears in an element access's index inside `body` (`T[i]` needs a constant `i`). */
-function indexesByCounter(counter: ts.Symbol, body: ts.Node, symbolOf: (n: ts.Node) => ts.Symbol | undefined): boolean {
-  const mentions = (n: ts.Node): boolean =>
-    (ts.isIdentifier(n) && symbolOf(n) === counter) || !!n.forEachChild((c) => mentions(c) || undefined);
-  const visit = (n: ts.Node): boolean =>
-    (ts.isElementAccessExpression(n) && mentions(n.argumentExpression)) || !!n.forEachChild((c) => visit(c) || undefined);
-  return visit(body);
-}
 
 type B = FnBuilder["cur"];
 
@@ -329,7 +308,7 @@ class FnLowerer extends ExprLowerer {
       this.fail("UnboundedLoop", cond, `the loop runs ${count} times; the kernel verifier walks every iteration, so tsbpf allows at most ${MAX_ITERATIONS}`);
     }
     const sym = this.sym(decl.name)!;
-    if (count <= BigInt(MAX_UNROLL) && (indexesByCounter(sym, s.statement, (n) => this.sym(n)) || count * BigInt(syntaxSize(s.statement)) <= UNROLL_BUDGET)) {
+    if (count <= BigInt(MAX_UNROLL) && shouldUnroll(Number(count), sym, s.statement, (n) => this.sym(n))) {
       const values = Array.from({ length: Number(count) }, (_, k) => start.value + BigInt(k) * step);
       return this.unroll(values.map((v) => ({ k: "int", ty, value: v }) as ConstVal), sym, s.statement);
     }

@@ -218,6 +218,21 @@ export function walk(ctx: SkLookup): Verdict {
     expect(lookupsIn(`for (let i = 0; i <= 32; i++) ${body}`)).toBe(1);
   });
 
+  it("are unrolled when the body changes an outer variable on some paths only (a loop would double the verifier's paths per iteration)", () => {
+    const r = compile({ fileName: "/tmp/count.ts", source: `
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP, type u32 } from "tsbpf";
+export function count(ctx: SkLookup): Verdict {
+  let n: u32 = 0;
+  for (let i = 0; i < 32; i++) { if ((i & 7) === (ctx.localPort & 7)) n++; }
+  let m: u32 = 0;
+  for (let i = 0; i < 32; i++) { m = (i & 3) === (ctx.remotePort & 3) ? m + 2 : m; }
+  return n + m > 8 ? SK_DROP : SK_PASS;
+}` });
+    expect(r.diagnostics).toEqual([]);
+    // A loop would be a dozen instructions; 64 copies of a test are far more.
+    expect(r.programs[0]!.insnCount).toBeGreaterThan(128);
+  });
+
   it("are unrolled when short, or when the counter indexes a tuple", () => {
     expect(lookupsIn(`for (let i = 0; i < 3; i++) ${body}`)).toBe(3);
     expect(lookupsIn(`for (let i = 0; i < 40; i++) { if (routes.lookup({ len: LENS[i], addr: ctx.localIp4 & mask }) !== null) return SK_DROP; mask = mask << 1; }`)).toBe(40);
