@@ -1,8 +1,10 @@
 // Bundles the TypeScript sources into dist/ so the CLI and the package entry points run on plain Node 20.
-// ts-morph/typescript stay external: they are large and already installed as dependencies.
+// @ts-morph/common (TypeScript) stays external: it is large and installed as a dependency.
 import { build } from "esbuild";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { requireTypeScript } from "./esbuild-require-ts.mjs";
+import { buildSnapshot } from "./snapshot.mjs";
 
 const entries = {
   cli: "compiler/cli/main.ts",
@@ -26,6 +28,7 @@ const result = await build({
   packages: "external",
   logLevel: "warning",
   metafile: true,
+  plugins: [requireTypeScript],
 });
 
 // Chunk names carry content hashes, so each build leaves the previous build's chunks behind; remove those (after
@@ -39,3 +42,7 @@ for (const file of readdirSync("dist/chunks")) {
 // Declarations for every export path (dist/types/), so consumers type-check .d.ts files, not our sources.
 const { buildTypes } = await import("./build-types.mjs");
 buildTypes();
+
+// The start-up snapshot of `tsbpf build`/`check` (scripts/snapshot.mjs); without it the CLI still works, slower.
+const snapshotProblem = await buildSnapshot();
+if (snapshotProblem) console.warn(`tsbpf: ${snapshotProblem}`);

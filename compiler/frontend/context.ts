@@ -1,5 +1,5 @@
 /** State shared by the front-end passes over one file: the checker, the file, and where diagnostics go. */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import { diag, DiagnosticError, spanOf, type CodeKey, type Diagnostic, type Span } from "../diagnostics/index.ts";
 
 /** Per-file front-end context. */

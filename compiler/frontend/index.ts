@@ -31,8 +31,7 @@ export function frontend(fileName: string, source?: string): FrontendResult {
     return { diagnostics: [diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${msg.split("\n")[0]}`)] };
   }
   try {
-    const program = parsed.sourceFile.getProject().getProgram().compilerObject;
-    const fx = new FileContext(program.getTypeChecker(), parsed.sourceFile.compilerNode, parsed.displayName);
+    const fx = new FileContext(parsed.program.getTypeChecker(), parsed.sourceFile, parsed.displayName);
     checkSubset(fx);
     const mod = new ModuleInfo(fx);
     mod.collect();

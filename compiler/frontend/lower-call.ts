@@ -3,7 +3,7 @@
  * map values, C layout, network-order LPM fields), struct literals, DSL helper calls (ktimeGetNs, trace, ...), map
  * methods with stack-built keys, ctx.assign and calls to local functions.
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import { Helper } from "../asm/helpers.ts";
 import type { Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";

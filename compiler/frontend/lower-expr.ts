@@ -3,7 +3,7 @@
  * the kernel accepts (network-order fields stay raw and are compared against swapped constants), map methods become
  * helper calls with stack-built keys, and `&&`, `||`, `!`, `?:` become control flow.
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import { CtxOff, SockOff } from "../abi/sk-lookup.ts";
 import type { CmpOp, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";

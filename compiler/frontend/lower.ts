@@ -4,7 +4,7 @@
  * constant in each copy, so loop-dependent keys and tuple indexes are constants too, unless unroll.ts says the copies
  * would only multiply code (then the counter lives in a register).
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import type { Function, Module, VReg, Value } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import { DiagnosticError } from "../diagnostics/index.ts";

@@ -3,7 +3,7 @@
  * compile time, including ip4/ip6/cidr4/cidr6 and tuples), programs and local functions, and the license. Also the
  * resolution of type nodes to C-layout types (widths come from the type nodes, since TypeScript erases u16 to number).
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import { MapType, BPF_F_NO_PREALLOC, LIBBPF_PIN_BY_NAME } from "../abi/maps.ts";
 import type { IrMap } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";

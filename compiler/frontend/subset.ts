@@ -3,7 +3,7 @@
  * each with its one catalogued code. Checks that need values or layouts (constant indexes, stack size, map keys,
  * program returns) happen during lowering, which knows them.
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import type { FileContext } from "./context.ts";
 import { parseCidr4, parseCidr6, parseIp4, parseIp6 } from "./address.ts";
 import { resolveSymbol, stdlibName, stdlibTypeName } from "./types.ts";

@@ -3,7 +3,7 @@
  * arrays, sockets and the context. TypeScript erases `type u16 = number` to `number`, so widths come from the type
  * *nodes* the user wrote (annotations, interface fields, map type arguments), resolved here.
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import type { IrType } from "../ir/ir.ts";
 
 /** An integer type. `number` without a width is i32 (C's int); `bigint` without a width is u64. */

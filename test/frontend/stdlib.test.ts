@@ -4,7 +4,7 @@
  * malformed literals rejected by both) and its map methods refuse to run outside BPF.
  */
 import { execFileSync } from "node:child_process";
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 import { describe, expect, test } from "vitest";
 import * as rt from "../../stdlib/index.js";
 import { parseCidr4, parseCidr6, parseIp4, parseIp6 } from "../../compiler/frontend/address.ts";
