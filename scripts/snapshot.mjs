@@ -7,7 +7,7 @@
 // Run by scripts/build.mjs; `node scripts/snapshot.mjs` rebuilds both, `node scripts/snapshot.mjs --blob-only`
 // only the blob (e.g. at install time, from a shipped bundle).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -110,7 +110,15 @@ export async function buildSnapshot() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const problem = process.argv.includes("--blob-only") ? buildBlob() : await buildSnapshot();
+  const blobOnly = process.argv.includes("--blob-only");
+  // At install time (`npm install` of the package: the bundle ships, the blob is made for the Node.js installing it)
+  // a missing bundle (a git checkout before its first build) or a failed blob only costs start-up time: no failure.
+  if (blobOnly && !existsSync(bundlePath)) process.exit(0);
+  const problem = blobOnly ? buildBlob() : await buildSnapshot();
+  if (problem && blobOnly) {
+    console.warn(`tsbpf: ${problem}`);
+    process.exit(0);
+  }
   if (problem) {
     console.error(problem);
     process.exit(1);
