@@ -97,6 +97,9 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
   test("npm install --offline of the tarball succeeds and uses the prebuild (no source build)", () => {
     expect(install.code, install.stderr).toBe(0);
     expect(existsSync(join(app, "node_modules/tsbpf/dist/cli.js"))).toBe(true);
+    // The start-up snapshot's blob is not in the tarball (it is specific to a Node.js build): install made it.
+    expect(tarballFiles.filter((f) => f.endsWith(".blob"))).toEqual([]);
+    expect(existsSync(join(app, `node_modules/tsbpf/dist/snapshot/tsbpf-${process.version}.blob`))).toBe(true);
     expect(existsSync(join(app, "node_modules/tsbpf/build"))).toBe(false);
   });
 
