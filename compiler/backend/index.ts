@@ -34,11 +34,13 @@ export { MAX_STACK } from "./frame.ts";
 export interface CodegenFeatures {
   /** cpu-v4 `sdiv`/`smod` (BPF_DIV/BPF_MOD with off=1), Linux 6.6; otherwise lowered to unsigned operations. */
   signedDivision?: boolean;
+  /** cpu-v4 `movsx` and `ldsx` (one instruction instead of two shifts), Linux 6.6. */
+  signExtension?: boolean;
 }
 
 /** The newer instruction forms `target` accepts. */
 export function codegenFeatures(target: KernelTarget): CodegenFeatures {
-  return { signedDivision: target.isaV4 };
+  return { signedDivision: target.isaV4, signExtension: target.isaV4 };
 }
 
 /** Options of {@link generate}. */
@@ -86,7 +88,7 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   const alloc = allocate(f, order, ctx);
   dump?.("regalloc", printAllocation(alloc));
   const frame = layoutFrame(f, alloc.spillSlots);
-  const insns = peephole(select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined }));
+  const insns = peephole(select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined, features: opts.features }));
   if (dump) dump("asm", disassembleEmitted(insns, true).join("\n") + "\n");
   return { insns, stackSize: frame.size };
 }

@@ -10,6 +10,7 @@ import {
   AtomicOp,
   FP,
   JmpOp,
+  Mode,
   Size,
   alu32,
   alu64,
@@ -40,6 +41,7 @@ import { BackendError } from "./errors.ts";
 import type { Frame } from "./frame.ts";
 import { COMMUTATIVE } from "./prepare.ts";
 import type { Allocation } from "./regalloc.ts";
+import type { CodegenFeatures } from "./index.ts";
 
 const ALU: Record<BinOp, AluOp> = {
   add: AluOp.ADD,
@@ -92,6 +94,8 @@ export interface SelectInput {
   ctx?: VReg;
   /** Attach IR text as instruction comments (for dumps). */
   comments?: boolean;
+  /** Newer instruction forms the target accepts (default: Linux 5.10's). */
+  features?: CodegenFeatures;
 }
 
 /** Emits the function's instructions in block order. Jumps use labels; map loads use `mapRef`. */
@@ -218,9 +222,13 @@ class Selector {
     return b.kind === "imm" ? this.imm32(b.value, width) : reg(this.use(b.id, this.s1));
   }
 
-  /** Sign-extends the low `bytes` of register `r` to 64 bits. */
+  /** Sign-extends the low `bytes` of register `r` to 64 bits: movsx on cpu-v4 targets, two shifts before. */
   private signExtend(r: number, bytes: number): void {
     if (bytes >= 8) return;
+    if (this.input.features?.signExtension) {
+      this.emit({ ...mov64(r, reg(r)), off: bytes * 8 });
+      return;
+    }
     const sh = 64 - bytes * 8;
     this.emit(alu64(AluOp.LSH, r, sh));
     this.emit(alu64(AluOp.ARSH, r, sh));
@@ -313,8 +321,8 @@ class Selector {
       }
       case "slot_load": {
         const rd = this.defReg(inst.dst, S0);
-        this.emit(ldx(sizeOfBytes(inst.size), rd, FP, this.slotOff(inst.slot, inst.offset)));
-        if (inst.signed) this.signExtend(rd, inst.size);
+        this.emit(this.load(inst.size, rd, FP, this.slotOff(inst.slot, inst.offset), inst.signed === true));
+        if (inst.signed && !this.signedLoad(inst.size)) this.signExtend(rd, inst.size);
         this.defined(inst.dst, rd);
         return;
       }
@@ -327,8 +335,11 @@ class Selector {
       case "load": {
         const rp = this.use(inst.ptr, S0);
         const rd = this.defReg(inst.dst, S0);
-        this.emit(ldx(sizeOfBytes(inst.size), rd, rp, inst.offset));
-        if (inst.signed) this.signExtend(rd, inst.size);
+        // ldsx only through stack and map-value pointers: the kernel's context and socket accessors refuse it.
+        const kind = this.input.fn.ptrKinds?.get(inst.ptr);
+        const sx = inst.signed === true && (kind === "map_value" || kind === "map_value_or_null" || kind === "stack");
+        this.emit(this.load(inst.size, rd, rp, inst.offset, sx));
+        if (inst.signed && !(sx && this.signedLoad(inst.size))) this.signExtend(rd, inst.size);
         this.defined(inst.dst, rd);
         return;
       }
@@ -357,6 +368,18 @@ class Selector {
       case "call_local":
         return this.fail(`call_local ${inst.callee} was not inlined`);
     }
+  }
+
+  /** Whether a signed load of `size` bytes is one cpu-v4 ldsx instruction on the target. */
+  private signedLoad(size: number): boolean {
+    return this.input.features?.signExtension === true && size < 8;
+  }
+
+  /** `dst = *(size *)(src + off)`, sign-extending (ldsx) when asked and the target has it. */
+  private load(size: 1 | 2 | 4 | 8, dst: number, src: number, off: number, signed: boolean): Instruction {
+    const insn = ldx(sizeOfBytes(size), dst, src, off);
+    if (signed && this.signedLoad(size)) insn.opcode = (insn.opcode & ~0xe0) | Mode.MEMSX;
+    return insn;
   }
 
   private storeImm(value: bigint, size: number): number {

@@ -192,8 +192,8 @@ describeKernel("backend differential test against the kernel", () => {
     let spilled = 0;
     for (let seed = 1; seed <= PROGRAMS; seed++) {
       const { fn, module: m } = randomProgram(seed);
-      // Most seeds take the default (Linux 5.10) lowering of signed division; every third keeps cpu-v4 sdiv/smod.
-      const { insns, stackSize } = generate(fn, m, { features: { signedDivision: seed % 3 === 0 } });
+      // Most seeds take the default (Linux 5.10) lowering of signed division; every third uses the cpu-v4 forms (sdiv/smod, movsx, ldsx).
+      const { insns, stackSize } = generate(fn, m, { features: { signedDivision: seed % 3 === 0, signExtension: seed % 3 === 0 } });
       if (stackSize > fn.slots.reduce((n, s) => n + s.size, 0) + 4) spilled++;
       const obj = kernel.load(readObject(writeObject({ fileName: "fuzz.ts", license: "GPL", programs: [{ name: fn.name, insns }], maps: m.maps })));
       try {

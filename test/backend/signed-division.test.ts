@@ -6,7 +6,7 @@
  * build keeps sdiv/smod and must agree.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { Class, classOf } from "../../compiler/asm/index.ts";
+import { Class, Mode, classOf } from "../../compiler/asm/index.ts";
 import { compile, formatDiagnostics } from "../../compiler/index.ts";
 import { readObject } from "../../compiler/elf/index.ts";
 import type { LoadedObject } from "../../runtime/kernel/load.ts";
@@ -136,6 +136,63 @@ describeKernel("signed division on the kernel", () => {
       expect(obj.program("divide").testRun(CTX).verdict).toBe("SK_PASS");
       const got = expected(a, b, c, d).map((_, i) => obj.map("out").lookupInt(i));
       expect(got, `a=${a} b=${b} c=${c} d=${d}`).toEqual(expected(a, b, c, d));
+    }
+  });
+});
+
+/** Sign extension: shifts in a default build, cpu-v4 ldsx/movsx in a 6.6 build; the same values everywhere. */
+const WIDEN = `
+import { type SkLookup, type Verdict, SK_PASS, ArrayMap, type i8, type i16, type i32, type i64 } from "tsbpf";
+interface Small { a: i8; b: i16; c: i32 }
+export const smalls = new ArrayMap<Small>({ maxEntries: 1 });
+export const out = new ArrayMap<i64>({ maxEntries: 3 });
+export function widen(ctx: SkLookup): Verdict {
+  const s = smalls.lookup(0);
+  if (s === null) return SK_PASS;
+  out.update(0, BigInt(s.a));
+  out.update(1, BigInt(s.b));
+  out.update(2, BigInt(s.c));
+  return SK_PASS;
+}
+`;
+const SMALLS = Uint8Array.from([0xfb, 0, 0xd4, 0xfe, 0x90, 0xee, 0xfe, 0xff]); // -5, -300, -70000
+const WIDENED = [-5n, -300n, -70000n].map((x) => BigInt.asUintN(64, x));
+
+function widenObject(target?: string): Uint8Array {
+  const r = compile({ fileName: "widen.ts", source: WIDEN }, { target });
+  if (!r.object) throw new Error(formatDiagnostics(r.diagnostics, new Map([["widen.ts", WIDEN]])));
+  return r.object;
+}
+const v4SignExtensions = (object: Uint8Array) =>
+  readObject(object).programs[0]!.insns.filter(
+    (i) => (classOf(i.opcode) === Class.LDX && (i.opcode & 0xe0) === Mode.MEMSX) || (classOf(i.opcode) === Class.ALU64 && (i.opcode & 0xf0) === 0xb0 && i.off !== 0),
+  ).length;
+
+describe("sign extension", () => {
+  it("uses shifts in a default build and ldsx/movsx in a 6.6 build", () => {
+    expect(v4SignExtensions(widenObject())).toBe(0);
+    expect(v4SignExtensions(widenObject("6.6"))).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const [name, target] of BUILDS) for (const tier of ["interp", "jit"] as const) {
+    it(`widens i8/i16/i32 in the VM (${tier}, ${name})`, () => {
+      const vm = VmObject.fromBytes(widenObject(target), { seed: 1 });
+      expect(vm.map("smalls").update(0, SMALLS)).toBe(0);
+      expect(vm.run("widen", CTX, { tier }).verdict).toBe("SK_PASS");
+      expect(WIDENED.map((_, i) => new DataView(vm.map("out").bytes(i)!.slice().buffer).getBigUint64(0, true))).toEqual(WIDENED);
+    });
+  }
+});
+
+describeKernel("sign extension on the kernel", () => {
+  it.each(BUILDS)("widens i8/i16/i32 under BPF_PROG_TEST_RUN (%s)", (_name, target) => {
+    const obj = openKernel().load(widenObject(target));
+    try {
+      obj.map("smalls").update(0, SMALLS);
+      expect(obj.program("widen").testRun(CTX).verdict).toBe("SK_PASS");
+      expect(WIDENED.map((_, i) => obj.map("out").lookupInt(i))).toEqual(WIDENED);
+    } finally {
+      obj.close();
     }
   });
 });
