@@ -63,10 +63,18 @@ export class FnBuilder {
     this.setBlock(target);
   }
 
+  /** Called once, by the allocation that takes the frame past {@link STACK_LIMIT}, with the bytes then in use. */
+  onStackOverflow: ((bytes: number) => void) | undefined;
+  private overflowed = false;
+
   /** A stack slot for the whole function (a named local struct). */
   slot(size: number, align: 1 | 2 | 4 | 8, name?: string): number {
     const id = this.slots.length;
     this.slots.push({ id, size, align, ...(name ? { name } : {}) });
+    if (!this.overflowed && this.stackBytes() > STACK_LIMIT) {
+      this.overflowed = true;
+      this.onStackOverflow?.(this.stackBytes());
+    }
     return id;
   }
 

@@ -45,7 +45,13 @@ export function frontend(fileName: string, source?: string): FrontendResult {
     }
     if (fx.diagnostics.length || tsDiags.length) return { diagnostics: sortDiagnostics([...tsDiags, ...fx.diagnostics]), source: parsed.text };
     const module = lowerModule(fx, mod);
-    if (fx.diagnostics.length) return { diagnostics: sortDiagnostics(fx.diagnostics), source: parsed.text };
+    // An unrolled loop lowers its body once per iteration: the same mistake is reported once.
+    const seen = new Set<string>();
+    const unique = fx.diagnostics.filter((d) => {
+      const key = `${d.code}:${d.line}:${d.column}:${d.message}`;
+      return !seen.has(key) && !!seen.add(key);
+    });
+    if (unique.length) return { diagnostics: sortDiagnostics(unique), source: parsed.text };
     return { module, diagnostics: [], source: parsed.text };
   } catch (err) {
     return {

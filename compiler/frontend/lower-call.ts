@@ -362,28 +362,66 @@ export abstract class CallLowerer extends ValueOps {
     return { k: "void" };
   }
 
-  /** Calls a local function (the backend inlines it). */
+  /**
+   * Calls a local function (the backend inlines it). A struct argument is passed by reference, as TypeScript passes
+   * objects (the callee sees the caller's struct or map value); a struct result is written by the callee into a
+   * slot of the caller, whose address is the last argument. A missing argument takes the parameter's default.
+   */
   private callLocal(fn: ts.FunctionDeclaration, e: ts.CallExpression): V {
     const args: Value[] = [];
     fn.parameters.forEach((p, i) => {
-      const a = e.arguments[i];
-      if (!a || !p.type) this.fail("BadCall", e, "every parameter of a local function needs a type and an argument");
+      const given = e.arguments[i];
+      if (!p.type) this.fail("BadCall", e, "every parameter of a local function needs a type");
       const t = this.mod.tryResolve(p.type);
+      if (!given && !p.initializer) this.fail("BadCall", e, `'${fn.name!.text}' needs an argument for '${p.name.getText(this.fx.sf)}'`);
+      if (!given && this.mod.evalConst(p.initializer!, t?.kind === "int" ? t : undefined) === undefined) {
+        this.fail("Unsupported", p.initializer!, "a default parameter value must be a constant (write the argument at the call when it depends on other values)");
+      }
+      const a = given ?? p.initializer!;
+      if (t?.kind === "struct" || t?.kind === "array") return void args.push(this.structRef(t, a));
       const x = this.expr(a, t?.kind === "int" ? t : undefined);
       if (t?.kind === "int") args.push(this.convertOr(x, t, a));
       else if (t?.kind === "bool" && x.k === "bool") args.push(x.v);
       else if (t?.kind === "ctx" && x.k === "ctx") args.push(vreg(x.v));
       else if (t?.kind === "ip6" && x.k === "ip6") args.push(...x.words);
       else if (t?.kind === "sock" && (x.k === "sock" || x.k === "null")) args.push(x.k === "sock" ? vreg(x.v) : imm(0));
-      else this.fail("BadType", p.type, `parameters of local functions must be integers, booleans, Ip6, sockets or the context`);
+      else this.fail("BadType", p.type, `parameters of local functions must be integers, booleans, Ip6, structs, sockets or the context`);
     });
     const rt = fn.type ? this.mod.tryResolve(fn.type) : { kind: "void" as const };
+    let result: Place | undefined;
+    if (rt?.kind === "struct" || rt?.kind === "array") {
+      // Lives as long as the function: the caller may keep the result in a const.
+      const slot = this.b.slot(sizeOf(rt), alignOf(rt) as 1, `${fn.name!.text}()`);
+      result = { base: { slot }, offset: 0, ty: rt };
+      args.push(this.slotAddr(slot));
+    }
     const dst = this.b.vreg();
     this.b.emit({ op: "call_local", dst, callee: fn.name!.text, args });
+    if (result) return { k: "place", place: result };
     if (rt?.kind === "int") return { k: "int", ty: rt, v: vreg(dst) };
     if (rt?.kind === "bool") return { k: "bool", v: vreg(dst) };
     return { k: "void" };
   }
+
+  /** A pointer to a struct argument: the struct itself when it is already in memory, else a temporary built from `arg`. */
+  private structRef(t: Ty, arg: ts.Expression): Value {
+    let inner = arg;
+    while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
+    if (!ts.isObjectLiteralExpression(inner) && !ts.isArrayLiteralExpression(inner)) {
+      const x = this.expr(arg);
+      const p = this.placeOf(x, arg);
+      if (p && sizeOf(p.ty) === sizeOf(t)) {
+        if ("slot" in p.base) return this.slotAddr(p.base.slot, p.offset);
+        if (p.offset === 0) return vreg(p.base.ptr);
+        return this.bin("add", 64, vreg(p.base.ptr), imm(p.offset), U64);
+      }
+      if (!p) this.fail("Unsupported", arg, `expected a struct, got ${describe(x)}`);
+    }
+    const slot = this.b.tempSlot(sizeOf(t), alignOf(t) as 1);
+    this.buildStruct({ base: { slot }, offset: 0, ty: t }, arg);
+    return this.slotAddr(slot);
+  }
+
 
   /** Lowers an expression to a value (implemented by the expression lowerer). */
   abstract expr(e: ts.Expression, hint?: IntTy): V;

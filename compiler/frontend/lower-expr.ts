@@ -58,14 +58,19 @@ export const ARITH: Partial<Record<ts.SyntaxKind, string>> = {
 
 /** Lowers expressions of one function. */
 export class ExprLowerer extends CallLowerer {
+  /** The innermost node being lowered: where a diagnostic raised by an allocation (the stack limit) points. */
+  at: ts.Node | undefined;
+
   expr(e: ts.Expression, hint?: IntTy): V {
     // Instructions carry the location of the expression they implement (restored after each operand).
-    const saved = this.b.loc;
+    const saved = this.b.loc, savedAt = this.at;
     this.b.loc = this.fx.loc(e);
+    this.at = e;
     try {
       return this.exprAt(e, hint);
     } finally {
       this.b.loc = saved;
+      this.at = savedAt;
     }
   }
 
@@ -120,6 +125,12 @@ export class ExprLowerer extends CallLowerer {
       const opt = this.optionalField(obj, name, e);
       if (opt) return opt;
     }
+    return this.memberOf(obj, name, e.name, e);
+  }
+
+  /** Field `name` of a value (the context, a socket, a struct, a constant object), read now; `nameNode` for messages. */
+  memberOf(obj: V, name: string, nameNode: ts.Node, whole: ts.Node): V {
+    const e = { name: nameNode, expression: whole };
     if (obj.k === "ctx") {
       if (name === "sk") {
         const dst = this.b.vreg("sock_or_null");
@@ -148,7 +159,7 @@ export class ExprLowerer extends CallLowerer {
       this.b.emit({ op: "load", dst, ptr: obj.v, offset: f.off, size: 4 });
       return { k: "int", ty: f.ty, v: vreg(dst) };
     }
-    const place = this.placeOf(obj, e.expression);
+    const place = this.placeOf(obj, whole);
     if (place) return this.readPlace(this.field(place, name, e.name));
     if (obj.k === "const" && obj.c.k === "tuple" && name === "length") return { k: "int", ty: I32, v: imm(obj.c.elems.length), lit: true };
     if (obj.k === "const" && obj.c.k === "object") {
@@ -156,7 +167,7 @@ export class ExprLowerer extends CallLowerer {
       if (!f) this.fail("Unsupported", e.name, `the constant object has no field '${name}'`);
       return constValue(f);
     }
-    this.fail("Unsupported", e, `property '${name}' of ${describe(obj)} is not supported`);
+    this.fail("Unsupported", whole, `property '${name}' of ${describe(obj)} is not supported`);
   }
 
   /**
@@ -183,17 +194,21 @@ export class ExprLowerer extends CallLowerer {
     const idx = this.expr(e.argumentExpression);
     if (idx.k !== "int" || idx.v.kind !== "imm") this.fail("DynamicAccess", e, "dynamic property access is not supported (only constant indexes)");
     const obj = this.expr(e.expression);
-    const i = Number(idx.v.value);
+    return this.elementAt(obj, Number(idx.v.value), e.argumentExpression, e);
+  }
+
+  /** Element `i` of a constant tuple or a struct array, read now (`indexNode`/`whole` for messages). */
+  elementAt(obj: V, i: number, indexNode: ts.Node, whole: ts.Node): V {
     if (obj.k === "const" && obj.c.k === "tuple") {
-      if (i < 0 || i >= obj.c.elems.length) this.fail("IndexOutOfRange", e.argumentExpression, `index ${i} is out of range for a tuple of length ${obj.c.elems.length}`);
+      if (i < 0 || i >= obj.c.elems.length) this.fail("IndexOutOfRange", indexNode, `index ${i} is out of range for a tuple of length ${obj.c.elems.length}`);
       return constValue(obj.c.elems[i]!);
     }
-    const place = this.placeOf(obj, e.expression);
+    const place = this.placeOf(obj, whole);
     if (place && place.ty.kind === "array") {
-      if (i < 0 || i >= place.ty.length) this.fail("IndexOutOfRange", e.argumentExpression, `index ${i} is out of range for an array of length ${place.ty.length}`);
+      if (i < 0 || i >= place.ty.length) this.fail("IndexOutOfRange", indexNode, `index ${i} is out of range for an array of length ${place.ty.length}`);
       return this.readPlace({ base: place.base, offset: place.offset + i * sizeOf(place.ty.elem), ty: place.ty.elem });
     }
-    this.fail("DynamicAccess", e, `cannot index ${describe(obj)}`);
+    this.fail("DynamicAccess", whole, `cannot index ${describe(obj)}`);
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -296,7 +311,7 @@ export class ExprLowerer extends CallLowerer {
     const isOr = e.operatorToken.kind === K.BarBarToken;
     const left = this.expr(e.left, hint);
     const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
-    let lv: V & { k: "int" } | undefined;
+    let lv: V & { k: "int" };
     if (left.k === "ptr" && (left.ty.kind === "int" || left.ty.kind === "bool")) {
       if (!isOr && this.mayBeNull(e.left)) this.fail("Unsupported", e, "'&&' on a map value that may be null would yield null; write `v !== null && v !== 0 ? ... : ...`");
       if (this.mayBeNull(e.left)) {
@@ -306,12 +321,7 @@ export class ExprLowerer extends CallLowerer {
       }
       lv = this.toInt(left);
     } else {
-      try {
-        lv = this.toInt(left);
-      } catch (err) {
-        if (err instanceof LowerError) this.fail("Unsupported", e.left, `'${isOr ? "||" : "&&"}' needs integers or booleans here, got ${describe(left)}`);
-        throw err;
-      }
+      lv = this.toIntOr(left, e.left);
     }
     // The left value, exact in 64 bits, so it stays right whatever common type the right operand brings.
     const dst = this.b.vreg();
@@ -562,11 +572,14 @@ export class ExprLowerer extends CallLowerer {
     this.truthy(v, t, f, e);
   }
 
-  /** False when TypeScript's narrowing proves `e` is not null here (so a null test would be redundant). */
+  /**
+   * Whether the type TypeScript gives `e` admits `null` (or `undefined`, from `x?.f`); false when narrowing proves it
+   * is not null here, so a null test would be redundant.
+   */
   mayBeNull(e: ts.Node): boolean {
     const t = this.fx.checker.getTypeAtLocation(e);
     const parts = t.isUnion() ? t.types : [t];
-    return parts.some((p) => (p.flags & (ts.TypeFlags.Null | ts.TypeFlags.Undefined)) !== 0);
+    return parts.some((p) => (p.flags & (ts.TypeFlags.Null | ts.TypeFlags.Undefined | ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0);
   }
 
   /**

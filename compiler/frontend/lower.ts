@@ -36,14 +36,20 @@ class FnLowerer extends ExprLowerer {
     return l;
   }
 
-  constructor(fx: FileContext, mod: ModuleInfo, b: FnBuilder, ctxVreg: VReg | undefined, readonly fn: ts.FunctionDeclaration, readonly returnTy: Ty) {
+  constructor(
+    fx: FileContext, mod: ModuleInfo, b: FnBuilder, ctxVreg: VReg | undefined, readonly fn: ts.FunctionDeclaration, readonly returnTy: Ty,
+    /** Where a struct result goes (a local function returning a struct). */
+    readonly retPtr?: VReg,
+  ) {
     super(fx, mod, b, ctxVreg);
   }
 
   /** Lowers a statement; a diagnostic abandons just this statement. */
   stmt(s: ts.Statement): void {
+    const savedAt = this.at;
     try {
       this.b.loc = this.fx.loc(s);
+      this.at = s;
       this.stmtInner(s);
     } catch (err) {
       if (err instanceof PoisonedUse) return;
@@ -60,6 +66,7 @@ class FnLowerer extends ExprLowerer {
       }
     } finally {
       this.b.releaseTemps();
+      this.at = savedAt;
     }
   }
 
@@ -107,7 +114,11 @@ class FnLowerer extends ExprLowerer {
   private varDecl(list: ts.VariableDeclarationList): void {
     const isConst = !!(list.flags & ts.NodeFlags.Const);
     for (const d of list.declarations) {
-      if (!ts.isIdentifier(d.name)) continue; // destructuring: reported by the subset checker
+      if (!ts.isIdentifier(d.name)) {
+        if (!d.initializer) this.fail("Unsupported", d, "destructuring needs an initializer");
+        this.bindPattern(d.name, this.expr(d.initializer), isConst);
+        continue;
+      }
       const s = this.sym(d.name)!;
       const declared = d.type ? this.mod.resolveType(d.type) : undefined;
       if (!isConst && (declared?.kind === "sock" || (d.initializer && this.isSocketExpr(d.initializer)))) {
@@ -123,8 +134,8 @@ class FnLowerer extends ExprLowerer {
         continue;
       }
       if (declared && (declared.kind === "struct" || declared.kind === "array")) {
+        this.at = d;
         const slot = this.b.slot(sizeOf(declared), alignOf(declared) as 1, d.name.text);
-        this.checkStack(d);
         const place = { base: { slot }, offset: 0, ty: declared };
         this.buildStruct(place, d.initializer);
         this.scope.set(s, { b: "val", val: { k: "place", place } });
@@ -133,6 +144,28 @@ class FnLowerer extends ExprLowerer {
       const value = this.expr(d.initializer, declared?.kind === "int" ? declared : undefined);
       this.scope.set(s, this.bind(value, declared, isConst, d));
     }
+  }
+
+  /**
+   * Destructuring, `const { protocol, localPort: port } = ctx`, `const [port, slot] = ROW`: each name is bound to
+   * the field or element read now (a copy for `let`), as TypeScript reads them once at the declaration.
+   */
+  bindPattern(pattern: ts.BindingName, value: V, isConst: boolean): void {
+    if (ts.isIdentifier(pattern)) return; // handled by the callers that own the declaration
+    pattern.elements.forEach((el, i) => {
+      if (ts.isOmittedExpression(el)) return;
+      if (el.dotDotDotToken) this.fail("Unsupported", el, "a rest element (`...rest`) is not supported; name the fields you need");
+      let part: V;
+      if (ts.isObjectBindingPattern(pattern)) {
+        const key = el.propertyName ?? el.name;
+        if (!ts.isIdentifier(key)) this.fail("Unsupported", key, "destructure fields by name (`{ port, protocol: proto }`)");
+        part = this.memberOf(value, key.text, key, el);
+      } else {
+        part = this.elementAt(value, i, el, el);
+      }
+      if (ts.isIdentifier(el.name)) this.scope.set(this.sym(el.name)!, this.bind(part, undefined, isConst, el));
+      else this.bindPattern(el.name, part, isConst);
+    });
   }
 
   /**
@@ -157,7 +190,7 @@ class FnLowerer extends ExprLowerer {
   }
 
   /** The binding of a new variable holding `value` (copied when mutable or when it aliases a mutable variable). */
-  private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration): Binding {
+  private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration | ts.BindingElement): Binding {
     if (value.k === "sock") {
       if (!isConst) this.fx.report("SocketVar", d.name, `socket variable '${d.name.getText(this.fx.sf)}' must be declared with const`);
       return { b: "val", val: value };
@@ -212,12 +245,6 @@ class FnLowerer extends ExprLowerer {
     return { b: "var", ty, v };
   }
 
-  private stackReported = false;
-
-  private checkStack(node: ts.Node): void {
-    const used = this.b.stackBytes();
-    if (used > STACK_LIMIT && !this.stackReported && (this.stackReported = true)) this.fail("StackOverflow", node, `stack use reaches ${used} bytes in '${this.fn.name?.text}'; the BPF limit is ${STACK_LIMIT}`);
-  }
 
   private ifStmt(s: ts.IfStatement): void {
     const t = this.b.newBlock(), join = this.b.newBlock();
@@ -277,6 +304,10 @@ class FnLowerer extends ExprLowerer {
       return;
     }
     this.b.loc = this.fx.loc(e);
+    if (this.retPtr !== undefined) {
+      this.buildStruct({ base: { ptr: this.retPtr }, offset: 0, ty: this.returnTy }, e);
+      return void this.b.terminate({ op: "ret", value: imm(0) });
+    }
     const x = this.expr(e, this.returnTy.kind === "int" ? this.returnTy : undefined);
     let value: Value;
     if (x.k === "bool") value = x.v;
@@ -341,21 +372,28 @@ class FnLowerer extends ExprLowerer {
   }
 
   private forOf(s: ts.ForOfStatement): void {
-    const tuple = this.mod.evalConst(s.expression);
+    // A top-level table, or a row of one bound by an enclosing unrolled loop (`for (const row of GRID)`).
+    let tuple = this.mod.evalConst(s.expression);
+    if (tuple === undefined) {
+      const v = this.expr(s.expression);
+      if (v.k === "const") tuple = v.c;
+    }
     const d = (s.initializer as ts.VariableDeclarationList).declarations?.[0];
     if (tuple?.k !== "tuple") this.fail("UnboundedLoop", s.expression, "for...of needs a constant tuple");
-    if (!d || !ts.isIdentifier(d.name)) this.fail("Unsupported", s.initializer, "for...of needs a simple `const x`");
+    if (!d) this.fail("Unsupported", s.initializer, "for...of needs `const x` or `const [a, b]`");
     if (tuple.elems.length > MAX_UNROLL) this.fail("UnboundedLoop", s.expression, `the tuple has more than ${MAX_UNROLL} elements`);
-    this.unroll(tuple.elems, this.sym(d.name)!, s.statement);
+    const name = d.name;
+    this.unroll(tuple.elems, ts.isIdentifier(name) ? this.sym(name)! : (v) => this.bindPattern(name, constValue(v), true), s.statement);
   }
 
-  /** One copy of `body` per value, with `sym` bound to the value; break/continue jump between copies. */
-  private unroll(values: ConstVal[], sym: ts.Symbol, body: ts.Statement): void {
+  /** One copy of `body` per value, with `sym` bound to the value (or `bind` called); break/continue jump between copies. */
+  private unroll(values: ConstVal[], sym: ts.Symbol | ((v: ConstVal) => void), body: ts.Statement): void {
     const label = this.takeLabel();
     const exit = this.b.newBlock();
     for (const v of values) {
       const next = this.b.newBlock();
-      this.scope.set(sym, { b: "val", val: constValue(v) });
+      if (typeof sym === "function") sym(v);
+      else this.scope.set(sym, { b: "val", val: constValue(v) });
       this.loops.push({ brk: exit, cont: next, kind: "loop", label });
       this.stmt(body);
       this.loops.pop();
@@ -397,14 +435,42 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
   const params: VReg[] = [];
   let ctxVreg: VReg | undefined;
   const bindings: [ts.Symbol, Binding][] = [];
+  const patterns: [ts.BindingPattern, V][] = [];
   for (const p of fn.parameters) {
-    if (!p.type || !ts.isIdentifier(p.name)) {
-      fx.report("BadType", p, "parameters need a name and a type");
+    if (!p.type) {
+      fx.report("BadType", p, "parameters need a type");
       return undefined;
     }
-    const t = mod.tryResolve(p.type);
+    if (p.questionToken && !p.initializer) {
+      fx.report("Unsupported", p.questionToken, "optional parameters have no BPF meaning; give it a default value (`port: u16 = 80`)");
+      return undefined;
+    }
+    let t: Ty | undefined;
+    try {
+      t = mod.resolveType(p.type);
+    } catch (err) {
+      if (!(err instanceof TypeError_)) throw err;
+      fx.report("BadType", err.node, err.message);
+      return undefined;
+    }
+    if (!ts.isIdentifier(p.name)) {
+      // `function f({ port, protocol }: Key)`: the struct by reference, then destructured like a declaration.
+      if (t?.kind !== "struct" && t?.kind !== "array") {
+        fx.report("BadType", p.type, "only a struct parameter can be destructured");
+        return undefined;
+      }
+      const v = b.vreg();
+      params.push(v);
+      patterns.push([p.name, { k: "place", place: { base: { ptr: v }, offset: 0, ty: t } }]);
+      continue;
+    }
     const sym = fx.checker.getSymbolAtLocation(p.name)!;
-    if (t?.kind === "ctx") {
+    if (t?.kind === "struct" || t?.kind === "array") {
+      // Passed by reference, as TypeScript passes objects: writes to its fields reach the caller's struct.
+      const v = b.vreg();
+      params.push(v);
+      bindings.push([sym, { b: "val", val: { k: "place", place: { base: { ptr: v }, offset: 0, ty: t } } }]);
+    } else if (t?.kind === "ctx") {
       ctxVreg = b.vreg("ctx");
       params.push(ctxVreg);
       bindings.push([sym, { b: "val", val: { k: "ctx", v: ctxVreg } }]);
@@ -422,22 +488,31 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       params.push(v);
       bindings.push([sym, { b: "val", val: { k: "sock", v } }]);
     } else {
-      fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6, sockets or the context");
+      fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6, structs, sockets or the context");
       return undefined;
     }
   }
   const returnTy: Ty = fn.type ? (mod.tryResolve(fn.type) ?? { kind: "void" }) : { kind: "void" };
-  const lw = new FnLowerer(fx, mod, b, ctxVreg, fn, returnTy);
+  // A struct result is written through a pointer the caller passes last (into a slot of the caller's frame).
+  const retPtr = !isProgram && (returnTy.kind === "struct" || returnTy.kind === "array") ? b.vreg() : undefined;
+  if (retPtr !== undefined) params.push(retPtr);
+  const lw = new FnLowerer(fx, mod, b, ctxVreg, fn, returnTy, retPtr);
+  // The allocation that crosses the limit is the mistake: point there, not at the function.
+  b.onStackOverflow = (bytes) => fx.report("StackOverflow", lw.at ?? fn.name!, `stack use reaches ${bytes} bytes in '${name}'; the BPF limit is ${STACK_LIMIT}`);
   for (const [s, bnd] of bindings) {
     lw.scope.set(s, bnd);
     if (bnd.b === "var") lw.varVregs.add(bnd.v);
     if (bnd.b === "ip6var") bnd.words.forEach((w) => lw.varVregs.add(w));
   }
-  for (const s of fn.body!.statements) lw.stmt(s);
-  const used = b.stackBytes();
-  if (used > STACK_LIMIT && !fx.diagnostics.some((d) => d.code === "TSBPF1015")) {
-    fx.report("StackOverflow", fn.name!, `stack use reaches ${used} bytes in '${name}'; the BPF limit is ${STACK_LIMIT}`);
+  for (const [pattern, value] of patterns) {
+    try {
+      lw.bindPattern(pattern, value, true);
+    } catch (err) {
+      if (err instanceof DiagnosticError) fx.diagnostics.push(err.diagnostic);
+      else throw err;
+    }
   }
+  for (const s of fn.body!.statements) lw.stmt(s);
   return b.finish(params, fx.loc(fn.name!));
 }
 

@@ -176,8 +176,6 @@ export function checkSubset(ctx: FileContext): void {
       case ts.SyntaxKind.RegularExpressionLiteral:
       case ts.SyntaxKind.ThisKeyword:
       case ts.SyntaxKind.SuperKeyword:
-      case ts.SyntaxKind.ObjectBindingPattern:
-      case ts.SyntaxKind.ArrayBindingPattern:
       case ts.SyntaxKind.WithStatement:
       case ts.SyntaxKind.TaggedTemplateExpression:
         ctx.report("Unsupported", node, `${describeKind(node)} is not supported`);
@@ -270,8 +268,13 @@ export function checkSubset(ctx: FileContext): void {
   const isConstTuple = (e: ts.Expression): boolean => {
     if (ts.isArrayLiteralExpression(e)) return true;
     if (ts.isAsExpression(e) || ts.isParenthesizedExpression(e)) return isConstTuple(e.expression);
+    // A row of a constant table: `TABLE[i]`, or the variable of `for (const row of TABLE)`.
+    if (ts.isElementAccessExpression(e)) return isConstTuple(e.expression);
     if (!ts.isIdentifier(e)) return false;
     const decl = resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(e))?.valueDeclaration;
+    if (decl && ts.isVariableDeclaration(decl) && ts.isVariableDeclarationList(decl.parent) && ts.isForOfStatement(decl.parent.parent)) {
+      return isConstTuple(decl.parent.parent.expression);
+    }
     return !!decl && ts.isVariableDeclaration(decl) && !!(decl.parent.flags & ts.NodeFlags.Const) && !!decl.initializer &&
       decl.parent.parent.parent === sf && isArrayInit(decl.initializer);
   };
@@ -477,8 +480,6 @@ function describeKind(node: ts.Node): string {
     [ts.SyntaxKind.RegularExpressionLiteral]: "a regular expression",
     [ts.SyntaxKind.ThisKeyword]: "'this'",
     [ts.SyntaxKind.SuperKeyword]: "'super'",
-    [ts.SyntaxKind.ObjectBindingPattern]: "destructuring",
-    [ts.SyntaxKind.ArrayBindingPattern]: "destructuring",
     [ts.SyntaxKind.WithStatement]: "'with'",
     [ts.SyntaxKind.TaggedTemplateExpression]: "a tagged template",
   };

@@ -145,3 +145,70 @@ describeKernel("enums, constant objects, tables, shorthand, labels, optional fie
     t.expect("optionalField", {}, { out: [7n, 0n] });
   });
 });
+
+const STRUCTS = HEAD + `
+interface Key { protocol: u32; port: u16 }
+interface Val { hits: u32; slot: u32 }
+export const byKey = new HashMap<Key, u32>({ maxEntries: 4 });
+export const vals = new HashMap<u32, Val>({ maxEntries: 4 });
+const TABLE = [[80, 1], [7007, 2]] as const;
+const OBJS = [{ port: 80, slot: 3 }, { port: 7007, slot: 4 }] as const;
+
+function keyOf(ctx: SkLookup, bump: u16 = 0): Key {
+  return { protocol: ctx.protocol, port: ctx.localPort + bump };
+}
+function weight(k: Key, scale: u32 = 2): u32 {
+  return k.port * scale;
+}
+function packed({ protocol, port }: Key): u32 {
+  return protocol * 100000 + port;
+}
+function bumpPort(k: Key): void {
+  k.port += 1;                                   // objects are passed by reference: the caller's struct changes
+}
+
+export function destructure(ctx: SkLookup): Verdict {
+  const { localPort, protocol: proto } = ctx;
+  const key: Key = { protocol: proto, port: localPort };
+  const { port } = key;
+  let a = 0, b = 0;
+  for (const [p, slot] of TABLE) if (p === port) a = slot;
+  for (const { port: q, slot } of OBJS) if (q === port) b = slot;
+  out.update(0, BigInt(a));
+  out.update(1, BigInt(b));
+  vals.update(1, { hits: 5, slot: 10 });
+  const v = vals.lookup(1);
+  if (v !== null) {
+    let { hits, slot } = v;                      // copies: the map value is not changed
+    hits += 1;
+    out.update(2, BigInt(hits + slot));
+    out.update(3, BigInt(v.hits));
+  }
+  return SK_PASS;
+}
+
+export function structFns(ctx: SkLookup): Verdict {
+  const k = keyOf(ctx);
+  out.update(0, BigInt(weight(k)));
+  out.update(1, BigInt(packed(keyOf(ctx, 1))));
+  const k2: Key = keyOf(ctx, 2);
+  bumpPort(k2);
+  out.update(2, BigInt(k2.port));
+  byKey.update(keyOf(ctx), 9);
+  out.update(3, BigInt(byKey.lookup(k) ?? 0));
+  return SK_PASS;
+}
+`;
+
+describeKernel("destructuring, struct parameters and results, default parameters", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(STRUCTS, "structs.ts").start()));
+  afterAll(() => t.stop());
+
+  test("destructuring ctx, a struct, for...of rows (tuples and objects), a map value", () => {
+    t.expect("destructure", {}, { out: [2n, 4n, 16n, 5n] });
+  });
+  test("struct results, struct parameters by reference, destructured parameters, defaults", () => {
+    t.expect("structFns", {}, { out: [14014n, 607008n, 7010n, 9n] });
+  });
+});
