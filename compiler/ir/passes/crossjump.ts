@@ -17,8 +17,13 @@ import { printInst, printTerminator } from "../print.ts";
 import { computeLiveness, type Liveness } from "./liveness.ts";
 import { cloneInst, cloneTerm, compactBlocks, instDef, instOperands, mapInstOperands, mapSuccessors, mapTermOperands, predecessors } from "./util.ts";
 
-/** The most instructions one region comparison may look at (keeps the pass linear on large unrolled loops). */
-const MAX_COMPARED = 4096;
+/**
+ * The most instructions one region comparison, and all comparisons of one call, may look at. Real shared tails are
+ * a few dozen instructions; an unrolled loop's copies can look alike for hundreds before they differ, and comparing
+ * every pair of them to the end would make the pass quadratic in the program.
+ */
+const MAX_COMPARED = 256;
+const MAX_COMPARED_PER_CALL = 16384;
 
 const anon: Value = { kind: "vreg", id: -1 };
 
@@ -40,9 +45,9 @@ function termShape(t: Terminator): string {
   return printTerminator(c);
 }
 
-/** Shape of a whole block, used to bucket candidate heads before the full comparison. */
-function blockShape(b: Block, fn: Function): string {
-  return [...b.insts.map((i) => instShape(i, fn)), termShape(b.term)].join("\n");
+/** A cheap first key for bucketing candidate heads: the operation sequence. */
+function blockOps(b: Block): string {
+  return b.insts.map((i) => i.op).join(",") + "|" + b.term.op;
 }
 
 /** One attempted match of the region at `ha` against the region at `hb`. */
@@ -52,9 +57,10 @@ class RegionMatch {
   private readonly pairs = new Map<number, number>();
   private readonly sideB = new Set<number>();
   private readonly shared = new Set<number>();
-  private compared = 0;
+  /** Instructions looked at so far. */
+  compared = 0;
 
-  constructor(private readonly fn: Function, private readonly live: Liveness, private readonly shapes: string[][]) {}
+  constructor(private readonly fn: Function, private readonly live: Liveness, private readonly shapes: (id: number) => string[]) {}
 
   /** True when the regions headed by `ha` and `hb` are equivalent (see the file comment). */
   run(ha: number, hb: number): boolean {
@@ -86,8 +92,8 @@ class RegionMatch {
     if (A.insts.length !== B.insts.length || A.term.op !== B.term.op) return false;
     this.compared += A.insts.length + 1;
     if (this.compared > MAX_COMPARED) return false;
-    const sa = this.shapes[a]!;
-    const sb = this.shapes[b]!;
+    const sa = this.shapes(a);
+    const sb = this.shapes(b);
     for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return false;
     this.pairs.set(a, b);
     this.sideB.add(b);
@@ -135,24 +141,32 @@ class RegionMatch {
  */
 export function crossJump(fn: Function, ctx?: VReg): boolean {
   const preds = predecessors(fn.blocks);
-  const shapes = fn.blocks.map((b) => [...b.insts.map((i) => instShape(i, fn)), termShape(b.term)]);
+  const cache: (string[] | undefined)[] = [];
+  const shapes = (id: number): string[] => {
+    const b = fn.blocks[id]!;
+    return (cache[id] ??= [...b.insts.map((i) => instShape(i, fn)), termShape(b.term)]);
+  };
   const buckets = new Map<string, number[]>();
   fn.blocks.forEach((b, i) => {
     if (i === 0 || preds[i]!.length === 0) return;
-    const key = blockShape(b, fn);
+    const key = blockOps(b);
     const list = buckets.get(key);
     if (list) list.push(i);
     else buckets.set(key, [i]);
   });
   let live: Liveness | undefined;
   const replace = new Map<number, number>();
+  let budget = MAX_COMPARED_PER_CALL;
   for (const heads of buckets.values()) {
     if (heads.length < 2) continue;
     live ??= computeLiveness(fn, ctx);
-    for (let j = 1; j < heads.length; j++) {
-      for (let i = 0; i < j; i++) {
+    for (let j = 1; j < heads.length && budget > 0; j++) {
+      for (let i = 0; i < j && budget > 0; i++) {
         if (replace.has(heads[i]!)) continue;
-        if (new RegionMatch(fn, live, shapes).run(heads[i]!, heads[j]!)) {
+        const match = new RegionMatch(fn, live, shapes);
+        const same = match.run(heads[i]!, heads[j]!);
+        budget -= match.compared;
+        if (same) {
           replace.set(heads[j]!, heads[i]!);
           break;
         }
