@@ -138,6 +138,7 @@ describeKernel("differential: kernel BPF_PROG_TEST_RUN vs VM (interpreter and JI
     const examples = [
       "examples/redirect-port.ts:redir_port", "examples/cidr-all-ports.ts:serve_range", "examples/l7-proxy.ts:proxy_all",
       "examples/dispatcher.ts:dispatch", "examples/redirect-ip6.ts:redir_ip6", "examples/redirect-ip6.ts:redir_ip6_range",
+      "examples/port-rules.ts:redir_ports", "examples/port-rules.ts:spread4", "examples/port-rules.ts:prefix_walk",
     ];
     // Examples count once the compiler builds them (the previous test lists the ones it could not).
     for (const name of [...expected, ...examples.filter((e) => stats.compared.has(e))]) expect([...stats.selecting], name).toContain(name);

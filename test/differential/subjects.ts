@@ -73,6 +73,10 @@ const EXAMPLE_FILLS: Record<string, Partial<Subject>> = {
     ],
     socketKeys: { destinations: [u32(1), u32(2), u32(3)] },
   },
+  // port-rules.ts routes: { prefixLen, host-order address } → socket index; /0 points at slot 3, left empty.
+  "port-rules.ts:prefix_walk": {
+    data: [{ routes: [[cat(u32(32), u32(0x7f000001)), u32(0)], [cat(u32(24), u32(0xc0000200)), u32(1)], [cat(u32(0), u32(0)), u32(3)]] }],
+  },
 };
 
 /** Objects the reader cannot link yet (none since global data is supported). */
