@@ -10,7 +10,7 @@ import { imm, vreg } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";
 import type { FnBuilder } from "./builder.ts";
 import type { MapInfo, ModuleInfo } from "./module.ts";
-import { I32, U32, U64, paddingOf, sizeOf, alignOf, stdlibName, resolveSymbol, type IntTy, type Ty } from "./types.ts";
+import { I32, I64, U32, U64, paddingOf, sizeOf, alignOf, stdlibName, resolveSymbol, type IntTy, type Ty } from "./types.ts";
 import { isIntConversion } from "./subset.ts";
 import { LowerError, ValueOps, constValue, describe, type Place, type V } from "./values.ts";
 
@@ -178,8 +178,9 @@ export abstract class CallLowerer extends ValueOps {
       if (name === "trace") return this.trace(e);
       const s = this.sym(callee);
       if (isIntConversion(callee, s) && e.arguments.length === 1) {
-        // BigInt(x): C's (u64)x (sign-extending signed sources); Number(x): the low 32 bits, as u32.
-        const to = callee.text === "BigInt" ? U64 : U32;
+        // BigInt(x): C's (u64)x (sign-extending signed sources); Number(x): a `number` (i64), exact as TypeScript's
+        // Number(bigint) is below 2^53 (and a u32/i32 target keeps the low 32 bits, as the assignment rules say).
+        const to = callee.text === "BigInt" ? U64 : I64;
         const arg = e.arguments[0]!;
         const x = this.expr(arg);
         try {

@@ -11,7 +11,7 @@ import type { Block } from "../ir/ir.ts";
 import { mask4 } from "./address.ts";
 import { CallLowerer, PoisonedUse } from "./lower-call.ts";
 import { wrap, type ConstVal } from "./module.ts";
-import { I32, U16, U32, U64, sizeOf, stdlibTypeName, type IntTy } from "./types.ts";
+import { I32, I64, U16, U32, U64, sizeOf, stdlibTypeName, type IntTy } from "./types.ts";
 import { LowerError, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
 
 export { PoisonedUse, type Binding } from "./lower-call.ts";
@@ -288,7 +288,10 @@ export class ExprLowerer extends CallLowerer {
   /** `x ?? d` for a nullable map value (sockets: {@link socketChoice}). */
   private coalesce(e: ts.BinaryExpression, hint?: IntTy): V {
     const p = this.expr(e.left, hint);
-    if (p.k !== "ptr" || (p.ty.kind !== "int" && p.ty.kind !== "bool")) this.fail("Unsupported", e, "'??' is supported only on integer map values");
+    // A value that cannot be null: TypeScript yields it and never evaluates the right side.
+    if (p.k === "int" || p.k === "bool" || p.k === "net" || p.k === "ip6" || p.k === "place" || p.k === "ctx") return p;
+    if (p.k === "null") return this.expr(e.right, hint);
+    if (p.k !== "ptr" || (p.ty.kind !== "int" && p.ty.kind !== "bool")) this.fail("Unsupported", e, "'??' is supported on integer map values, optional fields and sockets");
     const ty = p.ty.kind === "int" ? p.ty : I32;
     const dst = this.b.vreg();
     const hit = this.b.newBlock(), miss = this.b.newBlock(), join = this.b.newBlock();
@@ -626,8 +629,14 @@ export class ExprLowerer extends CallLowerer {
     | { kind: "const"; value: boolean }
     | undefined {
     const [ucmp, scmp] = CMP[e.operatorToken.kind]!;
+    // A negative literal keeps its value (`ip > -1` is true in TypeScript): it is an i64, not the other side's u32.
+    const negLit = (x: ts.Expression): V | undefined => {
+      const c = ts.isPrefixUnaryExpression(x) && x.operator === K.MinusToken ? this.mod.evalConst(x, I64) : undefined;
+      return c?.k === "int" && c.value < 0n ? { k: "int", ty: I64, v: imm(c.value) } : undefined;
+    };
     const a = this.expr(e.left);
-    const c = this.expr(e.right, (a.k === "int" && !a.lit) || a.k === "net" ? promote(a.ty) : undefined);
+    const unsigned32 = (a.k === "int" && !a.lit && !a.ty.signed && a.ty.bits === 32) || (a.k === "net" && a.bits === 32);
+    const c = (unsigned32 ? negLit(e.right) : undefined) ?? this.expr(e.right, (a.k === "int" && !a.lit) || a.k === "net" ? promote(a.ty) : undefined);
     const eqOnly = ucmp === "eq" || ucmp === "ne";
     // Null checks on sockets and map values.
     if (a.k === "null" || c.k === "null") {

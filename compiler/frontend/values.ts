@@ -10,7 +10,7 @@ import type { BinOp, CmpOp, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import { FnBuilder } from "./builder.ts";
 import { wrap, type ConstVal, type MapInfo } from "./module.ts";
-import { I32, type IntTy, type Ty } from "./types.ts";
+import { I32, I64, type IntTy, type Ty } from "./types.ts";
 
 /** Where a struct (or field) lives: a stack slot, or memory behind a pointer (a map value). */
 export interface Place {
@@ -211,9 +211,19 @@ export class ValueOps {
   intOperands(a: V, c: V): { ty: IntTy; a: Value; b: Value } {
     const x = this.toInt(a);
     const y = this.toInt(c);
-    const ty = commonType(x, y);
+    let ty = commonType(x, y);
+    // C would compare a negative i32 with a u32 as unsigned (-1 > 0xc0000201); TypeScript compares the numbers.
+    // Both fit in i64, where the comparison is exact.
+    if (ty.bits === 32 && !ty.signed && (mixedSign(x, y) || mixedSign(y, x))) ty = I64;
     return { ty, a: this.convert(x, ty).v, b: this.convert(y, ty).v };
   }
+}
+
+/** `s` is signed (or a negative literal) while `u` is an unsigned 32-bit value: C and TypeScript would disagree. */
+function mixedSign(s: V & { k: "int" }, u: V & { k: "int" }): boolean {
+  const negativeLit = s.lit && s.v.kind === "imm" && BigInt.asIntN(32, s.v.value) < 0n;
+  const signedVar = !s.lit && promote(s.ty).signed && promote(s.ty).bits === 32;
+  return !u.lit && !u.ty.signed && u.ty.bits === 32 && (negativeLit || signedVar);
 }
 
 /** Folds a BPF binary operation on constants (BPF's x/0 = 0, x%0 = x). */

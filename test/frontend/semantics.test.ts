@@ -69,7 +69,8 @@ const CASES: [string, bigint][] = [
   ["counts.lookup({ protocol: ctx.protocol, port: ctx.localPort }) ?? 99n", 2n],
   ["counts.lookup({ protocol: 17, port: ctx.localPort }) ?? 99n", 99n],
   ["BigInt(isWeb(80) && !isWeb(port))", 1n],
-  ["BigInt(Number(0x1234567890n))", 0x34567890n],
+  ["BigInt(Number(0x1234567890n))", 0x1234567890n], // TypeScript: Number(bigint) is exact below 2^53
+  ["BigInt(low)", 0x34567890n], // a u32 keeps the low 32 bits
 ];
 
 const SOURCE = `
@@ -102,6 +103,7 @@ export function probe(ctx: SkLookup): Verdict {
   const zero64: u64 = BigInt(zero);
   const sn: i64 = BigInt(neg);
   const un: u32 = neg;
+  const low: u32 = Number(0x1234567890n);
   const w16: u16 = port * 10;
   const h16: i16 = port * 5;
   let sum: u32 = 0;

@@ -56,3 +56,44 @@ describeKernel("integer truthiness tests the value, on interp, JIT and kernel", 
     t.expect("orDefault", { counts: [[1, 5], [2, 4]] }, { out: [5n, 4n, 0n, 0n] });
   });
 });
+
+const NUMBERS = HEAD + `
+export const services = new SockHash<u64>({ maxEntries: 4 });
+function serviceKey(ip: number, port: number): bigint {
+  return (BigInt(ip) << 16n) | BigInt(port);
+}
+export function numberParam(ctx: SkLookup): Verdict {
+  out.update(0, serviceKey(ctx.localIp4, ctx.localPort));
+  let n = 0;
+  n = ctx.localIp4;                               // an unannotated let is a number: no i32 wrap
+  out.update(1, BigInt(n));
+  let p = ctx.localPort;
+  p += 65535;                                     // no u16 wrap either
+  out.update(2, BigInt(p));
+  const sk = services.lookup(serviceKey(ctx.localIp4, ctx.localPort));
+  if (sk === null) return SK_DROP;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function signedCompare(ctx: SkLookup): Verdict {
+  const neg: i32 = ctx.localPort - 8000;          // -993
+  out.update(0, neg < ctx.localIp4 ? 1n : 0n);    // C: unsigned compare, false; TypeScript: true
+  out.update(1, ctx.localIp4 > -1 ? 1n : 0n);
+  out.update(2, BigInt(Number(BigInt(ctx.localIp4) * 65536n)));
+  return SK_PASS;
+}
+`;
+
+describeKernel("a number keeps every value; comparisons compare the numbers", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(NUMBERS, "numbers.ts").start()));
+  afterAll(() => t.stop());
+  const key = (0xc0000201n << 16n) | 7007n;
+
+  test("a u32 address passed to a number parameter: BigInt(ip) << 16n finds the SOCKHASH entry", () => {
+    t.expect("numberParam", { services: [[key, "A"]] }, { verdict: "SK_PASS", selected: "A", out: [key, 0xc0000201n, 7007n + 65535n] });
+    t.expect("numberParam", {}, { verdict: "SK_DROP", selected: null });
+  });
+  test("a negative i32 is below a u32; Number(bigint) is exact", () => {
+    t.expect("signedCompare", {}, { out: [1n, 1n, 0xc0000201n * 65536n] });
+  });
+});
