@@ -58,9 +58,9 @@ describe("bundled CLI (node bin/tsbpf.js)", () => {
       [["build", "/nonexistent/x.ts"], "/nonexistent/x.ts:1:1 - error TSBPF0002: cannot read '/nonexistent/x.ts': ENOENT"],
       [["check", "/nonexistent/x.ts"], "/nonexistent/x.ts:1:1 - error TSBPF0002: cannot read '/nonexistent/x.ts': ENOENT"],
       [["objdump", "/nonexistent/x.o"], "tsbpf objdump: /nonexistent/x.o: no such file"],
-      [["verify", "/nonexistent/x.o"], "tsbpf verify: cannot read /nonexistent/x.o: ENOENT"],
-      [["run", "/nonexistent/x.o", "--ctx", "{}"], "tsbpf run: cannot read /nonexistent/x.o: ENOENT"],
-      [["run", "examples/redirect-port.ts", "--ctx", "@/nonexistent/ctx.json"], "tsbpf run: cannot read /nonexistent/ctx.json: ENOENT"],
+      [["verify", "/nonexistent/x.o"], "tsbpf verify: cannot read /nonexistent/x.o: no such file"],
+      [["run", "/nonexistent/x.o", "--ctx", "{}"], "tsbpf run: cannot read /nonexistent/x.o: no such file"],
+      [["run", "examples/redirect-port.ts", "--ctx", "@/nonexistent/ctx.json"], "tsbpf run: cannot read /nonexistent/ctx.json: no such file"],
     ];
     for (const [args, firstLine] of cases) {
       const r = tsbpf(...args);

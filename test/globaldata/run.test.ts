@@ -91,8 +91,8 @@ describe("global data: VM", () => {
   it("map views show global-data values variable by variable, and tsbpf run prints and fills them so", async () => {
     const obj = VmObject.fromBytes(bytes("globaldata.o"));
     obj.run("count_globals", CTX);
-    expect(obj.map(".data").get(0)).toEqual({ calls: 102, runs: 2 });
-    expect(obj.map(".bss").get(0)).toEqual({ last_port: 7007, printed: 18 });
+    expect(obj.map(".data").get(0)).toEqual({ calls: 102n, runs: 2 }); // calls is a u64: bigint
+    expect(obj.map(".bss").get(0)).toEqual({ last_port: 7007, printed: 18n });
     expect(obj.map(".rodata").get(0)).toMatchObject({ blocked_port: 7008 });
     let out = "";
     const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
