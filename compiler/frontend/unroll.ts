@@ -10,7 +10,7 @@
  *   iteration; unrolled, each copy's paths meet the next copy's with the iteration fixed and prune far better
  *   (docs/LANGUAGE.md, "Bounded loops": N = 64 loads unrolled and is rejected as a loop).
  */
-import { ts } from "ts-morph";
+import { ts } from "@ts-morph/common";
 
 /** Total syntax nodes of the unrolled copies above which a loop stays a loop (about 200-400 instructions). */
 export const UNROLL_BUDGET = 400;
