@@ -4,6 +4,7 @@
  */
 import type { Instruction } from "../asm/index.ts";
 import type { MapDef } from "../abi/maps.ts";
+import { type KernelTarget, resolveTarget } from "../target/index.ts";
 import type { GlobalFunc } from "./globals.ts";
 import { type Frame, type Reg, type VState, NOT_INIT, ownStack } from "./state.ts";
 
@@ -33,6 +34,11 @@ export interface VerifyOptions {
    * (as when libbpf loads the object). Without it every function is verified inline.
    */
   btf?: Uint8Array;
+  /**
+   * The kernel to answer for (compiler/target): its helpers, instruction set, SOCKMAP lookup typing and whether
+   * constant-key array lookups are non-NULL. Default: Linux 5.10, the oldest LTS with sk_lookup.
+   */
+  target?: KernelTarget;
 }
 
 /** Shared run-time context of one verification. */
@@ -51,6 +57,8 @@ export class Env {
   isGlobal = false;
   /** Global functions called so far, to verify on their own afterwards. */
   readonly globalsCalled = new Set<number>();
+  /** The kernel whose verifier this one stands for. */
+  readonly target: KernelTarget;
 
   constructor(
     readonly insns: readonly Instruction[],
@@ -60,6 +68,7 @@ export class Env {
   ) {
     // -1 marks a relocation against a map the object does not define: the lddw is then rejected.
     for (const r of relocs) this.mapAt.set(r.slot, maps.findIndex((m) => m.name === r.map));
+    this.target = opts.target ?? resolveTarget();
   }
 
   /** A fresh id. */

@@ -5,24 +5,17 @@
  */
 import { Helper, helperLabel } from "../asm/index.ts";
 import { MapType } from "../abi/maps.ts";
+import { newestTarget } from "../target/index.ts";
 import { Env, clobberArgs, forEachReg, reject, top, use } from "./env.ts";
 import { helperMem } from "./memory.ts";
 import { sconstValue } from "./scalar.ts";
 import { Byte, type Reg, type VState, STACK_SIZE, UNKNOWN, ptrReg } from "./state.ts";
 
 /**
- * Helper ids the kernel lets sk_lookup programs call (everything else: "program of this type cannot use helper").
- * Measured on the target kernel by loading `call N; r0 = 1; exit` for N in 1..213 as root (test/verifier).
+ * Helper ids the kernel lets sk_lookup programs call on the newest release tsbpf knows (everything else: "program of
+ * this type cannot use helper"). Per release, and for `host`, see the target's `helpers` (compiler/target).
  */
-export const SK_LOOKUP_HELPERS: ReadonlySet<number> = new Set([
-  1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 25, 35, 37, 42, 55, 80, 86, 87, 88, 89, 93, 94, 105, 106, 109, 112, 113,
-  114, 115, 117, 118, 120, 123, 124, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 141, 148, 149, 153, 154,
-  156, 157, 158, 160, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178, 180, 181, 182, 191, 194, 195, 196, 197, 198,
-  199, 200, 201, 202, 203, 208, 209, 210, 211,
-]);
-
-/** Highest helper id the kernel knows (__BPF_FUNC_MAX_ID - 1). */
-export const MAX_HELPER_ID = 211;
+export const SK_LOOKUP_HELPERS: ReadonlySet<number> = newestTarget().helpers;
 
 /**
  * Helpers without arguments that return an integer: ktime_get_ns, get_current_pid_tgid, get_current_uid_gid,
@@ -93,8 +86,9 @@ const GPL_COMPATIBLE = new Set(["GPL", "GPL v2", "GPL and additional rights", "D
 
 /** Checks a helper call at `pc` and applies its effect on the state (R0 set, R1-R5 clobbered). */
 export function callHelper(env: Env, st: VState, id: number, pc: number): void {
-  if (id <= 0 || id > MAX_HELPER_ID) reject(`invalid func unknown#${id}`);
-  if (!SK_LOOKUP_HELPERS.has(id)) reject(`program of this type cannot use helper ${helperLabel(id)}`);
+  const target = env.target;
+  if (id <= 0 || id > target.maxHelperId) reject(`invalid func unknown#${id}`);
+  if (!target.helpers.has(id)) reject(`program of this type cannot use helper ${helperLabel(id)}`);
   if (!MODELLED_HELPERS.has(id)) reject(`tsbpf does not model helper ${helperLabel(id)} (the kernel allows it)`);
   const regs = top(st).regs;
   let r0: Reg = UNKNOWN;
@@ -105,7 +99,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       memArg(env, st, 2, map.keySize);
       mapCompatible(env, m, id);
       const key = constKey(st, regs[2]!, map.keySize);
-      const elide = (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
+      const elide = env.target.arrayLookupConstKeyNonNull && (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
       if (elide) {
         r0 = ptrReg("map_value", { map: m });
       } else {
@@ -115,7 +109,10 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
           ref = nid = env.nextId();
           st.refs = [...st.refs, { id: ref, insn: pc }];
         }
-        r0 = ptrReg("map_value_or_null", { map: m, id: nid, ref });
+        // Upstream types a socket map's result map_value_or_null (a socket once checked); some 6.18 builds type it
+        // sock_or_null, which bpf_sk_assign accepts unchecked (compiler/target: sockmapLookupType).
+        const kind = ref && env.target.sockmapLookupType === "sock_or_null" ? "sock_or_null" : "map_value_or_null";
+        r0 = ptrReg(kind, { map: m, id: nid, ref });
       }
       break;
     }

@@ -11,6 +11,20 @@ import { Env, type VerifyOptions } from "./env.ts";
 import { explain } from "./explain.ts";
 import { globalFunctions } from "./globals.ts";
 import { explore, insnText } from "./interp.ts";
+import { targetInsnError } from "./target.ts";
+import {
+  type KernelTarget,
+  type KernelVersion,
+  FEATURE_ROWS,
+  HELPER_ROWS,
+  KNOWN_VERSIONS,
+  MAX_HELPER_ID_ROWS,
+  compareVersions,
+  describeTarget,
+  formatVersion,
+  resolveTarget,
+  targetForVersion,
+} from "../target/index.ts";
 
 /** TS-terms explanation of a verifier message (explain.ts). */
 export { explain } from "./explain.ts";
@@ -41,6 +55,13 @@ export interface VerifyError {
 /** The verdict on one program. */
 export interface VerifyResult {
   ok: boolean;
+  /** The kernel the verdict is for: "Linux 5.10", or "the running kernel (Linux 6.18.44-...)" for `host`. */
+  target: string;
+  /**
+   * For a rejection: the oldest release (newer than the target) whose verifier would accept the program, e.g. "6.14";
+   * absent when even the newest release tsbpf knows rejects it.
+   */
+  loadsFrom?: string;
   /** Instructions processed over all explored paths (comparable to the kernel's `processed N insns`). */
   insnsProcessed: number;
   error?: VerifyError;
@@ -53,15 +74,44 @@ export function lineFor(lines: readonly LineInfo[], pc: number): LineInfo | unde
   return best;
 }
 
-/** Verifies one linked program against the object's maps. */
+/**
+ * Verifies one linked program against the object's maps, for `opts.target` (default Linux 5.10). A rejection also
+ * says from which newer release the program would load, when one would.
+ */
 export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions = {}): VerifyResult {
+  const target = opts.target ?? resolveTarget();
+  const r = verifyFor(prog, maps, { ...opts, target });
+  if (r.ok) return r;
+  const from = loadsFrom(prog, maps, { ...opts, target });
+  return from ? { ...r, loadsFrom: formatVersion(from) } : r;
+}
+
+/** Releases where some row of the table changes, plus the named ones: the candidates for "would load from". */
+function candidateVersions(): KernelVersion[] {
+  const all = [...KNOWN_VERSIONS, ...Object.values(FEATURE_ROWS).map((r) => r.since), ...HELPER_ROWS.map((r) => r.since), ...MAX_HELPER_ID_ROWS.map((r) => r.since)];
+  const uniq = new Map(all.map((v) => [formatVersion(v), v] as const));
+  return [...uniq.values()].sort(compareVersions);
+}
+
+/** The oldest release newer than the target that accepts the program (features only grow: the first accept wins). */
+function loadsFrom(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): KernelVersion | undefined {
+  const newer = candidateVersions().filter((v) => compareVersions(v, opts.target.version) > 0);
+  if (newer.length === 0 || !verifyFor(prog, maps, { ...opts, target: targetForVersion(newer[newer.length - 1]!) }).ok) return undefined;
+  return newer.find((v) => verifyFor(prog, maps, { ...opts, target: targetForVersion(v) }).ok);
+}
+
+function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): VerifyResult {
+  const target = describeTarget(opts.target);
   const fail = (pc: number, message: string, state: string, processed: number): VerifyResult => ({
     ok: false,
+    target,
     insnsProcessed: processed,
     error: { pc, insn: insnText(prog.insns, pc), message, state, line: lineFor(prog.lineInfo, pc), explain: explain(message) },
   });
   const cfg = checkCfg(prog.insns);
   if (isCfgError(cfg)) return fail(cfg.pc, cfg.message, "", 0);
+  const unknown = targetInsnError(prog.insns, opts.target);
+  if (unknown) return fail(unknown.pc, unknown.message, "", 0);
   const env = new Env(prog.insns, maps, prog.mapRelocs, opts);
   env.globals = globalFunctions(opts.btf, prog.funcInfo);
   let r;
@@ -81,13 +131,14 @@ export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOpti
     return fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0);
   }
   if (r.failure) return fail(r.failure.pc, r.failure.message, r.failure.state, r.processed);
-  return { ok: true, insnsProcessed: r.processed };
+  return { ok: true, target, insnsProcessed: r.processed };
 }
 
-/** Verifies every program of an object (license taken from the object). */
+/** Verifies every program of an object (license taken from the object) for `opts.target` (default Linux 5.10). */
 export function verifyObject(obj: ObjectFile, opts: VerifyOptions = {}): Map<string, VerifyResult> {
   const out = new Map<string, VerifyResult>();
-  for (const p of obj.programs) out.set(p.name, verifyProgram(p, obj.maps, { license: obj.license || "GPL", btf: obj.btf, ...opts }));
+  const target = opts.target ?? resolveTarget();
+  for (const p of obj.programs) out.set(p.name, verifyProgram(p, obj.maps, { license: obj.license || "GPL", btf: obj.btf, ...opts, target }));
   return out;
 }
 

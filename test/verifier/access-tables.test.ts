@@ -6,7 +6,7 @@ import { expect, test } from "vitest";
 import { JmpOp, Size, exit, jmp64, ldx, mov64, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { asmProgram, kernelVerdict, objectOf } from "./kernel-harness.ts";
+import { asmProgram, kernelVerdict, objectOf, hostTarget } from "./kernel-harness.ts";
 
 const SIZES = [[Size.B, 1], [Size.H, 2], [Size.W, 4], [Size.DW, 8]] as const;
 
@@ -16,7 +16,7 @@ function compare(limit: number, body: (size: Size, off: number) => Instruction[]
     for (const [size, n] of SIZES) {
       const p = asmProgram("p", body(size, off));
       const k = kernelVerdict(objectOf(p, []), "p").ok;
-      const o = verifyProgram(p, []).ok;
+      const o = verifyProgram(p, [], { target: hostTarget() }).ok;
       if (k !== o) diff.push(`off=${off} size=${n}: kernel ${k ? "accepts" : "rejects"}`);
     }
   }

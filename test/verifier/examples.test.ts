@@ -10,7 +10,7 @@ import { compile } from "../../compiler/index.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
 import { verifyObject } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { kernelVerdict } from "./kernel-harness.ts";
+import { kernelVerdict, hostTarget } from "./kernel-harness.ts";
 
 const examples = join(import.meta.dirname, "..", "..", "examples");
 const files = readdirSync(examples).filter((f) => f.endsWith(".ts"));
@@ -56,7 +56,7 @@ describeKernel("compiled loops: tsbpf's verdict equals the kernel's", () => {
     const obj = readObject(r.object!);
     // The branchy loop runs into the instruction limit; a smaller budget gets tsbpf there faster and can only make
     // it reject more (the full one-million budget is exercised by the corpus's unbounded loop).
-    const ours = verifyObject(obj, body.includes("if") ? { maxInsns: 200_000 } : {}).get("p")!;
+    const ours = verifyObject(obj, { target: hostTarget(), ...(body.includes("if") ? { maxInsns: 200_000 } : {}) }).get("p")!;
     const k = kernelVerdict(obj, "p");
     expect({ ok: ours.ok, error: ours.error?.message }).toMatchObject({ ok: k.ok });
   });

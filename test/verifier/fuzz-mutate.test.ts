@@ -13,7 +13,7 @@ import { readObject } from "../../compiler/elf/reader.ts";
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { ASM_CASES, MAPS } from "../fixtures/verifier/asm-cases.ts";
-import { asmProgram, kernelVerdict } from "./kernel-harness.ts";
+import { asmProgram, kernelVerdict, hostTarget } from "./kernel-harness.ts";
 
 const fixtures = join(import.meta.dirname, "..", "fixtures");
 
@@ -46,7 +46,7 @@ function seeds(): Seed[] {
       for (const p of obj.programs) {
         // Mutants load through the kernel bridge: no global functions or global data (it handles neither like libbpf).
         const plain = p.funcInfo.length <= 1 && !p.mapRelocs.some((r) => r.kind === "value");
-        if (plain && verifyProgram(p, obj.maps).ok) out.push({ prog: p, maps: obj.maps, license: obj.license || "GPL" });
+        if (plain && verifyProgram(p, obj.maps, { target: hostTarget() }).ok) out.push({ prog: p, maps: obj.maps, license: obj.license || "GPL" });
       }
     }
   }
@@ -122,7 +122,7 @@ describeKernel("mutation fuzzing against the kernel", () => {
       const prog: ObjProgram = { ...s.prog, name: `mut${i}`, bytes, insns };
       const obj = { license: s.license, programs: [prog], maps: s.maps };
       const k = kernelVerdict(obj, prog.name);
-      const o = verifyProgram(prog, s.maps, { license: s.license });
+      const o = verifyProgram(prog, s.maps, { license: s.license, target: hostTarget() });
       if (k.ok) accepted++;
       const what = `mutant ${i} of ${s.prog.name}`;
       if (o.ok && !k.ok && process.env.TSBPF_FUZZ_DUMP) console.log(what, s.prog.insns.length, Buffer.from(bytes).toString("hex"), k.log);

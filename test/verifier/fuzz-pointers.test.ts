@@ -10,7 +10,7 @@ import {
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { MAPS } from "../fixtures/verifier/asm-cases.ts";
-import { asmProgram, kernelVerdict, objectOf } from "./kernel-harness.ts";
+import { asmProgram, kernelVerdict, objectOf, hostTarget } from "./kernel-harness.ts";
 
 function rng(seed: number): (n: number) => number {
   let x = (seed * 2654435761) >>> 0 || 1;
@@ -93,7 +93,7 @@ describeKernel("differential fuzzing of pointer rules against the kernel", () =>
     for (let seed = 1; seed <= n; seed++) {
       const prog = asmProgram(`fp${seed}`, randomPointerProgram(seed));
       const k = kernelVerdict(objectOf(prog, maps), prog.name);
-      const o = verifyProgram(prog, maps);
+      const o = verifyProgram(prog, maps, { target: hostTarget() });
       if (k.ok) accepted++;
       if (o.ok && !k.ok) falseAccepts.push(`seed ${seed}: kernel: ${k.log.trim().split("\n").slice(-3, -2)[0]}`);
       if (!o.ok && k.ok) falseRejects.push(`seed ${seed}: ${o.error?.pc} ${o.error?.insn}: ${o.error?.message}`);

@@ -9,7 +9,7 @@ import {
 } from "../../compiler/asm/index.ts";
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { asmProgram, kernelVerdict, objectOf } from "./kernel-harness.ts";
+import { asmProgram, kernelVerdict, objectOf, hostTarget } from "./kernel-harness.ts";
 
 function rng(seed: number): (n: number) => number {
   let x = seed >>> 0 || 1;
@@ -84,7 +84,7 @@ describeKernel("differential fuzzing against the kernel", () => {
     for (let seed = 1; seed <= n; seed++) {
       const prog = asmProgram(`fz${seed}`, randomProgram(seed));
       const k = kernelVerdict(objectOf(prog, []), prog.name);
-      const o = verifyProgram(prog, []);
+      const o = verifyProgram(prog, [], { target: hostTarget() });
       if (k.ok) accepted++;
       if (o.ok && !k.ok) falseAccepts.push(`seed ${seed}: kernel: ${k.log.trim().split("\n").slice(-3, -2)[0]}`);
       if (!o.ok && k.ok) falseRejects.push(`seed ${seed}: ${o.error?.pc} ${o.error?.insn}: ${o.error?.message}`);
@@ -108,7 +108,7 @@ describeKernel("differential fuzzing of loops against the kernel", () => {
       const prog = asmProgram(`lp${seed}`, randomProgram(seed + 100_000, true));
       const k = kernelVerdict(objectOf(prog, []), prog.name);
       // A smaller instruction budget keeps the test fast; it can only make tsbpf reject more, never accept more.
-      const o = verifyProgram(prog, [], { maxInsns: 50_000 });
+      const o = verifyProgram(prog, [], { maxInsns: 50_000, target: hostTarget() });
       if (k.ok) accepted++;
       if (!o.ok && /too large/.test(o.error!.message)) budget++;
       if (o.ok && !k.ok) falseAccepts.push(`seed ${seed}: kernel: ${k.log.trim().split("\n").filter((l) => !/^(verification time|stack depth|processed )/.test(l)).slice(-1)[0]}`);

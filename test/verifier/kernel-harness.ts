@@ -10,6 +10,13 @@ import { encode, decode, type Instruction } from "../../compiler/asm/index.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjProgram, ObjectFile } from "../../compiler/elf/object.ts";
 import { loadObject } from "../../runtime/kernel/index.ts";
+import { type KernelTarget, resolveTarget } from "../../compiler/target/index.ts";
+
+/**
+ * The running kernel as a verifier target (features probed, compiler/target/host.ts): tests that compare tsbpf's
+ * verdict with the live kernel's verify for this target, so they hold on any kernel build.
+ */
+export const hostTarget = (): KernelTarget => resolveTarget("host");
 
 /** The kernel's answer. */
 export interface KernelVerdict {

@@ -9,7 +9,7 @@ import { JmpOp, Size, alu64, AluOp, exit, jmp64, ldMap, ldx, mov64, reg, st, wit
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { MAPS } from "../fixtures/verifier/asm-cases.ts";
-import { asmProgram, kernelVerdict, objectOf } from "./kernel-harness.ts";
+import { asmProgram, kernelVerdict, objectOf, hostTarget } from "./kernel-harness.ts";
 
 /** r0 = unknown (a ctx load); `if <ptr setup in r2> ==/!= 0` jumps to an exit with r0 unknown, else r0 = 0. */
 const cases: { name: string; setup: Instruction[]; op: JmpOp; maps?: string[] }[] = [
@@ -43,7 +43,7 @@ describeKernel("pointer == 0 branches match the kernel's reg_not_null", () => {
       const prog = asmProgram(c.name, program(c));
       const maps = (c.maps ?? []).map((m) => MAPS[m]!);
       const k = kernelVerdict(objectOf(prog, maps), c.name);
-      const o = verifyProgram(prog, maps, { license: "GPL" });
+      const o = verifyProgram(prog, maps, { license: "GPL", target: hostTarget() });
       expect({ ok: o.ok, message: o.error?.message.split("\n")[0] }).toMatchSnapshot();
       expect(o.ok).toBe(k.ok);
     });
