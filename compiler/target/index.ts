@@ -62,7 +62,7 @@ export interface KernelTarget {
   atomicFetch: boolean;
   /** BTF kinds newer than 5.10: FLOAT 5.13, DECL_TAG 5.16, TYPE_TAG 5.17, ENUM64 6.0. */
   btfKinds: { float: boolean; declTag: boolean; typeTag: boolean; enum64: boolean };
-  /** BPF_PROG_TEST_RUN for sk_lookup. Linux 5.15. */
+  /** BPF_PROG_TEST_RUN for sk_lookup. Linux 5.13 (and 5.10.135+ stable). */
   testRunSkLookup: boolean;
   /** ARRAY/PERCPU_ARRAY lookups with a constant in-range key are non-NULL. Linux 6.14. */
   arrayLookupConstKeyNonNull: boolean;

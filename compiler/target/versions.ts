@@ -38,9 +38,12 @@ export const FEATURE_ROWS = {
   },
   /** BTF_KIND_FLOAT in the object's BTF. */
   btfFloat: { since: [5, 13], commit: "bpf: Add BTF_KIND_FLOAT support", what: "BTF_KIND_FLOAT" },
-  /** PROG_TEST_RUN of sk_lookup programs (runtime tests and `tsbpf run --kernel`). */
+  /**
+   * PROG_TEST_RUN of sk_lookup programs (runtime tests and `tsbpf run --kernel`). Upstream in 5.13 (the commit sits in
+   * bpf-next of March 2021); also backported to 5.10.135 stable, which a "5.10" target cannot count on.
+   */
   testRunSkLookup: {
-    since: [5, 15],
+    since: [5, 13],
     commit: "bpf: Add PROG_TEST_RUN support for sk_lookup programs",
     what: "BPF_PROG_TEST_RUN for sk_lookup programs",
   },
