@@ -108,7 +108,7 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
     target = resolveTarget(opts.target);
   } catch (err) {
     if (!(err instanceof TargetError)) return fail([internal(fileName, err)], source, ir);
-    return fail([diag("Backend", { file: fileName, line: 1, column: 1 }, err.message)], source, ir);
+    return fail([diag("BadTarget", { file: fileName, line: 1, column: 1 }, err.message)], source, ir);
   }
   const features = codegenFeatures(target);
   const insns = new Map<string, Instruction[]>();
@@ -143,7 +143,7 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   if (opts.verify !== false) {
     let rejected: Diagnostic[];
     try {
-      rejected = verifyRejections(fileName, object, insns);
+      rejected = verifierDiagnostics(fileName, object, insns, target);
     } catch (err) {
       return { ...fail([internal(fileName, err)], source, ir), programs, insns };
     }
@@ -152,17 +152,27 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   return { object, programs, maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
 }
 
-/** Runs the verifier on every program of `object`; one diagnostic per rejected program, at its TS line. */
-function verifyRejections(fileName: string, object: Uint8Array, insns: Map<string, Instruction[]>): Diagnostic[] {
+/**
+ * Runs the verifier for `target` on every program of `object` (compiled from `fileName` into `insns`); one diagnostic
+ * per rejected program, at its TS line. A program that a newer release would accept says from which one (TSBPF3003):
+ * compile() itself only meets that for a tsbpf bug, since code generation uses nothing newer than the target, but an
+ * object built for a newer target and checked against an older one does.
+ */
+export function verifierDiagnostics(fileName: string, object: Uint8Array, insns: Map<string, Instruction[]>, target: KernelTarget): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const [name, r] of verifyObject(readObject(object))) {
+  for (const [name, r] of verifyObject(readObject(object), { target })) {
     if (r.ok || !r.error) continue;
     const e = r.error;
     // Line info has one record per line; the emitted instruction itself knows the exact expression.
     const exact = locAtSlot(insns.get(name) ?? [], e.pc);
     const at = exact ?? (e.line ? { file: e.line.file, line: e.line.line, column: Math.max(1, e.line.column) } : { file: fileName, line: 1, column: 1 });
     const notes = [`${e.pc}: ${e.insn}`, e.message, ...(e.explain ? [e.explain] : []), ...(e.state ? [`state: ${e.state}`] : [])];
-    out.push(diag("Verifier", at, `program '${name}' would be rejected by the kernel verifier: ${e.message}`, { notes }));
+    if (r.loadsFrom) {
+      const suggestion = `Rewrite it so that the verifier of ${r.target} accepts it (see the notes), or build with --target-kernel ${r.loadsFrom} if every host runs Linux ${r.loadsFrom} or newer.`;
+      out.push(diag("NewerKernel", at, `program '${name}' loads only from Linux ${r.loadsFrom}: the verifier of ${r.target} rejects it: ${e.message}`, { notes, suggestion }));
+    } else {
+      out.push(diag("Verifier", at, `program '${name}' would be rejected by the kernel verifier of ${r.target}: ${e.message}`, { notes }));
+    }
   }
   return out;
 }

@@ -5,7 +5,25 @@
  */
 import { writeFileSync } from "node:fs";
 import type { CompileResult, DumpStage } from "../index.ts";
+import { DEFAULT_TARGET, type KernelTarget, TargetError, resolveTarget } from "../target/index.ts";
 import { UsageError, parseArgs } from "./usage.ts";
+
+/** The --target-kernel values, for the commands' help. */
+export const TARGET_HELP = `5.10 (default) to 6.18, or "host" to probe the running kernel`;
+
+/** Options that take a value, shared by build and check. */
+export const TARGET_OPTION = "--target-kernel";
+
+/** The --target-kernel option resolved (default 5.10); an unknown value is a usage error naming what is accepted. */
+export function targetOption(options: Map<string, string | true>): KernelTarget {
+  const spec = options.get(TARGET_OPTION);
+  try {
+    return resolveTarget(typeof spec === "string" ? spec : DEFAULT_TARGET);
+  } catch (err) {
+    if (err instanceof TargetError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 /** Where a command writes (the process streams by default; tests capture them). */
 export interface CliIO {
@@ -19,17 +37,19 @@ export const processIO: CliIO = {
   stderr: (t) => void process.stderr.write(t),
 };
 
-const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--dump-ir] [--dump-asm] [--no-verify]
+const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--target-kernel VERSION|host] [--dump-ir] [--dump-asm] [--no-verify]
 
 Compiles the sk_lookup programs and maps of FILE.ts into an ELF64 BPF object that libbpf and bpftool load
-(default output: FILE.bpf.o next to FILE.ts, and X.bpf.o for X.bpf.ts).
+(default output: FILE.bpf.o next to FILE.ts, and X.bpf.o for X.bpf.ts). The object loads on every kernel
+from the target on.
 
 options:
-  -o, --output OUT.o   where to write the object
-  --dump-ir            print the IR (after socket-release insertion) to stdout
-  --dump-asm           print each program's BPF assembly to stdout
-  --no-verify          skip tsbpf's verifier (the kernel still verifies at load time)
-  --help               show this help
+  -o, --output OUT.o          where to write the object
+  --target-kernel VERSION     the oldest kernel the object must load on: ${TARGET_HELP}
+  --dump-ir                   print the IR (after socket-release insertion) to stdout
+  --dump-asm                  print each program's BPF assembly to stdout
+  --no-verify                 skip tsbpf's verifier (the kernel still verifies at load time)
+  --help                      show this help
 
 exit status: 0 success, 1 diagnostics (on stderr), 2 usage error
 `;
@@ -44,7 +64,8 @@ export async function compileForCli(file: string, options: Map<string, string | 
   const dump: DumpStage[] = [];
   if (options.has("--dump-ir")) dump.push("ir-release");
   if (options.has("--dump-asm")) dump.push("asm");
-  const result = compile({ fileName: file }, { dump, verify: !options.has("--no-verify") });
+  const target = targetOption(options);
+  const result = compile({ fileName: file }, { dump, verify: !options.has("--no-verify"), target });
   if (result.dumps["ir-release"]) io.stdout(result.dumps["ir-release"]);
   if (result.dumps.asm) io.stdout(result.dumps.asm);
   if (result.diagnostics.length) {
@@ -72,7 +93,7 @@ export async function run(args: string[], io: CliIO = processIO): Promise<number
     io.stdout(HELP);
     return 0;
   }
-  const { positionals, options } = parseArgs(args, ["-o", "--output"], DUMP_FLAGS);
+  const { positionals, options } = parseArgs(args, ["-o", "--output", TARGET_OPTION], DUMP_FLAGS);
   const file = oneSource(positionals, "build");
   const out = (options.get("-o") ?? options.get("--output") ?? defaultOutput(file)) as string;
   const result = await compileForCli(file, options, io);

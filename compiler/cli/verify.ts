@@ -9,18 +9,21 @@ import { mapCreateError } from "../abi/map-limits.ts";
 import { MAX_OBJECT_BYTES, printableName, readBoundedFile } from "../bounded-input.ts";
 import { ObjectError, readObject } from "../elf/index.ts";
 import { type VerifyResult, verifyObject } from "../verifier/index.ts";
+import { TARGET_HELP, TARGET_OPTION, targetOption } from "./build.ts";
 import { InputFileError, UsageError, parseArgs } from "./usage.ts";
 
-const HELP = `usage: tsbpf verify FILE.o [--prog NAME] [--json]
+const HELP = `usage: tsbpf verify FILE.o [--target-kernel VERSION|host] [--prog NAME] [--json]
 
 Checks every program of a BPF ELF object with tsbpf's verifier, which follows the Linux verifier's rules for
-sk_lookup programs (as a privileged loader). For a rejected program it prints the instruction, the reason, the
-register and stack state there, and the source line when the object has BTF line info.
+sk_lookup programs (as a privileged loader) on the target kernel. For a rejected program it prints the instruction,
+the reason, the register and stack state there, the source line when the object has BTF line info, and the oldest
+release that would accept the program, if one would.
 
 options:
-  --prog NAME   verify only this program
-  --json        print the results as JSON
-  --help        show this help
+  --target-kernel VERSION   the kernel to answer for: ${TARGET_HELP}
+  --prog NAME               verify only this program
+  --json                    print the results as JSON
+  --help                    show this help
 
 exit status: 0 all accepted, 1 a program was rejected or the object is missing or malformed, 2 usage error
 `;
@@ -29,21 +32,22 @@ exit status: 0 all accepted, 1 a program was rejected or the object is missing o
 export function formatResult(rawName: string, r: VerifyResult): string {
   // The name comes from the object: escaped, so that it cannot print a fake "accepted" line.
   const name = printableName(rawName);
-  if (r.ok) return `${name}: accepted (${r.insnsProcessed} instructions processed)\n`;
+  if (r.ok) return `${name}: accepted for ${r.target} (${r.insnsProcessed} instructions processed)\n`;
   const e = r.error!;
   const [headline, ...more] = e.message.split("\n");
-  const out = [`${name}: rejected at insn ${e.pc}: ${e.insn}`, `  error: ${headline}`];
+  const out = [`${name}: rejected for ${r.target} at insn ${e.pc}: ${e.insn}`, `  error: ${headline}`];
   for (const m of more) out.push(`         ${m}`);
   if (e.line) out.push(`  source: ${e.line.file}:${e.line.line}:${e.line.column}: ${e.line.text.trim()}`);
   if (e.explain) out.push(`  note: ${e.explain}`);
   if (e.state) out.push(`  state: ${e.state}`);
+  if (r.loadsFrom) out.push(`  loads from: Linux ${r.loadsFrom} (build with --target-kernel ${r.loadsFrom} if every host runs it)`);
   out.push(`  (${r.insnsProcessed} instructions processed)`);
   return `${out.join("\n")}\n`;
 }
 
 /** Entry point of `tsbpf verify`. */
 export async function run(args: string[]): Promise<number> {
-  const { positionals, options } = parseArgs(args, ["--prog"], ["--json", "--help"]);
+  const { positionals, options } = parseArgs(args, ["--prog", TARGET_OPTION], ["--json", "--help"]);
   if (options.has("--help")) {
     process.stdout.write(HELP);
     return 0;
@@ -56,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     throw new InputFileError(file, err);
   }
+  const target = targetOption(options);
   let results: Map<string, VerifyResult>;
   try {
     const obj = readObject(bytes);
@@ -72,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
       for (const e of refused) process.stderr.write(`tsbpf verify: ${file}: ${e.message} (the kernel refuses to create it: ${e.errno})\n`);
       return 1;
     }
-    results = verifyObject(obj);
+    results = verifyObject(obj, { target });
   } catch (err) {
     if (err instanceof ObjectError) {
       process.stderr.write(`tsbpf verify: ${file}: ${err.message}\n`);

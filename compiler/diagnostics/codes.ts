@@ -26,6 +26,7 @@ export const Codes = {
   FileNotFound: entry("TSBPF0002", "cannot read the input file", "Check the path."),
   BadImport: entry("TSBPF0003", "unsupported import", "Import only from \"tsbpf\"; put helpers in the same file."),
   NoPrograms: entry("TSBPF0004", "no programs", "Export a function `(ctx: SkLookup): Verdict`."),
+  BadTarget: entry("TSBPF0005", "unknown kernel target", "Give a Linux version from 5.10 to 6.18 (e.g. 5.10, 6.6), or \"host\" to probe the running kernel."),
   String: entry("TSBPF1001", "strings are not supported", "Strings exist only as `trace` formats and ip4/ip6/cidr4/cidr6 literals; use integers."),
   Float: entry("TSBPF1002", "floating point is not supported", "BPF has integers only: use integer literals; `/` is integer division."),
   Closure: entry("TSBPF1003", "closures and function values are not supported", "Declare a top-level `function` and call it directly."),
@@ -52,6 +53,11 @@ export const Codes = {
   GplOnly: entry("TSBPF2005", "helper needs a GPL-compatible license", "Remove the LICENSE export (the default is \"GPL\") or use a GPL-compatible one such as \"Dual BSD/GPL\"."),
   Backend: entry("TSBPF3001", "code generation failed", "This is probably a tsbpf limitation; simplify the expression or report it."),
   Verifier: entry("TSBPF3002", "the program would be rejected by the kernel verifier", "See the notes for the verifier's reasoning."),
+  NewerKernel: entry(
+    "TSBPF3003",
+    "the program loads only on kernels newer than the target",
+    "Rewrite it so that the target's verifier accepts it (see the notes), or raise --target-kernel if every host runs the release named.",
+  ),
   Internal: entry("TSBPF9001", "internal compiler error", "Please report this with the input file."),
 } as const satisfies Record<string, CodeInfo>;
 

@@ -73,6 +73,17 @@ describe("bundled CLI (node bin/tsbpf.js)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("tsbpf build: unknown option '--frobnicate'\n");
   });
+
+  test("--target-kernel: a release before 5.10 is a usage error; host probes the running kernel from the bundle", () => {
+    const old = tsbpf("check", "examples/redirect-port.ts", "--target-kernel", "5.4");
+    expect(old.code).toBe(2);
+    expect(old.stderr).toBe(
+      "tsbpf check: kernel target 5.4 cannot run sk_lookup programs: sk_lookup needs Linux 5.9+; tsbpf supports 5.10 (the oldest LTS with sk_lookup) to 6.18\n",
+    );
+    const host = tsbpf("check", "examples/redirect-port.ts", "--target-kernel", "host");
+    expect(host.stderr).toBe("");
+    expect(host.code).toBe(0);
+  });
 });
 
 describe("build / check commands (in-process)", () => {
@@ -126,6 +137,19 @@ describe("build / check commands (in-process)", () => {
     expect(existsSync(out)).toBe(false);
     expect((await inProcess(build, "test/diagnostics/cases/verifier-unchecked.ts", "-o", out, "--no-verify")).code).toBe(0);
     expect(existsSync(out)).toBe(true);
+  });
+
+  test("--target-kernel reaches the verifier: the rejection names the target", async () => {
+    const r = await inProcess(check, "test/diagnostics/cases/verifier-unchecked.ts", "--target-kernel", "6.6");
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n")[0]).toBe(
+      "test/diagnostics/cases/verifier-unchecked.ts:5:10 - error TSBPF3002: program 'p' would be rejected by the kernel verifier of Linux 6.6: R2 type=map_value_or_null expected=sock",
+    );
+    await expect(inProcess(build, "examples/redirect-port.ts", "--target-kernel", "7.3")).rejects.toThrow(
+      "kernel target 7.3 is newer than tsbpf's kernel table (which ends at 6.18)",
+    );
+    const help = await inProcess(build, "--help");
+    expect(help.stdout).toContain(`--target-kernel VERSION     the oldest kernel the object must load on: 5.10 (default) to 6.18, or "host" to probe the running kernel`);
   });
 
   test("--help on each", async () => {

@@ -54,7 +54,7 @@ const CASES: Record<string, string[]> = {
   "type-error": ["3:9 - error TSBPF0001: Type 'Sock | null' is not assignable to type 'number'. (TS2322)"],
   "bad-map-type": ["2:35 - error TSBPF2001: type 'string' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)"],
   "trace-license": ["4:3 - error TSBPF2005: trace (bpf_trace_printk) is GPL-only, and the license is \"Proprietary\""],
-  "verifier-unchecked": ["5:10 - error TSBPF3002: program 'p' would be rejected by the kernel verifier: R2 type=map_value_or_null expected=sock"],
+  "verifier-unchecked": ["5:10 - error TSBPF3002: program 'p' would be rejected by the kernel verifier of Linux 5.10: R2 type=map_value_or_null expected=sock"],
   "map-not-exported": ["2:7 - error TSBPF2002: map 'hits' must be exported so loaders can find it"],
 };
 

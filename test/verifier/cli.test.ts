@@ -26,14 +26,14 @@ describe("tsbpf verify", () => {
   test("reports every program of the clang corpus; exit 1 because some are rejected", async () => {
     const r = await capture([cases]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain("ok_redirect: accepted (");
-    expect(r.out).toContain("bad_unchecked_assign: rejected at insn 12: call 0x7c\n  error: R2 type=map_value_or_null expected=sock");
+    expect(r.out).toContain("ok_redirect: accepted for Linux 5.10 (");
+    expect(r.out).toContain("bad_unchecked_assign: rejected for Linux 5.10 at insn 12: call 0x7c\n  error: R2 type=map_value_or_null expected=sock");
     await expect(r.out).toMatchFileSnapshot("golden/verify-cases.txt");
   });
 
   test("exit 0 when the selected program is accepted", async () => {
     const r = await capture([cases, "--prog", "ok_dispatch"]);
-    expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/^ok_dispatch: accepted \(\d+ instructions processed\)\n$/) });
+    expect(r).toMatchObject({ code: 0, out: expect.stringMatching(/^ok_dispatch: accepted for Linux 5\.10 \(\d+ instructions processed\)\n$/) });
   });
 
   test("source line and TS-terms note for a rejection", async () => {
@@ -58,6 +58,8 @@ describe("tsbpf verify", () => {
     await expect(run(["/nonexistent.o"])).rejects.toThrow(InputFileError);
     await expect(run(["/nonexistent.o"])).rejects.toThrow(/^cannot read \/nonexistent.o: no such file$/);
     await expect(run([cases, "--prog", "nope"])).rejects.toThrow(/no program nope/);
+    await expect(run([cases, "--target-kernel", "4.19"])).rejects.toThrow("kernel target 4.19 cannot run sk_lookup programs: sk_lookup needs Linux 5.9+");
+    await expect(run([cases, "--target-kernel", "newest"])).rejects.toThrow("unknown kernel target 'newest'");
   });
 
   test("a file that is not an ELF object is reported, exit 1", async () => {
