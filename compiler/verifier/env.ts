@@ -59,6 +59,12 @@ export class Env {
   readonly globalsCalled = new Set<number>();
   /** The kernel whose verifier this one stands for. */
   readonly target: KernelTarget;
+  /**
+   * Set when a decision went against the program because the target lacks a feature of the version table (a helper,
+   * the const-key NULL elision). Without such a decision a newer release explores exactly the same paths, so a
+   * rejection needs no search for the release that would accept.
+   */
+  targetLimited = false;
 
   constructor(
     readonly insns: readonly Instruction[],

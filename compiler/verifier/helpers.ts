@@ -87,8 +87,14 @@ const GPL_COMPATIBLE = new Set(["GPL", "GPL v2", "GPL and additional rights", "D
 /** Checks a helper call at `pc` and applies its effect on the state (R0 set, R1-R5 clobbered). */
 export function callHelper(env: Env, st: VState, id: number, pc: number): void {
   const target = env.target;
-  if (id <= 0 || id > target.maxHelperId) reject(`invalid func unknown#${id}`);
-  if (!target.helpers.has(id)) reject(`program of this type cannot use helper ${helperLabel(id)}`);
+  if (id <= 0 || id > target.maxHelperId) {
+    env.targetLimited = true;
+    reject(`invalid func unknown#${id}`);
+  }
+  if (!target.helpers.has(id)) {
+    env.targetLimited = true;
+    reject(`program of this type cannot use helper ${helperLabel(id)}`);
+  }
   if (!MODELLED_HELPERS.has(id)) reject(`tsbpf does not model helper ${helperLabel(id)} (the kernel allows it)`);
   const regs = top(st).regs;
   let r0: Reg = UNKNOWN;
@@ -99,7 +105,9 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       memArg(env, st, 2, map.keySize);
       mapCompatible(env, m, id);
       const key = constKey(st, regs[2]!, map.keySize);
-      const elide = env.target.arrayLookupConstKeyNonNull && (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
+      const elidable = (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
+      if (elidable && !env.target.arrayLookupConstKeyNonNull) env.targetLimited = true;
+      const elide = elidable && env.target.arrayLookupConstKeyNonNull;
       if (elide) {
         r0 = ptrReg("map_value", { map: m });
       } else {

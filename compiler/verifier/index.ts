@@ -80,8 +80,8 @@ export function lineFor(lines: readonly LineInfo[], pc: number): LineInfo | unde
  */
 export function verifyProgram(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions = {}): VerifyResult {
   const target = opts.target ?? resolveTarget();
-  const r = verifyFor(prog, maps, { ...opts, target });
-  if (r.ok) return r;
+  const { result: r, limited } = verifyFor(prog, maps, { ...opts, target });
+  if (r.ok || !limited) return r;
   const from = loadsFrom(prog, maps, { ...opts, target });
   return from ? { ...r, loadsFrom: formatVersion(from) } : r;
 }
@@ -96,11 +96,13 @@ function candidateVersions(): KernelVersion[] {
 /** The oldest release newer than the target that accepts the program (features only grow: the first accept wins). */
 function loadsFrom(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): KernelVersion | undefined {
   const newer = candidateVersions().filter((v) => compareVersions(v, opts.target.version) > 0);
-  if (newer.length === 0 || !verifyFor(prog, maps, { ...opts, target: targetForVersion(newer[newer.length - 1]!) }).ok) return undefined;
-  return newer.find((v) => verifyFor(prog, maps, { ...opts, target: targetForVersion(v) }).ok);
+  const accepts = (v: KernelVersion): boolean => verifyFor(prog, maps, { ...opts, target: targetForVersion(v) }).result.ok;
+  if (newer.length === 0 || !accepts(newer[newer.length - 1]!)) return undefined;
+  return newer.find(accepts);
 }
 
-function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): VerifyResult {
+/** The verdict for one target, and whether a missing feature of the target took part in a rejection. */
+function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): { result: VerifyResult; limited: boolean } {
   const target = describeTarget(opts.target);
   const fail = (pc: number, message: string, state: string, processed: number): VerifyResult => ({
     ok: false,
@@ -109,10 +111,11 @@ function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
     error: { pc, insn: insnText(prog.insns, pc), message, state, line: lineFor(prog.lineInfo, pc), explain: explain(message) },
   });
   const cfg = checkCfg(prog.insns);
-  if (isCfgError(cfg)) return fail(cfg.pc, cfg.message, "", 0);
+  if (isCfgError(cfg)) return { result: fail(cfg.pc, cfg.message, "", 0), limited: false };
   const unknown = targetInsnError(prog.insns, opts.target);
-  if (unknown) return fail(unknown.pc, unknown.message, "", 0);
+  if (unknown) return { result: fail(unknown.pc, unknown.message, "", 0), limited: true };
   const env = new Env(prog.insns, maps, prog.mapRelocs, opts);
+  const done = (result: VerifyResult) => ({ result, limited: env.targetLimited });
   env.globals = globalFunctions(opts.btf, prog.funcInfo);
   let r;
   try {
@@ -128,10 +131,10 @@ function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
     }
   } catch (err) {
     // A bug in the verifier itself must not crash the build, and must never let a program through.
-    return fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0);
+    return done(fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0));
   }
-  if (r.failure) return fail(r.failure.pc, r.failure.message, r.failure.state, r.processed);
-  return { ok: true, target, insnsProcessed: r.processed };
+  if (r.failure) return done(fail(r.failure.pc, r.failure.message, r.failure.state, r.processed));
+  return done({ ok: true, target, insnsProcessed: r.processed });
 }
 
 /** Verifies every program of an object (license taken from the object) for `opts.target` (default Linux 5.10). */
