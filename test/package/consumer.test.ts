@@ -109,7 +109,7 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     expect([build.code, build.stderr]).toEqual([0, ""]);
     expect(build.stdout).toMatch(/^wrote handler\.bpf\.o: redirect \(\d+ insns\); maps: sockets, hits\n$/);
     const verify = sh(tsbpf, ["verify", "handler.bpf.o"], app);
-    expect([verify.code, verify.stdout]).toEqual([0, expect.stringMatching(/^redirect: accepted \(\d+ instructions processed\)\n$/)]);
+    expect([verify.code, verify.stdout]).toEqual([0, expect.stringMatching(/^redirect: accepted for Linux 5\.10 \(\d+ instructions processed\)\n$/)]);
     const ctx = JSON.stringify({ family: "inet", protocol: "tcp", remoteIp: "127.0.0.2", remotePort: 9, localIp: "127.0.0.1", localPort: 7007 });
     const maps = JSON.stringify({ sockets: { 0: { name: "A", family: "inet", protocol: "tcp", state: "listen", ip: "127.0.0.1", port: 1234 } } });
     const run = sh(tsbpf, ["run", "handler.bpf.o", "--ctx", ctx, "--maps", maps], app);
