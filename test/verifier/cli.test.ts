@@ -58,6 +58,10 @@ describe("tsbpf verify", () => {
     await expect(run(["/nonexistent.o"])).rejects.toThrow(InputFileError);
     await expect(run(["/nonexistent.o"])).rejects.toThrow(/^cannot read \/nonexistent.o: no such file$/);
     await expect(run([cases, "--prog", "nope"])).rejects.toThrow(/no program nope/);
+  });
+
+  test("--target-kernel: an unsupported or unknown target is a usage error naming what is accepted", async () => {
+    await expect(run([cases, "--target-kernel", "4.19"])).rejects.toThrow(UsageError);
     await expect(run([cases, "--target-kernel", "4.19"])).rejects.toThrow("kernel target 4.19 cannot run sk_lookup programs: sk_lookup needs Linux 5.9+");
     await expect(run([cases, "--target-kernel", "newest"])).rejects.toThrow("unknown kernel target 'newest'");
   });
