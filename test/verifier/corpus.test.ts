@@ -5,7 +5,9 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
+import { run as verifyCli } from "../../compiler/cli/verify.ts";
+import type { VerifyResult } from "../../compiler/verifier/index.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
 import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { describeKernel } from "../support/kernel.ts";
@@ -59,7 +61,24 @@ const OBJECTS = [
   ),
 ];
 
-describeKernel("clang-16 objects: tsbpf verdict equals the kernel's", () => {
+/** `tsbpf verify --target-kernel host --json OBJ`, run once per object: tsbpf's verdict per program. */
+const cliVerdicts = new Map<string, Record<string, VerifyResult>>();
+async function hostVerdictsOf(path: string): Promise<Record<string, VerifyResult>> {
+  let cached = cliVerdicts.get(path);
+  if (cached) return cached;
+  let out = "";
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
+  try {
+    await verifyCli([path, "--target-kernel", "host", "--json"]);
+  } finally {
+    spy.mockRestore();
+  }
+  cached = JSON.parse(out) as Record<string, VerifyResult>;
+  cliVerdicts.set(path, cached);
+  return cached;
+}
+
+describeKernel("clang-16 objects: `tsbpf verify --target-kernel host` gives the kernel's verdict", () => {
   const rows = OBJECTS.flatMap((path) => {
     let obj;
     try {
@@ -69,7 +88,7 @@ describeKernel("clang-16 objects: tsbpf verdict equals the kernel's", () => {
     }
     return obj.programs.filter((p) => p.section === "sk_lookup").map((p) => [`${path.slice(fixtures.length + 1)}:${p.name}`, path, p.name] as const);
   });
-  test.each(rows)("%s", (_label, path, name) => {
+  test.each(rows)("%s", async (_label, path, name) => {
     const obj = readObject(readFileSync(path));
     const prog = obj.programs.find((p) => p.name === name)!;
     // Loaded the way libbpf loads them (through bpftool) when our kernel bridge does not do the same yet:
@@ -81,7 +100,10 @@ describeKernel("clang-16 objects: tsbpf verdict equals the kernel's", () => {
     const kernel = viaLibbpf ? libbpfVerdict(path) : kernelVerdict(obj, name);
     const host = hostTarget();
     if (path.includes("verifier")) expect(kernel.ok).toBe(TARGET_DEPENDENT[name]?.(host) ?? name.startsWith("ok_"));
-    const ours = verifyProgram(prog, obj.maps, { license: obj.license || "GPL", btf: obj.btf, target: host });
+    const ours = (await hostVerdictsOf(path))[name]!;
+    expect(ours.target).toBe(`the running kernel (Linux ${host.release})`);
     expect({ ok: ours.ok, error: ours.error?.message, at: ours.error?.pc }).toMatchObject({ ok: kernel.ok });
+    // The library call answers the same as the command.
+    expect(verifyProgram(prog, obj.maps, { license: obj.license || "GPL", btf: obj.btf, target: host })).toEqual(ours);
   });
 });
