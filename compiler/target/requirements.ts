@@ -15,18 +15,31 @@ import type { ObjectFile } from "../elf/object.ts";
 import type { KernelTarget } from "./index.ts";
 import { FEATURE_ROWS, HELPER_ROWS, OLDEST_VERSION, atLeast, compareVersions, type Feature, type KernelVersion } from "./versions.ts";
 
+/**
+ * Map types newer than 5.10 (include/uapi/linux/bpf.h `enum bpf_map_type`), each with the commit that added it. A
+ * probed host is judged by its version number here: map types are not probed.
+ */
+export const MAP_TYPE_ROWS: readonly { type: number; name: string; since: KernelVersion; commit: string }[] = [
+  { type: 29, name: "TASK_STORAGE", since: [5, 11], commit: "bpf: Implement task local storage" },
+  { type: 30, name: "BLOOM_FILTER", since: [5, 16], commit: "bpf: Add bloom filter map implementation" },
+  { type: 31, name: "USER_RINGBUF", since: [6, 1], commit: "bpf: Define new BPF_MAP_TYPE_USER_RINGBUF map type" },
+  { type: 32, name: "CGRP_STORAGE", since: [6, 2], commit: "bpf: Implement cgroup storage available to non-cgroup-attached bpf progs" },
+  { type: 33, name: "ARENA", since: [6, 9], commit: "bpf: Introduce bpf_arena." },
+];
+
 /** One thing an object needs from the kernel. */
 export interface Requirement {
-  /** A row of the feature table, or a helper (rows of HELPER_ROWS). */
-  feature: Feature | "helper";
+  /** A row of the feature table, a helper (rows of HELPER_ROWS) or a map type (MAP_TYPE_ROWS). */
+  feature: Feature | "helper" | "mapType";
   /** What exactly, e.g. "signed division (sdiv/smod)", "helper #164". */
   what: string;
   /** The first release that has it; undefined for a helper no modelled release offers sk_lookup programs. */
   since?: KernelVersion;
   /** The commit title(s) that brought it. */
   commit?: string;
-  /** Where it first occurs: a program and slot, or the object's BTF (program undefined). */
+  /** Where it first occurs: a program and slot, a map, or the object's BTF (neither). */
   program?: string;
+  map?: string;
   slot?: number;
   /** For helpers: the id. */
   helper?: number;
@@ -107,6 +120,10 @@ export function objectRequirements(obj: ObjectFile): Requirement[] {
         }
       }
     }
+  }
+  for (const m of obj.maps) {
+    const row = MAP_TYPE_ROWS.find((r) => r.type === m.type);
+    if (row) add(`map:${m.type}`, { feature: "mapType", what: `map type ${row.name}`, since: row.since, commit: row.commit, map: m.name });
   }
   if (obj.btf) {
     let types: ReturnType<typeof decodeBtf>["types"] = [];

@@ -161,7 +161,12 @@ export function loadLinked(bpf: NativeBpf, obj: ObjectFile, options: LoadOptions
   const loaded = new LoadedObject(programs, maps);
   try {
     for (const def of obj.maps) {
-      maps.set(def.name, isGlobalDataMap(def) ? createGlobalDataMap(bpf, def, options.objectName) : createMap(bpf, def, options.pinRoot));
+      try {
+        maps.set(def.name, isGlobalDataMap(def) ? createGlobalDataMap(bpf, def, options.objectName) : createMap(bpf, def, options.pinRoot));
+      } catch (err) {
+        // A map type this kernel lacks: name it (the object's programs are not the question yet).
+        throw err instanceof KernelError ? withMissingFeatures(err, { ...obj, programs: [], btf: undefined }, undefined, hostTargetOrUndefined()) : err;
+      }
     }
     const fds = new Map([...maps].map(([n, m]) => [n, m.fd]));
     const wanted = options.programs;

@@ -39,7 +39,8 @@ export function hostTargetOrUndefined(): KernelTarget | undefined {
 
 function describe(r: Requirement): string {
   const what = r.feature === "helper" && r.helper !== undefined ? `helper ${helperLabel(r.helper)}` : r.what;
-  const where = r.program !== undefined ? ` (program ${r.program}, instruction ${r.slot})` : r.feature.startsWith("btf") ? " (in the object's BTF)" : "";
+  const where =
+    r.program !== undefined ? ` (program ${r.program}, instruction ${r.slot})` : r.map !== undefined ? ` (map ${r.map})` : r.feature.startsWith("btf") ? " (in the object's BTF)" : "";
   const since = r.since ? `Linux ${formatVersion(r.since)}+${r.commit ? `, "${r.commit}"` : ""}` : "no Linux release tsbpf knows offers it to sk_lookup programs";
   return `${what}${where}: ${since}`;
 }
@@ -53,8 +54,8 @@ export function explainMissing(obj: ObjectFile, host: KernelTarget, program?: st
   const missing = unmetOn(host, objectRequirements(scoped));
   if (missing.length === 0) return undefined;
   const head = `${describeTarget(host)} lacks what the object uses:\n${missing.map((r) => `  - ${describe(r)}`).join("\n")}`;
-  // Code generation avoids ISA forms, atomics and BTF kinds a target lacks; a helper call it cannot avoid.
-  const avoidable = missing.every((r) => r.feature !== "helper");
+  // Code generation avoids ISA forms, atomics and BTF kinds a target lacks; a helper call or a map type it cannot.
+  const avoidable = missing.every((r) => r.feature !== "helper" && r.feature !== "mapType");
   if (avoidable) {
     const right = host.probed ? `${formatVersion(host.version)} (or host, on this machine)` : formatVersion(host.version);
     const rightTarget = formatVersion(host.version);
@@ -67,8 +68,8 @@ export function explainMissing(obj: ObjectFile, host: KernelTarget, program?: st
   const needed = minimumVersion(missing);
   const unknown = missing.some((r) => r.since === undefined);
   const text = unknown
-    ? `${head}\nNo --target-kernel makes this program load here: it calls a helper this kernel does not offer sk_lookup programs.`
-    : `${head}\nNo --target-kernel makes this program load here: it needs Linux ${formatVersion(needed)} or newer.`;
+    ? `${head}\nNo --target-kernel makes this object load here: it calls a helper this kernel does not offer sk_lookup programs.`
+    : `${head}\nNo --target-kernel makes this object load here: it needs Linux ${formatVersion(needed)} or newer.`;
   return { text, missing };
 }
 

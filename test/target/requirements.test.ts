@@ -103,7 +103,15 @@ describe("naming what a kernel lacks", () => {
     const why = explainMissing(objectOf([call(164)]), targetForVersion([5, 10]))!;
     expect(why.rightTarget).toBeUndefined();
     expect(why.text).toContain("helper bpf_for_each_map_elem#164 (program hand, instruction 0): Linux 5.13+");
-    expect(why.text).toContain("No --target-kernel makes this program load here: it needs Linux 5.13 or newer.");
+    expect(why.text).toContain("No --target-kernel makes this object load here: it needs Linux 5.13 or newer.");
+  });
+
+  it("a map type: the map and the release that has it", () => {
+    const obj: ObjectFile = { ...objectOf([]), maps: [{ name: "seen", type: 30, keySize: 0, valueSize: 4, maxEntries: 64, flags: 0, pinning: 0 }] };
+    const why = explainMissing(obj, targetForVersion([5, 15]))!;
+    expect(why.text).toContain('map type BLOOM_FILTER (map seen): Linux 5.16+, "bpf: Add bloom filter map implementation"');
+    expect(why.text).toContain("it needs Linux 5.16 or newer");
+    expect(explainMissing(obj, targetForVersion([6, 1]))).toBeUndefined();
   });
 
   it("test runs before 5.13", () => {
@@ -129,7 +137,7 @@ describeKernel("the loader names what the running kernel lacks", () => {
     expect(e.message).toMatch(/^loading program hand: /);
     expect(e.message).toContain("the running kernel (Linux ");
     expect(e.message).toContain("helper unknown#4000 (program hand, instruction 0): no Linux release tsbpf knows offers it to sk_lookup programs");
-    expect(e.message).toContain("No --target-kernel makes this program load here");
+    expect(e.message).toContain("No --target-kernel makes this object load here");
     expect(e.log).toMatch(/unknown#4000/);
     expect(e.missing.map((r) => r.helper)).toEqual([4000]);
   });
