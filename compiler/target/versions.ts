@@ -133,8 +133,8 @@ export const HELPER_ROWS: readonly HelperRow[] = [
   {
     since: [6, 16],
     commit: "bpf: Allow some trace helpers for all prog types",
-    what: "get_current_uid_gid, get_current_comm, get_current_cgroup_id and other current-task helpers",
-    ids: [15, 16, 80],
+    what: "get_current_uid_gid, get_current_comm, get_cgroup_classid, current_task_under_cgroup, get_current_cgroup_id, get_current_ancestor_cgroup_id (moved from cgroup_current_func_proto into bpf_base_func_proto)",
+    ids: [15, 16, 17, 37, 80, 123],
   },
   {
     // Measured on 6.18.44 (kernel-facts.md: 85 helper ids); when each arrived for sk_lookup is not modelled, so older
@@ -142,7 +142,7 @@ export const HELPER_ROWS: readonly HelperRow[] = [
     since: [6, 18],
     commit: "measured on 6.18.44 (first release not modelled)",
     what: "other helpers the 6.18 kernel lets sk_lookup call",
-    ids: [17, 22, 35, 37, 55, 105, 106, 109, 117, 123, 141, 148, 156, 157, 158, 175, 176, 180, 191, 210, 211],
+    ids: [22, 35, 55, 105, 106, 109, 117, 141, 148, 156, 157, 158, 175, 176, 180, 191, 210, 211],
   },
 ];
 
