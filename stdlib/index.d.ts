@@ -24,7 +24,7 @@ export type u64 = bigint;
 export type i8 = number;
 /** Signed 16-bit integer (two's complement, wraps as in C). */
 export type i16 = number;
-/** Signed 32-bit integer; a plain `number` without a width is treated as `i32`, like C's `int`. */
+/** Signed 32-bit integer (two's complement, wraps as in C). A plain `number` has no width: it is 64-bit, so it holds every u32 and i32 value. */
 export type i32 = number;
 /** Signed 64-bit integer, a `bigint`. */
 export type i64 = bigint;

@@ -374,6 +374,7 @@ export abstract class CallLowerer extends ValueOps {
       const given = e.arguments[i];
       if (!p.type) this.fail("BadCall", e, "every parameter of a local function needs a type");
       const t = this.mod.tryResolve(p.type);
+      if (!given && !p.initializer && p.questionToken) throw new PoisonedUse(); // the declaration is reported (TSBPF1018)
       if (!given && !p.initializer) this.fail("BadCall", e, `'${fn.name!.text}' needs an argument for '${p.name.getText(this.fx.sf)}'`);
       if (!given && this.mod.evalConst(p.initializer!, t?.kind === "int" ? t : undefined) === undefined) {
         this.fail("Unsupported", p.initializer!, "a default parameter value must be a constant (write the argument at the call when it depends on other values)");

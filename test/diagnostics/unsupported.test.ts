@@ -45,6 +45,8 @@ const CASES: Record<string, string[]> = {
   "bad-cidr6": ["2:19 - error TSBPF1013: malformed cidr6 literal: prefix length 129 in 'fd00::/129' is not 0..128"],
   "trace-args": ["3:65 - error TSBPF1014: trace takes at most 3 values after the format, got 4"],
   stack: ["6:11 - error TSBPF1015: stack use reaches 520 bytes in 'p'; the BPF limit is 512"],
+  // The call whose struct result crosses 512 bytes, not the function or the first call.
+  "stack-call": ["12:13 - error TSBPF1015: stack use reaches 640 bytes in 'p'; the BPF limit is 512"],
   "bad-call": ["3:16 - error TSBPF1016: 'Math.max' does not exist in a BPF program; write `a > b ? a : b`"],
   "math-random": ["3:10 - error TSBPF1016: 'Math.random' does not exist in a BPF program; use getPrandomU32() from \"tsbpf\", a random u32 (`Math.random() < 0.5` becomes `getPrandomU32() % 2 === 0`; `getPrandomU32() % n` picks one of n)"],
   "console-log": ["3:3 - error TSBPF1016: 'console.log' does not exist in a BPF program; use trace(\"port %d\", ctx.localPort) from \"tsbpf\" (bpf_trace_printk, at most 3 values; read it with `bpftool prog tracelog`)"],
