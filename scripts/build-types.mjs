@@ -25,6 +25,7 @@ const outDir = join(root, "dist/types");
 /** A relative module specifier in a declaration: `from "./x.ts"`, `import("./x.ts")`, `import "./x.ts"`. */
 const RELATIVE_SPECIFIER = /((?:\bfrom|\bimport)\s*\(?\s*)"(\.{1,2}\/[^"]+)"/g;
 
+/** Writes dist/types/ (see the header); returns how many declaration files it holds. Throws on errors in shipped files. */
 export function buildTypes() {
   const scratch = mkdtempSync(join(tmpdir(), "tsbpf-types-"));
   try {
