@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import type { CompileResult, DumpStage } from "../index.ts";
 import { DEFAULT_TARGET, type KernelTarget, TargetError, resolveTarget } from "../target/index.ts";
 import { UsageError, parseArgs } from "./usage.ts";
+import type { WatchEvents } from "./watch.ts";
 
 /** The --target-kernel values, for the commands' help. */
 export const TARGET_HELP = `5.10 (default) to 6.18, or "host" to probe the running kernel`;
@@ -37,7 +38,7 @@ export const processIO: CliIO = {
   stderr: (t) => void process.stderr.write(t),
 };
 
-const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--target-kernel VERSION|host] [--dump-ir] [--dump-asm] [--no-verify]
+const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--target-kernel VERSION|host] [--watch] [--dump-ir] [--dump-asm] [--no-verify]
 
 Compiles the sk_lookup programs and maps of FILE.ts into an ELF64 BPF object that libbpf and bpftool load
 (default output: FILE.bpf.o next to FILE.ts, and X.bpf.o for X.bpf.ts). The object loads on every kernel
@@ -46,6 +47,7 @@ from the target on.
 options:
   -o, --output OUT.o          where to write the object
   --target-kernel VERSION     the oldest kernel the object must load on: ${TARGET_HELP}
+  -w, --watch                 rebuild whenever FILE.ts changes (each rebuild says how long it took); Ctrl-C stops
   --dump-ir                   print the IR (after socket-release insertion) to stdout
   --dump-asm                  print each program's BPF assembly to stdout
   --no-verify                 skip tsbpf's verifier (the kernel still verifies at load time)
@@ -87,15 +89,8 @@ export function defaultOutput(file: string): string {
   return file.replace(/(\.bpf)?\.(m|c)?tsx?$/, "") + ".bpf.o";
 }
 
-/** Entry point of `tsbpf build`. */
-export async function run(args: string[], io: CliIO = processIO): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    io.stdout(HELP);
-    return 0;
-  }
-  const { positionals, options } = parseArgs(args, ["-o", "--output", TARGET_OPTION], DUMP_FLAGS);
-  const file = oneSource(positionals, "build");
-  const out = (options.get("-o") ?? options.get("--output") ?? defaultOutput(file)) as string;
+/** Compiles `file` and writes `out`; returns the exit code (0 written, 1 diagnostics or an unwritable output). */
+async function buildOnce(file: string, out: string, options: Map<string, string | true>, io: CliIO): Promise<number> {
   const result = await compileForCli(file, options, io);
   if (!result.object) return 1;
   try {
@@ -107,4 +102,27 @@ export async function run(args: string[], io: CliIO = processIO): Promise<number
   const summary = result.programs.map((p) => `${p.name} (${p.insnCount} insns)`).join(", ");
   io.stdout(`wrote ${out}: ${summary}; maps: ${result.maps.map((m) => m.name).join(", ") || "none"}\n`);
   return 0;
+}
+
+/**
+ * Entry point of `tsbpf build`. With `--watch` it returns only when `signal` aborts (the CLI aborts on SIGINT and
+ * SIGTERM); `events` reports each build (tests).
+ */
+export async function run(args: string[], io: CliIO = processIO, signal?: AbortSignal, events?: WatchEvents): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const { positionals, options } = parseArgs(args, ["-o", "--output", TARGET_OPTION], [...DUMP_FLAGS, "--watch", "-w"]);
+  const file = oneSource(positionals, "build");
+  const out = (options.get("-o") ?? options.get("--output") ?? defaultOutput(file)) as string;
+  if (!options.has("--watch") && !options.has("-w")) return buildOnce(file, out, options, io);
+  const { watchBuild } = await import("./watch.ts");
+  let stop = signal;
+  if (!stop) {
+    const controller = new AbortController();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => controller.abort());
+    stop = controller.signal;
+  }
+  return watchBuild(file, async () => (await buildOnce(file, out, options, io)) === 0, io, stop, events);
 }

@@ -19,6 +19,7 @@ import { compile } from "../index.ts";
 import { setStdlibPath } from "../frontend/project.ts";
 import { main } from "./dispatch.ts";
 import "./build.ts";
+import "./watch.ts";
 import "./check.ts";
 
 /** A file that touches most of the front end, back end and verifier (maps, sockets, addresses, loops, helpers). */
