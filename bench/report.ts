@@ -9,6 +9,17 @@ export interface Section {
   /** Lines printed under the table: how figures were taken, per-row problems. */
   notes: string[];
   skipped?: string;
+  /** The issue-12 goals this section measures, for the summary table printed last. */
+  goals?: GoalRow[];
+}
+
+/** One line of the goals summary: what we measured, its reference, the ratio and the target. */
+export interface GoalRow {
+  goal: string;
+  ours: string;
+  reference: string;
+  ratio: string;
+  target: string;
 }
 
 /** A section that could not run, with the reason. */

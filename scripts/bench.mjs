@@ -8,8 +8,9 @@
 // build yet makes its columns "n/a" (or its section "skipped") with a one-line reason instead of failing the run.
 //
 // Flags: --quick (fewer repetitions), --smoke (fewest; for tests), --json (also print the sections as JSON),
-// --only=a,b,c,d
+// --only=a,b,c,d,e (the goals table of issue 12 comes last, from the sections that ran)
 import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,7 +21,7 @@ const args = process.argv.slice(2);
 const smoke = args.includes("--smoke");
 const quick = smoke || args.includes("--quick");
 const json = args.includes("--json");
-const only = (args.find((a) => a.startsWith("--only="))?.slice(7) ?? "a,b,c,d").split(",");
+const only = (args.find((a) => a.startsWith("--only="))?.slice(7) ?? "a,b,c,d,e").split(",");
 
 /** Bundles `entry` and imports it; on failure returns a one-line reason. */
 async function load(entry) {
@@ -70,7 +71,7 @@ providers.compile = typeof compiler === "string" ? `compiler/index.ts ${compiler
 const kernel = await load(join(root, "bench", "providers", "kernel.ts"));
 providers.kernel = typeof kernel === "string" ? `kernel bridge ${kernel}` : (kernel.unavailable() ?? kernel);
 // Parts only some sections use are built only when those sections run.
-const vm = only.includes("c") ? await load(join(root, "bench", "providers", "vm.ts")) : "not needed";
+const vm = only.includes("c") || only.includes("e") ? await load(join(root, "bench", "providers", "vm.ts")) : "not needed";
 providers.vm = typeof vm === "string" ? `VM ${vm}` : vm;
 // The verifier's bench entry: \`verifyTime(objectBytes, program, runs)\` → { ms, processed?, error? } (see
 // bench/sections/common.ts VerifierProvider). Until it exists, the section says which exports the verifier has.
@@ -86,15 +87,12 @@ export function verifyTime(bytes, program, runs) {
 );
 providers.verifier = typeof verifier === "string" ? `verifier ${verifier}` : verifier;
 
-// The CLI as a fresh bundle (not dist/, which may be stale): `tsbpf build` in a new process is the fair peer of a
-// cold clang run. esbuild splits nothing here, so the lazily imported subcommands are inlined.
-const cliFile = join(outDir, "tsbpf-cli.mjs");
+// The CLI as a user runs it: bin/tsbpf.js after `npm run build` (dist/ and the start-up snapshot rebuilt from the
+// sources now, so the cold figures are of this checkout).
 if (!only.includes("b")) providers.cli = "not needed";
-else try {
-  await build({ entryPoints: [join(root, "compiler", "cli", "main.ts")], outfile: cliFile, bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: "silent" });
-  providers.cli = { path: cliFile };
-} catch (err) {
-  providers.cli = `the CLI does not build (${err.errors?.[0]?.text ?? String(err).split("\n")[0]})`;
+else {
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, encoding: "utf8" });
+  providers.cli = r.status === 0 ? { path: join(root, "bin", "tsbpf.js") } : `npm run build failed (${(r.stderr || "").trim().split("\n").pop()})`;
 }
 
 const options = { root, quick, smoke };
@@ -109,6 +107,8 @@ if (only.includes("a")) show(sections.sizeSection(providers, objects, options));
 if (only.includes("b")) show(await sections.compileTimeSection(providers, objects, options));
 if (only.includes("c")) show(await sections.runtimeSection(providers, objects, options));
 if (only.includes("d")) show(sections.verifierSection(providers, objects, options));
+if (only.includes("e")) show(await sections.lpmScaleSection(providers, options));
+show(sections.goalsSection(results));
 if (json) console.log(JSON.stringify(results, null, 2));
 // Sockets and the kernel bridge may hold the event loop; the report is complete.
 process.exit(0);

@@ -46,7 +46,7 @@ describe("tsbpf build/check from the start-up snapshot", () => {
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, "node"), `#!/bin/sh\necho "$*" >> '${log}'\nexec '${process.execPath}' "$@"\n`);
     chmodSync(join(bin, "node"), 0o755);
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
     delete env.TSBPF_NO_SNAPSHOT;
     const out = join(dir, "logged.o");
     expect(spawnSync("./bin/tsbpf.js", ["build", "examples/redirect-port.ts", "-o", out], { env }).status).toBe(0);
