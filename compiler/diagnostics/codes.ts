@@ -27,6 +27,8 @@ export const Codes = {
   BadImport: entry("TSBPF0003", "unsupported import", "Import only from \"tsbpf\"; put helpers in the same file."),
   NoPrograms: entry("TSBPF0004", "no programs", "Export a function `(ctx: SkLookup): Verdict`."),
   BadTarget: entry("TSBPF0005", "unknown kernel target", "Give a Linux version from 5.10 to 6.18 (e.g. 5.10, 6.6), or \"host\" to probe the running kernel."),
+  TooDeep: entry("TSBPF0006", "input nested too deeply", "Split the expression or statement with local variables or functions (tsbpf accepts 400 levels of nesting)."),
+  NumberLiteral: entry("TSBPF0007", "numeric literal is not a 64-bit integer", "Write an integer from -2^63 to 2^64-1; above 2^53 use a bigint literal (123n) so that no digit is lost."),
   String: entry("TSBPF1001", "strings are not supported", "Strings exist only as `trace` formats and ip4/ip6/cidr4/cidr6 literals; use integers."),
   Float: entry("TSBPF1002", "floating point is not supported", "BPF has integers only: use integer literals; `/` is integer division."),
   Closure: entry("TSBPF1003", "closures and function values are not supported", "Declare a top-level `function` and call it directly."),

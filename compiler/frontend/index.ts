@@ -7,6 +7,7 @@ import { diag, sortDiagnostics, type Diagnostic } from "../diagnostics/index.ts"
 import { FileContext } from "./context.ts";
 import { lowerModule } from "./lower.ts";
 import { ModuleInfo } from "./module.ts";
+import { InputLimitError } from "./limits.ts";
 import { parseFile } from "./project.ts";
 import { checkSubset } from "./subset.ts";
 
@@ -27,6 +28,11 @@ export function frontend(fileName: string, source?: string): FrontendResult {
   try {
     parsed = parseFile(fileName, source);
   } catch (err) {
+    if (err instanceof InputLimitError) return { diagnostics: err.diagnostics, ...(source !== undefined ? { source } : {}) };
+    if (err instanceof RangeError && /call stack/.test(err.message)) {
+      // Nesting the limits did not foresee (a chain of unary operators...): still the input's fault, not a missing file.
+      return { diagnostics: [diag("TooDeep", { file: fileName, line: 1, column: 1 }, "the file is nested too deeply for the TypeScript parser")] };
+    }
     const msg = (err as Error).message ?? String(err);
     return { diagnostics: [diag("FileNotFound", { file: fileName, line: 1, column: 1 }, `cannot read '${fileName}': ${msg.split("\n")[0]}`)] };
   }
@@ -54,6 +60,9 @@ export function frontend(fileName: string, source?: string): FrontendResult {
     if (unique.length) return { diagnostics: sortDiagnostics(unique), source: parsed.text };
     return { module, diagnostics: [], source: parsed.text };
   } catch (err) {
+    if (err instanceof RangeError && /call stack/.test(err.message)) {
+      return { diagnostics: [diag("TooDeep", { file: fileName, line: 1, column: 1 }, "the file is nested too deeply for the TypeScript checker or tsbpf's lowering")], source: parsed.text };
+    }
     return {
       diagnostics: [diag("Internal", { file: fileName, line: 1, column: 1 }, `internal error in the front end: ${(err as Error)?.message ?? String(err)}`, { notes: [String((err as Error)?.stack ?? "").split("\n").slice(1, 4).join(" | ")] })],
       source: parsed.text,

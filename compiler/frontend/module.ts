@@ -5,8 +5,10 @@
  */
 import { ts } from "@ts-morph/common";
 import { MapType, BPF_F_NO_PREALLOC, LIBBPF_PIN_BY_NAME } from "../abi/maps.ts";
+import { mapCreateError } from "../abi/map-limits.ts";
 import type { IrMap } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";
+import { integerLiteralValue } from "./limits.ts";
 import { parseCidr4, parseCidr6, parseIp4, parseIp6 } from "./address.ts";
 import {
   BOOL, I32, I64, INT_ALIASES, U32, U64, isStdlibDecl, layoutStruct, resolveSymbol, sizeOf, stdlibName, toIrType,
@@ -180,7 +182,8 @@ export class ModuleInfo {
       for (const p of opts.properties) {
         if (!ts.isPropertyAssignment(p) || !ts.isIdentifier(p.name)) continue;
         if (p.name.text === "maxEntries") {
-          const v = this.evalConst(p.initializer);
+          // Typed as u64 so that a value beyond 32 bits is refused rather than wrapped (0xffffffff is valid).
+          const v = this.evalConst(p.initializer, U64);
           if (v?.k === "int" && v.value > 0n && v.value <= 0xffffffffn) maxEntries = Number(v.value);
           else this.ctx.report("BadMap", p.initializer, "maxEntries must be a positive integer constant");
         } else if (p.name.text === "pin") {
@@ -197,6 +200,12 @@ export class ModuleInfo {
       name, type, keySize: sizeOf(key), valueSize: sizeOf(value), maxEntries,
       flags: kind === "lpm" ? BPF_F_NO_PREALLOC : 0, pinning, keyType: toIrType(key), valueType: toIrType(value),
     };
+    // What BPF_MAP_CREATE would refuse (e.g. a key over the kernel's size limit) is an error here, not at load time.
+    const refused = mapCreateError(def);
+    if (refused) {
+      this.ctx.report("BadMap", opts ?? e, `${refused.message}: the kernel refuses to create this map (${refused.errno})`);
+      return undefined;
+    }
     return { name, kind, key, value, def };
   }
 
@@ -297,6 +306,15 @@ export class ModuleInfo {
     return s;
   }
 
+  /** Binary expressions found not constant, by hint (see evalConst). */
+  private readonly notConst = new WeakMap<ts.Node, Set<IntTy | undefined>>();
+  private rememberNotConst(e: ts.Node, hint: IntTy | undefined): undefined {
+    let s = this.notConst.get(e);
+    if (!s) this.notConst.set(e, (s = new Set()));
+    s.add(hint);
+    return undefined;
+  }
+
   /** Evaluates a constant expression; `hint` types an integer literal. Undefined when not constant. */
   evalConst(e: ts.Expression, hint?: IntTy): ConstVal | undefined {
     const { checker } = this.ctx;
@@ -306,10 +324,11 @@ export class ModuleInfo {
       return this.evalConst(inner, t?.kind === "int" ? t : hint);
     }
     if (ts.isNumericLiteral(e)) {
-      const n = Number(e.text);
-      if (!Number.isInteger(n)) return undefined;
+      // From the source text (exact; e.text is a rounded double for huge literals, "1e+300" for exponents).
+      const exact = integerLiteralValue(e.getText(this.ctx.sf));
+      if (exact === undefined) return undefined;
       const ty = hint ?? I32;
-      return { k: "int", ty, value: wrap(BigInt(e.text.replace(/_/g, "")), ty), lit: !hint };
+      return { k: "int", ty, value: wrap(exact, ty), lit: !hint };
     }
     if (ts.isBigIntLiteral(e)) {
       const ty = hint && hint.bits === 64 ? hint : U64;
@@ -382,9 +401,14 @@ export class ModuleInfo {
       return r === undefined ? undefined : { ...v, value: wrap(r, v.ty) };
     }
     if (ts.isBinaryExpression(e)) {
+      // Lowering asks for every subexpression of an operator chain in turn: remembering the chains that are not
+      // constant keeps a long sum linear instead of quadratic (a 400-term sum took 18 s).
+      const known = this.notConst.get(e);
+      if (known?.has(hint)) return undefined;
       const a = this.evalConst(e.left, hint);
+      if (a?.k !== "int") return this.rememberNotConst(e, hint);
       const b = this.evalConst(e.right, hint);
-      if (a?.k !== "int" || b?.k !== "int") return undefined;
+      if (b?.k !== "int") return this.rememberNotConst(e, hint);
       const ty = a.lit && !b.lit ? b.ty : a.ty;
       const r = foldConst(e.operatorToken.kind, a.value, b.value, ty);
       if (r === undefined) return undefined;

@@ -14,6 +14,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { diag, spanOf, type Diagnostic } from "../diagnostics/index.ts";
+import { MAX_SOURCE_BYTES, readBoundedText } from "../bounded-input.ts";
+import { InputLimitError, bracketDepthError, treeErrors } from "./limits.ts";
 
 /** Where the stdlib is when the bundle cannot tell from its own URL (the start-up snapshot sets it). */
 let stdlibOverride: string | undefined;
@@ -128,9 +130,15 @@ export interface ParsedFile {
  */
 export function parseFile(fileName: string, source?: string): ParsedFile {
   const abs = resolve(fileName);
-  const text = source ?? readFileSync(abs, "utf8");
+  const text = source ?? readBoundedText(abs, MAX_SOURCE_BYTES);
+  // Nesting the parser itself cannot survive is refused before parsing; the tree is then checked (depth, numeric
+  // literals) before the type checker, which recurses too, sees it.
+  const tooDeep = bracketDepthError(fileName, text);
+  if (tooDeep) throw new InputLimitError([tooDeep]);
   const program = ts.createProgram({ rootNames: [abs], options: OPTIONS, host: host(abs, text) });
   const sourceFile = program.getSourceFile(abs)!;
+  const limits = treeErrors(fileName, sourceFile, text);
+  if (limits.length > 0) throw new InputLimitError(limits);
   const diagnostics: Diagnostic[] = [];
   const tsDiags = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)];
   for (const d of tsDiags) {
