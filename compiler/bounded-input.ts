@@ -37,7 +37,7 @@ export function readBoundedFile(path: string, maxBytes: number): Uint8Array {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "EIO";
-    throw new InputError(code, code);
+    throw new InputError(code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code, code);
   }
   try {
     const st = fstatSync(fd);

@@ -125,7 +125,9 @@ describe("names from objects are escaped when printed", () => {
   });
   test("verify", async () => {
     expect(await cli(verify, path)).toBe(0);
-    expect(out).toBe('"x: accepted (2 instructions processed)\\nfake": accepted (2 instructions processed)\n');
+    // One line, starting with the escaped name (the rest of the line is verify's own wording).
+    expect(out).toMatch(/^"x: accepted \(2 instructions processed\)\\nfake": accepted .*\n$/);
+    expect(out.split("\n")).toHaveLength(2);
   });
   test("objdump", async () => {
     expect(await cli(objdump, path)).toBe(0);
