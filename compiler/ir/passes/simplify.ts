@@ -20,6 +20,7 @@ import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, swapCmp, u64 } from "./fold.ts";
 import { computeLiveness } from "./liveness.ts";
 import { eliminateRedundantStores } from "./stores.ts";
+import { foldSlotPointers } from "./slotptr.ts";
 import { hasSideEffect, instDef, instUses, mapInstOperands, mapTermOperands, successors, termUses } from "./util.ts";
 
 const imm = (value: bigint): Value => ({ kind: "imm", value: u64(value) });
@@ -35,6 +36,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = convertBooleanDiamonds(fn) || changed;
     changed = hoistCommonPrefix(fn) || changed;
     changed = branchToSharedReturns(fn, ctx) || changed;
+    changed = foldSlotPointers(fn) || changed;
     changed = eliminateRedundantStores(fn) || changed;
     changed = eliminateCommonSubexpressions(fn) || changed;
     changed = threadJumps(fn) || changed;
