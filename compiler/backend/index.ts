@@ -22,6 +22,7 @@ import { peephole } from "./peephole.ts";
 import { prepare } from "./prepare.ts";
 import { allocate, printAllocation } from "./regalloc.ts";
 import { lowerSignedDivision } from "./signed-div.ts";
+import { elideConstKeyNullChecks } from "./elide-null.ts";
 import { validate } from "./validate.ts";
 
 export { BackendError } from "./errors.ts";
@@ -36,11 +37,13 @@ export interface CodegenFeatures {
   signedDivision?: boolean;
   /** cpu-v4 `movsx` and `ldsx` (one instruction instead of two shifts), Linux 6.6. */
   signExtension?: boolean;
+  /** The verifier knows constant-key ARRAY lookups are non-NULL (Linux 6.14): their NULL tests are dropped. */
+  constKeyArrayNonNull?: boolean;
 }
 
 /** The newer instruction forms `target` accepts. */
 export function codegenFeatures(target: KernelTarget): CodegenFeatures {
-  return { signedDivision: target.isaV4, signExtension: target.isaV4 };
+  return { signedDivision: target.isaV4, signExtension: target.isaV4, constKeyArrayNonNull: target.arrayLookupConstKeyNonNull };
 }
 
 /** Options of {@link generate}. */
@@ -88,7 +91,9 @@ export function generate(fn: Function, module: Module, opts: GenerateOptions = {
   const alloc = allocate(f, order, ctx);
   dump?.("regalloc", printAllocation(alloc));
   const frame = layoutFrame(f, alloc.spillSlots);
-  const insns = peephole(select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined, features: opts.features }));
+  const selected = select({ fn: f, module, order, alloc, frame, ctx, comments: dump !== undefined, features: opts.features });
+  if (opts.features?.constKeyArrayNonNull) elideConstKeyNullChecks(selected, module);
+  const insns = peephole(selected);
   if (dump) dump("asm", disassembleEmitted(insns, true).join("\n") + "\n");
   return { insns, stackSize: frame.size };
 }

@@ -66,6 +66,17 @@ describe("non-null assertions", () => {
     expect(asm[call + 1]).toMatch(/^if r0 == 0x0 goto /);
   });
 
+  it("a 6.14 build drops the test for index 0: that verifier knows the lookup cannot fail", () => {
+    const source = ARRAY.replace("counters.lookup(2)!", "counters.lookup(0)!");
+    const after = (target: string) => {
+      const r = compile({ fileName: "non-null.ts", source }, { target });
+      const asm = disassembleEmitted(r.insns!.get("count")!).map((l) => l.split("\t")[1]);
+      return asm[asm.indexOf("call 0x1") + 1];
+    };
+    expect(after("6.13")).toMatch(/^if r0 == 0x0 goto /);
+    expect(after("6.14")).toMatch(/^r\d = \*\(u32 \*\)\(r0 \+ 0x0\)$/);
+  });
+
   it("end the whole program from inside a local function (ret.abort, kept by the inliner)", () => {
     const r = build(HASH, true);
     expect(r.dumps.ir).toMatch(/fn limitOf[\s\S]*ret\.abort 1/);
