@@ -36,7 +36,7 @@ function program(map: string, off: number, key: number, labelBeforeTest = false)
 
 function strip(insns: Instruction[]): { insns: Instruction[]; elided: number } {
   const copy = insns.map((i) => ({ ...i }));
-  const elided = elideConstKeyNullChecks(copy, { license: "GPL", maps: MAPS, functions: [] });
+  const elided = elideConstKeyNullChecks(copy, { fileName: "elide.ts", source: "", license: "GPL", maps: MAPS, functions: [] });
   return { insns: copy, elided };
 }
 

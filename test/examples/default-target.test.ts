@@ -30,7 +30,7 @@ for (const doc of ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) =>
   }
 }
 /** The diagnostics fixtures: most are meant to fail; those that compile are scanned too. */
-const MAY_COMPILE = ts("test/diagnostics/cases").map((f) => ({ name: f, fileName: join(ROOT, f) }));
+const MAY_COMPILE: { name: string; fileName: string; source?: string }[] = ts("test/diagnostics/cases").map((f) => ({ name: f, fileName: join(ROOT, f) }));
 
 const objects = new Map<string, Uint8Array>();
 for (const input of MUST_COMPILE) {
