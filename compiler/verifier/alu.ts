@@ -5,6 +5,7 @@
 import { AluOp, Class, Source, classOf, type Instruction } from "../asm/index.ts";
 import { type Env, def, reject, top, use } from "./env.ts";
 import { MAX_VAR_OFF } from "./memory.ts";
+import { markPrecise } from "./precision.ts";
 import { type AluKind, S64MIN, salu, sconst, sconstValue, ssext, szext32 } from "./scalar.ts";
 import { type Reg, type VState, UNKNOWN, isOrNull, isPointer, scalarReg } from "./state.ts";
 
@@ -80,7 +81,7 @@ export function aluInsn(env: Env, st: VState, insn: Instruction): void {
     if (isX) {
       const src = use(st, insn.src);
       if (insn.off === 8 || insn.off === 16 || insn.off === 32) {
-        def(st, d, src.kind === "scalar" ? scalarReg(ssext(src.s, insn.off, w)) : UNKNOWN);
+        def(st, d, src.kind === "scalar" ? scalarReg(ssext(src.s, insn.off, w), 0, src.precise) : UNKNOWN);
         return;
       }
       if (!is32) {
@@ -94,7 +95,7 @@ export function aluInsn(env: Env, st: VState, insn: Instruction): void {
         }
         return;
       }
-      def(st, d, src.kind === "scalar" ? scalarReg(szext32(src.s)) : scalarReg(szext32(UNKNOWN.s)));
+      def(st, d, src.kind === "scalar" ? scalarReg(szext32(src.s), 0, src.precise) : scalarReg(szext32(UNKNOWN.s)));
       return;
     }
     const v = is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm);
@@ -121,13 +122,19 @@ export function aluInsn(env: Env, st: VState, insn: Instruction): void {
     reject(`R${d} pointer ${OP_TEXT[op]} pointer prohibited`);
   }
   if (isPointer(dst)) {
+    // The pointer's new offset depends on the scalar's exact range (the kernel marks it precise here).
+    if (isX) markPrecise(env.insns, st, 1 << insn.src);
     def(st, d, movePointer(env, dst, d, op, src, is32));
     return;
   }
   if (isPointer(src)) {
     if (op === AluOp.SUB && !is32) reject(`R${d} tried to subtract pointer from scalar`);
+    markPrecise(env.insns, st, 1 << d);
     def(st, d, movePointer(env, src, d, op, dst, is32));
     return;
   }
-  def(st, d, scalarReg(salu(kind, dst.s, src.s, w)));
+  // A precise destination stays precise (its mark is kept), so what flows into it must be precise too: otherwise a
+  // later demand on it would stop at this mark and miss the source (the kernel's adjust_reg_min_max_vals does this).
+  if (isX && dst.precise && !src.precise) markPrecise(env.insns, st, 1 << insn.src);
+  def(st, d, scalarReg(salu(kind, dst.s, src.s, w), 0, dst.precise));
 }

@@ -30,6 +30,11 @@ export interface VerifyOptions {
   /** State pruning against fully explored states (default true; false only to cross-check pruning in tests). */
   prune?: boolean;
   /**
+   * Precision tracking (default true): pruning ignores scalars no decision depended on. False compares every scalar
+   * exactly, as before tsbpf tracked precision (tests use it to show which programs load thanks to it).
+   */
+  precision?: boolean;
+  /**
    * The object's raw .BTF: with the program's func info it marks global functions, which are verified on their own
    * (as when libbpf loads the object). Without it every function is verified inline.
    */
@@ -65,6 +70,10 @@ export class Env {
    * rejection needs no search for the release that would accept.
    */
   targetLimited = false;
+  /** Set by a stack access of the current instruction that spilled to or filled from a slot (precision.ts stackRef). */
+  stackRef = 0;
+  /** Set when the current instruction stored a known zero from a register as plain stack bytes (not a spill). */
+  zeroStore = false;
 
   constructor(
     readonly insns: readonly Instruction[],

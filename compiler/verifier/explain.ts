@@ -22,7 +22,9 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/min value is negative|max value is outside|unbounded memory access/, "an index into a map value is not bounded; compare it against the value's length before use"],
   [/invalid (read from|write to|indirect access to) stack|invalid unbounded variable-offset/, "a local variable lies outside the 512-byte stack frame"],
   [/misaligned stack access/, "a stack slot is accessed at an offset not aligned to its size"],
-  [/infinite loop detected|BPF program is too large|jumps is too complex/, "a loop has no bound the verifier can see; use a constant bound (`for (let i = 0; i < N; i++)`) and keep its counter in a local variable"],
+  [/infinite loop detected/, "a loop has no bound the verifier can see; use a constant bound (`for (let i = 0; i < N; i++)`) and keep its counter in a local variable"],
+  // Usually replaced by the exploration's own diagnosis (complexity.ts), which names the cause.
+  [/BPF program is too large|jumps is too complex/, "the verifier ran out of budget walking the program's paths: a loop without a bound it can see, too many iterations, or branches whose outcomes keep paths apart"],
   [/cannot use helper/, "this kernel function is not available to sk_lookup programs"],
   [/cannot write into sock/, "socket fields are read-only"],
   [/invalid sock access/, "this socket field cannot be read with this width or offset"],

@@ -8,6 +8,7 @@ import { MapType } from "../abi/maps.ts";
 import { newestTarget } from "../target/index.ts";
 import { Env, clobberArgs, forEachReg, reject, top, use } from "./env.ts";
 import { helperMem } from "./memory.ts";
+import { markPrecise, markSlotPrecise } from "./precision.ts";
 import { sconstValue } from "./scalar.ts";
 import { Byte, type Reg, type VState, STACK_SIZE, UNKNOWN, ptrReg } from "./state.ts";
 
@@ -56,7 +57,7 @@ function memArg(env: Env, st: VState, regno: number, size: number): void {
  * The kernel elides the NULL check of an ARRAY/PERCPU_ARRAY lookup whose key is a known in-range constant on the
  * stack (a zero-initialised run of bytes, or a scalar spill of exactly the key's size). Same rule here.
  */
-function constKey(st: VState, key: Reg, keySize: number): bigint | undefined {
+function constKey(env: Env, st: VState, key: Reg, keySize: number): bigint | undefined {
   if (key.kind !== "fp") return undefined;
   const c = sconstValue(key.s);
   if (c === undefined) return undefined;
@@ -73,7 +74,10 @@ function constKey(st: VState, key: Reg, keySize: number): bigint | undefined {
   let spilled = 0;
   for (let i = STACK_SIZE + abs; i < slotEnd && f.bytes[i] === Byte.SPILL; i++) spilled++;
   if (spilled !== keySize) return undefined;
-  return sconstValue(spill.s);
+  const value = sconstValue(spill.s);
+  // The lookup's result type depends on this exact key: keep it precise (the kernel's get_constant_map_key).
+  if (value !== undefined) markSlotPrecise(env.insns, st, key.frame, slot);
+  return value;
 }
 
 /** Releases reference `ref`: every register holding it becomes an unknown scalar (privileged mode). */
@@ -104,8 +108,9 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       const map = env.maps[m]!;
       memArg(env, st, 2, map.keySize);
       mapCompatible(env, m, id);
-      const key = constKey(st, regs[2]!, map.keySize);
-      const elidable = (map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY) && key !== undefined && key < BigInt(map.maxEntries);
+      const isArray = map.type === MapType.ARRAY || map.type === MapType.PERCPU_ARRAY;
+      const key = isArray ? constKey(env, st, regs[2]!, map.keySize) : undefined;
+      const elidable = isArray && key !== undefined && key < BigInt(map.maxEntries);
       if (elidable && !env.target.arrayLookupConstKeyNonNull) env.targetLimited = true;
       const elide = elidable && env.target.arrayLookupConstKeyNonNull;
       if (elide) {
@@ -150,6 +155,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       use(st, 1);
       const size = use(st, 2);
       if (size.kind !== "scalar") reject(`R2 type=${size.kind} expected=scalar`);
+      markPrecise(env.insns, st, 1 << 2);
       if (size.s.smin < 0n) reject("R2 min value is negative, either use unsigned or 'var &= const'");
       if (size.s.umin === 0n) reject(`R2 invalid zero-sized read: u64=[${size.s.umin},${size.s.umax}]`);
       if (size.s.umax >= 1n << 29n) reject("R2 unbounded memory access, use 'var &= const' or 'if (var < const)'");
@@ -169,6 +175,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
       if (c.off !== 0 || sconstValue(c.s) !== 0n) reject(`dereference of modified ctx ptr R1 off=${c.off} disallowed`);
       const s = use(st, 2);
       const isNull = s.kind === "scalar" && sconstValue(s.s) === 0n;
+      if (s.kind === "scalar") markPrecise(env.insns, st, 1 << 2);
       if (!isNull && s.kind !== "sock" && s.kind !== "sock_or_null") reject(`R2 type=${s.kind} expected=sock`);
       use(st, 3);
       break;

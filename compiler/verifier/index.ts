@@ -104,12 +104,17 @@ function loadsFrom(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
 /** The verdict for one target, and whether a missing feature of the target took part in a rejection. */
 function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { target: KernelTarget }): { result: VerifyResult; limited: boolean } {
   const target = describeTarget(opts.target);
-  const fail = (pc: number, message: string, state: string, processed: number): VerifyResult => ({
+  const fail = (pc: number, message: string, state: string, processed: number, cause?: { pc: number; text: string }): VerifyResult => ({
     ok: false,
     target,
     insnsProcessed: processed,
-    error: { pc, insn: insnText(prog.insns, pc), message, state, line: lineFor(prog.lineInfo, pc), explain: explain(message) },
+    error: { pc, insn: insnText(prog.insns, pc), message, state, line: lineFor(prog.lineInfo, pc), explain: cause ? causeText(cause) : explain(message) },
   });
+  /** A complexity diagnosis with its place named by source line when line info has it. */
+  const causeText = (c: { pc: number; text: string }): string => {
+    const l = lineFor(prog.lineInfo, c.pc);
+    return c.text.replace("{at}", l ? `line ${l.line} (insn ${c.pc})` : `insn ${c.pc}`);
+  };
   const cfg = checkCfg(prog.insns);
   if (isCfgError(cfg)) return { result: fail(cfg.pc, cfg.message, "", 0), limited: false };
   const unknown = targetInsnError(prog.insns, opts.target);
@@ -133,7 +138,7 @@ function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
     // A bug in the verifier itself must not crash the build, and must never let a program through.
     return done(fail(0, `tsbpf verifier internal error (please report): ${(err as Error)?.message ?? String(err)}`, "", 0));
   }
-  if (r.failure) return done(fail(r.failure.pc, r.failure.message, r.failure.state, r.processed));
+  if (r.failure) return done(fail(r.failure.pc, r.failure.message, r.failure.state, r.processed, r.failure.cause));
   return done({ ok: true, target, insnsProcessed: r.processed });
 }
 

@@ -6,11 +6,13 @@
  */
 import { Class, JmpOp, LDDW, Mode, Pseudo, Source, classOf, formatInstruction, sizeBytes, type Instruction, type Size } from "../asm/index.ts";
 import { aluInsn } from "./alu.ts";
+import { diagnoseComplexity } from "./complexity.ts";
 import { type Cfg, jumpTarget } from "./cfg.ts";
 import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts";
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
 import { liveRegisters } from "./liveness.ts";
+import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision } from "./precision.ts";
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
@@ -32,6 +34,8 @@ export interface Failure {
   pc: number;
   message: string;
   state: string;
+  /** For complexity rejections: where paths piled up and why (complexity.ts); `{at}` stands for that place. */
+  cause?: { pc: number; text: string };
 }
 
 /** Outcome of exploring every path. */
@@ -110,17 +114,22 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   });
   const explored = new Map<number, Checkpoint[]>();
   const pruning = env.opts.prune !== false;
+  const precision = env.opts.precision !== false;
   const live = liveRegisters(insns, cfg.lddwTail);
   const stack: Pending[] = [];
   const fieldErrors: (string | undefined | null)[] = new Array(insns.length).fill(null);
   let processed = 0;
+  /** Paths that reached each prune point and matched no explored state (for the complexity diagnosis). */
+  const misses = new Uint32Array(insns.length);
   let sinceAdd = 0;
+  /** Jump-class instructions (calls and exits included) processed since the last checkpoint was added. */
+  let jumpsSinceAdd = 0;
 
   const first = newFrame(-1, global ?? 0);
   if (global === undefined) first.regs[1] = ptrReg("ctx");
   else env.globals.get(global)!.args.forEach((a, i) => (first.regs[i + 1] = a === "ctx" ? ptrReg("ctx") : UNKNOWN));
   first.regs[10] = ptrReg("fp", { frame: 0 });
-  let st: VState = { frames: [first], refs: [], parent: null };
+  let st: VState = { frames: [first], refs: [], parent: null, hist: [] };
   let pc = global ?? 0;
   env.isGlobal = global !== undefined;
 
@@ -148,12 +157,25 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
         if (open++ < 4 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
         continue;
       }
-      if (done++ < 16 && pruning && stateCovers(cp.state, st, false, live[pc])) return true;
+      if (done++ < 16 && pruning && stateCovers(cp.state, st, false, live[pc]!, precision)) {
+        // The match relied on old's precise values: the path that reached them must keep them precise too.
+        propagatePrecision(insns, cp.state, st, live[pc]!);
+        return true;
+      }
     }
-    if (looping && sinceAdd < 100) return false;
+    // The kernel's is_state_visited heuristics: a new checkpoint needs at least 2 jumps and 8 instructions since the
+    // last one, and inside a loop 20 jumps or 100 instructions (each iteration's state differs, so most would be waste).
+    misses[pc]!++;
+    if (jumpsSinceAdd < 2 || sinceAdd < 8) return false;
+    if (looping && jumpsSinceAdd < 20 && sinceAdd < 100) return false;
     sinceAdd = 0;
-    const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent };
+    jumpsSinceAdd = 0;
+    const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent, hist: st.hist };
+    cp.state.hist = [];
     st.parent = cp;
+    st.hist = [];
+    // The checkpoint keeps the marks; the path starts afresh and marks again what its own decisions need.
+    forgetPrecision(st);
     list.push(cp);
     if (list.length > 64) {
       // Forget the oldest states: finished ones first, then unfinished ones beyond the comparison window.
@@ -167,6 +189,9 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   try {
     for (;;) {
       if (pc < 0 || pc >= insns.length) reject(`invalid insn idx ${pc} insn_cnt ${insns.length}`);
+      // Counted before the pruning check, as the kernel's do_check does: a pruned visit counts as processed.
+      if (++processed > maxInsns) reject(`BPF program is too large. Processed ${processed} insn`);
+      sinceAdd++;
       if (prune[pc] && visit()) {
         endPath(st);
         const next = stack.pop();
@@ -174,14 +199,21 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
         ({ pc, st } = next);
         continue;
       }
-      if (++processed > maxInsns) reject(`BPF program is too large. Processed ${processed} insn`);
-      sinceAdd++;
       const insn = insns[pc]!;
+      const cls = insn.opcode & 7;
+      if (cls === Class.JMP || cls === Class.JMP32) jumpsSinceAdd++;
       // Field checks depend on the instruction only: once per slot, not once per visit.
       let bad = fieldErrors[pc];
       if (bad === null) bad = fieldErrors[pc] = fieldError(insn);
       if (bad) reject(bad);
+      const at = st.hist.length;
+      st.hist.push(histCode(pc, st.frames.length - 1, 0), 0);
+      env.stackRef = 0;
+      env.zeroStore = false;
       const next = step(env, st, insn, pc, fork);
+      // Loads and stores do not change frames: the depth recorded before the step still holds.
+      if (env.stackRef) st.hist[at] = histCode(pc, st.frames.length - 1, env.stackRef);
+      if (env.zeroStore) markPrecise(insns, st, 1 << insn.src);
       if (next === "exit") {
         endPath(st);
         const p = stack.pop();
@@ -193,7 +225,9 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
     }
   } catch (err) {
     if (!(err instanceof VerifierReject)) throw err;
-    return { processed, failure: { pc, message: err.message, state: formatState(st, env.mapName) } };
+    const complex = err.message.startsWith("BPF program is too large") || err.message.includes("jumps is too complex");
+    const cause = complex ? diagnoseComplexity(explored, misses, live) : undefined;
+    return { processed, failure: { pc, message: err.message, state: formatState(st, env.mapName), cause } };
   }
   const stackErr = combinedStack(env);
   if (stackErr) return { processed, failure: { pc: 0, message: stackErr, state: "" } };
@@ -327,6 +361,8 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
   const bZero = b.kind === "scalar" && sconstValue(b.s) === 0n;
   // Pointer against NULL: known for never-null pointers, a null check for nullable ones.
   if (isPointer(a) && bZero && (kind === "eq" || kind === "ne") && !is32) {
+    // A register compared as NULL must stay the constant 0 for states this one prunes.
+    if (isX && (notNull(a) || (isOrNull(a) && a.id))) markPrecise(env.insns, st, 1 << insn.src);
     if (notNull(a)) return kind === "ne" ? target : pc + 1;
     if (isOrNull(a) && a.id) {
       const other = cloneState(st);
@@ -341,9 +377,15 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
     fork(cloneState(st), target);
     return pc + 1;
   }
+  // Registers linked to an operand are refined with it: backtracking marks them together (the kernel's linked_regs).
+  if (a.id || b.id) st.hist[st.hist.length - 1] = linkedMask(st, a, isX ? b : undefined);
+  /** The branch is decided by the operands' values: states pruned by this one must have the same (kernel: precise). */
+  const decided = (): void => markPrecise(env.insns, st, (1 << insn.dst) | (isX ? 1 << insn.src : 0));
   const taken = sbranchTaken(kind, a.s, b.s, w);
-  if (taken === true) return target;
-  if (taken === false) return pc + 1;
+  if (taken !== undefined) {
+    decided();
+    return taken ? target : pc + 1;
+  }
   if (isX && insn.src === insn.dst) {
     // `if r4 < r4`: the kernel refines the register against itself one bound at a time, which proves little; not
     // refining at all is never more precise than that (a loop on such a test runs into the complexity limits).
@@ -370,6 +412,8 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
     fork(other, target);
     return pc + 1;
   }
+  // Only one side is feasible: decided as well.
+  decided();
   if (yes) {
     apply(st, yes);
     return target;
@@ -426,6 +470,8 @@ function exitInsn(env: Env, st: VState): number | "exit" {
     return "exit";
   }
   if (r0.kind !== "scalar") reject(`At program exit the register R0 is not a known value (${r0.kind})`);
+  // The range check below must hold on every path a pruned state stands for (the kernel marks R0 precise here).
+  markPrecise(env.insns, st, 1);
   if (r0.s.smin < 0n || r0.s.smax > 1n) {
     reject(`At program exit the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [0, 1]`);
   }

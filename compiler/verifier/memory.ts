@@ -5,6 +5,7 @@
 import { ctxLoadField, SOCK_SIZE } from "../abi/sk-lookup.ts";
 import { Env, reject, top } from "./env.ts";
 import { type Scalar, S64MIN, sconst, sconstValue, srangeU } from "./scalar.ts";
+import { stackRef } from "./precision.ts";
 import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, ownStack, ptrReg, scalarReg } from "./state.ts";
 import { tformat } from "./tnum.ts";
 
@@ -75,12 +76,14 @@ function stackBounds(ptr: Reg, regno: number, off: number, size: number, what: s
   if (lo < -STACK_SIZE || hi > 0) reject(`invalid variable-offset ${what} stack R${regno} var_off=${tformat(ptr.s.t)} off=${off} size=${size}`);
 }
 
-/** A stack read of `size` bytes at fp+abs (constant offset). */
-function stackRead(f: Frame, abs: number, size: number): Reg {
+/** A stack read of `size` bytes at fp+abs (constant offset) of frame number `fi`. */
+function stackRead(env: Env, f: Frame, fi: number, abs: number, size: number): Reg {
   const slot = (-abs - 1) >> 3;
   const base = STACK_SIZE - 8 * (slot + 1);
   const spill = f.spills[slot];
   if (f.bytes[base] === Byte.SPILL && spill) {
+    // The value read depends on the spilled register: precision follows it through this slot.
+    env.stackRef = stackRef(fi, slot);
     let spillSize = 0;
     while (spillSize < 8 && f.bytes[base + spillSize] === Byte.SPILL) spillSize++;
     if (size === 8 && spillSize === 8) return spill;
@@ -105,8 +108,8 @@ function stackRead(f: Frame, abs: number, size: number): Reg {
   return zeros === size ? scalarReg(sconst(0n)) : loaded(size);
 }
 
-/** A stack write; `value` is the stored register (undefined for an immediate store of `imm`). */
-function stackWrite(f: Frame, abs: number, size: number, value: Reg | undefined, imm: number): void {
+/** A stack write to frame number `fi`; `value` is the stored register (undefined for an immediate store of `imm`). */
+function stackWrite(env: Env, f: Frame, fi: number, abs: number, size: number, value: Reg | undefined, imm: number): void {
   ownStack(f);
   const slot = (-abs - 1) >> 3;
   const base = STACK_SIZE - 8 * (slot + 1);
@@ -119,9 +122,12 @@ function stackWrite(f: Frame, abs: number, size: number, value: Reg | undefined,
     // The rest of a narrow spill's slot: zero and never-written bytes stay as they were.
     for (let i = base + size; i < base + 8; i++) if (f.bytes[i] === Byte.SPILL) f.bytes[i] = Byte.MISC;
     f.spills[slot] = spillValue.kind === "scalar" ? { ...spillValue, id: 0 } : spillValue;
+    env.stackRef = stackRef(fi, slot);
     return;
   }
   const isZero = value ? value.kind === "scalar" && sconstValue(value.s) === 0n : imm === 0;
+  // Known-zero bytes read back as the constant 0: the stored register's value decides that (kernel: mark it precise).
+  if (isZero && value) env.zeroStore = true;
   scrub(f, abs, abs + size, isZero ? Byte.ZERO : Byte.MISC);
 }
 
@@ -175,10 +181,10 @@ export function access(
       const abs = ptr.off + off + c;
       touch(env, f, abs);
       if (write) {
-        stackWrite(f, abs, size, value, imm);
+        stackWrite(env, f, ptr.frame, abs, size, value, imm);
         return UNKNOWN;
       }
-      return stackRead(f, abs, size);
+      return stackRead(env, f, ptr.frame, abs, size);
     }
     case "map_value": {
       const map = env.maps[ptr.map]!;

@@ -32,17 +32,22 @@ export interface Reg {
   readonly map: number;
   /** fp: the frame whose stack it points into. */
   readonly frame: number;
+  /**
+   * Scalars: some safety decision depends on this exact value (the kernel's `precise` mark, set by backtracking in
+   * precision.ts). State pruning compares only precise scalars; an imprecise one matches any scalar.
+   */
+  readonly precise: boolean;
 }
 
 const ZERO_SCALAR = sconst(0n);
 
 /** A register that was never written. */
-export const NOT_INIT: Reg = { kind: "not_init", s: ZERO_SCALAR, off: 0, id: 0, ref: 0, map: -1, frame: 0 };
+export const NOT_INIT: Reg = { kind: "not_init", s: ZERO_SCALAR, off: 0, id: 0, ref: 0, map: -1, frame: 0, precise: false };
 /** A fully unknown number. */
-export const UNKNOWN: Reg = { kind: "scalar", s: sunknown(), off: 0, id: 0, ref: 0, map: -1, frame: 0 };
+export const UNKNOWN: Reg = { kind: "scalar", s: sunknown(), off: 0, id: 0, ref: 0, map: -1, frame: 0, precise: false };
 
 /** A scalar register with value `s`. */
-export const scalarReg = (s: Scalar, id = 0): Reg => ({ kind: "scalar", s, off: 0, id, ref: 0, map: -1, frame: 0 });
+export const scalarReg = (s: Scalar, id = 0, precise = false): Reg => ({ kind: "scalar", s, off: 0, id, ref: 0, map: -1, frame: 0, precise });
 /** A pointer register. */
 export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   kind,
@@ -52,6 +57,7 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   ref: 0,
   map: -1,
   frame: 0,
+  precise: false,
   ...fields,
 });
 
@@ -113,6 +119,8 @@ export interface Checkpoint {
   /** Live states (current or queued) descending from this checkpoint; 0 = fully explored. */
   branches: number;
   parent: Checkpoint | null;
+  /** Instructions from the parent checkpoint to this one (history entries, see precision.ts). */
+  hist: number[];
 }
 
 /** The abstract state at one program point. */
@@ -120,6 +128,8 @@ export interface VState {
   frames: Frame[];
   refs: RefEntry[];
   parent: Checkpoint | null;
+  /** Instructions processed since the parent checkpoint, two numbers each (see precision.ts). */
+  hist: number[];
 }
 
 /** A new frame with every register unset. */
@@ -137,6 +147,7 @@ export function cloneState(s: VState): VState {
     }),
     refs: s.refs.slice(),
     parent: s.parent,
+    hist: s.hist.slice(),
   };
 }
 
@@ -199,6 +210,18 @@ export function formatState(st: VState, mapName?: (i: number) => string): string
   return parts.join(" ");
 }
 
+/** True when the 8 bytes from `base` hold one spilled register. */
+function fullSpill(bytes: Uint8Array, base: number): boolean {
+  for (let i = base; i < base + 8; i++) if (bytes[i] !== Byte.SPILL) return false;
+  return true;
+}
+
+/** True when the 8 bytes from `base` are written data or never written (no spill, no known zero). */
+function plainData(bytes: Uint8Array, base: number): boolean {
+  for (let i = base; i < base + 8; i++) if (bytes[i] !== Byte.MISC && bytes[i] !== Byte.INVALID) return false;
+  return true;
+}
+
 /** Maps ids of one state onto ids of another consistently (the kernel's check_ids). */
 class IdMap {
   private fwd?: Map<number, number>;
@@ -227,7 +250,13 @@ class IdMap {
 
 const IDS = new IdMap();
 
+/** False while a comparison treats every scalar as precise (VerifyOptions.precision = false). */
+let usePrecision = true;
+
 function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
+  // An imprecise scalar: no decision on any path explored from `old` depended on its value, so any scalar will do
+  // (the kernel's regsafe; its ids are not compared either).
+  if (!exact && old.kind === "scalar" && !old.precise && usePrecision) return cur.kind === "scalar";
   // Registers are immutable and shared between cloned states: the same object covers itself, up to its ids.
   if (old === cur) return (old.id === 0 || ids.check(old.id, cur.id)) && (old.ref === 0 || ids.check(-old.ref, -cur.ref));
   if (exact) {
@@ -248,8 +277,9 @@ function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
  * True when every behaviour possible from `cur` is possible from `old` (so a fully explored `old` proves `cur` safe),
  * or, with `exact`, when the two states are the same up to renaming of ids (loop detection).
  */
-export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7ff): boolean {
+export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7ff, precision = true): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  usePrecision = precision;
   const ids = IDS.reset();
   for (let fi = 0; fi < old.frames.length; fi++) {
     const a = old.frames[fi]!;
@@ -261,7 +291,7 @@ export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7
     // most compared states, and this check is far cheaper than the range comparisons of earlier registers.
     for (let r = 0; r < 11; r++) {
       const ra = a.regs[r]!;
-      if (!(mask & (1 << r)) || ra.kind !== "scalar" || ra.s.t.mask !== 0n) continue;
+      if (!(mask & (1 << r)) || ra.kind !== "scalar" || ra.s.t.mask !== 0n || (!exact && !ra.precise && precision)) continue;
       const rb = b.regs[r]!;
       if (rb.kind !== "scalar" || rb.s.t.mask !== 0n || rb.s.t.value !== ra.s.t.value) return false;
     }
@@ -274,6 +304,11 @@ export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7
       const base = STACK_SIZE - 8 * (slot + 1);
       const sa = a.spills[slot];
       const sb = b.spills[slot];
+      // An imprecise 64-bit scalar spill is matched by any 64-bit scalar spill or by a slot of plain data (the
+      // kernel's scalar_reg_for_stack: such a slot reads as an unknown scalar).
+      if (!exact && precision && sa && sa.kind === "scalar" && !sa.precise && fullSpill(a.bytes, base)) {
+        if (fullSpill(b.bytes, base) ? sb?.kind === "scalar" : plainData(b.bytes, base)) continue;
+      }
       if (!sameBytes) for (let i = base; i < base + 8; i++) {
         const ka = a.bytes[i]!;
         const kb = b.bytes[i]!;
