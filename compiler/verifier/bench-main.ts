@@ -3,7 +3,9 @@
  * verdict, processed count and median µs for the examples (compiled by tsbpf), every clang corpus program of
  * test/fixtures/c/features.o, and hand-written counted loops with a data-dependent branch (the slow cases: two
  * of them run into the 1M processed-instruction limit, as they do in the kernel). Also the warm mean over the
- * examples (best of 7 batches), which is less noisy than the per-program medians on a busy machine.
+ * examples (best of 7 batches), which is less noisy than the per-program medians on a busy machine. Where bpf(2) is
+ * available (root), each program is also loaded into the running kernel and its own processed count printed next to
+ * ours, from the same run (`kernel` column; `n/a` without the kernel bridge).
  * Flags: `--quick` skips the two 1M-limit loops.
  */
 import { readFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import type { MapDef } from "../abi/maps.ts";
 import type { ObjProgram } from "../elf/object.ts";
 import { readObject } from "../elf/reader.ts";
 import { compile } from "../index.ts";
+import { loadObject } from "../../runtime/kernel/index.ts";
 import { type VerifyOptions, verifyProgram } from "./index.ts";
 
 // npm runs scripts from the package root; the bundle lives elsewhere, so its own path says nothing.
@@ -32,7 +35,21 @@ function time(label: string, [prog, maps, opts]: Case, runs: number): void {
   }
   ts.sort((a, b) => a - b);
   const us = (ts[ts.length >> 1]! * 1000).toFixed(0);
-  rows.push(`| ${label} | ${r.ok ? "accept" : "reject"} | ${r.insnsProcessed} | ${us} | ${r.ok ? "" : r.error!.message.split("\n")[0]} |`);
+  rows.push(`| ${label} | ${r.ok ? "accept" : "reject"} | ${r.insnsProcessed} | ${kernelProcessed(prog, maps, opts)} | ${us} | ${r.ok ? "" : r.error!.message.split("\n")[0]} |`);
+}
+
+/** The running kernel's verdict and `processed N insns` for the same program, or `n/a` without the bridge. */
+function kernelProcessed(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions): string {
+  const count = (log: string | undefined): string => /processed (\d+) insns/.exec(log ?? "")?.[1] ?? "?";
+  try {
+    const loaded = loadObject({ license: opts.license ?? "GPL", programs: [prog], maps, btf: opts.btf }, { logLevel: 4, programs: [prog.name] });
+    const log = loaded.program(prog.name).log;
+    loaded.close();
+    return `accept ${count(log)}`;
+  } catch (err) {
+    const e = err as { code?: unknown; log?: string };
+    return typeof e.code === "string" ? `reject ${count(e.log)}` : "n/a";
+  }
 }
 
 const casesOf = (bytes: Uint8Array): Case[] => {
@@ -63,8 +80,8 @@ for (let b = 0; b < 7; b++) {
   for (let i = 0; i < 300; i++) for (const [, [p, m, o]] of examples) verifyProgram(p, m, o);
   best = Math.min(best, (performance.now() - t0) / 300 / examples.length);
 }
-rows.push("| program | verdict | processed | µs (median) | message |", "| --- | --- | --- | --- | --- |");
-rows.push(`| examples, warm mean (best of 7 batches) | | | ${(best * 1000).toFixed(1)} | |`);
+rows.push("| program | verdict | processed | kernel | µs (median) | message |", "| --- | --- | --- | --- | --- | --- |");
+rows.push(`| examples, warm mean (best of 7 batches) | | | | ${(best * 1000).toFixed(1)} | |`);
 for (const [name, c] of examples) time(`example ${name}`, c, 200);
 for (const c of casesOf(readFileSync(join(root, "test/fixtures/c/features.o")))) time(`corpus ${c[0].name}`, c, 50);
 time("loop 64 xor", loop(64, AluOp.XOR), 20);
