@@ -13,9 +13,6 @@
 import { sformat } from "./scalar.ts";
 import { type Checkpoint, type Reg, Byte, STACK_SIZE } from "./state.ts";
 
-/** Most states interp.ts keeps per instruction: a count this large means "at least". */
-const LIST_CAP = 64;
-
 /** The diagnosis: the instruction where paths piled up and a TS-terms hint; `{at}` stands for its source location. */
 export interface ComplexityCause {
   pc: number;
@@ -86,12 +83,13 @@ export function diagnoseComplexity(
     return {
       pc: hot,
       text:
-        `a loop is walked one iteration at a time and did not end within the verifier's budget: at {at} its counter ` +
-        `(${d.name}) took ${d.values.size === LIST_CAP ? "at least " : ""}${d.values.size} different values. The loop has no bound the verifier ` +
-        "can see, or more iterations than it can walk: use a constant bound (`for (let i = 0; i < N; i++)`) with fewer iterations",
+        `a loop is walked one iteration at a time and did not end within the verifier's budget: at {at} the states kept ` +
+        `differ only in ${d.name}, its counter. The loop has no bound the verifier can see, or more iterations than it can ` +
+        "walk: use a constant bound (`for (let i = 0; i < N; i++)`) with fewer iterations",
     };
   }
-  const names = diffs.slice(0, 3).map((d) => `${d.name} (${d.values.size} values)`).join(", ");
+  const shown = diffs.slice(0, 3).map((d) => d.name);
+  const names = shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}` : shown[0]!;
   return {
     pc: hot,
     text:

@@ -74,6 +74,8 @@ export class Env {
   stackRef = 0;
   /** Set when the current instruction stored a known zero from a register as plain stack bytes (not a spill). */
   zeroStore = false;
+  /** True once the current instruction has added its entry to the path's jump-history count (VState.jmps). */
+  histEntry = false;
 
   constructor(
     readonly insns: readonly Instruction[],

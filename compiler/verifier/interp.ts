@@ -16,7 +16,7 @@ import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision 
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
-  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, cloneState, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
+  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
 } from "./state.ts";
 
 /** Most pending branches the kernel keeps (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
@@ -98,17 +98,19 @@ const notNull = (r: Reg): boolean => r.kind === "sock" || r.kind === "map_value"
 export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   const insns = env.insns;
   const maxInsns = env.opts.maxInsns ?? 1_000_000;
-  // Prune points: conditional jumps, jump targets, instructions after calls, function entries.
+  // Prune points: conditional jumps, jump targets, instructions after calls, function entries. Jump points (where the
+  // kernel records a jump history entry): the same minus the conditional jumps themselves.
   const prune = new Uint8Array(insns.length + 1);
-  for (const f of cfg.funcs) prune[f] = 1;
+  const jmpPoint = new Uint8Array(insns.length + 1);
+  for (const f of cfg.funcs) prune[f] = jmpPoint[f] = 1;
   insns.forEach((i, pc) => {
     const c = classOf(i.opcode);
     if (cfg.lddwTail[pc] || (c !== Class.JMP && c !== Class.JMP32)) return;
     const op = i.opcode & 0xf0;
     if (op === JmpOp.EXIT) return;
-    if (op === JmpOp.CALL) prune[pc + 1] = 1;
+    if (op === JmpOp.CALL) prune[pc + 1] = jmpPoint[pc + 1] = 1;
     else {
-      prune[jumpTarget(i, pc)] = 1;
+      prune[jumpTarget(i, pc)] = jmpPoint[jumpTarget(i, pc)] = 1;
       if (op !== JmpOp.JA) prune[pc] = 1;
     }
   });
@@ -129,7 +131,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   if (global === undefined) first.regs[1] = ptrReg("ctx");
   else env.globals.get(global)!.args.forEach((a, i) => (first.regs[i + 1] = a === "ctx" ? ptrReg("ctx") : UNKNOWN));
   first.regs[10] = ptrReg("fp", { frame: 0 });
-  let st: VState = { frames: [first], refs: [], parent: null, hist: [] };
+  let st: VState = { frames: [first], refs: [], parent: null, hist: [], histLen: -1, jmps: 0 };
   let pc = global ?? 0;
   env.isGlobal = global !== undefined;
 
@@ -145,44 +147,49 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
     if (stack.length > MAX_PENDING) reject(`The sequence of ${stack.length} jumps is too complex.`);
   };
   /** True when the current path can stop here (covered by a finished state). */
+  /**
+   * The kernel's is_state_visited. A new checkpoint needs at least 2 jumps and 8 instructions since the last one;
+   * inside a loop (an unfinished state at this instruction) 20 jumps or 100 instructions, since each iteration's
+   * state differs; a path whose jump history passed 40 entries gets one regardless. States are compared newest
+   * first; one that keeps missing while checkpoints are due is dropped (more than 3 misses per hit, plus 3).
+   */
   const visit = (): boolean => {
-    const list = explored.get(pc) ?? [];
-    let looping = false;
-    // Newest first; only a few unfinished (loop) states and a bounded number of finished ones are compared, which
-    // keeps long loops linear. Missing a match only costs exploration, never soundness.
-    for (let i = list.length - 1, open = 0, done = 0; i >= 0 && (open < 4 || done < 16); i--) {
+    let list = explored.get(pc);
+    if (!list) explored.set(pc, (list = []));
+    const force = st.jmps > 40;
+    let add = force || (jumpsSinceAdd >= 2 && sinceAdd >= 8);
+    let exactChecks = 0;
+    for (let i = list.length - 1; i >= 0; i--) {
       const cp = list[i]!;
       if (cp.branches > 0) {
-        looping = true;
-        if (open++ < 4 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
-        continue;
-      }
-      if (done++ < 16 && pruning && stateCovers(cp.state, st, false, live[pc]!, precision)) {
+        // The same state again while it is still being explored: the loop cannot end. The newest few are enough to
+        // catch it (a loop that repeats its state does so every iteration); older ones only cost time.
+        if (exactChecks++ < 8 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
+        if (!force && jumpsSinceAdd < 20 && sinceAdd < 100) add = false;
+      } else if (pruning && stateCovers(cp.state, st, false, live[pc]!, precision)) {
+        cp.hits++;
         // The match relied on old's precise values: the path that reached them must keep them precise too.
         propagatePrecision(insns, cp.state, st, live[pc]!);
         return true;
       }
+      if (add) cp.misses++;
+      if (cp.misses > cp.hits * 3 + 3) list.splice(i, 1);
     }
-    // The kernel's is_state_visited heuristics: a new checkpoint needs at least 2 jumps and 8 instructions since the
-    // last one, and inside a loop 20 jumps or 100 instructions (each iteration's state differs, so most would be waste).
     misses[pc]!++;
-    if (jumpsSinceAdd < 2 || sinceAdd < 8) return false;
-    if (looping && jumpsSinceAdd < 20 && sinceAdd < 100) return false;
+    if (!add) return false;
     sinceAdd = 0;
     jumpsSinceAdd = 0;
-    const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent, hist: st.hist };
+    // The path forgets its precision marks before the copy (the kernel's mark_all_scalars_imprecise): the checkpoint
+    // gets marks only from what its descendants' decisions need, through backtracking.
+    forgetPrecision(st);
+    ownHist(st);
+    const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent, hist: st.hist, hits: 0, misses: 0 };
     cp.state.hist = [];
+    cp.state.histLen = -1;
     st.parent = cp;
     st.hist = [];
-    // The checkpoint keeps the marks; the path starts afresh and marks again what its own decisions need.
-    forgetPrecision(st);
+    st.jmps = 0;
     list.push(cp);
-    if (list.length > 64) {
-      // Forget the oldest states: finished ones first, then unfinished ones beyond the comparison window.
-      const idx = list.findIndex((c) => c.branches === 0);
-      list.splice(idx >= 0 && idx < list.length - 16 ? idx : 0, 1);
-    }
-    explored.set(pc, list);
     return false;
   };
 
@@ -206,13 +213,20 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
       let bad = fieldErrors[pc];
       if (bad === null) bad = fieldErrors[pc] = fieldError(insn);
       if (bad) reject(bad);
+      ownHist(st);
       const at = st.hist.length;
       st.hist.push(histCode(pc, st.frames.length - 1, 0), 0);
       env.stackRef = 0;
       env.zeroStore = false;
+      // One kernel jump-history entry per instruction at most: for a jump point, a spill or fill, linked registers.
+      env.histEntry = jmpPoint[pc] === 1;
+      if (env.histEntry) st.jmps++;
       const next = step(env, st, insn, pc, fork);
       // Loads and stores do not change frames: the depth recorded before the step still holds.
-      if (env.stackRef) st.hist[at] = histCode(pc, st.frames.length - 1, env.stackRef);
+      if (env.stackRef) {
+        st.hist[at] = histCode(pc, st.frames.length - 1, env.stackRef);
+        if (!env.histEntry) st.jmps++;
+      }
       if (env.zeroStore) markPrecise(insns, st, 1 << insn.src);
       if (next === "exit") {
         endPath(st);
@@ -378,7 +392,14 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
     return pc + 1;
   }
   // Registers linked to an operand are refined with it: backtracking marks them together (the kernel's linked_regs).
-  if (a.id || b.id) st.hist[st.hist.length - 1] = linkedMask(st, a, isX ? b : undefined);
+  if (a.id || b.id) {
+    const linked = linkedMask(st, a, isX ? b : undefined);
+    if (linked & (linked - 1)) {
+      st.hist[st.hist.length - 1] = linked;
+      if (!env.histEntry) st.jmps++;
+      env.histEntry = true;
+    }
+  }
   /** The branch is decided by the operands' values: states pruned by this one must have the same (kernel: precise). */
   const decided = (): void => markPrecise(env.insns, st, (1 << insn.dst) | (isX ? 1 << insn.src : 0));
   const taken = sbranchTaken(kind, a.s, b.s, w);

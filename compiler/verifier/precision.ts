@@ -12,7 +12,7 @@
  * pruning, never soundness.
  */
 import { AluOp, Class, JmpOp, LDDW, Pseudo, Source, classOf, type Instruction } from "../asm/index.ts";
-import { Byte, type Checkpoint, type Frame, type Reg, type VState, STACK_SIZE, ownStack } from "./state.ts";
+import { Byte, type Checkpoint, type Frame, type Reg, type VState, STACK_SIZE, histEnd, ownStack } from "./state.ts";
 
 /** Frames a history entry can name (MAX_CALL_FRAMES). */
 const FRAMES = 8;
@@ -84,6 +84,7 @@ function markIn(st: VState, w: Wanted, stopAtPrecise: boolean): void {
         if (stopAtPrecise) w.clearReg(fi, r);
       } else f.regs[r] = { ...reg, precise: true };
     }
+    if (!w.slots[2 * fi] && !w.slots[2 * fi + 1]) continue;
     for (let slot = 0; slot < 64; slot++) {
       if (!w.hasSlot(fi, slot)) continue;
       const sp = f.spills[slot];
@@ -219,7 +220,7 @@ function walk(insns: readonly Instruction[], st: VState, w: Wanted, skipLast: bo
     markIn(st, w, false);
     let frame = st.frames.length - 1;
     let hist = st.hist;
-    let end = hist.length - (skipLast ? 2 : 0);
+    let end = histEnd(st) - (skipLast ? 2 : 0);
     let cp = st.parent;
     for (;;) {
       for (let i = end - 2; i >= 0; i -= 2) {

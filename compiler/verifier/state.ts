@@ -121,6 +121,9 @@ export interface Checkpoint {
   parent: Checkpoint | null;
   /** Instructions from the parent checkpoint to this one (history entries, see precision.ts). */
   hist: number[];
+  /** Paths that matched this state (pruned by it), and paths that did not while a new checkpoint was due. */
+  hits: number;
+  misses: number;
 }
 
 /** The abstract state at one program point. */
@@ -130,6 +133,16 @@ export interface VState {
   parent: Checkpoint | null;
   /** Instructions processed since the parent checkpoint, two numbers each (see precision.ts). */
   hist: number[];
+  /**
+   * -1 when `hist` is this path's own array; else the length of the prefix of a shared array that belongs to this
+   * path (a fork shares its parent path's history until it records an instruction of its own: see histEnd).
+   */
+  histLen: number;
+  /**
+   * Entries the kernel's jump history would hold for this path since its checkpoint (jump targets reached, spills and
+   * fills, linked-register jumps): past 40 the kernel forces a new checkpoint, and so do we.
+   */
+  jmps: number;
 }
 
 /** A new frame with every register unset. */
@@ -147,8 +160,20 @@ export function cloneState(s: VState): VState {
     }),
     refs: s.refs.slice(),
     parent: s.parent,
-    hist: s.hist.slice(),
+    hist: s.hist,
+    histLen: histEnd(s),
+    jmps: s.jmps,
   };
+}
+
+/** The length of `st`'s part of its history array. */
+export const histEnd = (st: VState): number => (st.histLen < 0 ? st.hist.length : st.histLen);
+
+/** Makes `st`'s history its own array before it records an instruction (copy on write). */
+export function ownHist(st: VState): void {
+  if (st.histLen < 0) return;
+  st.hist = st.hist.slice(0, st.histLen);
+  st.histLen = -1;
 }
 
 /** The register as the kernel's log shows it, e.g. `map_value(map=counts,ks=4,vs=8,off=4)` or `fp-8`. */

@@ -49,8 +49,8 @@ describeKernel("precision tracking: verdicts and processed counts next to the ke
     const kernel = kernelVerdict(obj, "scan");
     console.log(`issue-10 loop: processed ours ${ours.insnsProcessed}, kernel ${kernel.processed}`);
     expect({ ours: ours.ok, kernel: kernel.ok }).toEqual({ ours: true, kernel: true });
-    // Before precision tracking this hit the 1,000,000 limit; now it stays within a small factor of the kernel.
-    expect(ours.insnsProcessed).toBeLessThan(3 * kernel.processed!);
+    // Before precision tracking this hit the 1,000,000 limit; now it is close to the kernel's own count.
+    expect(ours.insnsProcessed).toBeLessThanOrEqual(1.5 * kernel.processed!);
     // Comparing every scalar exactly (no precision tracking) cannot merge the paths of the conditional counter.
     const exact = verifyProgram(prog, obj.maps, { license: obj.license, btf: obj.btf, precision: false, maxInsns: 100_000 });
     expect(exact.error?.message).toBe("BPF program is too large. Processed 100001 insn");
@@ -64,7 +64,7 @@ describeKernel("precision tracking: verdicts and processed counts next to the ke
     const ours = verifyProgram(prog, maps);
     console.log(`${name}: processed ours ${ours.insnsProcessed}, kernel ${kernel.processed}`);
     expect({ ours: ours.ok, kernel: kernel.ok }).toEqual({ ours: true, kernel: true });
-    expect(ours.insnsProcessed).toBeLessThan(5 * kernel.processed!);
+    expect(ours.insnsProcessed).toBeLessThanOrEqual(1.5 * kernel.processed!);
     const exact = verifyProgram(prog, maps, { precision: false, maxInsns: 100_000 });
     expect(exact.error?.message).toBe("BPF program is too large. Processed 100001 insn");
   });
@@ -91,7 +91,7 @@ describeKernel("precision tracking: verdicts and processed counts next to the ke
     expect(d.message).toBe("program 'scan' would be rejected by the kernel verifier: BPF program is too large. Processed 1000001 insn");
     const hint = d.notes?.find((n) => n.includes("paths reached")) ?? "";
     // The place is the loop body, the cause two values kept apart (the counter and the loop index), not a missing bound.
-    expect(hint).toMatch(/^\d+ paths reached line 1[1-3] \(insn \d+\) and could not be merged: they differ in R\d \(\d+ values\), R\d \(\d+ values\)/);
+    expect(hint).toMatch(/^\d+ paths reached line 1[1-3] \(insn \d+\) and could not be merged: they differ in R\d and R\d, values that a later branch/);
     expect(hint).toContain("A value updated under a condition inside a loop and tested after it doubles the paths");
     expect(d.notes?.join("\n")).not.toContain("no bound");
   });
@@ -109,6 +109,6 @@ describe("complexity hints without the kernel", () => {
     const c = ASM_CASES.find((x) => x.name === "imprecise_counter_in_loop")!;
     const r = verifyProgram(asmProgram(c.name, c.insns), [], { maxInsns: 1_000 });
     expect(r.error?.message).toBe("BPF program is too large. Processed 1001 insn");
-    expect(r.error?.explain).toMatch(/^a loop is walked one iteration at a time and did not end within the verifier's budget: at insn \d+ its counter \(R2\) took \d+ different values/);
+    expect(r.error?.explain).toMatch(/^a loop is walked one iteration at a time and did not end within the verifier's budget: at insn \d+ the states kept differ only in R2, its counter/);
   });
 });

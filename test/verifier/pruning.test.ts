@@ -14,7 +14,7 @@ const fresh = (): VState => {
   const f = newFrame(-1, 0);
   f.regs[1] = ptrReg("ctx");
   f.regs[10] = ptrReg("fp", { frame: 0 });
-  return { frames: [f], refs: [], parent: null, hist: [] };
+  return { frames: [f], refs: [], parent: null, hist: [], histLen: -1, jmps: 0 };
 };
 
 /** Spills `r` to the 8-byte slot at fp-8(slot+1), as memory.ts does (bytes SPILL, depth grows). */
@@ -86,7 +86,7 @@ describe("loops with a data-dependent branch", () => {
   test("64 iterations toggling r0: accepted, processed count pinned", () => {
     const r = verifyProgram(loop(64, AluOp.XOR), []);
     expect(r.ok).toBe(true);
-    expect(r.insnsProcessed).toMatchInlineSnapshot(`4476`);
+    expect(r.insnsProcessed).toMatchInlineSnapshot(`19499`);
   });
 
   test("200 iterations counting in r0: rejected at the 1M instruction limit (as the kernel does)", { timeout: 60_000 }, () => {
