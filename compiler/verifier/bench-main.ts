@@ -16,6 +16,7 @@ import type { ObjProgram } from "../elf/object.ts";
 import { readObject } from "../elf/reader.ts";
 import { compile } from "../index.ts";
 import { loadObject } from "../../runtime/kernel/index.ts";
+import { type KernelTarget, resolveTarget } from "../target/index.ts";
 import { type VerifyOptions, verifyProgram } from "./index.ts";
 
 // npm runs scripts from the package root; the bundle lives elsewhere, so its own path says nothing.
@@ -52,9 +53,21 @@ function kernelProcessed(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions):
   }
 }
 
+/**
+ * The running kernel as the verifier's target where it can be probed (so that the two processed counts describe the
+ * same verifier rules), else the default target.
+ */
+const target: KernelTarget = (() => {
+  try {
+    return resolveTarget("host");
+  } catch {
+    return resolveTarget();
+  }
+})();
+
 const casesOf = (bytes: Uint8Array): Case[] => {
   const obj = readObject(bytes);
-  return obj.programs.map((p) => [p, obj.maps, { license: obj.license || "GPL", btf: obj.btf }]);
+  return obj.programs.map((p) => [p, obj.maps, { license: obj.license || "GPL", btf: obj.btf, target }]);
 };
 
 /** A counted loop of `n` iterations whose body branches on a ctx field; `op` updates r0 on one side. */
@@ -65,12 +78,12 @@ const loop = (n: number, op: AluOp): Case => {
     L(alu64(AluOp.ADD, 2, 1), "n"), jmp64(JmpOp.JLT, 2, n, "l"), alu64(AluOp.AND, 0, 1), exit(),
   ]);
   const prog: ObjProgram = { name: `loop${n}`, section: "sk_lookup", insns: decode(enc.bytes), bytes: enc.bytes, mapRelocs: [], lineInfo: [], funcInfo: [] };
-  return [prog, [], {}];
+  return [prog, [], { target }];
 };
 
 const examples: [string, Case][] = [];
 for (const f of ["redirect-port", "cidr-all-ports", "l7-proxy", "dispatcher", "redirect-ip6"]) {
-  const out = compile({ fileName: join(root, "examples", `${f}.ts`) });
+  const out = compile({ fileName: join(root, "examples", `${f}.ts`) }, { target });
   if (!out.object) throw new Error(`examples/${f}.ts does not compile`);
   for (const c of casesOf(out.object)) examples.push([c[0].name, c]);
 }
