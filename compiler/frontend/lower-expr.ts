@@ -766,6 +766,14 @@ export class ExprLowerer extends CallLowerer {
     const target = e.left;
     const bnd = ts.isIdentifier(target) ? this.scope.get(this.sym(target)!) : undefined;
     if (bnd?.b === "sockvar" && op === K.EqualsToken) {
+      const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
+      this.socketLeaves(e.right, leaves);
+      const [first] = bnd.refs ? leaves.borrowed : leaves.refs;
+      if (first) {
+        this.fail("SocketVar", first, bnd.refs
+          ? `'${first.getText(this.fx.sf)}' is not a lookup result, but '${target.getText(this.fx.sf)}' holds lookup results (references the compiler releases); keep them in two variables`
+          : `'${first.getText(this.fx.sf)}' takes a reference, but '${target.getText(this.fx.sf)}' holds a socket the compiler must not release; keep them in two variables`);
+      }
       // The previous reference (if any) is dead from here: the release pass releases it before this lookup.
       this.sockInto(e.right, bnd.v);
       return { k: "sock", v: bnd.v };

@@ -192,8 +192,11 @@ class FnLowerer extends ExprLowerer {
   /** The binding of a new variable holding `value` (copied when mutable or when it aliases a mutable variable). */
   private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration | ts.BindingElement): Binding {
     if (value.k === "sock") {
-      if (!isConst) this.fx.report("SocketVar", d.name, `socket variable '${d.name.getText(this.fx.sf)}' must be declared with const`);
-      return { b: "val", val: value };
+      if (isConst) return { b: "val", val: value };
+      // `let { sk } = ctx`: a borrowed socket in a variable of its own (assignments are checked in assign()).
+      const v = this.b.vreg("sock_or_null");
+      this.b.emit({ op: "mov", dst: v, src: vreg(value.v) });
+      return { b: "sockvar", v, refs: false };
     }
     if (value.k === "ptr" && declared && (declared.kind === "int" || declared.kind === "bool")) {
       // `const id: u32 = label` reads the map value now (a copy), it does not alias the map.
@@ -217,7 +220,7 @@ class FnLowerer extends ExprLowerer {
       return { b: "ip6var", words };
     }
     if (value.k === "const" || value.k === "place" || value.k === "map" || value.k === "ctx") {
-      if (!isConst) this.fail("Unsupported", d, `a mutable variable cannot hold ${describe(value)}`);
+      if (!isConst) this.fail("Unsupported", d, `a \`let\` cannot hold ${describe(value)}; declare it with const`);
       return { b: "val", val: value };
     }
     if (value.k === "null") this.fail("Unsupported", d, "a variable cannot start as null; initialize it with a lookup");

@@ -52,6 +52,8 @@ const CASES: Record<string, string[]> = {
   "console-log": ["3:3 - error TSBPF1016: 'console.log' does not exist in a BPF program; use trace(\"port %d\", ctx.localPort) from \"tsbpf\" (bpf_trace_printk, at most 3 values; read it with `bpftool prog tracelog`)"],
   "bad-return": ["3:10 - error TSBPF1017: a program must return SK_PASS or SK_DROP; 'ctx.protocol as Verdict' is only cast to Verdict"],
   "optional-chaining": ["4:15 - error TSBPF1018: optional chaining is supported on fields only (`v?.hits ?? 0`); test for null first (`if (x !== null) ...`)"],
+  // The loop is unrolled three times; the mistake is reported once.
+  "unrolled-once": ["5:9 - error TSBPF1018: a `let` cannot hold a constant tuple; declare it with const"],
   "socket-mix": ["5:25 - error TSBPF1019: 'ctx.sk' is not a lookup result, but this socket may also hold 'sockets.lookup(0)' (a reference the compiler releases); keep them in two variables"],
   "type-error": ["3:9 - error TSBPF0001: Type 'Sock | null' is not assignable to type 'number'. (TS2322)"],
   "bad-map-type": ["2:35 - error TSBPF2001: type 'string' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)"],

@@ -38,6 +38,29 @@ export function coalesce(ctx: SkLookup): Verdict {
   if (!sk) return SK_PASS;
   return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
 }
+export const pool = new SockMap({ maxEntries: 128 });
+export function firstInLoop(ctx: SkLookup): Verdict {
+  let sk = pool.lookup(0);
+  for (let i = 1; i < 100; i++) {               // stays a loop: the variable's register carries the reference
+    if (sk !== null) break;
+    sk = pool.lookup(i);
+  }
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function firstUnrolled(ctx: SkLookup): Verdict {
+  let sk = pool.lookup(0);
+  for (let i = 1; i < 8; i++) {
+    if (sk === null) sk = pool.lookup(i);
+  }
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function borrowed(ctx: SkLookup): Verdict {
+  let { sk } = ctx;                              // ctx.sk: not a reference, never released
+  out.update(0, sk === null ? 1n : 0n);
+  return SK_PASS;
+}
 export function optional(ctx: SkLookup): Verdict {
   out.update(0, BigInt(primary.lookup(0)?.state ?? 99));
   out.update(1, ctx.sk?.state === TCP_LISTEN ? 1n : 0n);
@@ -69,6 +92,17 @@ describeKernel("fallback sockets: one reference, released once on every path", (
     t.expect("coalesce", { primary: [[1, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "A" }); // 7007 % 2 = 1
     t.expect("coalesce", { primary: [[0, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "B" });
     t.expect("coalesce", {}, { verdict: "SK_PASS", selected: null });
+  });
+  test("the first filled slot, found in a loop (99 iterations) and in an unrolled loop", () => {
+    for (const prog of ["firstInLoop", "firstUnrolled"]) {
+      t.expect(prog, {}, { verdict: "SK_PASS", selected: null });
+      t.expect(prog, { pool: [[5, "A"]] }, { verdict: "SK_PASS", selected: "A" });
+      t.expect(prog, { pool: [[3, "B"], [5, "A"]] }, { verdict: "SK_PASS", selected: "B" });
+    }
+    t.expect("firstInLoop", { pool: [[99, "A"]] }, { verdict: "SK_PASS", selected: "A" });
+  });
+  test("a let socket destructured from ctx is borrowed", () => {
+    t.expect("borrowed", {}, { verdict: "SK_PASS", out: [1n] });
   });
   test("optional chaining on a socket lookup and on ctx.sk", () => {
     t.expect("optional", {}, { out: [99n, 0n] });
