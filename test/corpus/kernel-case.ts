@@ -4,7 +4,7 @@
  * expects, in the manifest's own shape so a test can compare with `toEqual`.
  */
 import { readFileSync } from "node:fs";
-import { loadPinned } from "../../bench/pinned.ts";
+import { type PinnedObject, loadPinned } from "../../bench/pinned.ts";
 import { type LiveSocket, type SocketDesc, makeSocket } from "../../bench/sockets.ts";
 import { parseIp4 } from "../../runtime/kernel/ctx.ts";
 import type { CtxSpec } from "../../runtime/kernel/ctx.ts";
@@ -73,6 +73,36 @@ export function decodeValue(def: CorpusMap, bytes: Uint8Array): unknown {
   return Number(def.value === "s64" ? BigInt.asIntN(64, v) : v);
 }
 
+/**
+ * Writes case `c`'s map fill into the libbpf-loaded `loaded` (object `obj`): data entries as bytes, socket entries as
+ * real Node sockets recorded in `live` by name with their cookies (the caller closes them).
+ */
+export async function fillCorpusMaps(
+  bpf: NativeBpf,
+  obj: CorpusObject,
+  loaded: PinnedObject,
+  c: CorpusCase,
+  live: Map<string, LiveSocket & { cookie: bigint }>,
+  cpus = possibleCpus(),
+): Promise<void> {
+  for (const [mapName, entries] of Object.entries(c.maps ?? {})) {
+    const def = obj.maps.find((m) => m.name === mapName)!;
+    const km = loaded.maps.get(mapName);
+    if (!km) throw new Error(`libbpf created no map ${mapName} for ${obj.file}`);
+    for (const [k, v] of Object.entries(entries)) {
+      const key = encodeKey(def, k);
+      if (def.value === "socket") {
+        const desc = v as SocketDesc & { name: string };
+        const s = await makeSocket(desc);
+        live.set(desc.name, { ...s, cookie: 0n });
+        live.get(desc.name)!.cookie = km.setSocket(key, s.handle);
+      } else {
+        bpf.mapUpdate(km.fd, key, encodeValue(def, v as number, cpus), 0);
+      }
+    }
+  }
+}
+
 /** Runs `c` of program `prog` (object `obj`); sockets made for it are closed before returning. */
 export async function runKernelCase(bpf: NativeBpf, obj: CorpusObject, prog: CorpusProgram, c: CorpusCase): Promise<{
   outcome: CaseOutcome;
@@ -83,22 +113,7 @@ export async function runKernelCase(bpf: NativeBpf, obj: CorpusObject, prog: Cor
   const loaded = loadPinned(bpf, corpusPath(obj.file));
   const live = new Map<string, LiveSocket & { cookie: bigint }>();
   try {
-    for (const [mapName, entries] of Object.entries(c.maps ?? {})) {
-      const def = obj.maps.find((m) => m.name === mapName)!;
-      const km = loaded.maps.get(mapName);
-      if (!km) throw new Error(`libbpf created no map ${mapName} for ${obj.file}`);
-      for (const [k, v] of Object.entries(entries)) {
-        const key = encodeKey(def, k);
-        if (def.value === "socket") {
-          const desc = v as SocketDesc & { name: string };
-          const s = await makeSocket(desc);
-          live.set(desc.name, { ...s, cookie: 0n });
-          live.get(desc.name)!.cookie = km.setSocket(key, s.handle);
-        } else {
-          bpf.mapUpdate(km.fd, key, encodeValue(def, v as number, cpus), 0);
-        }
-      }
-    }
+    await fillCorpusMaps(bpf, obj, loaded, c, live, cpus);
     const outcome: CaseOutcome = {};
     try {
       const r = loaded.programs.get(prog.name.slice(0, 15))!.testRun(c.ctx as unknown as CtxSpec);
