@@ -99,6 +99,14 @@ export function keyStringAt(b: Uint8Array, off: number, len: number): string {
   for (let i = 0; i < len; i++) s += c(b[off + i]!);
   return s;
 }
+/** `key` as exactly `size` bytes: a shorter key is zero-padded (user-side updates and deletes), a longer one cut. */
+export function fullKey(key: Uint8Array, size: number): Uint8Array {
+  if (key.length === size) return key;
+  if (key.length > size) return key.subarray(0, size);
+  const k = new Uint8Array(size);
+  k.set(key);
+  return k;
+}
 /** Back from keyString. */
 export const keyBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
