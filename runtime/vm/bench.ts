@@ -35,17 +35,18 @@ export const BATCHES = 7;
 
 /**
  * Times `p` on `ctx`: WARMUP_RUNS untimed runs, then BATCHES batches of runs/BATCHES runs; returns the median
- * batch's mean ns per run. The options object is built once so the loop measures the run, not the caller.
+ * batch's mean ns per run. The options object is built once, and runs go through runVerdict (no RunResult), so the
+ * loop measures the run, not the caller, as BPF_PROG_TEST_RUN does.
  */
 export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number, warmup = WARMUP_RUNS): number {
   const opts = { tier };
-  for (let i = 0; i < warmup; i++) p.runCtx(ctx, opts);
+  for (let i = 0; i < warmup; i++) p.runVerdict(ctx, opts);
   // The first timing of the process also waits for V8 to finish optimising the shared run path (runCtx, reset,
   // helpers): measured, the first program otherwise reads 2-3x slower than the same program measured later.
   if (!harnessWarm.has(tier) && warmup > 0) {
     harnessWarm.add(tier);
     const until = Date.now() + FIRST_WARMUP_MS;
-    while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runCtx(ctx, opts);
+    while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runVerdict(ctx, opts);
   }
   const batch = Math.max(1, Math.floor(runs / BATCHES));
   const perRun: number[] = [];
@@ -53,7 +54,7 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
     // CPU time, not wall time: BPF_PROG_TEST_RUN stops its clock while the kernel reschedules (bpf_test_timer), so
     // the kernel figure excludes time other processes took; on a shared machine wall time would charge it to the VM.
     const t0 = process.cpuUsage();
-    for (let i = 0; i < batch; i++) p.runCtx(ctx, opts);
+    for (let i = 0; i < batch; i++) p.runVerdict(ctx, opts);
     const t = process.cpuUsage(t0);
     perRun.push(((t.user + t.system) * 1000) / batch);
   }
