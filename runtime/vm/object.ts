@@ -9,7 +9,7 @@ import type { MapDef } from "../../compiler/abi/maps.ts";
 import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { readObject } from "../../compiler/elf/reader.ts";
 import { CodecError, decodeValue, encodeValue, layoutOf, type Field, type Layout, type MapData } from "../maps/codec.ts";
-import { createMap } from "../maps/index.ts";
+import { ArrayMap, createMap } from "../maps/index.ts";
 import { BPF_ANY, MapMemory, type VmMap } from "../maps/map.ts";
 import { Socket, type SocketSpec } from "../net/socket.ts";
 import { Errno } from "../../compiler/abi/sk-lookup.ts";
@@ -260,6 +260,9 @@ export class VmProgram {
   }
 }
 
+/** Arrays of at most this many entries have every value pinned in the region table at load. */
+const PINNED_ARRAY_ENTRIES = 64;
+
 /** A loaded object. */
 export class VmObject {
   readonly machine: Machine;
@@ -293,6 +296,13 @@ export class VmObject {
     // Register the map handles now, in a fixed order, so that two objects built from the same file give their
     // pointers the same relative order whichever tier runs first (the fuzz test compares tiers on twin objects).
     for (const m of this.maps.values()) this.machine.table.pin(m.handle);
+    // Small arrays' values are pinned too (the kernel preallocates them): a lookup then hands out a fixed id instead
+    // of registering the value for the run and forgetting it at the next reset, which was most of the cost of a
+    // program that writes many array slots (corpus ctx_dump: 22 lookups a run).
+    for (const m of this.maps.values()) {
+      if (!(m instanceof ArrayMap) || m.def.maxEntries > PINNED_ARRAY_ENTRIES) continue;
+      for (let i = 0; i < m.def.maxEntries; i++) this.machine.table.pin(m.lookupAt(Uint8Array.of(i, 0, 0, 0), 0)!);
+    }
     for (const p of file.programs) {
       const refused = loadError(p.insns);
       if (refused) throw new ObjectError(`program ${p.name}: the kernel refuses to load it (${refused.errno}): ${refused.message}`);
