@@ -93,12 +93,13 @@ export function vmScale(object: Uint8Array, keys: Uint8Array[], hitIp: string, r
     const rc = map.update(keys[i]!, value, 0);
     if (rc !== 0) throw new Error(`VM LPM update ${i} failed with ${rc}`);
   }
+  const p = obj.program("lpm_lookup");
+  const ctx = buildCtx(ctxFor(hitIp));
+  // The first lookup builds the lookup index: part of the fill, and of the memory.
+  const verdict = p.runCtx(ctx, { tier: "jit" }).verdict;
   const fillMs = performance.now() - t0;
   gc();
   const bytes = used() - before;
-  const p = obj.program("lpm_lookup");
-  const ctx = buildCtx(ctxFor(hitIp));
-  const verdict = p.runCtx(ctx, { tier: "jit" }).verdict;
   return { fillMs, bytes, nsPerRun: timeRuns(p, ctx, "jit", runs), verdict };
 }
 

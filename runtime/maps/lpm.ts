@@ -2,13 +2,21 @@
  * BPF_MAP_TYPE_LPM_TRIE. Keys are `struct bpf_lpm_trie_key`: a host-order u32 prefix length followed by the data,
  * matched from the most significant bit of the first data byte (data in network order, see docs/ARCHITECTURE.md).
  * Entries are kept per prefix length with the data masked to the prefix (for updates, deletes and listing); lookups
- * walk a bit trie built from them (LpmIndex) and find the longest stored prefix, limited by the key's own prefix
+ * walk a multibit trie built from them (LpmIndex) and find the longest stored prefix, limited by the key's own prefix
  * length (kernel longest_prefix_match uses the minimum).
+ *
+ * Sized for a million prefixes: entry keys and values live in fixed-size chunks (a value's Region is a view into its
+ * chunk, made when a program or user space first reaches it), the index in typed arrays. Objects per entry and JS
+ * arrays in the index had cost ~1.5 KB a prefix at a million prefixes (npm run bench, section e).
  */
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
-import type { Region } from "../vm/region.ts";
+import { Region, RegionKind } from "../vm/region.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, keyString, newHandle, newValue } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, keyString, newHandle } from "./map.ts";
+
+/** Entries per storage chunk (chunks never move, so value Regions stay valid while the map grows). */
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
 
 /** An LPM trie map. */
 export class LpmTrieMap implements VmMap {
@@ -16,8 +24,18 @@ export class LpmTrieMap implements VmMap {
   readonly holdsSockets = false;
   /** Bits of data (max prefix length). */
   readonly maxPrefix: number;
-  private readonly byLen = new Map<number, Map<string, { key: Uint8Array; value: Region }>>();
+  /** Entry ids by prefix length, then by data masked to that length (as a key string). */
+  private readonly byLen = new Map<number, Map<string, number>>();
   private lens: number[] = [];
+  /** Entry id → its key (as given, prefix length included) in `keyChunks`, its value in `valueChunks`. */
+  private readonly keyChunks: Uint8Array[] = [];
+  private readonly valueChunks: Uint8Array[] = [];
+  /** Entry id → the Region of its value, once made. */
+  private readonly regions: (Region | undefined)[] = [undefined];
+  /** Entry id → prefix length (-1: free). */
+  private readonly lenOf: number[] = [-1];
+  /** Ids of deleted entries whose value no Region points into (reusable). */
+  private readonly free: number[] = [];
   /** Lookup index (see LpmIndex); null when it must be rebuilt. */
   private index: LpmIndex | null = null;
   private count = 0;
@@ -42,7 +60,7 @@ export class LpmTrieMap implements VmMap {
   private masked(key: Uint8Array, len: number): string {
     return this.maskStr(keyString(key.subarray(4, this.def.keySize)), len);
   }
-  /** `full` (the data as a key string) masked to `len` bits: string slicing, so a lookup allocates little. */
+  /** `full` (the data as a key string) masked to `len` bits. */
   private maskStr(full: string, len: number): string {
     const size = this.def.keySize - 4;
     const whole = len >> 3;
@@ -53,9 +71,35 @@ export class LpmTrieMap implements VmMap {
     const partial = String.fromCharCode(full.charCodeAt(whole) & (0xff00 >> bits) & 0xff);
     return head + partial + ZEROS.slice(0, size - whole - 1);
   }
+  /** The key bytes of entry `id` (a view into its chunk). */
+  keyOf(id: number): Uint8Array {
+    const size = this.def.keySize;
+    const at = (id & (CHUNK - 1)) * size;
+    return this.keyChunks[id >> CHUNK_BITS]!.subarray(at, at + size);
+  }
+  /** Writes entry `id`'s value (zero-padded, like a fresh kernel element). */
+  private writeValue(id: number, value: Uint8Array): void {
+    const size = this.def.valueSize;
+    const at = (id & (CHUNK - 1)) * size;
+    const chunk = this.valueChunks[id >> CHUNK_BITS]!;
+    chunk.fill(0, at, at + size);
+    chunk.set(value.subarray(0, size), at);
+  }
+  /** The value Region of entry `id`, made on first use (a view into the value chunk). */
+  regionOf(id: number): Region {
+    let r = this.regions[id];
+    if (r === undefined) {
+      const size = this.def.valueSize;
+      const at = (id & (CHUNK - 1)) * size;
+      r = new Region(RegionKind.MapValue, this.valueChunks[id >> CHUNK_BITS]!.subarray(at, at + size), `value of ${this.def.name}{/${this.lenOf[id]}}`, this);
+      this.regions[id] = r;
+    }
+    return r;
+  }
   lookupAt(buf: Uint8Array, off: number): Region | null {
     const limit = Math.min((buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0, this.maxPrefix);
-    return (this.index ??= this.buildIndex()).find(buf, off + 4, limit);
+    const id = (this.index ??= this.buildIndex()).find(buf, off + 4, limit);
+    return id === 0 ? null : this.regionOf(id);
   }
   lookup(key: Uint8Array): Region | null {
     if (key.length < this.def.keySize) {
@@ -66,11 +110,24 @@ export class LpmTrieMap implements VmMap {
     }
     return this.lookupAt(key, 0);
   }
-  /** A bit trie over every stored prefix, built on the first lookup after a delete (inserts extend it in place). */
+  /** The trie over every stored prefix, built on the first lookup after a delete (inserts extend it in place). */
   private buildIndex(): LpmIndex {
-    const index = new LpmIndex();
-    for (const len of this.lens) for (const e of this.byLen.get(len)!.values()) index.insert(e.key, 4, len, e.value);
+    const index = new LpmIndex(this.keyChunks, this.def.keySize);
+    for (const len of this.lens) for (const id of this.byLen.get(len)!.values()) index.insert(id, len);
     return index;
+  }
+  /** A fresh entry id with room in the chunks. */
+  private allocate(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const id = this.lenOf.length;
+    if (id >> CHUNK_BITS >= this.keyChunks.length) {
+      this.keyChunks.push(new Uint8Array(CHUNK * this.def.keySize));
+      this.valueChunks.push(new Uint8Array(CHUNK * this.def.valueSize));
+    }
+    this.lenOf.push(-1);
+    this.regions.push(undefined);
+    return id;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
@@ -79,22 +136,25 @@ export class LpmTrieMap implements VmMap {
     const k = this.masked(key, len);
     const bucket = this.byLen.get(len);
     const old = bucket?.get(k);
-    if (old && flags === BPF_NOEXIST) return err("EEXIST");
-    if (!old && flags === BPF_EXIST) return err("ENOENT");
-    if (old) {
-      old.value.bytes.set(value.subarray(0, this.def.valueSize));
+    if (old !== undefined && flags === BPF_NOEXIST) return err("EEXIST");
+    if (old === undefined && flags === BPF_EXIST) return err("ENOENT");
+    if (old !== undefined) {
+      this.writeValue(old, value);
       return 0;
     }
     if (this.count >= this.def.maxEntries) return err("ENOSPC");
     if (this.memory && !this.memory.charge(elementBytes(this.def))) return err("ENOMEM");
-    const v = newValue(this.def, `{/${len}}`, this);
-    v.bytes.set(value.subarray(0, this.def.valueSize));
-    const stored = key.slice(0, this.def.keySize);
+    const id = this.allocate();
+    this.lenOf[id] = len;
+    const stored = this.keyOf(id);
+    stored.fill(0);
+    stored.set(key.subarray(0, this.def.keySize));
+    this.writeValue(id, value);
     if (!bucket) {
-      this.byLen.set(len, new Map([[k, { key: stored, value: v }]]));
+      this.byLen.set(len, new Map([[k, id]]));
       this.lens = [...this.byLen.keys()].sort((a, b) => b - a);
-    } else bucket.set(k, { key: stored, value: v });
-    this.index?.insert(stored, 4, len, v);
+    } else bucket.set(k, id);
+    this.index?.insert(id, len);
     this.count++;
     return 0;
   }
@@ -102,9 +162,17 @@ export class LpmTrieMap implements VmMap {
     const len = this.prefixLen(key);
     if (len > this.maxPrefix) return err("EINVAL");
     const bucket = this.byLen.get(len);
-    if (!bucket?.delete(this.masked(key, len))) return err("ENOENT");
+    const k = this.masked(key, len);
+    const id = bucket?.get(k);
+    if (bucket === undefined || id === undefined) return err("ENOENT");
+    bucket.delete(k);
     this.count--;
     this.memory?.release(elementBytes(this.def));
+    this.lenOf[id] = -1;
+    // A value a program or user space still holds (its Region) keeps its bytes, as the kernel frees after a grace
+    // period: such an id is never reused.
+    if (this.regions[id] === undefined) this.free.push(id);
+    else this.regions[id] = undefined;
     this.index = null;
     if (bucket.size === 0) {
       this.byLen.delete(len);
@@ -114,7 +182,7 @@ export class LpmTrieMap implements VmMap {
   }
   entries(): Array<[Uint8Array, Region]> {
     const out: Array<[Uint8Array, Region]> = [];
-    for (const len of this.lens) for (const e of this.byLen.get(len)!.values()) out.push([e.key, e.value]);
+    for (const len of this.lens) for (const id of this.byLen.get(len)!.values()) out.push([this.keyOf(id).slice(), this.regionOf(id)]);
     return out;
   }
   /** Number of prefixes stored. */
@@ -122,29 +190,51 @@ export class LpmTrieMap implements VmMap {
     return this.count;
   }
 }
+
 /**
- * The lookup side of the trie: a multibit trie over the data in 4-bit strides (nibbles, most significant first), in
- * flat arrays so that a lookup is a loop over small integers without allocation, and a 64-bit key takes 16 steps
- * rather than 64. Node n's slots are n*16 + nibble. A prefix of L > 0 bits lives in the node reached by its first
- * floor((L-1)/4) nibbles, as q = L - 4*depth bits (1..4) of the next nibble:
- * - `ev`/`el` (controlled prefix expansion): every nibble that starts with those q bits holds the value of the longest
+ * The lookup side: a multibit trie over the data in 4-bit strides (nibbles, most significant first), in typed arrays,
+ * so that a lookup is a loop over small integers without allocation and a 64-bit key takes 16 steps rather than 64.
+ * Node n's slots are n*16 + nibble. A prefix of L > 0 bits lives in the node reached by its first floor((L-1)/4)
+ * nibbles, as q = L - 4*depth bits (1..4) of the next nibble:
+ * - `ev`/`el` (controlled prefix expansion): every nibble that starts with those q bits holds the entry of the longest
  *   such prefix (el = its q, 0 = none), so a step that consumes a whole nibble reads its best match in one load;
- * - `pv` (exact, heap-indexed by (1 << q) | bits, 32 slots a node): for a key whose limit ends inside a nibble, where
- *   only prefixes of at most that many bits may match (kernel longest_prefix_match takes the minimum length).
- * The /0 prefix is `root`. A lookup keeps the deepest match it sees: the longest matching prefix.
+ * - `pv` (exact, keyed by node*32 + ((1 << q) | bits)): for a key whose limit ends inside a nibble, where only
+ *   prefixes of at most that many bits may match (kernel longest_prefix_match takes the minimum length); sparse,
+ *   as most lookups never need it.
+ * The /0 prefix is `root`. Entries are ids (0 = none). A lookup keeps the deepest match it sees: the longest match.
+ * A node costs 144 bytes; a path-compressed binary trie (the kernel's layout) would take less memory but, measured
+ * here, made lookups ~3x slower in JavaScript (more steps, each comparing data).
  */
 class LpmIndex {
-  private root: Region | null = null;
-  private readonly kid: number[] = new Array<number>(16).fill(0);
-  private readonly ev: (Region | null)[] = new Array<Region | null>(16).fill(null);
-  private readonly el: number[] = new Array<number>(16).fill(0);
-  private readonly pv: (Region | null)[] = new Array<Region | null>(32).fill(null);
-  /** Adds the prefix of `len` bits of the data at `data[at..]` with value `v`. */
-  insert(data: Uint8Array, at: number, len: number, v: Region): void {
+  private root = 0;
+  private nodes = 1;
+  private kid = new Int32Array(16 * 64);
+  private ev = new Int32Array(16 * 64);
+  private el = new Uint8Array(16 * 64);
+  private readonly pv = new Map<number, number>();
+  constructor(
+    /** The map's key chunks (the list itself, which grows in place, so keys added later are seen). */
+    private readonly keyChunks: Uint8Array[],
+    private readonly keySize: number,
+  ) {}
+  private grow(): void {
+    const twice = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.kid = twice(this.kid);
+    this.ev = twice(this.ev);
+    this.el = twice(this.el);
+  }
+  /** Adds entry `id` (a new prefix of `len` bits; its data is in the key chunks). */
+  insert(id: number, len: number): void {
     if (len === 0) {
-      this.root = v;
+      this.root = id;
       return;
     }
+    const data = this.keyChunks[id >> CHUNK_BITS]!;
+    const at = (id & (CHUNK - 1)) * this.keySize + 4;
     let node = 0;
     let j = 0;
     for (; len - 4 * j > 4; j++) {
@@ -152,30 +242,25 @@ class LpmIndex {
       let next = this.kid[slot]!;
       if (next === 0) {
         // Node 0 is the root, nobody's child: 0 means "no child".
-        next = this.kid.length >> 4;
-        for (let i = 0; i < 16; i++) {
-          this.kid.push(0);
-          this.ev.push(null);
-          this.el.push(0);
-        }
-        for (let i = 0; i < 32; i++) this.pv.push(null);
+        if ((this.nodes + 1) * 16 > this.kid.length) this.grow();
+        next = this.nodes++;
         this.kid[slot] = next;
       }
       node = next;
     }
     const q = len - 4 * j;
     const bits = nibble(data, at, j) >> (4 - q);
-    this.pv[node * 32 + ((1 << q) | bits)] = v;
+    this.pv.set(node * 32 + ((1 << q) | bits), id);
     const first = node * 16 + (bits << (4 - q));
     for (let s = first; s < first + (1 << (4 - q)); s++) {
       if (this.el[s]! <= q) {
-        this.ev[s] = v;
+        this.ev[s] = id;
         this.el[s] = q;
       }
     }
   }
-  /** The value of the longest stored prefix of at most `limit` bits matching the data at `buf[at..]`, or null. */
-  find(buf: Uint8Array, at: number, limit: number): Region | null {
+  /** The entry id of the longest stored prefix of at most `limit` bits matching the data at `buf[at..]`, or 0. */
+  find(buf: Uint8Array, at: number, limit: number): number {
     const kid = this.kid;
     const ev = this.ev;
     let best = this.root;
@@ -185,15 +270,15 @@ class LpmIndex {
       const byte = buf[at + (j >> 1)]!;
       const slot = node * 16 + ((j & 1) === 0 ? byte >> 4 : byte & 15);
       const v = ev[slot]!;
-      if (v !== null) best = v;
+      if (v !== 0) best = v;
       node = kid[slot]!;
       if (node === 0) return best;
     }
     if (limit > 0) {
       const nib = nibble(buf, at, j);
       for (let q = limit; q > 0; q--) {
-        const v = this.pv[node * 32 + ((1 << q) | (nib >> (4 - q)))]!;
-        if (v !== null) return v;
+        const v = this.pv.get(node * 32 + ((1 << q) | (nib >> (4 - q))));
+        if (v !== undefined) return v;
       }
     }
     return best;

@@ -76,7 +76,7 @@ describe("LPM trie", () => {
     expect(m.update(key(0, 0, 0, 0, 0), u32(0), 0)).toBe(0);
     const val = (k: Uint8Array): number | null => {
       const r = m.lookup(k) as { bytes: Uint8Array } | null;
-      return r ? new DataView(r.bytes.buffer).getUint32(0, true) : null;
+      return r ? new DataView(r.bytes.buffer, r.bytes.byteOffset).getUint32(0, true) : null;
     };
     expect(val(key(32, 10, 1, 2, 3))).toBe(24);
     expect(val(key(32, 10, 1, 3, 3))).toBe(8);
@@ -98,7 +98,7 @@ describe("LPM trie", () => {
     expect(m.update(key(1, 128, 0, 0, 0), u32(1), 0)).toBe(0); // 128.0.0.0/1
     const val = (k: Uint8Array): number | null => {
       const r = m.lookup(k) as { bytes: Uint8Array } | null;
-      return r ? new DataView(r.bytes.buffer).getUint32(0, true) : null;
+      return r ? new DataView(r.bytes.buffer, r.bytes.byteOffset).getUint32(0, true) : null;
     };
     expect(val(key(32, 10, 31, 255, 255))).toBe(12);
     expect(val(key(32, 10, 32, 0, 0))).toBeNull();
