@@ -6,6 +6,7 @@ import type { Instruction } from "../asm/index.ts";
 import type { MapDef } from "../abi/maps.ts";
 import { type KernelTarget, resolveTarget } from "../target/index.ts";
 import type { GlobalFunc } from "./globals.ts";
+import type { StackLiveness } from "./stack-liveness.ts";
 import { type Frame, type Reg, type VState, NOT_INIT, ownStack } from "./state.ts";
 
 /** A rule violation at one instruction. `message` follows the kernel's wording. */
@@ -76,6 +77,15 @@ export class Env {
   zeroStore = false;
   /** True once the current instruction has added its entry to the path's jump-history count (VState.jmps). */
   histEntry = false;
+  /** The instruction being processed (stack reads are recorded against it). */
+  curPc = 0;
+  /** Reads of frame 0's stack seen so far, for pruning that ignores dead slots (set by the explorer). */
+  stackLive?: StackLiveness;
+
+  /** Records that the current instruction read bytes [lo, hi) (from fp) of the stack of frame `frame`. */
+  noteStackRead(frame: number, lo: number, hi: number): void {
+    if (frame === 0) this.stackLive?.note(this.curPc, lo, hi);
+  }
 
   constructor(
     readonly insns: readonly Instruction[],

@@ -12,11 +12,12 @@ import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
 import { liveRegisters } from "./liveness.ts";
+import { StackLiveness } from "./stack-liveness.ts";
 import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision } from "./precision.ts";
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
-  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
+  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, clearSingularIds, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
 } from "./state.ts";
 
 /** Most pending branches the kernel keeps (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
@@ -118,6 +119,8 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
   const pruning = env.opts.prune !== false;
   const precision = env.opts.precision !== false;
   const live = liveRegisters(insns, cfg.lddwTail);
+  const stackLive = (env.stackLive = new StackLiveness(insns, cfg.lddwTail));
+  const slotLiveHere = (slot: number): boolean => stackLive.isLive(pc, slot);
   const stack: Pending[] = [];
   const fieldErrors: (string | undefined | null)[] = new Array(insns.length).fill(null);
   let processed = 0;
@@ -166,7 +169,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
         // catch it (a loop that repeats its state does so every iteration); older ones only cost time.
         if (exactChecks++ < 8 && stateCovers(cp.state, st, true)) reject(`infinite loop detected at insn ${pc}`);
         if (!force && jumpsSinceAdd < 20 && sinceAdd < 100) add = false;
-      } else if (pruning && stateCovers(cp.state, st, false, live[pc]!, precision)) {
+      } else if (pruning && stateCovers(cp.state, st, false, live[pc]!, precision, slotLiveHere)) {
         cp.hits++;
         // The match relied on old's precise values: the path that reached them must keep them precise too.
         propagatePrecision(insns, cp.state, st, live[pc]!);
@@ -182,6 +185,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
     // The path forgets its precision marks before the copy (the kernel's mark_all_scalars_imprecise): the checkpoint
     // gets marks only from what its descendants' decisions need, through backtracking.
     forgetPrecision(st);
+    clearSingularIds(st);
     ownHist(st);
     const cp: Checkpoint = { state: cloneState(st), pc, branches: 1, parent: st.parent, hist: st.hist, hits: 0, misses: 0 };
     cp.state.hist = [];
@@ -218,6 +222,7 @@ export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
       st.hist.push(histCode(pc, st.frames.length - 1, 0), 0);
       env.stackRef = 0;
       env.zeroStore = false;
+      env.curPc = pc;
       // One kernel jump-history entry per instruction at most: for a jump point, a spill or fill, linked registers.
       env.histEntry = jmpPoint[pc] === 1;
       if (env.histEntry) st.jmps++;

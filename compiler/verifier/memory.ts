@@ -176,6 +176,7 @@ export function access(
         const hi = ptr.off + off + Number(ptr.s.smax) + size;
         touch(env, f, lo);
         if (write) scrub(f, lo, hi, Byte.MISC);
+        else env.noteStackRead(ptr.frame, lo, hi);
         return loaded(size);
       }
       const abs = ptr.off + off + c;
@@ -184,6 +185,7 @@ export function access(
         stackWrite(env, f, ptr.frame, abs, size, value, imm);
         return UNKNOWN;
       }
+      env.noteStackRead(ptr.frame, abs, abs + size);
       return stackRead(env, f, ptr.frame, abs, size);
     }
     case "map_value": {
@@ -258,6 +260,7 @@ export function helperMem(env: Env, st: VState, regno: number, size: number, exp
       const hi = ptr.off + (c ?? Number(ptr.s.smax)) + size;
       if (lo < -STACK_SIZE || hi > 0) reject(`invalid read from stack R${regno} off=${lo} size=${size}`);
       touch(env, stackFrame(st, ptr), lo);
+      env.noteStackRead(ptr.frame, lo, hi);
       return;
     }
     case "map_value":

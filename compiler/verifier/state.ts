@@ -166,6 +166,24 @@ export function cloneState(s: VState): VState {
   };
 }
 
+/**
+ * A scalar link id that only one register still carries links nothing: clear it, so that a checkpoint does not
+ * demand a matching link from the states it is compared with (the kernel's clear_singular_ids).
+ */
+export function clearSingularIds(st: VState): void {
+  let seen: Map<number, number> | undefined;
+  for (const f of st.frames) {
+    for (const r of f.regs) if (r.kind === "scalar" && r.id) (seen ??= new Map()).set(r.id, (seen.get(r.id) ?? 0) + 1);
+  }
+  if (!seen) return;
+  for (const f of st.frames) {
+    for (let i = 0; i < f.regs.length; i++) {
+      const r = f.regs[i]!;
+      if (r.kind === "scalar" && r.id && seen.get(r.id) === 1) f.regs[i] = { ...r, id: 0 };
+    }
+  }
+}
+
 /** The length of `st`'s part of its history array. */
 export const histEnd = (st: VState): number => (st.histLen < 0 ? st.hist.length : st.histLen);
 
@@ -302,7 +320,14 @@ function regCovers(old: Reg, cur: Reg, ids: IdMap, exact: boolean): boolean {
  * True when every behaviour possible from `cur` is possible from `old` (so a fully explored `old` proves `cur` safe),
  * or, with `exact`, when the two states are the same up to renaming of ids (loop detection).
  */
-export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7ff, precision = true): boolean {
+export function stateCovers(
+  old: VState,
+  cur: VState,
+  exact: boolean,
+  live = 0x7ff,
+  precision = true,
+  slotLive?: (slot: number) => boolean,
+): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   usePrecision = precision;
   const ids = IDS.reset();
@@ -327,6 +352,8 @@ export function stateCovers(old: VState, cur: VState, exact: boolean, live = 0x7
     const sameBytes = a.bytes === b.bytes;
     for (let slot = 0; slot < slots; slot++) {
       const base = STACK_SIZE - 8 * (slot + 1);
+      // A slot no later instruction reads does not matter (main program frame only: see stack-liveness.ts).
+      if (!exact && slotLive && old.frames.length === 1 && !slotLive(slot)) continue;
       const sa = a.spills[slot];
       const sb = b.spills[slot];
       // An imprecise 64-bit scalar spill is matched by any 64-bit scalar spill or by a slot of plain data (the
