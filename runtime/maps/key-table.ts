@@ -16,6 +16,10 @@ export const NO_SLOT = -1;
 export class KeyTable<V> {
   /** Key words per entry (the key's bytes, zero-padded to whole words). */
   private readonly words: number;
+
+  /** The buffer `view` reads (see load). */
+  private viewOf: Uint8Array | null = null;
+  private view = new DataView(new ArrayBuffer(0));
   /** The key being searched for, as words (reused: no allocation per search). */
   private readonly probe: Int32Array;
   private cap = 0;
@@ -34,53 +38,72 @@ export class KeyTable<V> {
 
   constructor(readonly keySize: number) {
     this.words = (keySize + 3) >> 2;
+
     this.probe = new Int32Array(this.words);
     this.resize(16);
   }
 
-  /** Loads the `keySize` bytes at `buf[off..]` into `probe` and returns their hash. */
-  private load(buf: Uint8Array, off: number): number {
+  /**
+   * Loads the `keySize` bytes at `buf[off..]` into `probe`, keeping only their first `bits` bits (most significant
+   * bit of each byte first, as LPM keys count them; the rest read as zero), and returns their hash.
+   */
+  private load(buf: Uint8Array, off: number, bits: number): number {
     const probe = this.probe;
+    const words = this.words;
     const size = this.keySize;
-    let h = Math.imul(size, 0x9e3779b1);
-    for (let w = 0, at = off; w < this.words; w++, at += 4) {
-      const left = size - w * 4;
-      const word =
-        left >= 4
-          ? buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)
-          : buf[at]! | (left > 1 ? buf[at + 1]! << 8 : 0) | (left > 2 ? buf[at + 2]! << 16 : 0);
-      probe[w] = word;
-      h = Math.imul(h ^ word, 0x85ebca6b);
-      h ^= h >>> 13;
+    // Whole words through a DataView (a third faster than four byte loads, measured); the view of the last buffer is
+    // kept, and lookups from a program always pass the same one, its stack.
+    if (buf !== this.viewOf) {
+      this.viewOf = buf;
+      this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
-    h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
-    return h ^ (h >>> 16);
+    const view = this.view;
+    let h = size;
+    for (let w = 0, at = off; w < words; w++, at += 4) {
+      let word =
+        at + 4 <= off + size
+          ? view.getInt32(at, true)
+          : buf[at]! | (at + 1 < off + size ? buf[at + 1]! << 8 : 0) | (at + 2 < off + size ? buf[at + 2]! << 16 : 0);
+      const left = bits - w * 32;
+      if (left < 32) word &= left <= 0 ? 0 : wordMask(left);
+      probe[w] = word;
+      h = Math.imul(h ^ word, 0x9e3779b1);
+      h ^= h >>> 15;
+    }
+    h = Math.imul(h, 0x85ebca6b);
+    return h ^ (h >>> 13);
   }
 
   /** Whether the key at `slot` equals `probe`. */
   private same(slot: number): boolean {
     const keys = this.keys;
     const probe = this.probe;
-    const base = slot * this.words;
-    for (let w = 0; w < this.words; w++) if (keys[base + w] !== probe[w]) return false;
+    const words = this.words;
+    const base = slot * words;
+    for (let w = 0; w < words; w++) if (keys[base + w] !== probe[w]) return false;
     return true;
   }
 
-  /** The slot of the entry with the `keySize` bytes at `buf[off..]` as key, or NO_SLOT. */
-  find(buf: Uint8Array, off: number): number {
-    const h = this.load(buf, off);
+  /**
+   * The slot of the entry with the `keySize` bytes at `buf[off..]` as key, or NO_SLOT. With `bits`, only the first
+   * `bits` bits of those bytes count and the rest read as zero (an LPM lookup of one prefix length, without a copy).
+   */
+  find(buf: Uint8Array, off: number, bits = 0x7fffffff): number {
+    const h = this.load(buf, off, bits);
     const mask = this.mask;
+    const state = this.state;
+    const hashes = this.hashes;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const s = this.state[i];
+      const s = state[i];
       if (s === EMPTY) return NO_SLOT;
-      if (s === FULL && this.hashes[i] === h && this.same(i)) return i;
+      if (s === FULL && hashes[i] === h && this.same(i)) return i;
     }
   }
 
   /** Adds an entry for the key at `buf[off..]`, which must not be present, at the end of the order; its slot. */
   insert(buf: Uint8Array, off: number, value: V): number {
     if ((this.size + this.tombstones + 1) * 2 > this.cap) this.resize(Math.max(16, this.cap * (this.size * 4 >= this.cap ? 2 : 1)));
-    const h = this.load(buf, off);
+    const h = this.load(buf, off, 0x7fffffff);
     const mask = this.mask;
     let i = h & mask;
     while (this.state[i] === FULL) i = (i + 1) & mask;
@@ -178,4 +201,14 @@ export class KeyTable<V> {
       this.place(i, h, old.keys, s * this.words, old.values[s] as V);
     }
   }
+}
+
+/**
+ * The mask keeping the first `bits` (1..31) bits of a little-endian word whose bytes are read most significant bit
+ * first: whole bytes from the low end, then the high bits of the next byte.
+ */
+function wordMask(bits: number): number {
+  const whole = bits >> 3;
+  const partial = (0xff00 >> (bits & 7)) & 0xff;
+  return (whole === 0 ? 0 : whole === 4 ? -1 : (1 << (8 * whole)) - 1) | (partial << (8 * whole));
 }

@@ -1,9 +1,10 @@
 /**
  * BPF_MAP_TYPE_LPM_TRIE. Keys are `struct bpf_lpm_trie_key`: a host-order u32 prefix length followed by the data,
  * matched from the most significant bit of the first data byte (data in network order, see docs/ARCHITECTURE.md).
- * Entries are kept per prefix length with the data masked to the prefix (for updates, deletes and listing); lookups
- * walk a multibit trie built from them (LpmIndex) and find the longest stored prefix, limited by the key's own prefix
- * length (kernel longest_prefix_match uses the minimum).
+ * Entries are kept per prefix length in KeyTables keyed by the data masked to the prefix. A lookup finds the longest
+ * stored prefix, limited by the key's own prefix length (kernel longest_prefix_match uses the minimum): by probing
+ * each length's table, longest first, while there are few lengths, else by walking a multibit trie built from the
+ * entries (LpmIndex). Neither allocates.
  *
  * Sized for a million prefixes: entry keys and values live in fixed-size chunks (a value's Region is a view into its
  * chunk, made when a program or user space first reaches it), the index in typed arrays. Objects per entry and JS
@@ -12,11 +13,18 @@
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import { Region, RegionKind } from "../vm/region.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, keyString, newHandle } from "./map.ts";
+import { KeyTable, NO_SLOT } from "./key-table.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, newHandle } from "./map.ts";
 
 /** Entries per storage chunk (chunks never move, so value Regions stay valid while the map grows). */
 const CHUNK_BITS = 10;
 const CHUNK = 1 << CHUNK_BITS;
+
+/**
+ * Up to this many distinct prefix lengths, a lookup probes the per-length tables, longest first (one hash probe per
+ * length, shorter than a walk down the trie for the few lengths of a typical table); beyond, it walks LpmIndex.
+ */
+const PROBED_LENGTHS = 4;
 
 /** An LPM trie map. */
 export class LpmTrieMap implements VmMap {
@@ -24,9 +32,13 @@ export class LpmTrieMap implements VmMap {
   readonly holdsSockets = false;
   /** Bits of data (max prefix length). */
   readonly maxPrefix: number;
-  /** Entry ids by prefix length, then by data masked to that length (as a key string). */
-  private readonly byLen = new Map<number, Map<string, number>>();
+  /** Entry ids by prefix length, then by data masked to that length. */
+  private readonly byLen = new Map<number, KeyTable<number>>();
+  /** The prefix lengths stored, longest first, and their tables in that order (what a lookup reads). */
   private lens: number[] = [];
+  private lenTables: KeyTable<number>[] = [];
+  /** Data masked to a prefix length, for updates and deletes (reused). */
+  private readonly scratch: Uint8Array;
   /** Entry id → its key (as given, prefix length included) in `keyChunks`, its value in `valueChunks`. */
   private readonly keyChunks: Uint8Array[] = [];
   private readonly valueChunks: Uint8Array[] = [];
@@ -51,25 +63,27 @@ export class LpmTrieMap implements VmMap {
     if (def.maxEntries <= 0) throw new MapError(`lpm trie ${def.name}: max_entries must be positive`);
     if ((def.flags & BPF_F_NO_PREALLOC) === 0) throw new MapError(`lpm trie ${def.name}: needs map_flags BPF_F_NO_PREALLOC`);
     this.maxPrefix = dataSize * 8;
+    this.scratch = new Uint8Array(dataSize);
     this.handle = newHandle(def, this);
   }
   private prefixLen(key: Uint8Array): number {
     return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
-  /** The data bytes masked to `len` bits, as a map key. */
-  private masked(key: Uint8Array, len: number): string {
-    return this.maskStr(keyString(key.subarray(4, this.def.keySize)), len);
-  }
-  /** `full` (the data as a key string) masked to `len` bits. */
-  private maskStr(full: string, len: number): string {
-    const size = this.def.keySize - 4;
+  /** The data of `key` masked to `len` bits, in `scratch` (bytes past the end of `key` read as zero). */
+  private masked(key: Uint8Array, len: number): Uint8Array {
+    const out = this.scratch;
     const whole = len >> 3;
-    if (whole >= size) return full;
-    const bits = len & 7;
-    const head = full.slice(0, whole);
-    if (bits === 0) return head + ZEROS.slice(0, size - whole);
-    const partial = String.fromCharCode(full.charCodeAt(whole) & (0xff00 >> bits) & 0xff);
-    return head + partial + ZEROS.slice(0, size - whole - 1);
+    for (let i = 0; i < out.length; i++) {
+      const b = 4 + i < key.length ? key[4 + i]! : 0;
+      out[i] = i < whole ? b : i === whole ? b & (0xff00 >> (len & 7)) & 0xff : 0;
+    }
+    return out;
+  }
+  /** The id of the entry for prefix length `len` and `key`'s data, or undefined. */
+  private idOf(table: KeyTable<number> | undefined, key: Uint8Array, len: number): number | undefined {
+    if (table === undefined) return undefined;
+    const slot = table.find(this.masked(key, len), 0);
+    return slot === NO_SLOT ? undefined : table.valueAt(slot);
   }
   /** The key bytes of entry `id` (a view into its chunk). */
   keyOf(id: number): Uint8Array {
@@ -98,6 +112,16 @@ export class LpmTrieMap implements VmMap {
   }
   lookupAt(buf: Uint8Array, off: number): Region | null {
     const limit = Math.min((buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0, this.maxPrefix);
+    const lens = this.lens;
+    if (lens.length <= PROBED_LENGTHS) {
+      for (let i = 0; i < lens.length; i++) {
+        if (lens[i]! > limit) continue;
+        const table = this.lenTables[i]!;
+        const slot = table.find(buf, off + 4, lens[i]!);
+        if (slot !== NO_SLOT) return this.regionOf(table.valueAt(slot));
+      }
+      return null;
+    }
     const id = (this.index ??= this.buildIndex()).find(buf, off + 4, limit);
     return id === 0 ? null : this.regionOf(id);
   }
@@ -113,7 +137,7 @@ export class LpmTrieMap implements VmMap {
   /** The trie over every stored prefix, built on the first lookup after a delete (inserts extend it in place). */
   private buildIndex(): LpmIndex {
     const index = new LpmIndex(this.keyChunks, this.def.keySize);
-    for (const len of this.lens) for (const id of this.byLen.get(len)!.values()) index.insert(id, len);
+    for (const len of this.lens) for (const id of this.idsOf(len)) index.insert(id, len);
     return index;
   }
   /** A fresh entry id with room in the chunks. */
@@ -133,9 +157,8 @@ export class LpmTrieMap implements VmMap {
     if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
     const len = this.prefixLen(key);
     if (len > this.maxPrefix) return err("EINVAL");
-    const k = this.masked(key, len);
-    const bucket = this.byLen.get(len);
-    const old = bucket?.get(k);
+    let bucket = this.byLen.get(len);
+    const old = this.idOf(bucket, key, len);
     if (old !== undefined && flags === BPF_NOEXIST) return err("EEXIST");
     if (old === undefined && flags === BPF_EXIST) return err("ENOENT");
     if (old !== undefined) {
@@ -151,9 +174,10 @@ export class LpmTrieMap implements VmMap {
     stored.set(key.subarray(0, this.def.keySize));
     this.writeValue(id, value);
     if (!bucket) {
-      this.byLen.set(len, new Map([[k, id]]));
-      this.lens = [...this.byLen.keys()].sort((a, b) => b - a);
-    } else bucket.set(k, id);
+      this.byLen.set(len, (bucket = new KeyTable<number>(this.def.keySize - 4)));
+      this.sortLengths();
+    }
+    bucket.insert(this.masked(key, len), 0, id);
     this.index?.insert(id, len);
     this.count++;
     return 0;
@@ -162,10 +186,10 @@ export class LpmTrieMap implements VmMap {
     const len = this.prefixLen(key);
     if (len > this.maxPrefix) return err("EINVAL");
     const bucket = this.byLen.get(len);
-    const k = this.masked(key, len);
-    const id = bucket?.get(k);
-    if (bucket === undefined || id === undefined) return err("ENOENT");
-    bucket.delete(k);
+    const slot = bucket === undefined ? NO_SLOT : bucket.find(this.masked(key, len), 0);
+    if (bucket === undefined || slot === NO_SLOT) return err("ENOENT");
+    const id = bucket.valueAt(slot);
+    bucket.removeAt(slot);
     this.count--;
     this.memory?.release(elementBytes(this.def));
     this.lenOf[id] = -1;
@@ -176,13 +200,22 @@ export class LpmTrieMap implements VmMap {
     this.index = null;
     if (bucket.size === 0) {
       this.byLen.delete(len);
-      this.lens = this.lens.filter((l) => l !== len);
+      this.sortLengths();
     }
     return 0;
   }
+  private sortLengths(): void {
+    this.lens = [...this.byLen.keys()].sort((a, b) => b - a);
+    this.lenTables = this.lens.map((l) => this.byLen.get(l)!);
+  }
+  /** Entry ids of prefix length `len`, in insertion order. */
+  private *idsOf(len: number): Generator<number> {
+    const table = this.byLen.get(len)!;
+    for (let s = table.first; s !== NO_SLOT; s = table.after(s)) yield table.valueAt(s);
+  }
   entries(): Array<[Uint8Array, Region]> {
     const out: Array<[Uint8Array, Region]> = [];
-    for (const len of this.lens) for (const id of this.byLen.get(len)!.values()) out.push([this.keyOf(id).slice(), this.regionOf(id)]);
+    for (const len of this.lens) for (const id of this.idsOf(len)) out.push([this.keyOf(id).slice(), this.regionOf(id)]);
     return out;
   }
   /** Number of prefixes stored. */
@@ -287,9 +320,6 @@ class LpmIndex {
 
 /** Nibble `j` (0 = high half of the first byte) of the data at `b[at..]`. */
 const nibble = (b: Uint8Array, at: number, j: number): number => ((j & 1) === 0 ? b[at + (j >> 1)]! >> 4 : b[at + (j >> 1)]! & 15);
-
-/** Zero bytes as a key string, for padding masked keys (data is at most 256 bytes). */
-const ZEROS = "\0".repeat(256);
 
 /** Re-export for callers that build keys. */
 export { keyBytes };

@@ -1,6 +1,7 @@
 /**
  * The LPM trie's lookup index against a brute-force longest-prefix match over the same entries, through random
- * updates, overwrites and deletes (the index is extended on insert and rebuilt after a delete).
+ * updates, overwrites and deletes (the index is extended on insert and rebuilt after a delete), and the per-length
+ * table probes used while few prefix lengths are stored.
  */
 import { describe, expect, test } from "vitest";
 import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
@@ -37,8 +38,9 @@ function samePrefix(a: Uint8Array, b: Uint8Array, len: number): boolean {
 }
 
 describe("LPM trie lookup index", () => {
-  for (const dataSize of [1, 4, 8]) {
-    test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data)`, () => {
+  // "few": at most 4 distinct prefix lengths, which lookups probe one table per length for; "any": the trie walk.
+  for (const [dataSize, lengths] of [[1, "any"], [4, "any"], [8, "any"], [1, "few"], [4, "few"], [8, "few"]] as const) {
+    test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data, ${lengths} prefix lengths)`, () => {
       const next = rng(dataSize * 7919);
       const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, 64, BPF_F_NO_PREALLOC));
       const bits = dataSize * 8;
@@ -50,7 +52,7 @@ describe("LPM trie lookup index", () => {
       let hits = 0;
       for (let step = 0; step < 1500; step++) {
         const op = next() % 4;
-        const len = next() % (bits + 1);
+        const len = lengths === "few" ? [0, 3, bits >> 1, bits][next() % 4]! : next() % (bits + 1);
         const data = pattern();
         const id = `${len}/${mask(data, len).join(",")}`;
         if (op === 0) {
