@@ -23,7 +23,8 @@ describe("KeyTable", () => {
       const t = new KeyTable<number>(keySize);
       const ref = new Map<string, number>();
       const rand = rng(keySize * 7919);
-      const buf = new Uint8Array(keySize + 9);
+      // A view that starts inside its memory, as helper keys (subarrays of the stack) do.
+      const buf = new Uint8Array(new ArrayBuffer(keySize + 20), 3, keySize + 9);
       const off = 5;
       for (let step = 0; step < 4000; step++) {
         // A small key space, so finds hit, deletes leave tombstones and inserts reuse them.
