@@ -19,7 +19,7 @@ export class KeyTable<V> {
 
   /** The memory `view` reads (see load). */
   private viewOf: ArrayBufferLike | null = null;
-  private view = new DataView(new ArrayBuffer(0));
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   /** The key being searched for, as words (reused: no allocation per search). */
   private readonly probe: Int32Array;
   private cap = 0;
