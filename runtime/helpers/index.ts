@@ -142,8 +142,10 @@ const skRelease: HelperFn = (m, pc, l1, h1) => {
   const held = m.held;
   const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
   if (!sk || i < 0) notHeld(sk, pc);
-  if (i === held.length - 1) held.pop();
-  else held.splice(i, 1);
+  // Close the gap by hand and pop: splice allocates the array of removed elements (per run, for a program that
+  // releases its references out of order).
+  for (let j = i; j < held.length - 1; j++) held[j] = held[j + 1]!;
+  held.pop();
   sk.refs--;
   return retInt(m, 0);
 };
