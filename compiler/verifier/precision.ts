@@ -288,7 +288,10 @@ export function propagatePrecision(insns: readonly Instruction[], old: VState, c
   if (!w.empty()) walk(insns, cur, w, false);
 }
 
-/** After a checkpoint took a copy of `st`, the path forgets its precision marks (the kernel's mark_all_scalars_imprecise). */
+/**
+ * Before a checkpoint copies `st`, the path forgets its precision marks (the kernel's mark_all_scalars_imprecise): the
+ * checkpoint gets marks only through backtracking from what its descendants' decisions need.
+ */
 export function forgetPrecision(st: VState): void {
   for (const f of st.frames) {
     for (let r = 0; r < f.regs.length; r++) {
@@ -306,7 +309,10 @@ export function forgetPrecision(st: VState): void {
   }
 }
 
-/** The registers of the innermost frame that share scalar link ids with `a` or `b` (regs `ra`, `rb`). */
+/**
+ * The registers of the innermost frame that share a scalar link id with the jump operands `a` or `b` (the operands
+ * themselves included), plus LINK_OTHER_FRAME when a register of another frame shares one.
+ */
 export function linkedMask(st: VState, a: Reg, b: Reg | undefined): number {
   let mask = 0;
   const top = st.frames.length - 1;
