@@ -31,6 +31,14 @@ import { SockMap } from "../maps/sockmap.ts";
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
 export type JitFn = (m: Machine) => number;
 
+/**
+ * Largest program (in slots) the JIT compiles. Generated source grows with the program and V8 compiles it on every
+ * first run: 100,000 slots took 4.4 s to generate and 4 s more for the first run (250 MiB), a million 14.5 s and
+ * 2.7 GB, where the interpreter runs them in a fraction of that. Larger programs run on the interpreter under the
+ * "jit" tier (same semantics: the tiers already agree on every outcome). Real sk_lookup programs are a few hundred.
+ */
+export const JIT_MAX_SLOTS = 16_384;
+
 const big = (l: number, h: number): bigint => (BigInt(h >>> 0) << 32n) | BigInt(l >>> 0);
 
 /** Rare 64-bit ALU operations, computed by the reference code. Returns the low word, sets m.h. */
@@ -664,7 +672,10 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   const { source, consts, single, funcs } = jitProgram(p, table);
   const params = single ? ["M"] : ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
-  const helperIds = [...new Set(p.insns.filter((i) => i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0).map((i) => i.imm >>> 0))];
+  // Every helper call emit() can generate (a valid JMP|CALL that is not a BPF-to-BPF call), so none is left undeclared.
+  const helperIds = [
+    ...new Set(p.insns.filter((i, pc) => (i.opcode & 0xf7) === (Class.JMP | JmpOp.CALL) && i.src !== Pseudo.CALL && p.invalid[pc] === undefined).map((i) => i.imm >>> 0)),
+  ];
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(

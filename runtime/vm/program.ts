@@ -127,6 +127,10 @@ export function validate(insn: Instruction, pc: number, count: number): string |
       if (jop > JmpOp.JSLE) return bad(op);
       if (jop === JmpOp.CALL || jop === JmpOp.EXIT) {
         if (cls === Class.JMP32) return bad(op);
+        // kernel/bpf/verifier.c do_check: "BPF_CALL uses reserved fields" / "BPF_EXIT uses reserved fields" for a
+        // register source (callx is not a BPF_PROG_LOAD instruction) or a non-zero dst.
+        const reserved = op & Source.X || insn.dst !== 0 || (jop === JmpOp.EXIT ? insn.src !== 0 || insn.imm !== 0 : insn.off !== 0 && insn.src !== Pseudo.KFUNC_CALL);
+        if (reserved) return `BPF_${jop === JmpOp.CALL ? "CALL" : "EXIT"} uses reserved fields`;
         if (jop === JmpOp.EXIT) return undefined;
         if (insn.src === Pseudo.CALL) {
           const t = pc + insn.imm + 1;

@@ -153,7 +153,10 @@ function randomProgram(r: () => number, len: number): { insns: Instruction[]; re
       if (useMap) relocs.push({ slot, map: pick(["h", "s", "a", "lpm"]) });
       continue;
     }
-    insns.push({ opcode, dst, src, off, imm });
+    // Calls and exits with a non-zero dst are "reserved fields" (refused by the kernel, faulting here): mostly 0.
+    // Calls and exits keep their reserved fields zero (the kernel refuses anything else; the VM faults on it).
+    if (opcode === 0x85 || opcode === 0x95) insns.push({ opcode, dst: 0, src: opcode === 0x95 ? 0 : src, off: 0, imm: opcode === 0x95 ? 0 : imm });
+    else insns.push({ opcode, dst, src, off, imm });
   }
   insns.push({ opcode: 0xb7, dst: 0, src: 0, off: 0, imm: 1 }, { opcode: 0x95, dst: 0, src: 0, off: 0, imm: 0 });
   return { insns, relocs };
