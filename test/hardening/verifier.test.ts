@@ -32,20 +32,21 @@ function diamonds(n: number): Instruction[] {
 }
 
 describe("if/else diamonds verify in linear time", () => {
-  test("20,004 instructions: accepted, each processed about once, in seconds", () => {
+  test("20,004 instructions: accepted, a bounded number of visits per instruction, in seconds", () => {
     const file = objectOf({ p: diamonds(5000) });
     const t0 = Date.now();
     const r = verifyProgram(file.programs[0]!, []);
     expect(r.ok).toBe(true);
-    expect(r.insnsProcessed).toBeLessThan(25_000);
+    // Linear, like the kernel's (about 10 per diamond with its checkpoint heuristics); the quadratic exploration this
+    // guards against is millions.
+    expect(r.insnsProcessed).toBeLessThan(100_000);
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });
 
 describeKernel("the kernel processes the diamonds the same way", () => {
   test("processed instructions stay within the kernel's verified_insns (both linear)", () => {
-    // The counts differ by the kernel's checkpoint heuristics (500 diamonds: 2004 here, 5082 on 6.18), not by more:
-    // the quadratic exploration this test guards against would be ~250,000.
+    // Both linear (500 diamonds: 5082 on 6.18); the quadratic exploration this test guards against would be ~250,000.
     const file = objectOf({ p: diamonds(500) });
     const k = openKernel().load(file);
     try {
