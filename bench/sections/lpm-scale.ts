@@ -56,7 +56,7 @@ export async function lpmScaleSection(p: Providers, o: BenchOptions): Promise<Se
     rows.push([n, v?.fillMs ?? "n/a", kk?.fillMs ?? "n/a", v ? mib(v.bytes) : "n/a", kk ? mib(kk.bytes) : "n/a", v?.nsPerRun ?? "n/a", kk?.nsPerRun ?? "n/a", ratio(v?.nsPerRun, kk?.nsPerRun)]);
   }
   notes.push("prefixes: /8 to /32 IPv4 (under protocol 6, port 0: key {prefixLen, protocol, port, addr}), distinct, deterministic; the looked-up address lies in one of them");
-  notes.push("VM: JIT ns per run (runtime/vm/bench.ts timeRuns); fill = map updates from JS; MiB = heap + array buffers grown, after a GC");
+  notes.push("VM: JIT ns per run (runtime/vm/bench.ts timeRuns); fill = map updates from JS and the first lookup (which builds the lookup index); MiB = heap + array buffers grown by both, after a GC");
   notes.push("kernel: BPF_PROG_TEST_RUN mean over 100000 runs, median of 5; fill = one bpf(BPF_MAP_UPDATE_ELEM) per prefix; MiB = the map's memlock (fdinfo)");
   const goals: GoalRow[] = [];
   const big = sizes.at(-1)!;
