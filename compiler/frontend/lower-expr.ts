@@ -5,13 +5,14 @@
  */
 import { ts } from "@ts-morph/common";
 import { CtxOff, SockOff } from "../abi/sk-lookup.ts";
-import type { CmpOp, Value, VReg } from "../ir/ir.ts";
+import type { CmpOp, Value } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { Block } from "../ir/ir.ts";
 import { mask4 } from "./address.ts";
-import { CallLowerer, PoisonedUse } from "./lower-call.ts";
+import { PoisonedUse } from "./lower-call.ts";
+import { SocketLowerer } from "./lower-sock.ts";
 import { wrap, type ConstVal } from "./module.ts";
-import { I32, I64, U16, U32, U64, sizeOf, stdlibTypeName, type IntTy } from "./types.ts";
+import { I32, I64, U16, U32, U64, sizeOf, type IntTy } from "./types.ts";
 import { LowerError, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
 
 export { PoisonedUse, type Binding } from "./lower-call.ts";
@@ -57,7 +58,7 @@ export const ARITH: Partial<Record<ts.SyntaxKind, string>> = {
 };
 
 /** Lowers expressions of one function. */
-export class ExprLowerer extends CallLowerer {
+export class ExprLowerer extends SocketLowerer {
   /** The innermost node being lowered: where a diagnostic raised by an allocation (the stack limit) points. */
   at: ts.Node | undefined;
 
@@ -352,105 +353,6 @@ export class ExprLowerer extends CallLowerer {
       if (err instanceof LowerError) this.fail("Unsupported", node, err.message);
       throw err;
     }
-  }
-
-  // ------------------------------------------------------------------------------------------------------------
-  // Socket choices: `a.lookup(0) ?? b.lookup(0)`, `udp ? u.lookup(0) : t.lookup(0)`, `let sk = ...; sk = ...`
-
-  /** True when TypeScript types `e` as a socket (`Sock` or `Sock | null`). */
-  isSocketExpr(e: ts.Expression): boolean {
-    const t = this.fx.checker.getNonNullableType(this.fx.checker.getTypeAtLocation(e));
-    return stdlibTypeName(t) === "Sock";
-  }
-
-  /** `e` without parentheses, `!`, `as` and `satisfies` (they do not change a socket). */
-  private bare(e: ts.Expression): ts.Expression {
-    while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e) || ts.isAsExpression(e) || ts.isSatisfiesExpression(e)) e = e.expression;
-    return e;
-  }
-
-  /** A `lookup` on a SockMap/SockHash: it takes a reference. */
-  private isSockLookup(e: ts.Expression): boolean {
-    if (!ts.isCallExpression(e) || !ts.isPropertyAccessExpression(e.expression) || e.expression.name.text !== "lookup") return false;
-    const recv = this.bare(e.expression.expression);
-    const map = ts.isIdentifier(recv) ? this.mod.maps.get(this.sym(recv)!) : undefined;
-    return map?.kind === "sockmap" || map?.kind === "sockhash";
-  }
-
-  /**
-   * The leaves of a socket choice: lookups (`refs`, which take a reference), `null`, and other sockets (`borrowed`:
-   * `ctx.sk`, a parameter), which must not be released.
-   */
-  socketLeaves(e: ts.Expression, out: { refs: ts.Node[]; borrowed: ts.Node[] }): void {
-    const x = this.bare(e);
-    if (ts.isConditionalExpression(x)) return [x.whenTrue, x.whenFalse].forEach((y) => this.socketLeaves(y, out));
-    if (ts.isBinaryExpression(x) && (x.operatorToken.kind === K.QuestionQuestionToken || x.operatorToken.kind === K.BarBarToken)) {
-      return [x.left, x.right].forEach((y) => this.socketLeaves(y, out));
-    }
-    if (x.kind === K.NullKeyword || (ts.isIdentifier(x) && x.text === "undefined")) return;
-    if (this.isSockLookup(x)) return void out.refs.push(x);
-    if (ts.isIdentifier(x)) {
-      const bnd = this.scope.get(this.sym(x)!);
-      if (bnd?.b === "sockvar" && bnd.refs) return void out.refs.push(x);
-    }
-    out.borrowed.push(x);
-  }
-
-  /** Rejects a choice that would put a reference and a borrowed socket in one register (only one may be released). */
-  checkSocketMix(leaves: { refs: ts.Node[]; borrowed: ts.Node[] }): void {
-    const [ref] = leaves.refs, [other] = leaves.borrowed;
-    if (ref && other) {
-      this.fail("SocketVar", other, `'${other.getText(this.fx.sf)}' is not a lookup result, but this socket may also hold '${ref.getText(this.fx.sf)}' (a reference the compiler releases); keep them in two variables`);
-    }
-  }
-
-  /** A socket-valued `?:`, `??` or `||`, evaluated into one register that the release pass tracks. */
-  socketChoice(e: ts.Expression): V {
-    const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
-    this.socketLeaves(e, leaves);
-    this.checkSocketMix(leaves);
-    const dst = this.b.vreg("sock_or_null");
-    this.sockInto(e, dst);
-    return { k: "sock", v: dst };
-  }
-
-  /**
-   * Evaluates a socket expression into `dst`. Lookups call straight into `dst`, so the reference is always in the
-   * register the release pass follows (never in a copy it cannot see); `?:`, `??` and `||` choose between such
-   * expressions, and the right side of `??`/`||` runs only when the left is null, as in TypeScript.
-   */
-  sockInto(e: ts.Expression, dst: VReg): void {
-    const x = this.bare(e);
-    if (ts.isConditionalExpression(x)) {
-      const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
-      this.cond(x.condition, t, f);
-      this.b.setBlock(t);
-      this.sockInto(x.whenTrue, dst);
-      this.b.terminate({ op: "br", target: join.id });
-      this.b.setBlock(f);
-      this.sockInto(x.whenFalse, dst);
-      this.b.jumpTo(join);
-      return;
-    }
-    if (ts.isBinaryExpression(x) && (x.operatorToken.kind === K.QuestionQuestionToken || x.operatorToken.kind === K.BarBarToken)) {
-      this.sockInto(x.left, dst);
-      const miss = this.b.newBlock(), join = this.b.newBlock();
-      this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(dst), b: imm(0), then: miss.id, else: join.id });
-      this.b.setBlock(miss);
-      this.sockInto(x.right, dst);
-      this.b.jumpTo(join);
-      return;
-    }
-    if (ts.isBinaryExpression(x) && x.operatorToken.kind === K.AmpersandAmpersandToken) {
-      this.fail("Unsupported", x, "'&&' between sockets is not supported; write `a !== null ? b : null`");
-    }
-    if (this.isSockLookup(x)) this.sockDst = dst;
-    const v = this.expr(x);
-    this.sockDst = undefined;
-    if (v.k === "sock" && v.v === dst) return;
-    if (v.k === "null") return void this.b.emit({ op: "mov", dst, src: imm(0) });
-    if (v.k !== "sock") this.fail("Unsupported", x, `expected a socket, got ${describe(v)}`);
-    this.b.emit({ op: "mov", dst, src: vreg(v.v) });
   }
 
   private conditional(e: ts.ConditionalExpression, hint?: IntTy): V {
