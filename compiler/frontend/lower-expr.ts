@@ -5,15 +5,15 @@
  */
 import { ts } from "@ts-morph/common";
 import { CtxOff, SockOff } from "../abi/sk-lookup.ts";
-import type { CmpOp, Value } from "../ir/ir.ts";
+import type { CmpOp, Inst, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { Block } from "../ir/ir.ts";
 import { mask4 } from "./address.ts";
 import { PoisonedUse } from "./lower-call.ts";
 import { SocketLowerer } from "./lower-sock.ts";
 import { wrap, type ConstVal } from "./module.ts";
-import { I32, I64, U16, U32, U64, sizeOf, type IntTy } from "./types.ts";
-import { LowerError, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
+import { I32, I64, U16, U32, U64, sizeOf, type IntTy, type Ty } from "./types.ts";
+import { LowerError, mixedSign, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
 
 export { PoisonedUse, type Binding } from "./lower-call.ts";
 
@@ -292,6 +292,17 @@ export class ExprLowerer extends SocketLowerer {
     // A value that cannot be null: TypeScript yields it and never evaluates the right side.
     if (p.k === "int" || p.k === "bool" || p.k === "net" || p.k === "ip6" || p.k === "place" || p.k === "ctx") return p;
     if (p.k === "null") return this.expr(e.right, hint);
+    if (p.k === "ptr" && !p.off && this.mayBeNull(e)) {
+      // `a.lookup(k) ?? b.lookup(k)`: still a map value or null; the right side only runs on a miss.
+      const dst = this.b.vreg("map_value_or_null");
+      const ty = this.pointerInto(dst, p, e.left, undefined);
+      const miss = this.b.newBlock(), join = this.b.newBlock();
+      this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(dst), b: imm(0), then: miss.id, else: join.id });
+      this.b.setBlock(miss);
+      this.pointerInto(dst, this.expr(e.right), e.right, ty);
+      this.b.jumpTo(join);
+      return { k: "ptr", ty: ty!, v: dst };
+    }
     if (p.k !== "ptr" || (p.ty.kind !== "int" && p.ty.kind !== "bool")) this.fail("Unsupported", e, "'??' is supported on integer map values, optional fields and sockets");
     const ty = p.ty.kind === "int" ? p.ty : I32;
     const dst = this.b.vreg();
@@ -361,17 +372,63 @@ export class ExprLowerer extends SocketLowerer {
     this.cond(e.condition, t, f);
     this.b.setBlock(t);
     const a = this.expr(e.whenTrue, hint);
+    if ((a.k === "ptr" && !a.off) || a.k === "null") {
+      // `cond ? m.lookup(a) : m.lookup(b)`: TypeScript yields a map value or null, not its contents.
+      const dst = this.b.vreg("map_value_or_null");
+      const c = this.pointerInto(dst, a, e.whenTrue, undefined);
+      this.b.terminate({ op: "br", target: join.id });
+      this.b.setBlock(f);
+      const d = this.pointerInto(dst, this.expr(e.whenFalse), e.whenFalse, c);
+      this.b.jumpTo(join);
+      if (!d) return { k: "null" };
+      return { k: "ptr", ty: d, v: dst };
+    }
     const isBool = a.k === "bool";
-    const ty: IntTy = isBool ? I32 : hint ?? (a.k === "int" && !a.lit ? a.ty : I32);
+    let ty: IntTy = isBool ? I32 : hint ?? (a.k === "int" && !a.lit ? a.ty : I32);
     const dst = this.b.vreg();
-    this.b.emit({ op: "mov", dst, src: isBool ? (a as { v: Value }).v : this.convertOr(a, ty, e.whenTrue) });
+    const left = isBool ? undefined : this.toIntOr(a, e.whenTrue);
+    const src = isBool ? (a as { v: Value }).v : this.convert(left!, ty).v;
+    this.b.emit({ op: "mov", dst, src });
+    const leftBlock = this.b.cur;
+    const leftMov = leftBlock.insts[leftBlock.insts.length - 1]!; // the emitted copy (it carries the location)
     this.b.terminate({ op: "br", target: join.id });
     this.b.setBlock(f);
-    const c = this.expr(e.whenFalse, hint ?? (a.k === "int" ? a.ty : undefined));
+    const c = this.expr(e.whenFalse, hint ?? (a.k === "int" && !a.lit ? a.ty : undefined));
+    if (!isBool && !hint && c.k !== "bool") {
+      // The result holds either operand: a type wide enough for both (`cond ? 0 : ctx.localIp4` is a u32, not an
+      // i32), and the left operand widened in its block if it was narrower.
+      const right = this.toIntOr(c, e.whenFalse);
+      let common = this.commonOf(left!, right);
+      if (common.bits === 32 && !common.signed && (mixedSign(left!, right) || mixedSign(right, left!))) common = I64;
+      if (common.bits === 64 && ty.bits < 64) {
+        const wide = this.convertIn(leftBlock, leftMov, left!, common);
+        (leftMov as { src: Value }).src = wide;
+      }
+      ty = common.bits > ty.bits || (common.bits === ty.bits && !common.signed) ? common : ty;
+    }
     this.b.emit({ op: "mov", dst, src: isBool && c.k === "bool" ? c.v : this.convertOr(c, ty, e.whenFalse) });
     this.b.terminate({ op: "br", target: join.id });
     this.b.setBlock(join);
     return isBool ? { k: "bool", v: vreg(dst) } : { k: "int", ty, v: vreg(dst) };
+  }
+
+  /** The left operand of a `?:` converted to 64 bits, emitted in its own block just before the `mov` that uses it. */
+  private convertIn(block: B, before: Inst, x: V & { k: "int" }, to: IntTy): Value {
+    if (x.v.kind === "imm") return imm(wrap(x.v.value, to));
+    const dst = this.b.vreg();
+    const ext: Inst = { op: "ext", dst, src: x.v, bits: 32, signed: promote(x.ty).signed, ...(before.loc ? { loc: before.loc } : {}) };
+    block.insts.splice(block.insts.indexOf(before), 0, ext);
+    return vreg(dst);
+  }
+
+  /** Moves a map-value pointer (or null) into `dst`; both sides of a choice must point at the same type. */
+  private pointerInto(dst: VReg, x: V, node: ts.Node, want: Ty | undefined): Ty | undefined {
+    if (x.k === "null") return void this.b.emit({ op: "mov", dst, src: imm(0) }), want;
+    if (x.k !== "ptr" || x.off || (want && JSON.stringify(want) !== JSON.stringify(x.ty))) {
+      this.fail("Unsupported", node, `both sides must be lookups of the same value type (or null), got ${describe(x)}`);
+    }
+    this.b.emit({ op: "mov", dst, src: vreg(x.v) });
+    return x.ty;
   }
 
   /** convert(), with a diagnostic at `node` for a non-integer. */

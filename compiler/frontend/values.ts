@@ -220,7 +220,7 @@ export class ValueOps {
 }
 
 /** `s` is signed (or a negative literal) while `u` is an unsigned 32-bit value: C and TypeScript would disagree. */
-function mixedSign(s: V & { k: "int" }, u: V & { k: "int" }): boolean {
+export function mixedSign(s: V & { k: "int" }, u: V & { k: "int" }): boolean {
   const negativeLit = s.lit && s.v.kind === "imm" && BigInt.asIntN(32, s.v.value) < 0n;
   const signedVar = !s.lit && promote(s.ty).signed && promote(s.ty).bits === 32;
   return !u.lit && !u.ty.signed && u.ty.bits === 32 && (negativeLit || signedVar);

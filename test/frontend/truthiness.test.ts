@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, test } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
-import { Tiers } from "./tiers.ts";
+import { TCP4, Tiers } from "./tiers.ts";
 
 const HEAD = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, SockHash, HashMap, ArrayMap,
   type u8, type u16, type u32, type u64, type i32 } from "tsbpf";
@@ -74,6 +74,21 @@ export function numberParam(ctx: SkLookup): Verdict {
   if (sk === null) return SK_DROP;
   return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
 }
+export const sa = new HashMap<u32, u32>({ maxEntries: 4 });
+export const sb = new HashMap<u32, u32>({ maxEntries: 4 });
+export function choices(ctx: SkLookup): Verdict {
+  sb.update(2, 9);
+  const x = ctx.protocol === 6 ? 0 : ctx.localIp4;    // a u32 when it is the address: no i32 wrap
+  out.update(0, BigInt(x));
+  const neg: i32 = ctx.localPort - 8000;
+  const y = ctx.protocol === 6 ? neg : ctx.localIp4;  // -993 or the address: both keep their value
+  out.update(1, y < 0 ? 1n : 0n);
+  const t = sa.lookup(2) ?? sb.lookup(2);             // a map value (or null), not its contents
+  out.update(2, t === null ? 7n : BigInt(t));
+  const s = ctx.protocol === 6 ? sa.lookup(2) : sb.lookup(2);
+  out.update(3, BigInt(s ?? 42));
+  return SK_PASS;
+}
 export function signedCompare(ctx: SkLookup): Verdict {
   const neg: i32 = ctx.localPort - 8000;          // -993
   out.update(0, neg < ctx.localIp4 ? 1n : 0n);    // C: unsigned compare, false; TypeScript: true
@@ -92,6 +107,10 @@ describeKernel("a number keeps every value; comparisons compare the numbers", ()
   test("a u32 address passed to a number parameter: BigInt(ip) << 16n finds the SOCKHASH entry", () => {
     t.expect("numberParam", { services: [[key, "A"]] }, { verdict: "SK_PASS", selected: "A", out: [key, 0xc0000201n, 7007n + 65535n] });
     t.expect("numberParam", {}, { verdict: "SK_DROP", selected: null });
+  });
+  test("?: keeps both operands' values; ?: and ?? between map lookups yield a map value or null", () => {
+    t.expect("choices", {}, { out: [0n, 1n, 9n, 42n] });
+    t.expect("choices", {}, { out: [0xc0000201n, 0n, 9n, 9n] }, { ...TCP4, protocol: "udp" });
   });
   test("a negative i32 is below a u32; Number(bigint) is exact", () => {
     t.expect("signedCompare", {}, { out: [1n, 1n, 0xc0000201n * 65536n] });
