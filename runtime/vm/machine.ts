@@ -65,8 +65,8 @@ export const SHARED = {
   /** Highest frame used since the last reset. */
   depthUsed: 0,
 };
-/** Frame 0 as 32-bit words (its bytes start a buffer of their own, so the view is aligned), for reset. */
-const FRAME0_WORDS = new Int32Array(SHARED.frames[0]!.bytes.buffer, SHARED.frames[0]!.bytes.byteOffset, STACK_SIZE >> 2);
+/** Every frame as 32-bit words (each frame's bytes start a buffer of their own, so the views are aligned), for reset. */
+const FRAME_WORDS = SHARED.frames.map((f) => new Int32Array(f.bytes.buffer, f.bytes.byteOffset, STACK_SIZE >> 2));
 /** High word of the ctx pointer: fixed for the process, so the JIT can recognise an unmodified ctx pointer cheaply. */
 export const CTX_HI = fixedHi(CTX_ID);
 /** Low word of the ctx pointer (offset 0). */
@@ -146,12 +146,16 @@ export class Machine {
     // that read stack they never wrote (the privileged verifier allows it).
     const low = SHARED.stackLow;
     if (low < STACK_SIZE) {
-      // A short tail (the usual few key bytes) is cheaper to clear by hand than through TypedArray#fill; whole
-      // 32-bit words from the one holding `low` (bytes below `low` are zero already, so clearing them is harmless).
-      if (STACK_SIZE - low <= 64) for (let i = low >> 2; i < STACK_SIZE >> 2; i++) FRAME0_WORDS[i] = 0;
-      else SHARED.frames[0]!.bytes.fill(0, low);
-      // Deeper frames are rare (BPF-to-BPF calls): clear them whole.
-      for (let i = 1; i <= SHARED.depthUsed; i++) SHARED.frames[i]!.bytes.fill(0);
+      // The watermark is the lowest offset any store wrote in any frame (JIT entry marks, st and wview lower it for
+      // every stack region), so [low, end) of each frame used covers everything written. A short tail (the usual
+      // few key bytes) is cheaper to clear by hand than through TypedArray#fill; whole 32-bit words from the one
+      // holding `low` (bytes below `low` are zero already, so clearing them is harmless).
+      for (let d = 0; d <= SHARED.depthUsed; d++) {
+        if (STACK_SIZE - low <= 64) {
+          const words = FRAME_WORDS[d]!;
+          for (let i = low >> 2; i < STACK_SIZE >> 2; i++) words[i] = 0;
+        } else SHARED.frames[d]!.bytes.fill(0, low);
+      }
       SHARED.stackLow = STACK_SIZE;
     }
     SHARED.depthUsed = 0;

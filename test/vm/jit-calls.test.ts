@@ -45,6 +45,13 @@ describe("JIT BPF-to-BPF calls", () => {
     expect(src).not.toContain("FN[");
   });
 
+  test("a callee's frame is zero again in the next run (reset clears each frame used from the lowest store)", () => {
+    // The callee reads its slot -16 and then writes it; main writes only -8. A second run (both() makes one) must
+    // read 0 again on both tiers, so reset must clear frame 1 from the callee's store, not from main's.
+    const { out } = both(caller([withLabel(ldx(Size.DW, 0, 10, -16), "f"), st(Size.DW, 10, -16, 99), exit()]));
+    expect(out.r0).toBe(0n + 5n + 7n);
+  });
+
   test("a callee with a branch and its own map lookup (direct lookup inside the callee)", () => {
     const f = [
       withLabel(st(Size.W, 10, -4, 2), "f"),
