@@ -118,6 +118,8 @@ export class Machine {
 
   prng: number;
   readonly clock: () => bigint;
+  /** True when `clock` is the default one, which ktime_get_ns reads without BigInts (see hrtimeNs). */
+  readonly defaultClock: boolean;
   private readonly seed: number;
 
   constructor(opts: MachineOptions = {}) {
@@ -125,6 +127,7 @@ export class Machine {
     this.seed = opts.seed ?? 1;
     this.prng = this.seed >>> 0 || 1;
     this.clock = opts.clock ?? (() => process.hrtime.bigint());
+    this.defaultClock = opts.clock === undefined;
   }
 
   /** Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. */
