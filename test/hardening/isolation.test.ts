@@ -110,6 +110,34 @@ describe("a forged pointer names nothing of another object", () => {
   });
 });
 
+describe("the shared stack frames carry nothing from one object's run into another's", () => {
+  test("a value left on the stack (frame 0 and a callee's frame) reads back as 0 in the next object", () => {
+    const SECRET_WORD = 0x53454352; // "SECR"
+    const writer = new VmObject(
+      objectOf({
+        prog: [st(Size.W, 10, -4, SECRET_WORD), st(Size.W, 10, -512, SECRET_WORD), { opcode: 0x85, dst: 0, src: 1, off: 0, imm: 1 }, exit(), st(Size.W, 10, -8, SECRET_WORD), mov64(0, 1), exit()],
+      }),
+    );
+    const reader = vmOf([
+      ldx(Size.W, 6, 10, -4),
+      ldx(Size.W, 1, 10, -512),
+      alu64(AluOp.OR, 6, reg(1)),
+      { opcode: 0x85, dst: 0, src: 1, off: 0, imm: 2 },
+      alu64(AluOp.OR, 0, reg(6)),
+      exit(),
+      // The callee reads its own frame (frame 1), where the writer's callee left the secret.
+      ldx(Size.W, 0, 10, -8),
+      exit(),
+    ]);
+    for (const wt of TIERS) {
+      for (const rt of TIERS) {
+        writer.program("prog").exec(TCP4, { tier: wt });
+        expect(reader.program("prog").exec(TCP4, { tier: rt }), `${wt} then ${rt}`).toBe(0n);
+      }
+    }
+  });
+});
+
 /** `gc()`, exposed at run time (vitest workers start without --expose-gc). */
 function gcFunction(): () => void {
   setFlagsFromString("--expose-gc");
