@@ -96,6 +96,14 @@ export function parseBoundedJson(text: string, maxBytes = MAX_JSON_BYTES, maxDep
 }
 
 /**
+ * A message that may quote names from an object (a map, a section, a symbol), safe to print as one line: control
+ * characters (newlines, escape sequences) become \uXXXX escapes; everything else is kept.
+ */
+export function printableText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
  * `name` as it may be printed on a terminal or in a one-line report: JSON string escapes for control characters,
  * backslashes, quotes and anything outside printable ASCII, so a program or map name cannot fake a line of output
  * ("x: accepted\n...") or send terminal escape sequences. Plain identifiers come back unchanged.

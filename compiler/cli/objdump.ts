@@ -9,7 +9,7 @@ import { disassemble } from "../asm/index.ts";
 import { MAP_TYPE_NAMES } from "../abi/maps.ts";
 import { decodeBtf, formatBtf } from "../btf/index.ts";
 import { type ObjectFile, type ObjProgram, ObjectError, readObject } from "../elf/index.ts";
-import { InputError, MAX_OBJECT_BYTES, printableName, readBoundedFile } from "../bounded-input.ts";
+import { InputError, MAX_OBJECT_BYTES, printableName, printableText, readBoundedFile } from "../bounded-input.ts";
 import { UsageError, parseArgs } from "./usage.ts";
 
 const HELP = `usage: tsbpf objdump FILE.o [--btf]
@@ -61,7 +61,7 @@ export function formatProgram(p: ObjProgram): string[] {
     const src = lines.get(pc);
     if (src && src.line > 0) {
       const key = `${src.file}:${src.line}`;
-      if (key !== lastLine) out.push(`; ${src.text}`);
+      if (key !== lastLine) out.push(`; ${printableText(src.text)}`);
       lastLine = key;
     }
     const reloc = relocs.get(pc);
@@ -126,7 +126,7 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
     if (err instanceof ObjectError) {
-      process.stderr.write(`tsbpf objdump: ${file}: ${err.message}\n`);
+      process.stderr.write(`tsbpf objdump: ${file}: ${printableText(err.message)}\n`);
       return 1;
     }
     const e = err as NodeJS.ErrnoException;

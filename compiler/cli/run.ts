@@ -6,7 +6,7 @@
  * 1 the program or object is at fault (compile errors, malformed object, VM fault), 2 a usage mistake (missing or
  * malformed option, JSON or ctx/map contents that do not fit the program). Never a stack trace for user mistakes.
  */
-import { InputError, MAX_JSON_BYTES, MAX_OBJECT_BYTES, parseBoundedJson, readBoundedFile, readBoundedText } from "../bounded-input.ts";
+import { InputError, MAX_JSON_BYTES, MAX_OBJECT_BYTES, parseBoundedJson, printableText, readBoundedFile, readBoundedText } from "../bounded-input.ts";
 import { MapType } from "../abi/maps.ts";
 import type { VmMap } from "../../runtime/maps/map.ts";
 import type { VmObject } from "../../runtime/vm/object.ts";
@@ -112,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
     if (e instanceof rt.CompileError || e instanceof rt.ObjectError || e instanceof rt.MapError) {
-      process.stderr.write(`tsbpf run: ${file}: ${(e as Error).message}\n`);
+      process.stderr.write(`tsbpf run: ${file}: ${printableText((e as Error).message)}\n`);
       return 1;
     }
     throw e;
@@ -161,7 +161,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof rt.CtxError) throw new UsageError(`--ctx: ${e.message}`);
     if (e instanceof rt.VmFault) {
-      process.stderr.write(`tsbpf run: ${progName}: ${e.message}\n`);
+      process.stderr.write(`tsbpf run: ${printableText(progName)}: ${printableText(e.message)}\n`);
       return 1;
     }
     throw e;

@@ -6,7 +6,7 @@
  * usage errors.
  */
 import { mapCreateError } from "../abi/map-limits.ts";
-import { MAX_OBJECT_BYTES, printableName, readBoundedFile } from "../bounded-input.ts";
+import { MAX_OBJECT_BYTES, printableName, printableText, readBoundedFile } from "../bounded-input.ts";
 import { ObjectError, readObject } from "../elf/index.ts";
 import { type VerifyResult, verifyObject } from "../verifier/index.ts";
 import { TARGET_HELP, TARGET_OPTION, targetOption } from "./build.ts";
@@ -34,12 +34,14 @@ export function formatResult(rawName: string, r: VerifyResult): string {
   const name = printableName(rawName);
   if (r.ok) return `${name}: accepted for ${r.target} (${r.insnsProcessed} instructions processed)\n`;
   const e = r.error!;
+  // Messages may quote map names, and source lines come from the object's BTF: no control characters get through.
+  const t = printableText;
   const [headline, ...more] = e.message.split("\n");
-  const out = [`${name}: rejected for ${r.target} at insn ${e.pc}: ${e.insn}`, `  error: ${headline}`];
-  for (const m of more) out.push(`         ${m}`);
-  if (e.line) out.push(`  source: ${e.line.file}:${e.line.line}:${e.line.column}: ${e.line.text.trim()}`);
-  if (e.explain) out.push(`  note: ${e.explain}`);
-  if (e.state) out.push(`  state: ${e.state}`);
+  const out = [`${name}: rejected for ${r.target} at insn ${e.pc}: ${t(e.insn)}`, `  error: ${t(headline ?? "")}`];
+  for (const m of more) out.push(`         ${t(m)}`);
+  if (e.line) out.push(`  source: ${t(e.line.file)}:${e.line.line}:${e.line.column}: ${t(e.line.text.trim())}`);
+  if (e.explain) out.push(`  note: ${t(e.explain)}`);
+  if (e.state) out.push(`  state: ${t(e.state)}`);
   if (r.loadsFrom) out.push(`  loads from: Linux ${r.loadsFrom} (build with --target-kernel ${r.loadsFrom} if every host runs it)`);
   out.push(`  (${r.insnsProcessed} instructions processed)`);
   return `${out.join("\n")}\n`;
@@ -74,13 +76,13 @@ export async function run(args: string[]): Promise<number> {
     // The kernel refuses the whole object when it cannot create one of its maps (BPF_MAP_CREATE runs first).
     const refused = obj.maps.map((m) => mapCreateError(m)).filter((e) => e !== undefined);
     if (refused.length > 0) {
-      for (const e of refused) process.stderr.write(`tsbpf verify: ${file}: ${e.message} (the kernel refuses to create it: ${e.errno})\n`);
+      for (const e of refused) process.stderr.write(`tsbpf verify: ${file}: ${printableText(e.message)} (the kernel refuses to create it: ${e.errno})\n`);
       return 1;
     }
     results = verifyObject(obj, { target });
   } catch (err) {
     if (err instanceof ObjectError) {
-      process.stderr.write(`tsbpf verify: ${file}: ${err.message}\n`);
+      process.stderr.write(`tsbpf verify: ${file}: ${printableText(err.message)}\n`);
       return 1;
     }
     throw err;

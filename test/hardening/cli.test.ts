@@ -154,3 +154,16 @@ test("a BTF typedef cycle in a .data variable: the map view shows the variable b
   const obj = new VmObject({ license: "GPL", maps: [data], programs: [], btf: b.encode() });
   expect(obj.map(".data").entries()).toEqual([[0, { loop: 0x01010101 }]]);
 });
+
+test("error messages and BTF source lines quoting names cannot print control characters", async () => {
+  // A map name the kernel would refuse (key_size 0), with a newline and an escape sequence in it.
+  const holder = "z".repeat(12);
+  const evil = "m\n\u001b[2Jfake";
+  const bytes = writeObject({ fileName: "e.ts", license: "GPL", maps: [mapDef(holder, MapType.HASH, 4, 8, 0x10000000)], programs: [{ name: "p", insns: PASS }] });
+  const path = join(dir, "errname.o");
+  writeFileSync(path, Buffer.from(Buffer.from(bytes).toString("latin1").replaceAll(holder, evil.padEnd(12, "_")), "latin1"));
+  expect(await cli(verify, path)).toBe(1);
+  expect(err).not.toContain("\u001b");
+  expect(err.trimEnd().split("\n")).toHaveLength(1);
+  expect(err).toContain("m\\u000a\\u001b[2Jfake");
+});
