@@ -9,7 +9,7 @@ import type { CmpOp, Inst, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { Block } from "../ir/ir.ts";
 import { mask4 } from "./address.ts";
-import { PoisonedUse } from "./lower-call.ts";
+import { PoisonedUse, type Binding } from "./lower-call.ts";
 import { SocketLowerer } from "./lower-sock.ts";
 import { wrap, type ConstVal } from "./module.ts";
 import { I32, I64, U16, U32, U64, sizeOf, type IntTy, type Ty } from "./types.ts";
@@ -723,23 +723,53 @@ export class ExprLowerer extends SocketLowerer {
   assign(e: ts.BinaryExpression): V {
     const op = e.operatorToken.kind;
     const target = e.left;
+    if (op === K.QuestionQuestionEqualsToken || op === K.BarBarEqualsToken || op === K.AmpersandAmpersandEqualsToken) return this.logicalAssign(e);
     const bnd = ts.isIdentifier(target) ? this.scope.get(this.sym(target)!) : undefined;
-    if (bnd?.b === "sockvar" && op === K.EqualsToken) {
-      const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
-      this.socketLeaves(e.right, leaves);
-      const [first] = bnd.refs ? leaves.borrowed : leaves.refs;
-      if (first) {
-        this.fail("SocketVar", first, bnd.refs
-          ? `'${first.getText(this.fx.sf)}' is not a lookup result, but '${target.getText(this.fx.sf)}' holds lookup results (references the compiler releases); keep them in two variables`
-          : `'${first.getText(this.fx.sf)}' takes a reference, but '${target.getText(this.fx.sf)}' holds a socket the compiler must not release; keep them in two variables`);
-      }
-      // The previous reference (if any) is dead from here: the release pass releases it before this lookup.
-      this.sockInto(e.right, bnd.v);
-      return { k: "sock", v: bnd.v };
-    }
+    if (bnd?.b === "sockvar" && op === K.EqualsToken) return this.assignSocket(target, e.right, bnd);
     const arith = op === K.EqualsToken ? undefined : ARITH[op];
     if (op !== K.EqualsToken && !arith) this.fail("Unsupported", e.operatorToken, "unsupported assignment operator");
     return this.store(target, (cur) => (arith ? this.arith(arith, cur(), this.expr(e.right), e) : this.expr(e.right, this.targetHint(target))), e);
+  }
+
+  /** `sk = <socket expression>` for a `let` socket variable. */
+  private assignSocket(target: ts.Expression, right: ts.Expression, bnd: Binding & { b: "sockvar" }): V {
+    const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
+    this.socketLeaves(right, leaves);
+    const [first] = bnd.refs ? leaves.borrowed : leaves.refs;
+    if (first) {
+      this.fail("SocketVar", first, bnd.refs
+        ? `'${first.getText(this.fx.sf)}' is not a lookup result, but '${target.getText(this.fx.sf)}' holds lookup results (references the compiler releases); keep them in two variables`
+        : `'${first.getText(this.fx.sf)}' takes a reference, but '${target.getText(this.fx.sf)}' holds a socket the compiler must not release; keep them in two variables`);
+    }
+    // The previous reference (if any) is dead from here: the release pass releases it before this lookup.
+    this.sockInto(right, bnd.v);
+    return { k: "sock", v: bnd.v };
+  }
+
+  /**
+   * `x ??= y`, `x ||= y`, `x &&= y`: the assignment `x = y` runs only when x is null (`??=`), falsy (`||=`) or
+   * truthy (`&&=`), as in TypeScript; the right side is evaluated only then. `sk ??= b.lookup(0)` is the fallback
+   * socket in one line.
+   */
+  private logicalAssign(e: ts.BinaryExpression): V {
+    const op = e.operatorToken.kind;
+    const target = e.left;
+    const assign = this.b.newBlock(), join = this.b.newBlock();
+    const bnd = ts.isIdentifier(target) ? this.scope.get(this.sym(target)!) : undefined;
+    const current = this.expr(target);
+    if (op === K.QuestionQuestionEqualsToken) {
+      if (current.k !== "sock" && current.k !== "ptr") return current; // never null: nothing is assigned
+      this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(current.v), b: imm(0), then: assign.id, else: join.id });
+    } else if (op === K.BarBarEqualsToken) {
+      this.truthy(current, join, assign, target);
+    } else {
+      this.truthy(current, assign, join, target);
+    }
+    this.b.setBlock(assign);
+    if (bnd?.b === "sockvar") this.assignSocket(target, e.right, bnd);
+    else this.store(target, () => this.expr(e.right, this.targetHint(target)), e);
+    this.b.jumpTo(join);
+    return ts.isIdentifier(target) && bnd ? this.readBinding(bnd) : { k: "void" };
   }
 
   /** `x++`, `--x`... */

@@ -457,9 +457,16 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       return undefined;
     }
     if (!ts.isIdentifier(p.name)) {
+      if (t?.kind === "ctx") {
+        // `function f({ localPort }: SkLookup)`: the context, destructured (its fields read at entry).
+        ctxVreg = b.vreg("ctx");
+        params.push(ctxVreg);
+        patterns.push([p.name, { k: "ctx", v: ctxVreg }]);
+        continue;
+      }
       // `function f({ port, protocol }: Key)`: the struct by reference, then destructured like a declaration.
       if (t?.kind !== "struct" && t?.kind !== "array") {
-        fx.report("BadType", p.type, "only a struct parameter can be destructured");
+        fx.report("BadType", p.type, "only a struct or the context can be destructured in a parameter");
         return undefined;
       }
       const v = b.vreg();

@@ -246,3 +246,50 @@ describeKernel("destructuring, struct parameters and results, default parameters
     t.expect("structFns", {}, { out: [14014n, 607008n, 7010n, 9n] });
   });
 });
+
+const DISPATCHER = `import { type SkLookup, type Verdict, type Sock, SK_PASS, SK_DROP, SockMap, SockHash, HashMap, ArrayMap,
+  IPPROTO_TCP, TCP_LISTEN, type u16, type u32, type u64 } from "tsbpf";
+export const out = new ArrayMap<u64>({ maxEntries: 4 });
+interface Svc { proto: u32; port: u16 }
+export const services = new SockHash<Svc>({ maxEntries: 64 });
+export const pool = new SockMap({ maxEntries: 4 });
+export const hits = new HashMap<Svc, u64>({ maxEntries: 64 });
+const ROUTES = [{ port: 80, slot: 0 }, { port: 443, slot: 1 }, { port: 7007, slot: 2 }] as const;
+
+function svcOf({ protocol, localPort }: SkLookup): Svc {
+  return { proto: protocol, port: localPort };
+}
+function serve(ctx: SkLookup, sk: Sock | null): Verdict {
+  if (sk === null) return SK_PASS;
+  if (sk.protocol === IPPROTO_TCP && sk.state !== TCP_LISTEN) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
+export function dispatch(ctx: SkLookup): Verdict {
+  const key = svcOf(ctx);
+  hits.increment(key);
+  out.update(0, hits.lookup(key) ?? 0n);
+  let sk = services.lookup(key);
+  if (sk === null) {
+    for (const { port, slot } of ROUTES) {
+      if (port === ctx.localPort) { sk = pool.lookup(slot); break; }
+    }
+  }
+  sk ??= pool.lookup(3);
+  return serve(ctx, sk);
+}
+`;
+
+describeKernel("a dispatcher written the way TypeScript users write it", () => {
+  let t: Tiers;
+  beforeAll(async () => void (t = await new Tiers(DISPATCHER, "dispatcher.ts").start()));
+  afterAll(() => t.stop());
+  // struct Svc { __u32 proto; __u16 port; /* 2 bytes padding */ } for TCP port 7007
+  const svc = new Uint8Array([6, 0, 0, 0, 0x5f, 0x1b, 0, 0]);
+
+  test("exact service first, then the route table's slot, then the last resort (??=)", () => {
+    t.expect("dispatch", { services: [[svc, "A"]], pool: [[2, "B"]] }, { verdict: "SK_PASS", selected: "A", out: [1n] });
+    t.expect("dispatch", { pool: [[2, "B"], [3, "A"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("dispatch", { pool: [[3, "A"]] }, { verdict: "SK_PASS", selected: "A" });
+    t.expect("dispatch", {}, { verdict: "SK_PASS", selected: null });
+  });
+});

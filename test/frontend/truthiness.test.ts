@@ -25,6 +25,21 @@ export function notValue(ctx: SkLookup): Verdict {
   if (!c) return SK_PASS;
   return SK_DROP;
 }
+export function logicalAssign(ctx: SkLookup): Verdict {
+  let a = 0;
+  a ||= 5;                                    // 0 is falsy: assigned
+  let b = ctx.localPort;
+  b ||= 5;                                    // 7007 is truthy: kept
+  let c = 3;
+  c &&= ctx.localPort;                        // 3 is truthy: assigned
+  let d = counts.lookup(1) ?? 0;
+  d ||= 11;
+  out.update(0, BigInt(a));
+  out.update(1, BigInt(b));
+  out.update(2, BigInt(c));
+  out.update(3, BigInt(d));
+  return SK_PASS;
+}
 export function orDefault(ctx: SkLookup): Verdict {
   out.update(0, BigInt(counts.lookup(1) || 7));
   out.update(1, BigInt(counts.lookup(2) ?? 9));
@@ -49,6 +64,10 @@ describeKernel("integer truthiness tests the value, on interp, JIT and kernel", 
     t.expect("notValue", {}, { verdict: "SK_PASS" });
     t.expect("notValue", { counts: [[1, 0]] }, { verdict: "SK_PASS" });
     t.expect("notValue", { counts: [[1, 3]] }, { verdict: "SK_DROP" });
+  });
+  test("||= and &&= assign only when the target is falsy / truthy", () => {
+    t.expect("logicalAssign", {}, { out: [5n, 7007n, 7007n, 11n] });
+    t.expect("logicalAssign", { counts: [[1, 4]] }, { out: [5n, 7007n, 7007n, 4n] });
   });
   test("lookup(k) || 7 yields the stored value when it is truthy, else 7; === 0 is false on a miss", () => {
     t.expect("orDefault", {}, { out: [7n, 9n, 0n, 1n] });
