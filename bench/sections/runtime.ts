@@ -62,7 +62,7 @@ export async function runtimeSection(p: Providers, objects: Map<string, Uint8Arr
     }
   }
   if (!missing(p.kernel)) notes.push(`kernel: BPF_PROG_TEST_RUN mean over ${repeat} runs, median of ${trials} trials; objects loaded by libbpf (bpftool prog loadall)`);
-  if (!missing(p.vm)) notes.push(`VM: wall time per run, median of 7 batches of ${Math.floor(vmRuns / 7)} runs after 20000 warm-up runs (runtime/vm/bench.ts); the kernel's empty-program floor is ~29 ns (kernel-facts.md)`);
+  if (!missing(p.vm)) notes.push(`VM: process CPU time per run (test_run's clock also stops while it reschedules), median of 7 batches of ${Math.floor(vmRuns / 7)} runs after 20000 warm-up runs (runtime/vm/bench.ts); \`npm run bench:vm\` prints every corpus program and the kernel's empty-program floor measured in the same run`);
   return { title, columns: ["program", "object", "VM interp", "VM JIT", "kernel test_run"], rows, notes };
 }
 
