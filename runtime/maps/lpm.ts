@@ -235,7 +235,8 @@ export class LpmTrieMap implements VmMap {
  *   prefixes of at most that many bits may match (kernel longest_prefix_match takes the minimum length); sparse,
  *   as most lookups never need it.
  * The /0 prefix is `root`. Entries are ids (0 = none). A lookup keeps the deepest match it sees: the longest match.
- * A node costs 144 bytes; a path-compressed binary trie (the kernel's layout) would take less memory but, measured
+ * A slot with a single prefix below it holds that entry as a leaf (kid = -id, checked against the key's remaining
+ * bits) instead of a chain of nodes (lazy expansion). A node costs 144 bytes; a path-compressed binary trie (the kernel's layout) would take less memory but, measured
  * here, made lookups ~3x slower in JavaScript (more steps, each comparing data).
  */
 class LpmIndex {
@@ -260,24 +261,41 @@ class LpmIndex {
     this.ev = twice(this.ev);
     this.el = twice(this.el);
   }
-  /** Adds entry `id` (a new prefix of `len` bits; its data is in the key chunks). */
-  insert(id: number, len: number): void {
-    if (len === 0) {
-      this.root = id;
-      return;
-    }
-    const data = this.keyChunks[id >> CHUNK_BITS]!;
-    const at = (id & (CHUNK - 1)) * this.keySize + 4;
-    let node = 0;
-    let j = 0;
+  /** A new empty node. */
+  private newNode(): number {
+    if ((this.nodes + 1) * 16 > this.kid.length) this.grow();
+    return this.nodes++;
+  }
+  /** Entry `id`'s data bytes: its key chunk and the offset of the data in it. */
+  private dataOf(id: number): [Uint8Array, number] {
+    return [this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.keySize + 4];
+  }
+  /** Entry `id`'s prefix length (the key's first 4 bytes, host order). */
+  private lenOf(id: number): number {
+    const [chunk, at] = this.dataOf(id);
+    return (chunk[at - 4]! | (chunk[at - 3]! << 8) | (chunk[at - 2]! << 16) | (chunk[at - 1]! << 24)) >>> 0;
+  }
+  /**
+   * Adds entry `id` (a new prefix of `len` bits) below `node` at nibble depth `j`. A slot whose subtree would hold a
+   * single prefix points at that entry (kid = -id) instead of a chain of nodes: most of a million random prefixes
+   * end up as such leaves, and a node is only made where two prefixes part. A leaf in the way moves one level down.
+   */
+  private insertAt(id: number, len: number, node: number, j: number): void {
+    const [data, at] = this.dataOf(id);
     for (; len - 4 * j > 4; j++) {
       const slot = node * 16 + nibble(data, at, j);
-      let next = this.kid[slot]!;
+      const next = this.kid[slot]!;
       if (next === 0) {
-        // Node 0 is the root, nobody's child: 0 means "no child".
-        if ((this.nodes + 1) * 16 > this.kid.length) this.grow();
-        next = this.nodes++;
-        this.kid[slot] = next;
+        this.kid[slot] = -id;
+        return;
+      }
+      if (next < 0) {
+        // Node 0 is the root, nobody's child: 0 means "no child"; a negative slot is a leaf.
+        const fresh = this.newNode();
+        this.kid[slot] = fresh;
+        this.insertAt(-next, this.lenOf(-next), fresh, j + 1);
+        node = fresh;
+        continue;
       }
       node = next;
     }
@@ -292,10 +310,30 @@ class LpmIndex {
       }
     }
   }
+  /** Adds entry `id` (a new prefix of `len` bits; its data is in the key chunks). */
+  insert(id: number, len: number): void {
+    if (len === 0) this.root = id;
+    else this.insertAt(id, len, 0, 0);
+  }
+  /**
+   * Whether leaf entry `id` matches `buf[at..]` within `limit` bits; its bytes before `from` are known to match (the
+   * walk that reached it consumed them). No tuple here: this is on the lookup path.
+   */
+  private leafMatches(id: number, buf: Uint8Array, at: number, limit: number, from: number): boolean {
+    const data = this.keyChunks[id >> CHUNK_BITS]!;
+    const base = (id & (CHUNK - 1)) * this.keySize + 4;
+    const len = (data[base - 4]! | (data[base - 3]! << 8) | (data[base - 2]! << 16) | (data[base - 1]! << 24)) >>> 0;
+    if (len > limit) return false;
+    let b = from;
+    for (; (b + 1) * 8 <= len; b++) if (data[base + b] !== buf[at + b]) return false;
+    const rest = len - b * 8;
+    return rest === 0 || ((data[base + b]! ^ buf[at + b]!) & (0xff00 >> rest) & 0xff) === 0;
+  }
   /** The entry id of the longest stored prefix of at most `limit` bits matching the data at `buf[at..]`, or 0. */
   find(buf: Uint8Array, at: number, limit: number): number {
     const kid = this.kid;
     const ev = this.ev;
+    const total = limit;
     let best = this.root;
     let node = 0;
     let j = 0;
@@ -305,7 +343,9 @@ class LpmIndex {
       const v = ev[slot]!;
       if (v !== 0) best = v;
       node = kid[slot]!;
-      if (node === 0) return best;
+      if (node > 0) continue;
+      // A leaf: the one longer prefix below this slot, if the key has it.
+      return node < 0 && this.leafMatches(-node, buf, at, total, (j + 1) >> 1) ? -node : best;
     }
     if (limit > 0) {
       const nib = nibble(buf, at, j);
