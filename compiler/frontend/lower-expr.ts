@@ -193,7 +193,14 @@ export class ExprLowerer extends SocketLowerer {
   /** The struct place a value denotes (a local struct, or a map value pointer), if any. */
   private element(e: ts.ElementAccessExpression): V {
     const idx = this.expr(e.argumentExpression);
-    if (idx.k !== "int" || idx.v.kind !== "imm") this.fail("DynamicAccess", e, "dynamic property access is not supported (only constant indexes)");
+    if (idx.k !== "int" || idx.v.kind !== "imm") {
+      // A table indexed by the counter of a loop that stayed a loop (long, or changing outer state on some paths).
+      const table = this.mod.evalConst(e.expression);
+      if (table?.k === "tuple") {
+        this.fail("DynamicAccess", e, `'${e.getText(this.fx.sf)}': this loop is not unrolled, so its counter is not a constant here; iterate the table with \`for (const row of TABLE)\` (up to 64 rows) or keep it in an ArrayMap and use lookup(i)`);
+      }
+      this.fail("DynamicAccess", e, "dynamic property access is not supported (only constant indexes)");
+    }
     const obj = this.expr(e.expression);
     return this.elementAt(obj, Number(idx.v.value), e.argumentExpression, e);
   }

@@ -32,6 +32,7 @@ const CASES: Record<string, string[]> = {
   "for-counter-modified": ["4:5 - error TSBPF1008: the loop counter 'i' is modified inside the loop body"],
   "for-of-dynamic": ["4:22 - error TSBPF1008: for...of needs a constant tuple (a top-level `const X = [..] as const` or an array literal of constants)"],
   "dynamic-access": ["5:10 - error TSBPF1009: dynamic property access is not supported (only constant indexes into tuples)"],
+  "table-counted-loop": ["6:9 - error TSBPF1009: 'T[i]': this loop is not unrolled, so its counter is not a constant here; iterate the table with `for (const row of TABLE)` (up to 64 rows) or keep it in an ArrayMap and use lookup(i)"],
   "string-index": ["3:10 - error TSBPF1009: use '.localPort' instead of a string index"],
   any: ["3:15 - error TSBPF1010: type 'any' is not supported"],
   unknown: ["2:16 - error TSBPF1010: type 'unknown' is not supported"],
