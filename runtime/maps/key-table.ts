@@ -17,8 +17,10 @@ export class KeyTable<V> {
   /** Key words per entry (the key's bytes, zero-padded to whole words). */
   private readonly words: number;
 
-  /** The memory `view` reads (see load). */
+  /** The memory `view` reads, and the last key buffer with its offset in that memory (see load). */
   private viewOf: ArrayBufferLike | null = null;
+  private lastBuf: Uint8Array | null = null;
+  private lastBase = 0;
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   /** The key being searched for, as words (reused: no allocation per search). */
   private readonly probe: Int32Array;
@@ -53,12 +55,17 @@ export class KeyTable<V> {
     const size = this.keySize;
     // Whole words through a DataView (a third faster than four byte loads, measured). The view of the last buffer's
     // memory is kept: a program's lookups all read its stack, and helper keys are views of the same memory.
-    if (buf.buffer !== this.viewOf) {
-      this.viewOf = buf.buffer;
-      this.view = new DataView(buf.buffer);
+    // Reading .buffer and .byteOffset costs more than the lookup itself, so the last Uint8Array is remembered too.
+    if (buf !== this.lastBuf) {
+      this.lastBuf = buf;
+      this.lastBase = buf.byteOffset;
+      if (buf.buffer !== this.viewOf) {
+        this.viewOf = buf.buffer;
+        this.view = new DataView(buf.buffer);
+      }
     }
     const view = this.view;
-    const base = buf.byteOffset;
+    const base = this.lastBase;
     let h = size;
     for (let w = 0, at = off; w < words; w++, at += 4) {
       let word =
