@@ -34,6 +34,26 @@ export function argBytes(m: Machine, lo: number, hi: number, len: number, pc: nu
   return r.bytes.subarray(o, o + len);
 }
 
+/** Exact-size scratch arrays by role (0 key, 1 value) and length, reused by argCopy. */
+const SCRATCH = [new Map<number, Uint8Array>(), new Map<number, Uint8Array>()];
+
+/**
+ * The `len` bytes at a pointer argument, checked as argBytes checks them, copied into a reused array of exactly `len`
+ * bytes (one per role and length), valid until the next call for that role and length. For helpers whose callee
+ * copies what it keeps (map update and delete: the maps copy key words and value bytes), so that a run allocates no
+ * view per call.
+ */
+export function argCopy(m: Machine, lo: number, hi: number, len: number, pc: number, what: string, role: 0 | 1): Uint8Array {
+  const r = argRegion(m, lo, hi, len, pc, what);
+  const o = (lo - OFF_BIAS) | 0;
+  const cache = SCRATCH[role]!;
+  let out = cache.get(len);
+  if (out === undefined) cache.set(len, (out = new Uint8Array(len)));
+  const src = r.bytes;
+  for (let i = 0; i < len; i++) out[i] = src[o + i]!;
+  return out;
+}
+
 /** Checks that `len` bytes at a pointer argument are readable memory and returns their region. */
 export function argRegion(m: Machine, lo: number, hi: number, len: number, pc: number, what: string): Region {
   const r = m.region(lo, hi, pc, what, len);
@@ -97,20 +117,20 @@ const mapLookup: HelperFn = (m, pc, l1, h1, l2, h2) => {
 
 const mapUpdate: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4) => {
   const map = argMap(m, l1, h1, pc, "map_update_elem");
-  const key = argBytes(m, l2, h2, map.def.keySize, pc, "map_update_elem key");
+  const key = argCopy(m, l2, h2, map.def.keySize, pc, "map_update_elem key", 0);
   // u64 flags: anything that does not fit 32 bits is certainly invalid.
   const flags = h4 !== 0 ? 2 ** 32 : l4 >>> 0;
   if (map.holdsSockets) {
     const s = argSock(m, l3, h3, pc, "map_update_elem value");
     return retInt(m, s ? map.update(key, s, flags) : -Errno.EINVAL);
   }
-  const value = argBytes(m, l3, h3, map.def.valueSize, pc, "map_update_elem value");
+  const value = argCopy(m, l3, h3, map.def.valueSize, pc, "map_update_elem value", 1);
   return retInt(m, map.update(key, value, flags)); // maps copy the bytes into their own storage
 };
 
 const mapDelete: HelperFn = (m, pc, l1, h1, l2, h2) => {
   const map = argMap(m, l1, h1, pc, "map_delete_elem");
-  const key = argBytes(m, l2, h2, map.def.keySize, pc, "map_delete_elem key");
+  const key = argCopy(m, l2, h2, map.def.keySize, pc, "map_delete_elem key", 0);
   return retInt(m, map.delete(key));
 };
 
