@@ -563,7 +563,7 @@ function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false)
       const viewRead = size === 8 ? `${A}=v.getInt32(o,true);${B}=v.getInt32(o+4,true);` : `${A}=${viewGet(size, "o")};${B}=0;`;
       // The region lookup and checks inline for the common case (a readable region, in bounds); anything else goes
       // through rview, which repeats the checks and raises the fault.
-      const fast = `r!==undefined&&r.kind!==${RegionKind.Map}&&o>=0&&o+${size}<=r.bytes.length`;
+      const fast = `r!==undefined&&r.kind!==${RegionKind.Map}&&o>=0&&o+${size}<=r.size`;
       return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${ctxPart}}else{const r=(h&${~ID_MASK})===${PTR_TAG}?RG[h&${ID_MASK}]:undefined,o=${o},v=${fast}?r.view:M.rview(l,h,${insn.off},${size},${pc});${viewRead}}}`;
     }
     case Class.ST: {
@@ -587,7 +587,7 @@ function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false)
               ? `const v=r.view,ol=v.getInt32(o,true),oh=v.getInt32(o+4,true),q=(ol>>>0)+(a${s}>>>0);v.setInt32(o,q|0,true);v.setInt32(o+4,(oh+b${s}+(q>4294967295?1:0))|0,true);${fetch ? `a${s}=ol;b${s}=oh;` : ""}`
               : `const v=r.view,ol=v.getInt32(o,true);v.setInt32(o,(ol+a${s})|0,true);${fetch ? `a${s}=ol;b${s}=0;` : ""}`;
           const slow = `const t=M.atomic(${imm},${A},${B},${insn.off},${size},a${s},b${s},a0,b0,${pc});${fetch ? `a${s}=t;b${s}=M.h;` : ""}`;
-          return `{const r=(${B}&${~ID_MASK})===${PTR_TAG}?RG[${B}&${ID_MASK}]:undefined,o=((${A}-${OFF_BIAS})|0)+${insn.off};if(r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.bytes.length){${add}}else{${slow}}}`;
+          return `{const r=(${B}&${~ID_MASK})===${PTR_TAG}?RG[${B}&${ID_MASK}]:undefined,o=((${A}-${OFF_BIAS})|0)+${insn.off};if(r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.size){${add}}else{${slow}}}`;
         }
         const call = `t=M.atomic(${imm},${A},${B},${insn.off},${size},a${s},b${s},a0,b0,${pc});`;
         if (imm === 0xf1) return `${call}a0=t;b0=M.h;`;
@@ -616,7 +616,7 @@ function viewStore(A: string, B: string, off: number, size: number, lo: string, 
   const w =
     size === 1 ? `v.setUint8(o,${lo});` : size === 2 ? `v.setUint16(o,${lo},true);` : size === 4 ? `v.setInt32(o,${lo},true);` : `v.setInt32(o,${lo},true);v.setInt32(o+4,${hi},true);`;
   // Map values (the usual target) inline; stack and everything else through wview (watermark, faults).
-  const fast = `r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.bytes.length`;
+  const fast = `r!==undefined&&r.kind===${RegionKind.MapValue}&&o>=0&&o+${size}<=r.size`;
   return `{const r=(${B}&${~ID_MASK})===${PTR_TAG}?RG[${B}&${ID_MASK}]:undefined,o=((${A}-${OFF_BIAS})|0)+${off},v=${fast}?r.view:M.wview(${A},${B},${off},${size},${pc});${w}}`;
 }
 

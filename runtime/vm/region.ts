@@ -53,6 +53,8 @@ export class Region {
   /** The table `id` belongs to (null: unregistered, or a fixed region whose id is the same in every table). */
   table: RegionTable | null = null;
   readonly view: DataView;
+  /** bytes.length, as a plain field: JIT bounds checks read it (a typed array's length costs more to load). */
+  readonly size: number;
   constructor(
     readonly kind: RegionKind,
     readonly bytes: Uint8Array,
@@ -61,6 +63,7 @@ export class Region {
     readonly owner?: unknown,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.size = bytes.length;
   }
 }
 
