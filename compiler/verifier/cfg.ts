@@ -35,6 +35,30 @@ const isGotol = (i: Instruction): boolean => i.opcode === (Class.JMP32 | JmpOp.J
 /** Jump destination of a (non-call, non-exit) jump at `pc`. */
 export const jumpTarget = (i: Instruction, pc: number): number => pc + 1 + (isGotol(i) ? i.imm : i.off);
 
+/**
+ * Intra-function successors of every slot, two per slot in a flat array (-1 = none, lddw tails and exits have none;
+ * a BPF-to-BPF call continues at pc+1 like a helper call). The liveness analyses build their fixpoints on it.
+ */
+export function successors(insns: readonly Instruction[], lddwTail: readonly boolean[]): Int32Array {
+  const n = insns.length;
+  const succ = new Int32Array(2 * n).fill(-1);
+  for (let pc = 0; pc < n; pc++) {
+    if (lddwTail[pc]) continue;
+    const i = insns[pc]!;
+    let a = -1;
+    let b = -1;
+    if (i.opcode === LDDW) a = pc + 2;
+    else if (!isJmp(i) || jop(i) === JmpOp.CALL) a = pc + 1;
+    else if (jop(i) !== JmpOp.EXIT) {
+      a = jumpTarget(i, pc);
+      if (jop(i) !== JmpOp.JA) b = pc + 1;
+    }
+    succ[2 * pc] = a >= 0 && a < n ? a : -1;
+    succ[2 * pc + 1] = b >= 0 && b < n ? b : -1;
+  }
+  return succ;
+}
+
 /** Runs the structural checks; returns the layout or the first error. */
 export function checkCfg(insns: readonly Instruction[]): Cfg | CfgError {
   const n = insns.length;

@@ -4,7 +4,7 @@
  * that is never read cannot make a path unsafe.
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Source, classOf, type Instruction } from "../asm/index.ts";
-import { jumpTarget } from "./cfg.ts";
+import { successors } from "./cfg.ts";
 
 const ARGS = 0b111110; // r1-r5
 const CLOBBERED = 0b111111; // r0-r5
@@ -53,30 +53,12 @@ export function liveRegisters(insns: readonly Instruction[], lddwTail: readonly 
   // allocations show up next to the exploration of small programs.
   const use = new Uint16Array(n);
   const kill = new Uint16Array(n);
-  const succ = new Int32Array(2 * n).fill(-1);
+  const succ = successors(insns, lddwTail);
   for (let pc = 0; pc < n; pc++) {
     if (lddwTail[pc]) continue;
-    const i = insns[pc]!;
-    const ud = useDef(i);
+    const ud = useDef(insns[pc]!);
     use[pc] = ud.use;
     kill[pc] = ud.def;
-    const cls = classOf(i.opcode);
-    const op = i.opcode & 0xf0;
-    let a = -1;
-    let b = -1;
-    if (i.opcode === LDDW) a = pc + 2;
-    else if (cls !== Class.JMP && cls !== Class.JMP32) a = pc + 1;
-    else if (op === JmpOp.EXIT) {
-      // no successor within the function
-    } else if (op === JmpOp.CALL) {
-      // A BPF-to-BPF call returns to pc+1 like a helper call; the callee's own liveness is computed at its entry.
-      a = pc + 1;
-    } else {
-      a = jumpTarget(i, pc);
-      if (op !== JmpOp.JA) b = pc + 1;
-    }
-    succ[2 * pc] = a >= 0 && a < n ? a : -1;
-    succ[2 * pc + 1] = b >= 0 && b < n ? b : -1;
   }
   // Backward fixpoint; callee-saved r6-r9 flow through calls, r0-r5 are redefined by them.
   for (let changed = true; changed; ) {

@@ -7,8 +7,8 @@
  * every instruction the old state's paths reach has been visited and its reads recorded, and a path that the old
  * state covers reaches no other instruction. Writes are not treated as kills, which only keeps more slots live.
  */
-import { Class, JmpOp, LDDW, Pseudo, classOf, type Instruction } from "../asm/index.ts";
-import { jumpTarget } from "./cfg.ts";
+import { Class, JmpOp, Pseudo, type Instruction } from "../asm/index.ts";
+import { successors } from "./cfg.ts";
 
 /** Slots read (or live) per instruction: two 32-bit words for slots 0-31 and 32-63 (slot i: fp-8(i+1) .. fp-8i-1). */
 export class StackLiveness {
@@ -21,28 +21,11 @@ export class StackLiveness {
     const n = insns.length;
     this.reads = new Uint32Array(2 * n);
     this.live = new Uint32Array(2 * n);
-    this.succ = new Int32Array(2 * n).fill(-1);
+    this.succ = successors(insns, lddwTail);
     for (let pc = 0; pc < n; pc++) {
-      if (lddwTail[pc]) continue;
       const i = insns[pc]!;
-      const cls = classOf(i.opcode);
-      const op = i.opcode & 0xf0;
-      let a = -1;
-      let b = -1;
-      if (i.opcode === LDDW) a = pc + 2;
-      else if (cls !== Class.JMP && cls !== Class.JMP32) a = pc + 1;
-      else if (op === JmpOp.EXIT) {
-        // no successor
-      } else if (op === JmpOp.CALL) {
-        a = pc + 1;
-        // A subprogram may read the caller's stack through a pointer argument.
-        if (i.src === Pseudo.CALL && cls === Class.JMP) this.reads[2 * pc] = this.reads[2 * pc + 1] = 0xffffffff;
-      } else {
-        a = jumpTarget(i, pc);
-        if (op !== JmpOp.JA) b = pc + 1;
-      }
-      this.succ[2 * pc] = a >= 0 && a < n ? a : -1;
-      this.succ[2 * pc + 1] = b >= 0 && b < n ? b : -1;
+      // A subprogram may read the caller's stack through a pointer argument.
+      if (!lddwTail[pc] && i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL) this.reads[2 * pc] = this.reads[2 * pc + 1] = 0xffffffff;
     }
     this.dirty = true;
   }
