@@ -40,16 +40,28 @@ function argKind(btf: Btf, id: number): GlobalArg {
   return { unsupported: t.name || `BTF kind ${t.kind}` };
 }
 
+/** Decoded .BTF per object (null: does not decode); an object's programs share it, and re-verifying reuses it. */
+const DECODED = new WeakMap<Uint8Array, { length: number; btf: Btf | null }>();
+
+function decoded(bytes: Uint8Array): Btf | null {
+  const hit = DECODED.get(bytes);
+  if (hit && hit.length === bytes.length) return hit.btf;
+  let btf: Btf | null;
+  try {
+    btf = decodeBtf(bytes);
+  } catch {
+    btf = null;
+  }
+  DECODED.set(bytes, { length: bytes.length, btf });
+  return btf;
+}
+
 /** Global functions of a linked program by entry slot (empty without BTF or func info). */
 export function globalFunctions(btfBytes: Uint8Array | undefined, funcInfo: readonly FuncInfo[]): Map<number, GlobalFunc> {
   const out = new Map<number, GlobalFunc>();
   if (!btfBytes || funcInfo.length < 2) return out;
-  let btf: Btf;
-  try {
-    btf = decodeBtf(btfBytes);
-  } catch {
-    return out;
-  }
+  const btf = decoded(btfBytes);
+  if (!btf) return out;
   for (const fi of funcInfo) {
     if (fi.slot === 0) continue;
     const f = btf.types[fi.typeId];

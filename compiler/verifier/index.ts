@@ -6,7 +6,8 @@
  */
 import type { MapDef } from "../abi/maps.ts";
 import type { LineInfo, ObjProgram, ObjectFile } from "../elf/object.ts";
-import { checkCfg, isCfgError } from "./cfg.ts";
+import { isCfgError } from "./cfg.ts";
+import { programFacts } from "./program-facts.ts";
 import { Env, type VerifyOptions } from "./env.ts";
 import { explain } from "./explain.ts";
 import { globalFunctions } from "./globals.ts";
@@ -115,7 +116,8 @@ function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
     const l = lineFor(prog.lineInfo, c.pc);
     return c.text.replace("{at}", l ? `line ${l.line} (insn ${c.pc})` : `insn ${c.pc}`);
   };
-  const cfg = checkCfg(prog.insns);
+  const facts = programFacts(prog.insns);
+  const cfg = facts.cfg;
   if (isCfgError(cfg)) return { result: fail(cfg.pc, cfg.message, "", 0), limited: false };
   const unknown = targetInsnError(prog.insns, opts.target);
   if (unknown) return { result: fail(unknown.pc, unknown.message, "", 0), limited: true };
@@ -124,14 +126,14 @@ function verifyFor(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions & { tar
   env.globals = globalFunctions(opts.btf, prog.funcInfo);
   let r;
   try {
-    r = explore(env, cfg);
+    r = explore(env, cfg, facts.explore!);
     // Then every global function it calls, each on its own (the kernel's "global and assumed valid" functions).
     const done = new Set<number>();
     for (;;) {
       const next = [...env.globalsCalled].find((g) => !done.has(g));
       if (next === undefined || r.failure) break;
       done.add(next);
-      const g = explore(env, cfg, next);
+      const g = explore(env, cfg, facts.explore!, next);
       r = { processed: r.processed + g.processed, failure: g.failure };
     }
   } catch (err) {

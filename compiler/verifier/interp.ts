@@ -11,8 +11,7 @@ import { type Cfg, jumpTarget } from "./cfg.ts";
 import { Env, VerifierReject, def, forEachReg, reject, top, use } from "./env.ts";
 import { callHelper } from "./helpers.ts";
 import { fieldError } from "./insn.ts";
-import { liveRegisters } from "./liveness.ts";
-import { StackLiveness } from "./stack-liveness.ts";
+import type { ExploreFacts } from "./program-facts.ts";
 import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision } from "./precision.ts";
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
@@ -94,35 +93,19 @@ const notNull = (r: Reg): boolean => r.kind === "sock" || r.kind === "map_value"
 
 /**
  * Explores the program from its entry, or a global function from `global` (its entry slot) with arguments set up
- * from its prototype. `cfg` must come from a successful checkCfg.
+ * from its prototype. `cfg` must come from a successful checkCfg, `facts` from programFacts of the same instructions.
  */
-export function explore(env: Env, cfg: Cfg, global?: number): Exploration {
+export function explore(env: Env, cfg: Cfg, facts: ExploreFacts, global?: number): Exploration {
   const insns = env.insns;
   const maxInsns = env.opts.maxInsns ?? 1_000_000;
-  // Prune points: conditional jumps, jump targets, instructions after calls, function entries. Jump points (where the
-  // kernel records a jump history entry): the same minus the conditional jumps themselves.
-  const prune = new Uint8Array(insns.length + 1);
-  const jmpPoint = new Uint8Array(insns.length + 1);
-  for (const f of cfg.funcs) prune[f] = jmpPoint[f] = 1;
-  insns.forEach((i, pc) => {
-    const c = classOf(i.opcode);
-    if (cfg.lddwTail[pc] || (c !== Class.JMP && c !== Class.JMP32)) return;
-    const op = i.opcode & 0xf0;
-    if (op === JmpOp.EXIT) return;
-    if (op === JmpOp.CALL) prune[pc + 1] = jmpPoint[pc + 1] = 1;
-    else {
-      prune[jumpTarget(i, pc)] = jmpPoint[jumpTarget(i, pc)] = 1;
-      if (op !== JmpOp.JA) prune[pc] = 1;
-    }
-  });
+  // Prune points, jump points, liveness and field checks depend on the instructions only (program-facts.ts).
+  const { prune, jmpPoint, live, fieldErrors, stackLiveness } = facts;
   const explored = new Map<number, Checkpoint[]>();
   const pruning = env.opts.prune !== false;
   const precision = env.opts.precision !== false;
-  const live = liveRegisters(insns, cfg.lddwTail);
-  const stackLive = (env.stackLive = new StackLiveness(insns, cfg.lddwTail));
+  const stackLive = (env.stackLive = stackLiveness.fresh());
   const slotLiveHere = (slot: number): boolean => stackLive.isLive(pc, slot);
   const stack: Pending[] = [];
-  const fieldErrors: (string | undefined | null)[] = new Array(insns.length).fill(null);
   let processed = 0;
   /** Paths that reached each prune point and matched no explored state (for the complexity diagnosis). */
   const misses = new Uint32Array(insns.length);

@@ -12,9 +12,9 @@ import { successors } from "./cfg.ts";
 
 /** Slots read (or live) per instruction: two 32-bit words for slots 0-31 and 32-63 (slot i: fp-8(i+1) .. fp-8i-1). */
 export class StackLiveness {
-  private readonly reads: Uint32Array;
-  private readonly live: Uint32Array;
-  private readonly succ: Int32Array;
+  private reads: Uint32Array;
+  private live: Uint32Array;
+  private succ: Int32Array;
   private dirty = false;
 
   constructor(insns: readonly Instruction[], lddwTail: readonly boolean[]) {
@@ -28,6 +28,16 @@ export class StackLiveness {
       if (!lddwTail[pc] && i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL) this.reads[2 * pc] = this.reads[2 * pc + 1] = 0xffffffff;
     }
     this.dirty = true;
+  }
+
+  /** A copy with the reads this one has seen so far (and the same successors, which never change). */
+  fresh(): StackLiveness {
+    const s = Object.create(StackLiveness.prototype) as StackLiveness;
+    s.reads = this.reads.slice();
+    s.live = new Uint32Array(this.live.length);
+    s.succ = this.succ;
+    s.dirty = true;
+    return s;
   }
 
   /** Instruction `pc` read frame 0's stack bytes [lo, hi) (offsets from fp, negative). */
