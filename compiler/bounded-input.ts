@@ -97,10 +97,11 @@ export function parseBoundedJson(text: string, maxBytes = MAX_JSON_BYTES, maxDep
 
 /**
  * A message that may quote names from an object (a map, a section, a symbol), safe to print as one line: control
- * characters (newlines, escape sequences) become \uXXXX escapes; everything else is kept.
+ * characters (newlines, escape sequences) become \uXXXX escapes; tabs and everything else are kept (source lines
+ * quoted from line info are indented with tabs, and llvm-objdump prints them as they are).
  */
 export function printableText(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**
