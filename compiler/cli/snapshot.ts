@@ -4,7 +4,8 @@
  *
  * A cold `tsbpf build` spent ~0.7 s of CPU before compiling anything: compiling TypeScript's 9 MB of JavaScript, then
  * parsing and binding lib.es2022.d.ts and its references. Here that happens once, when the snapshot is built: this
- * module loads the compiler with TypeScript bundled in, compiles a warm-up file (so the lib and the stdlib are parsed
+ * module loads the compiler with TypeScript inlined (dist/snapshot/make-blob.cjs joins the installed typescript.js and
+ * this module's bundle into one script), compiles a warm-up file (so the lib and the stdlib are parsed
  * and bound in the front end's cache, and the compiler's functions have bytecode), and the heap is saved. A process
  * started from the snapshot begins with all of that in memory and only checks and compiles the user's file.
  *

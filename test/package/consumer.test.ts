@@ -100,6 +100,13 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     // The start-up snapshot's blob is not in the tarball (it is specific to a Node.js build): install made it.
     expect(tarballFiles.filter((f) => f.endsWith(".blob"))).toEqual([]);
     expect(existsSync(join(app, `node_modules/tsbpf/dist/snapshot/tsbpf-${process.version}.blob`))).toBe(true);
+    // Nor is TypeScript (the dependency @ts-morph/common has it): the snapshot ships as the compiler's part only, and
+    // install joined it with the installed typescript.js into a script that it removed once the blob was made.
+    expect(tarballFiles.filter((f) => f.startsWith("dist/snapshot/")).sort()).toEqual(["dist/snapshot/make-blob.cjs", "dist/snapshot/tsbpf-snapshot-entry.cjs"]);
+    const entry = readFileSync(join(app, "node_modules/tsbpf/dist/snapshot/tsbpf-snapshot-entry.cjs"), "utf8");
+    expect(entry).not.toMatch(/function createScanner\(/);
+    expect(entry).toContain('require("@ts-morph/common/dist/typescript.js")');
+    expect(readdirSync(join(app, "node_modules/tsbpf/dist/snapshot")).sort()).toEqual(["make-blob.cjs", "tsbpf-snapshot-entry.cjs", `tsbpf-${process.version}.blob`]);
     expect(existsSync(join(app, "node_modules/tsbpf/build"))).toBe(false);
   });
 
