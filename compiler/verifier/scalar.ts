@@ -70,7 +70,8 @@ export function ssync(s: Scalar): Scalar | undefined {
   }
   let { t, umin, umax, smin, smax, u32min, u32max, s32min, s32max } = s;
   for (let round = 0; round < 3; round++) {
-    const before = [t, umin, umax, smin, smax, u32min, u32max, s32min, s32max] as const;
+    const t0 = t, umin0 = umin, umax0 = umax, smin0 = smin, smax0 = smax;
+    const u32min0 = u32min, u32max0 = u32max, s32min0 = s32min, s32max0 = s32max;
     // Bounds from known bits.
     umin = max(umin, t.value);
     umax = min(umax, t.value | t.mask);
@@ -126,8 +127,8 @@ export function ssync(s: Scalar): Scalar | undefined {
     t = b;
     // Stop as soon as a round changes nothing (usually the first).
     if (
-      t.value === before[0].value && t.mask === before[0].mask && umin === before[1] && umax === before[2] &&
-      smin === before[3] && smax === before[4] && u32min === before[5] && u32max === before[6] && s32min === before[7] && s32max === before[8]
+      t.value === t0.value && t.mask === t0.mask && umin === umin0 && umax === umax0 &&
+      smin === smin0 && smax === smax0 && u32min === u32min0 && u32max === u32max0 && s32min === s32min0 && s32max === s32max0
     ) break;
   }
   if (umin > umax || smin > smax || u32min > u32max || s32min > s32max) return undefined;
@@ -418,6 +419,13 @@ export function srefine(op: CmpKind, sa: Scalar, sb: Scalar, holds: boolean, w: 
   }
   const back = (s: Scalar, r: Bounds): Scalar | undefined => {
     if (r.umin > r.umax || r.smin > r.smax) return undefined;
+    // Nothing learnt about this operand (the usual case for a constant one): it stays as it is, already in sync.
+    if (w === 64) {
+      if (r.umin === s.umin && r.umax === s.umax && r.smin === s.smin && r.smax === s.smax && r.t.value === s.t.value && r.t.mask === s.t.mask) return s;
+    } else if (
+      r.umin === s.u32min && r.umax === s.u32max && r.smin === s.s32min && r.smax === s.s32max &&
+      r.t.value === (s.t.value & U32) && r.t.mask === (s.t.mask & U32)
+    ) return s;
     if (w === 64) {
       const t = tintersect(s.t, r.t);
       return t && ssync({ ...s, t, umin: max(s.umin, r.umin), umax: min(s.umax, r.umax), smin: max(s.smin, r.smin), smax: min(s.smax, r.smax) });
