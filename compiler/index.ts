@@ -6,6 +6,7 @@
  *   3. lower to IR (programs, local functions, maps, license)          frontend/lower.ts
  *   4. socket-release insertion                                        ir/release.ts
  *   5. back end per program (inline, simplify, regalloc, isel)         backend/
+ *      and per subprogram (large integer helpers called from several places)  ir/outline.ts
  *   6. ELF writer (BTF, .BTF.ext line info pointing at the TS source)  elf/writer.ts
  *   7. tsbpf's verifier on every program, as the kernel will load it   verifier/
  *     (rejections are mapped back to the TS line through line info)
@@ -16,12 +17,13 @@
 import { InputError, MAX_SOURCE_BYTES, readBoundedText } from "./bounded-input.ts";
 import type { MapDef } from "./abi/maps.ts";
 import { isLddw, type Instruction } from "./asm/instruction.ts";
-import { BackendError, codegenFeatures, generate } from "./backend/index.ts";
+import { BackendError, codegenFeatures, generate, generateSubprogram } from "./backend/index.ts";
 import { diag, type Diagnostic } from "./diagnostics/index.ts";
 import { ObjectError, readObject, writeObject } from "./elf/index.ts";
 import { verifyObject } from "./verifier/index.ts";
 import { frontend } from "./frontend/index.ts";
 import type { Module } from "./ir/ir.ts";
+import { chooseOutlined, type OutlineMode } from "./ir/outline.ts";
 import { printModule } from "./ir/print.ts";
 import { insertSocketReleases } from "./ir/release.ts";
 import { type KernelTarget, TargetError, resolveTarget } from "./target/index.ts";
@@ -46,6 +48,11 @@ export interface CompileOptions {
    * (probe the running kernel) or a resolved target. Code generation uses nothing newer than the target has.
    */
   target?: string | KernelTarget;
+  /**
+   * "auto" (default): large integer-only local functions called from several places become BPF subprograms
+   * (ir/outline.ts); "never": every local function is inlined.
+   */
+  outline?: OutlineMode;
 }
 
 /** What {@link compile} returns. */
@@ -54,11 +61,13 @@ export interface CompileResult {
   object: Uint8Array | undefined;
   /** Programs with their instruction count (llvm-objdump count: a 16-byte lddw counts once). */
   programs: { name: string; insnCount: number }[];
+  /** Local functions emitted as BPF subprograms (`.text`), with their instruction count. */
+  subprograms?: { name: string; insnCount: number }[];
   maps: MapDef[];
   diagnostics: Diagnostic[];
   /** The IR after all IR passes, when lowering succeeded. */
   ir?: Module;
-  /** Emitted instructions per program. */
+  /** Emitted instructions per program and per subprogram. */
   insns?: Map<string, Instruction[]>;
   /** Requested dumps, by stage. */
   dumps: Partial<Record<DumpStage, string>>;
@@ -111,30 +120,51 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
     return fail([diag("BadTarget", { file: fileName, line: 1, column: 1 }, err.message)], source, ir);
   }
   const features = codegenFeatures(target);
+  const outlined = chooseOutlined(ir, opts.outline);
   const insns = new Map<string, Instruction[]>();
   const diagnostics: Diagnostic[] = [];
-  for (const fn of ir.functions.filter((f) => f.isProgram)) {
+  const lower = (fn: Module["functions"][number], what: string) => {
     try {
-      const g = generate(fn, ir, {
-        features,
-        dump: (stage, text) => {
-          if (stage !== "ir") add(stage as DumpStage, `; program ${fn.name}\n${text}\n`);
-        },
-      });
+      const dump = (stage: string, text: string) => {
+        if (stage !== "ir") add(stage as DumpStage, `; ${what} ${fn.name}\n${text}\n`);
+      };
+      const g = (fn.isProgram ? generate : generateSubprogram)(fn, ir, { features, outlined, dump });
       insns.set(fn.name, g.insns);
+      return true;
     } catch (err) {
-      if (!(err instanceof BackendError)) return fail([internal(fileName, err)], source, ir);
+      if (!(err instanceof BackendError)) throw err;
       const loc = err.loc ?? fn.loc ?? { file: fileName, line: 1, column: 1 };
       diagnostics.push(diag("Backend", { file: loc.file, line: loc.line, column: loc.column }, `cannot generate code for '${fn.name}': ${err.message}`));
+      return false;
     }
+  };
+  try {
+    for (const fn of ir.functions.filter((f) => f.isProgram)) lower(fn, "program");
+    // Subprograms that emitted code still calls (simplify may have removed a call), transitively.
+    const called = (list: Instruction[]) => list.flatMap((i) => (i.target !== undefined && outlined.has(i.target) && !insns.has(i.target) ? [i.target] : []));
+    const work = [...insns.values()].flatMap(called);
+    while (work.length) {
+      const name = work.pop()!;
+      if (insns.has(name)) continue;
+      if (lower(ir.functions.find((f) => f.name === name)!, "subprogram")) work.push(...called(insns.get(name)!));
+    }
+  } catch (err) {
+    return fail([internal(fileName, err)], source, ir);
   }
   if (diagnostics.length) return fail(diagnostics, source, ir);
-  const programs = [...insns].map(([name, list]) => ({ name, insnCount: list.length }));
+  const programNames = new Set(ir.functions.filter((f) => f.isProgram).map((f) => f.name));
+  const programs = [...insns].filter(([name]) => programNames.has(name)).map(([name, list]) => ({ name, insnCount: countInsns(list) }));
+  const subFns = ir.functions.filter((f) => !f.isProgram && insns.has(f.name));
+  const subprograms = subFns.map((f) => ({ name: f.name, insnCount: countInsns(insns.get(f.name)!) }));
 
   // 6. The object file.
   let object: Uint8Array;
   try {
-    object = writeObject({ fileName, source, license: ir.license, programs: [...insns].map(([name, list]) => ({ name, insns: list })), maps: ir.maps });
+    object = writeObject({
+      fileName, source, license: ir.license, maps: ir.maps,
+      programs: programs.map(({ name }) => ({ name, insns: insns.get(name)! })),
+      subprograms: subFns.map((f) => ({ name: f.name, insns: insns.get(f.name)!, params: f.params.map((_, i) => `arg${i + 1}`) })),
+    });
   } catch (err) {
     if (!(err instanceof ObjectError)) return fail([internal(fileName, err)], source, ir);
     return fail([diag("Backend", { file: fileName, line: 1, column: 1 }, `cannot write the object: ${err.message}`)], source, ir);
@@ -149,7 +179,7 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
     }
     if (rejected.length) return { ...fail(rejected, source, ir), programs, insns };
   }
-  return { object, programs, maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
+  return { object, programs, ...(subprograms.length ? { subprograms } : {}), maps: ir.maps, diagnostics: [], ir, insns, dumps, source };
 }
 
 /**
@@ -186,6 +216,9 @@ function locAtSlot(insns: Instruction[], pc: number): { file: string; line: numb
   }
   return undefined;
 }
+
+/** Instruction count as llvm-objdump shows it (an lddw counts once): one emitted entry each. */
+const countInsns = (list: readonly Instruction[]): number => list.length;
 
 /** A bug in tsbpf, reported as a diagnostic rather than a crash. */
 function internal(fileName: string, err: unknown): Diagnostic {

@@ -52,6 +52,8 @@ export interface GenerateOptions {
   dump?: (stage: string, text: string) => void;
   /** Newer instruction forms the target kernel accepts (default: none, i.e. Linux 5.10). */
   features?: CodegenFeatures;
+  /** Local functions emitted as subprograms (ir/outline.ts): calls to them stay BPF-to-BPF calls. */
+  outlined?: ReadonlySet<string>;
 }
 
 /** What {@link generate} returns for one program. */
@@ -63,24 +65,42 @@ export interface Generated {
 }
 
 /**
- * Compiles one program of `module` to BPF. Local calls are inlined first (callees are looked up in `module`); the
- * input function is never modified. Throws {@link BackendError} for IR that cannot be compiled.
+ * Compiles one program of `module` to BPF. Local calls are inlined first (callees are looked up in `module`), except
+ * calls to `opts.outlined` functions; the input function is never modified. Throws {@link BackendError} for IR that
+ * cannot be compiled.
  */
 export function generate(fn: Function, module: Module, opts: GenerateOptions = {}): Generated {
-  const dump = opts.dump;
-  dump?.("ir", printFunction(fn));
-  if (!fn.isProgram) throw new BackendError(`${fn.name} is not a program: local functions are inlined into their callers`, fn.loc);
+  opts.dump?.("ir", printFunction(fn));
+  if (!fn.isProgram) throw new BackendError(`${fn.name} is not a program: local functions are inlined into their callers or compiled by generateSubprogram`, fn.loc);
   if (fn.params.length !== 1) throw new BackendError(`program ${fn.name} must take exactly the context parameter`, fn.loc);
+  return lowerFunction(fn, module, opts, true);
+}
+
+/**
+ * Compiles local function `fn` of `module` as a BPF subprogram (a BPF-to-BPF call target): its integer parameters
+ * arrive in r1..r5, its result leaves in r0, it has its own stack frame. Its own local calls follow the same rule as
+ * a program's (inlined unless in `opts.outlined`).
+ */
+export function generateSubprogram(fn: Function, module: Module, opts: GenerateOptions = {}): Generated {
+  opts.dump?.("ir", printFunction(fn));
+  if (fn.isProgram) throw new BackendError(`${fn.name} is a program, not a subprogram`, fn.loc);
+  if (fn.params.length > 5) throw new BackendError(`${fn.name} takes ${fn.params.length} parameters; a BPF subprogram takes at most 5`, fn.loc);
+  return lowerFunction(fn, module, opts, false);
+}
+
+function lowerFunction(fn: Function, module: Module, opts: GenerateOptions, isProgram: boolean): Generated {
+  const dump = opts.dump;
   validate(fn);
-  const hasCalls = fn.blocks.some((b) => b.insts.some((i) => i.op === "call_local"));
+  const keep = opts.outlined ?? new Set<string>();
+  const hasCalls = fn.blocks.some((b) => b.insts.some((i) => i.op === "call_local" && !keep.has(i.callee)));
   let f: Function;
   try {
-    f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g]))) : cloneFunction(fn);
+    f = hasCalls ? inlineFunction(fn, new Map(module.functions.map((g) => [g.name, g])), 0, keep) : cloneFunction(fn);
   } catch (err) {
     if (err instanceof InlineError) throw new BackendError(err.message, fn.loc);
     throw err;
   }
-  const ctx = f.params[0]!;
+  const ctx = isProgram ? f.params[0]! : undefined;
   // Before simplify, so that the sequence's constants fold and its parts take part in CSE.
   if (!opts.features?.signedDivision) lowerSignedDivision(f);
   simplify(f, ctx);

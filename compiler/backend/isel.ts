@@ -18,6 +18,7 @@ import {
   call,
   endian,
   exit,
+  callLocal,
   ja,
   jmp32,
   jmp64,
@@ -122,13 +123,19 @@ class Selector {
   run(): Instruction[] {
     const { fn, order, ctx, alloc } = this.input;
     this.loc = fn.loc;
-    if (ctx !== undefined && alloc.loc.has(ctx)) {
-      // The context arrives in r1; keep it where the allocator put it.
-      const l = alloc.loc.get(ctx)!;
+    // Parameters (a program's context, a subprogram's integers) arrive in r1..r5: spilled ones are stored first,
+    // then the others move, as one parallel move, to where the allocator put them.
+    const moves: { dst: number; src: number }[] = [];
+    fn.params.forEach((p, i) => {
+      if (!alloc.loc.has(p)) return;
+      const l = alloc.loc.get(p)!;
       if ("reg" in l) {
-        if (l.reg !== 1) this.emit(mov64(l.reg, reg(1)));
-      } else this.emit(stx(Size.DW, FP, this.spillOff(ctx), 1));
-    }
+        if (l.reg !== i + 1) moves.push({ dst: l.reg, src: i + 1 });
+      } else this.emit(stx(Size.DW, FP, this.spillOff(p), i + 1));
+    });
+    // Any register that no move touches breaks a cycle: nothing else is live yet.
+    const busy = new Set(moves.flatMap((m) => [m.dst, m.src]));
+    this.parallelMove(moves, [0, 6, 7, 8, 9, 1, 2, 3, 4, 5].find((r) => !busy.has(r)));
     order.forEach((id, i) => {
       const b = fn.blocks[id]!;
       this.pendingLabels.push(blockLabel(fn.name, id));
@@ -366,7 +373,7 @@ class Selector {
       case "call":
         return this.call(inst);
       case "call_local":
-        return this.fail(`call_local ${inst.callee} was not inlined`);
+        return this.call(inst);
     }
   }
 
@@ -461,8 +468,10 @@ class Selector {
     this.defined(inst.dst, rd);
   }
 
-  private call(inst: Extract<Inst, { op: "call" }>): void {
-    if (inst.args.length > 5) this.fail(`helper ${inst.helper} called with ${inst.args.length} arguments (at most 5)`);
+  /** A helper call or a BPF-to-BPF call of a subprogram: the same convention (r1..r5 in, r0 out, r0..r5 clobbered). */
+  private call(inst: Extract<Inst, { op: "call" | "call_local" }>): void {
+    const what = inst.op === "call" ? `helper ${inst.helper}` : inst.callee;
+    if (inst.args.length > 5) this.fail(`${what} called with ${inst.args.length} arguments (at most 5)`);
     // Register arguments first, as a parallel move into r1..r5; then spilled ones and immediates.
     const moves: { dst: number; src: number }[] = [];
     inst.args.forEach((a, i) => {
@@ -475,7 +484,7 @@ class Selector {
       if (a.kind === "imm") this.movImm(i + 1, a.value);
       else if ("spill" in this.location(a.id)) this.emit(ldx(Size.DW, i + 1, FP, this.spillOff(a.id)));
     });
-    this.emit(call(inst.helper));
+    this.emit(inst.op === "call" ? call(inst.helper) : callLocal(inst.callee));
     if (inst.dst !== undefined && this.input.alloc.loc.has(inst.dst)) {
       const l = this.location(inst.dst);
       if ("reg" in l) {
@@ -489,7 +498,7 @@ class Selector {
    * registers; a cycle among them is broken through r0, which the call is about to clobber anyway and which no
    * remaining move reads once the acyclic moves are done.
    */
-  private parallelMove(moves: { dst: number; src: number }[]): void {
+  private parallelMove(moves: { dst: number; src: number }[], temp = 0): void {
     const pending = [...moves];
     while (pending.length) {
       const i = pending.findIndex((m) => !pending.some((o) => o !== m && o.src === m.dst));
@@ -499,8 +508,8 @@ class Selector {
         continue;
       }
       const m = pending[0]!;
-      this.emit(mov64(0, reg(m.dst)));
-      for (const o of pending) if (o.src === m.dst) o.src = 0;
+      this.emit(mov64(temp, reg(m.dst)));
+      for (const o of pending) if (o.src === m.dst) o.src = temp;
     }
   }
 

@@ -135,7 +135,7 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
         late.add(inst.b.id);
       }
       for (const u of instUses(inst, ctx)) addRange(u, start, late.has(u) ? p + 1 : p);
-      if (inst.op === "call") {
+      if (inst.op === "call" || inst.op === "call_local") {
         if (inst.dst !== undefined) get(inst.dst).hints.push(0);
         inst.args.forEach((a, ai) => a.kind === "vreg" && get(a.id).hints.push(ai + 1));
       } else if ((inst.op === "mov" || inst.op === "ext" || inst.op === "bswap" || inst.op === "neg") && inst.src.kind === "vreg") {
@@ -145,10 +145,11 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
       }
     }
   }
-  for (const p of fn.params) {
+  // Parameters arrive in r1..r5 (a program's only one is the context).
+  fn.params.forEach((p, i) => {
     addRange(p, -1, -1);
-    if (p === ctx) get(p).hints.push(1);
-  }
+    get(p).hints.push(i + 1);
+  });
   for (const it of iv.values()) {
     it.ranges.reverse();
     it.start = it.ranges[0]![0];
@@ -162,7 +163,8 @@ function buildIntervals(fn: Function, order: readonly number[], ctx?: VReg): Map
       const inst = b.insts[i]!;
       const d = instDef(inst);
       if (d !== undefined) live.delete(d);
-      if (inst.op === "call") for (const v of live) get(v).crossing = true;
+      // A BPF-to-BPF call clobbers r0..r5 like a helper call; r6..r9 survive it (each frame has its own).
+      if (inst.op === "call" || inst.op === "call_local") for (const v of live) get(v).crossing = true;
       for (const u of instUses(inst, ctx)) live.add(u);
     }
   }

@@ -15,6 +15,7 @@ export class InlineError extends Error {
 }
 
 const MAX_DEPTH = 32;
+const NONE: ReadonlySet<string> = new Set();
 
 /** Returns a copy of `module` in which no function contains `call_local` (the input is not modified). */
 export function inlineCalls(module: Module): Module {
@@ -22,14 +23,18 @@ export function inlineCalls(module: Module): Module {
   return { ...module, functions: module.functions.map((f) => inlineFunction(f, byName)) };
 }
 
-/** Returns a copy of `fn` with every `call_local` inlined, resolving callees in `functions`. */
-export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Function>, depth = 0): Function {
+/**
+ * Returns a copy of `fn` with every `call_local` inlined, resolving callees in `functions`. Calls to the names in
+ * `keep` (subprograms reached by BPF-to-BPF calls, see outline.ts) stay calls.
+ */
+export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Function>, depth = 0, keep: ReadonlySet<string> = NONE): Function {
   const out = cloneFunction(fn);
-  if (!out.blocks.some((b) => b.insts.some((i) => i.op === "call_local"))) return out;
+  const inlinable = (i: Inst) => i.op === "call_local" && !keep.has(i.callee);
+  if (!out.blocks.some((b) => b.insts.some(inlinable))) return out;
   if (depth > MAX_DEPTH) throw new InlineError(`inlining ${fn.name} exceeds depth ${MAX_DEPTH} (recursive local functions?)`);
   for (let bi = 0; bi < out.blocks.length; bi++) {
     const block = out.blocks[bi]!;
-    const at = block.insts.findIndex((i) => i.op === "call_local");
+    const at = block.insts.findIndex(inlinable);
     if (at < 0) continue;
     const call = block.insts[at] as Extract<Inst, { op: "call_local" }>;
     const callee = functions.get(call.callee);
@@ -37,7 +42,7 @@ export function inlineFunction(fn: Function, functions: ReadonlyMap<string, Func
     if (callee.params.length !== call.args.length) {
       throw new InlineError(`${fn.name}: ${call.callee} takes ${callee.params.length} arguments, called with ${call.args.length}`);
     }
-    const body = inlineFunction(callee, functions, depth + 1);
+    const body = inlineFunction(callee, functions, depth + 1, keep);
     // An aborting return leaves the whole program: the caller's socket references still held there must go first.
     const hasAbort = body.blocks.some((b) => b.term.op === "ret" && b.term.abort);
     const heldRefs = hasAbort ? refsLiveAt(out, bi, at) : [];

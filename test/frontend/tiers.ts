@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { expect } from "vitest";
-import { compile, formatDiagnostics } from "../../compiler/index.ts";
+import { compile, formatDiagnostics, type CompileOptions } from "../../compiler/index.ts";
 import { loadObject, Netns, type Socket } from "../../runtime/index.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
 
@@ -33,8 +33,8 @@ export class Tiers {
   readonly insns: Map<string, number>;
   private servers = new Map<"A" | "B", Server>();
 
-  constructor(readonly source: string, readonly fileName = "tiers.ts") {
-    const r = compile({ fileName, source });
+  constructor(readonly source: string, readonly fileName = "tiers.ts", opts: CompileOptions = {}) {
+    const r = compile({ fileName, source }, opts);
     if (r.diagnostics.length || !r.object) throw new Error(formatDiagnostics(r.diagnostics, new Map([[fileName, source]])));
     this.object = r.object;
     this.insns = new Map(r.programs.map((p) => [p.name, p.insnCount]));
