@@ -128,6 +128,35 @@ export function p(ctx: SkLookup): Verdict {
   });
 });
 
+// `outer` is called from a loop that stays a loop and once after it; it calls `inner` twice: a call from .text to .text.
+const NESTED_SOURCE = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, ArrayMap, type u32, type u64 } from "tsbpf";
+export const out = new ArrayMap<u64>({ maxEntries: 4 });
+${["inner", "outer"].map((name) => `function ${name}(a: u32, b: u32): u32 {
+  let h: u32 = a ^ b;
+  ${Array.from({ length: 12 }, (_, i) => `h = (h ^ (h >>> ${i + 3})) * ${0x10001 + 2 * i};`).join("\n  ")}
+  return h${name === "outer" ? " + inner(a, h) + inner(b, h)" : ""};
+}`).join("\n")}
+export function walk(ctx: SkLookup): Verdict {
+  let acc: u32 = 0;
+  for (let i: u32 = 0; i < 100; i++) acc = acc + outer(ctx.localPort, i);
+  out.update(0, BigInt(acc));
+  out.update(1, BigInt(outer(acc, 1)));
+  return acc % 3 === 0 ? SK_DROP : SK_PASS;
+}
+`;
+
+describe("BPF-to-BPF calls between subprograms", () => {
+  it("outlines a helper called in a loop, and the helper it calls twice", () => {
+    const r = build(NESTED_SOURCE);
+    expect(r.subprograms?.map((s) => s.name).sort()).toEqual(["inner", "outer"]);
+    expect(pseudoCalls(r, "walk")).toBe(2);
+    expect(pseudoCalls(r, "outer")).toBe(2);
+    const inlined = build(NESTED_SOURCE, { outline: "never" });
+    const sizes = r.subprograms!.map((s) => `${s.name} ${s.insnCount}`).join(" + ");
+    console.log(`walk: inlined ${inlined.programs[0]!.insnCount} instructions; called ${r.programs[0]!.insnCount} + ${sizes}`);
+  });
+});
+
 describeKernel("BPF-to-BPF calls: the called build behaves like the inlined one on every tier", () => {
   const builds = { called: new Tiers(SOURCE, FILE), inlined: new Tiers(SOURCE, FILE, { outline: "never" }) };
   beforeAll(async () => {
@@ -148,6 +177,25 @@ describeKernel("BPF-to-BPF calls: the called build behaves like the inlined one 
     const z = mix(x, y);
     const want = { verdict: z % 2 === 0 ? "SK_PASS" : "SK_DROP", out: [BigInt(x), BigInt(y), BigInt(z), 0n] } as const;
     for (const b of Object.values(builds)) b.expect("spread", {}, want, ctx);
+  });
+
+  it("nested calls from a loop give the inlined build's verdicts and values", async () => {
+    const called = await new Tiers(NESTED_SOURCE, FILE).start();
+    const inlined = await new Tiers(NESTED_SOURCE, FILE, { outline: "never" }).start();
+    try {
+      for (const ctx of ctxs) {
+        const want = inlined.run("walk", {}, ctx, 2);
+        const got = called.run("walk", {}, ctx, 2);
+        // The inlined build agrees with itself on every tier, and the called build with it.
+        for (const tier of ["interp", "jit", "kernel"] as const) {
+          expect(want[tier], `inlined on ${tier}`).toEqual(want.interp);
+          expect(got[tier], `called on ${tier}`).toEqual(want.interp);
+        }
+      }
+    } finally {
+      called.stop();
+      inlined.stop();
+    }
   });
 
   it("bpftool prog loadall loads the object; the kernel keeps line info in the subprogram", () => {
