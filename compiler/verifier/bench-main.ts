@@ -5,7 +5,9 @@
  * of them run into the 1M processed-instruction limit, as they do in the kernel). Also the warm mean over the
  * examples (best of 7 batches), which is less noisy than the per-program medians on a busy machine. Where bpf(2) is
  * available (root), each program is also loaded into the running kernel and its own processed count printed next to
- * ours, from the same run (`kernel` column; `n/a` without the kernel bridge).
+ * ours, from the same run (`kernel` column; `n/a` without the kernel bridge), with the kernel's own `verification time`
+ * (median of 5 loads, one for the 1M-limit loops) and our time over it (`ratio`): the verifier's speed per program and
+ * its growth with the instructions processed, next to the kernel's.
  * Flags: `--quick` skips the two 1M-limit loops.
  */
 import { readFileSync } from "node:fs";
@@ -26,7 +28,7 @@ const rows: string[] = [];
 
 type Case = [ObjProgram, MapDef[], VerifyOptions];
 
-function time(label: string, [prog, maps, opts]: Case, runs: number): void {
+function time(label: string, [prog, maps, opts]: Case, runs: number, loads = 5): void {
   let r = verifyProgram(prog, maps, opts);
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -35,22 +37,42 @@ function time(label: string, [prog, maps, opts]: Case, runs: number): void {
     ts.push(performance.now() - t0);
   }
   ts.sort((a, b) => a - b);
-  const us = (ts[ts.length >> 1]! * 1000).toFixed(0);
-  rows.push(`| ${label} | ${r.ok ? "accept" : "reject"} | ${r.insnsProcessed} | ${kernelProcessed(prog, maps, opts)} | ${us} | ${r.ok ? "" : r.error!.message.split("\n")[0]} |`);
+  const ours = ts[ts.length >> 1]! * 1000;
+  const k = kernelStats(prog, maps, opts, loads);
+  const ratio = k.us ? `${(ours / k.us).toFixed(2)}x` : "";
+  rows.push(`| ${label} | ${r.ok ? "accept" : "reject"} | ${r.insnsProcessed} | ${k.verdict} | ${ours.toFixed(0)} | ${k.us ?? "n/a"} | ${ratio} | ${r.ok ? "" : r.error!.message.split("\n")[0]} |`);
 }
 
-/** The running kernel's verdict and `processed N insns` for the same program, or `n/a` without the bridge. */
-function kernelProcessed(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions): string {
+/**
+ * The running kernel's verdict, `processed N insns` and `verification time` (µs, median of `loads` loads) for the same
+ * program, from its BPF_LOG_STATS log; `n/a` without the kernel bridge.
+ */
+function kernelStats(prog: ObjProgram, maps: MapDef[], opts: VerifyOptions, loads: number): { verdict: string; us?: number } {
   const count = (log: string | undefined): string => /processed (\d+) insns/.exec(log ?? "")?.[1] ?? "?";
-  try {
-    const loaded = loadObject({ license: opts.license ?? "GPL", programs: [prog], maps, btf: opts.btf }, { logLevel: 4, programs: [prog.name] });
-    const log = loaded.program(prog.name).log;
-    loaded.close();
-    return `accept ${count(log)}`;
-  } catch (err) {
-    const e = err as { code?: unknown; log?: string };
-    return typeof e.code === "string" ? `reject ${count(e.log)}` : "n/a";
+  const usec = (log: string | undefined): number | undefined => {
+    const m = /verification time (\d+) usec/.exec(log ?? "");
+    return m ? Number(m[1]) : undefined;
+  };
+  let verdict = "n/a";
+  const times: number[] = [];
+  for (let i = 0; i < loads; i++) {
+    let log: string | undefined;
+    try {
+      const loaded = loadObject({ license: opts.license ?? "GPL", programs: [prog], maps, btf: opts.btf }, { logLevel: 4, programs: [prog.name] });
+      log = loaded.program(prog.name).log;
+      loaded.close();
+      verdict = `accept ${count(log)}`;
+    } catch (err) {
+      const e = err as { code?: unknown; log?: string };
+      if (typeof e.code !== "string") return { verdict: "n/a" };
+      log = e.log;
+      verdict = `reject ${count(log)}`;
+    }
+    const t = usec(log);
+    if (t !== undefined) times.push(t);
   }
+  times.sort((a, b) => a - b);
+  return { verdict, us: times.length ? times[times.length >> 1] : undefined };
 }
 
 /**
@@ -93,13 +115,16 @@ for (let b = 0; b < 7; b++) {
   for (let i = 0; i < 300; i++) for (const [, [p, m, o]] of examples) verifyProgram(p, m, o);
   best = Math.min(best, (performance.now() - t0) / 300 / examples.length);
 }
-rows.push("| program | verdict | processed | kernel | µs (median) | message |", "| --- | --- | --- | --- | --- | --- |");
-rows.push(`| examples, warm mean (best of 7 batches) | | | | ${(best * 1000).toFixed(1)} | |`);
+rows.push(
+  "| program | verdict | processed | kernel | µs (median) | kernel µs | ratio | message |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+);
+rows.push(`| examples, warm mean (best of 7 batches) | | | | ${(best * 1000).toFixed(1)} | | | |`);
 for (const [name, c] of examples) time(`example ${name}`, c, 200);
 for (const c of casesOf(readFileSync(join(root, "test/fixtures/c/features.o")))) time(`corpus ${c[0].name}`, c, 50);
 time("loop 64 xor", loop(64, AluOp.XOR), 20);
 if (!quick) {
-  time("loop 200 add (1M limit)", loop(200, AluOp.ADD), 1);
-  time("loop 1000 add (1M limit)", loop(1000, AluOp.ADD), 1);
+  time("loop 200 add (1M limit)", loop(200, AluOp.ADD), 1, 1);
+  time("loop 1000 add (1M limit)", loop(1000, AluOp.ADD), 1, 1);
 }
 console.log(rows.join("\n"));
