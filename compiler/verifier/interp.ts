@@ -16,7 +16,7 @@ import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision 
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
-  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, clearSingularIds, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers,
+  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, clearSingularIds, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers, withScalar,
 } from "./state.ts";
 
 /** Most pending branches the kernel keeps (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
@@ -405,11 +405,11 @@ function jump(env: Env, st: VState, insn: Instruction, pc: number, is32: boolean
   const no = srefine(kind, a.s, b.s, false, w);
   const apply = (s: VState, r: [typeof a.s, typeof b.s]): void => {
     const regs = top(s).regs;
-    const na = { ...a, s: r[0] };
+    const na = withScalar(a, r[0]);
     regs[insn.dst] = na;
     syncLinked(s, na);
     if (isX) {
-      const nb = { ...b, s: r[1] };
+      const nb = withScalar(b, r[1]);
       regs[insn.src] = nb;
       syncLinked(s, nb);
     }

@@ -12,7 +12,7 @@
  * pruning, never soundness.
  */
 import { AluOp, Class, JmpOp, LDDW, Pseudo, Source, classOf, type Instruction } from "../asm/index.ts";
-import { Byte, type Checkpoint, type Frame, type Reg, type VState, STACK_SIZE, histEnd, ownStack } from "./state.ts";
+import { Byte, type Checkpoint, type Frame, type Reg, type VState, STACK_SIZE, histEnd, ownStack, withPrecise } from "./state.ts";
 
 /** Frames a history entry can name (MAX_CALL_FRAMES). */
 const FRAMES = 8;
@@ -82,7 +82,7 @@ function markIn(st: VState, w: Wanted, stopAtPrecise: boolean): void {
       if (reg.kind !== "scalar") w.clearReg(fi, r);
       else if (reg.precise) {
         if (stopAtPrecise) w.clearReg(fi, r);
-      } else f.regs[r] = { ...reg, precise: true };
+      } else f.regs[r] = withPrecise(reg, true);
     }
     if (!w.slots[2 * fi] && !w.slots[2 * fi + 1]) continue;
     for (let slot = 0; slot < 64; slot++) {
@@ -93,7 +93,7 @@ function markIn(st: VState, w: Wanted, stopAtPrecise: boolean): void {
         if (stopAtPrecise) w.clearSlot(fi, slot);
       } else {
         ownStack(f);
-        f.spills[slot] = { ...sp, precise: true };
+        f.spills[slot] = withPrecise(sp, true);
       }
     }
   }
@@ -105,13 +105,13 @@ function markAllIn(st: VState): void {
   for (const f of st.frames) {
     for (let r = 0; r < f.regs.length; r++) {
       const reg = f.regs[r]!;
-      if (reg.kind === "scalar" && !reg.precise) f.regs[r] = { ...reg, precise: true };
+      if (reg.kind === "scalar" && !reg.precise) f.regs[r] = withPrecise(reg, true);
     }
     for (let slot = 0; slot < 64; slot++) {
       const sp = f.spills[slot];
       if (sp && sp.kind === "scalar" && !sp.precise) {
         ownStack(f);
-        f.spills[slot] = { ...sp, precise: true };
+        f.spills[slot] = withPrecise(sp, true);
       }
     }
   }
@@ -128,10 +128,11 @@ function markAllPrecise(st: VState): void {
  * has to be precise before it. `frame` is the frame the instruction ran in; returns the frame before it.
  */
 function backOver(insns: readonly Instruction[], code: number, linked: number, w: Wanted, frame: number): number {
+  // Integer arithmetic only (codes pass 2^31, so no bit operations on the whole code): `rest` is small.
   const pc = code % PC_SPAN;
-  const rest = Math.floor(code / PC_SPAN);
-  const depth = rest % FRAMES;
-  const stack = Math.floor(rest / FRAMES);
+  const rest = (code - pc) / PC_SPAN;
+  const depth = rest & (FRAMES - 1);
+  const stack = rest >>> 3;
   const insn = insns[pc]!;
   const cls = classOf(insn.opcode);
   const op = insn.opcode & 0xf0;
@@ -296,14 +297,14 @@ export function forgetPrecision(st: VState): void {
   for (const f of st.frames) {
     for (let r = 0; r < f.regs.length; r++) {
       const reg = f.regs[r]!;
-      if (reg.precise) f.regs[r] = { ...reg, precise: false };
+      if (reg.precise) f.regs[r] = withPrecise(reg, false);
     }
     // Slots below the deepest byte touched were never written.
     for (let slot = 0, n = Math.min(64, (f.depth + 7) >> 3); slot < n; slot++) {
       const sp = f.spills[slot];
       if (sp?.precise) {
         ownStack(f);
-        f.spills[slot] = { ...sp, precise: false };
+        f.spills[slot] = withPrecise(sp, false);
       }
     }
   }

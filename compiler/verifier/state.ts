@@ -61,6 +61,11 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   ...fields,
 });
 
+/** `r` with its precision mark set to `precise` (a literal in field order: faster than a spread on hot paths). */
+export const withPrecise = (r: Reg, precise: boolean): Reg => ({ kind: r.kind, s: r.s, off: r.off, id: r.id, ref: r.ref, map: r.map, frame: r.frame, precise });
+/** `r` with value `s`. */
+export const withScalar = (r: Reg, s: Scalar): Reg => ({ kind: r.kind, s, off: r.off, id: r.id, ref: r.ref, map: r.map, frame: r.frame, precise: r.precise });
+
 /** True for every pointer kind. */
 export const isPointer = (r: Reg): boolean => r.kind !== "scalar" && r.kind !== "not_init";
 /** True for pointers that may be NULL. */
@@ -156,7 +161,7 @@ export function cloneState(s: VState): VState {
     frames: s.frames.map((f) => {
       // Stacks are shared until one side writes (ownStack); registers are small enough to copy.
       f.cow = true;
-      return { ...f, regs: f.regs.slice() };
+      return { regs: f.regs.slice(), bytes: f.bytes, spills: f.spills, callsite: f.callsite, entry: f.entry, depth: f.depth, cow: true };
     }),
     refs: s.refs.slice(),
     parent: s.parent,
