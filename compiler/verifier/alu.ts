@@ -7,7 +7,7 @@ import { type Env, def, reject, top, use } from "./env.ts";
 import { MAX_VAR_OFF } from "./memory.ts";
 import { markPrecise } from "./precision.ts";
 import { type AluKind, S64MIN, salu, sconst, sconstValue, ssext, szext32 } from "./scalar.ts";
-import { type Reg, type VState, UNKNOWN, isOrNull, isPointer, scalarReg } from "./state.ts";
+import { type Reg, type VState, UNKNOWN, isOrNull, isPointer, makeReg, scalarReg, withId, withScalar } from "./state.ts";
 
 const KIND: Record<number, AluKind | undefined> = {
   [AluOp.ADD]: "add",
@@ -46,13 +46,13 @@ function movePointer(env: Env, ptr: Reg, regno: number, op: number, off: Reg, is
     if (v >= BigInt(MAX_VAR_OFF) || v <= -BigInt(MAX_VAR_OFF)) reject(`math between ${kname} pointer and ${v} is not allowed`);
     const noff = ptr.off + (op === AluOp.ADD ? Number(v) : -Number(v));
     if (noff >= MAX_VAR_OFF || noff <= -MAX_VAR_OFF) reject(`value ${noff} makes ${kname} pointer be out of bounds`);
-    return { ...ptr, off: noff };
+    return makeReg(ptr.kind, ptr.s, noff, ptr.id, ptr.ref, ptr.map, ptr.frame, ptr.precise);
   }
   if (off.s.smin === S64MIN) reject(`math between ${kname} pointer and register with unbounded min value is not allowed`);
   if (off.s.smin >= BigInt(MAX_VAR_OFF) || off.s.smin <= -BigInt(MAX_VAR_OFF)) reject(`value ${off.s.smin} makes ${kname} pointer be out of bounds`);
   const s = salu(op === AluOp.ADD ? "add" : "sub", ptr.s, off.s, 64);
   if (s.smin === S64MIN) reject(`math between ${kname} pointer and register with unbounded min value is not allowed`);
-  return { ...ptr, s };
+  return withScalar(ptr, s);
 }
 
 /** Applies one ALU or ALU64 instruction to the state. */
@@ -87,7 +87,7 @@ export function aluInsn(env: Env, st: VState, insn: Instruction): void {
       if (!is32) {
         if (src.kind === "scalar" && src.id === 0 && insn.src !== d) {
           // Copies share an id so that a comparison on one refines the other (the kernel's linked scalars).
-          const linked = { ...src, id: env.nextId() };
+          const linked = withId(src, env.nextId());
           regs[insn.src] = linked;
           def(st, d, linked);
         } else {

@@ -16,7 +16,7 @@ import { forgetPrecision, histCode, linkedMask, markPrecise, propagatePrecision 
 import { access, fetched } from "./memory.ts";
 import { type CmpKind, sbranchTaken, sconst, sconstValue, srefine } from "./scalar.ts";
 import {
-  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, clearSingularIds, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, ptrReg, scalarReg, stateCovers, withScalar,
+  type Checkpoint, type Reg, type VState, NOT_INIT, UNKNOWN, clearSingularIds, cloneState, ownHist, formatState, isOrNull, isPointer, newFrame, makeReg, ptrReg, scalarReg, stateCovers, withScalar,
 } from "./state.ts";
 
 /** Most pending branches the kernel keeps (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
@@ -58,9 +58,9 @@ function markNull(st: VState, id: number, isNull: boolean): void {
       if (r.ref) released = r.ref;
       return scalarReg(sconst(0n));
     }
-    if (r.kind === "sock_or_null") return { ...r, kind: "sock" };
+    if (r.kind === "sock_or_null") return makeReg("sock", r.s, r.off, r.id, r.ref, r.map, r.frame, r.precise);
     // A SOCKMAP/SOCKHASH lookup result is a socket once checked (the kernel's mark_ptr_or_null_reg).
-    return r.ref ? { ...r, kind: "sock" } : { ...r, kind: "map_value", id: 0 };
+    return r.ref ? makeReg("sock", r.s, r.off, r.id, r.ref, r.map, r.frame, r.precise) : makeReg("map_value", r.s, r.off, 0, r.ref, r.map, r.frame, r.precise);
   };
   forEachReg(st, f);
   if (released) st.refs = st.refs.filter((r) => r.id !== released);

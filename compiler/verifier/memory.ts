@@ -6,7 +6,7 @@ import { ctxLoadField, SOCK_SIZE } from "../abi/sk-lookup.ts";
 import { Env, reject, top } from "./env.ts";
 import { type Scalar, S64MIN, sconst, sconstValue, srangeU } from "./scalar.ts";
 import { stackRef } from "./precision.ts";
-import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, ownStack, ptrReg, scalarReg } from "./state.ts";
+import { Byte, type Frame, type Reg, type VState, STACK_SIZE, UNKNOWN, ownStack, ptrReg, scalarReg, withId } from "./state.ts";
 import { tformat } from "./tnum.ts";
 
 /** Largest variable offset the kernel tracks on a pointer (BPF_MAX_VAR_OFF). */
@@ -91,7 +91,7 @@ function stackRead(env: Env, f: Frame, fi: number, abs: number, size: number): R
     const start = STACK_SIZE + abs;
     if (start === base && size <= spillSize) {
       // A narrow fill from the start of a scalar spill keeps the value when it fits (little endian).
-      if (spill.s.umax < 1n << BigInt(8 * size)) return { ...spill, id: 0 };
+      if (spill.s.umax < 1n << BigInt(8 * size)) return withId(spill, 0);
       return loaded(size);
     }
     let spills = 0;
@@ -121,7 +121,7 @@ function stackWrite(env: Env, f: Frame, fi: number, abs: number, size: number, v
     for (let i = base; i < base + size; i++) f.bytes[i] = Byte.SPILL;
     // The rest of a narrow spill's slot: zero and never-written bytes stay as they were.
     for (let i = base + size; i < base + 8; i++) if (f.bytes[i] === Byte.SPILL) f.bytes[i] = Byte.MISC;
-    f.spills[slot] = spillValue.kind === "scalar" ? { ...spillValue, id: 0 } : spillValue;
+    f.spills[slot] = spillValue.kind === "scalar" ? withId(spillValue, 0) : spillValue;
     env.stackRef = stackRef(fi, slot);
     return;
   }

@@ -159,7 +159,7 @@ const fullRange = (w: 32 | 64): Range => ({
 function fromRange(r: Range, w: 32 | 64): Scalar {
   const mask = w === 64 ? U64 : U32;
   const t = { value: r.t.value & mask, mask: r.t.mask & mask };
-  if (w === 64) return ssync({ ...sunknown(), t, umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax }) ?? sunknown();
+  if (w === 64) return ssync({ t, umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax, u32min: 0n, u32max: U32, s32min: S32MIN, s32max: S32MAX }) ?? sunknown();
   // Zero extension: the 64-bit value equals the unsigned 32-bit one.
   const s32ok = r.smin <= r.smax;
   return (
@@ -360,13 +360,17 @@ export function sbranchTaken(op: CmpKind, sa: Scalar, sb: Scalar, w: 32 | 64): b
 
 type Bounds = { umin: bigint; umax: bigint; smin: bigint; smax: bigint; t: Tnum };
 
+/** A private, writable w-bit view of `s` (srefine narrows it in place). */
+const bounds = (s: Scalar, w: 32 | 64): Bounds =>
+  w === 64 ? { umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax, t: s.t } : { umin: s.u32min, umax: s.u32max, smin: s.s32min, smax: s.s32max, t: tsubreg(s.t) };
+
 /**
  * Refines both operands assuming `a op b` holds (`holds` false: it does not). Returns undefined when that is
  * impossible. Works on the 64-bit or the 32-bit bounds.
  */
 export function srefine(op: CmpKind, sa: Scalar, sb: Scalar, holds: boolean, w: 32 | 64): [Scalar, Scalar] | undefined {
-  const a: Bounds = { ...view(sa, w) };
-  const b: Bounds = { ...view(sb, w) };
+  const a = bounds(sa, w);
+  const b = bounds(sb, w);
   let kind: CmpKind | undefined = holds ? op : NEGATE[op];
   if (op === "set") {
     const c = tisConst(b.t) ? b.t.value : undefined;
@@ -428,10 +432,16 @@ export function srefine(op: CmpKind, sa: Scalar, sb: Scalar, holds: boolean, w: 
     ) return s;
     if (w === 64) {
       const t = tintersect(s.t, r.t);
-      return t && ssync({ ...s, t, umin: max(s.umin, r.umin), umax: min(s.umax, r.umax), smin: max(s.smin, r.smin), smax: min(s.smax, r.smax) });
+      return t && ssync({
+        t, umin: max(s.umin, r.umin), umax: min(s.umax, r.umax), smin: max(s.smin, r.smin), smax: min(s.smax, r.smax),
+        u32min: s.u32min, u32max: s.u32max, s32min: s.s32min, s32max: s.s32max,
+      });
     }
     const t = tintersect(s.t, { value: r.t.value, mask: (U64 & ~U32) | r.t.mask });
-    return t && ssync({ ...s, t, u32min: max(s.u32min, r.umin), u32max: min(s.u32max, r.umax), s32min: max(s.s32min, r.smin), s32max: min(s.s32max, r.smax) });
+    return t && ssync({
+      t, umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax,
+      u32min: max(s.u32min, r.umin), u32max: min(s.u32max, r.umax), s32min: max(s.s32min, r.smin), s32max: min(s.s32max, r.smax),
+    });
   };
   const ra = back(sa, a);
   const rb = back(sb, b);

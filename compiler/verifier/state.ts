@@ -61,6 +61,12 @@ export const ptrReg = (kind: RegKind, fields: Partial<Reg> = {}): Reg => ({
   ...fields,
 });
 
+/** A register from all its fields, in field order (copies made this way are faster than object spreads). */
+export const makeReg = (kind: RegKind, s: Scalar, off: number, id: number, ref: number, map: number, frame: number, precise: boolean): Reg =>
+  ({ kind, s, off, id, ref, map, frame, precise });
+/** `r` with link or null-check id `id`. */
+export const withId = (r: Reg, id: number): Reg => makeReg(r.kind, r.s, r.off, id, r.ref, r.map, r.frame, r.precise);
+
 /** `r` with its precision mark set to `precise` (a literal in field order: faster than a spread on hot paths). */
 export const withPrecise = (r: Reg, precise: boolean): Reg => ({ kind: r.kind, s: r.s, off: r.off, id: r.id, ref: r.ref, map: r.map, frame: r.frame, precise });
 /** `r` with value `s`. */
@@ -184,7 +190,7 @@ export function clearSingularIds(st: VState): void {
   for (const f of st.frames) {
     for (let i = 0; i < f.regs.length; i++) {
       const r = f.regs[i]!;
-      if (r.kind === "scalar" && r.id && seen.get(r.id) === 1) f.regs[i] = { ...r, id: 0 };
+      if (r.kind === "scalar" && r.id && seen.get(r.id) === 1) f.regs[i] = withId(r, 0);
     }
   }
 }
