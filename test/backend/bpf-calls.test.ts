@@ -15,7 +15,7 @@ import { readObject } from "../../compiler/elf/index.ts";
 import { compile, formatDiagnostics, type CompileOptions } from "../../compiler/index.ts";
 import { OUTLINE_MIN_IR_SIZE } from "../../compiler/ir/outline.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { TCP4, Tiers } from "../frontend/tiers.ts";
+import { type Outcome, TCP4, Tiers } from "../frontend/tiers.ts";
 
 const FILE = "calls.ts";
 
@@ -175,7 +175,7 @@ describeKernel("BPF-to-BPF calls: the called build behaves like the inlined one 
     const x = mix(ip4(ctx.localIp), ctx.localPort);
     const y = mix(ip4(ctx.remoteIp), ctx.remotePort);
     const z = mix(x, y);
-    const want = { verdict: z % 2 === 0 ? "SK_PASS" : "SK_DROP", out: [BigInt(x), BigInt(y), BigInt(z), 0n] } as const;
+    const want: Partial<Outcome> = { verdict: z % 2 === 0 ? "SK_PASS" : "SK_DROP", out: [BigInt(x), BigInt(y), BigInt(z), 0n] };
     for (const b of Object.values(builds)) b.expect("spread", {}, want, ctx);
   });
 
