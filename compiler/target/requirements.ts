@@ -7,8 +7,8 @@
  * Only what can be read off the object is listed. Verifier leniencies (a dereference that a newer verifier proves
  * safe) leave no trace in the bytes, so they are not.
  */
-import { AtomicOp, Class, JmpOp, Mode, classOf } from "../asm/opcode.ts";
-import { isLddw } from "../asm/instruction.ts";
+import { AluOp, AtomicOp, Class, JmpOp, Mode, Source, classOf } from "../asm/opcode.ts";
+import { isLddw, type Instruction } from "../asm/instruction.ts";
 import { decodeBtf } from "../btf/decode.ts";
 import { BtfKind } from "../btf/types.ts";
 import type { ObjectFile } from "../elf/object.ts";
@@ -45,7 +45,39 @@ export interface Requirement {
   helper?: number;
 }
 
-const ALU_DIV = 0x30, ALU_MOD = 0x90, ALU_MOV = 0xb0, ALU_END = 0xd0;
+/** The cpu-v4 encodings (Linux 6.6), by what the kernel's decoder calls them when it does not know them. */
+export type IsaV4Form = "ldsx" | "bswap" | "gotol" | "movsx" | "sdiv";
+
+/**
+ * The cpu-v4 form of one instruction, if it is one: the encodings a pre-6.6 kernel refuses while decoding (a
+ * non-zero `off` on a register move or a division, LDX in MEMSX mode, ALU64 byte swap, JMP32 JA). The verifier's
+ * target check and the requirements scan both classify with this one function, so they cannot disagree.
+ */
+export function isaV4Form(i: Pick<Instruction, "opcode" | "off">): IsaV4Form | undefined {
+  const cls = classOf(i.opcode);
+  const op = i.opcode & 0xf0;
+  if (cls === Class.LDX && (i.opcode & 0xe0) === Mode.MEMSX) return "ldsx";
+  if (cls === Class.ALU64 && op === AluOp.END) return "bswap";
+  if (cls === Class.JMP32 && op === JmpOp.JA) return "gotol";
+  if ((cls === Class.ALU || cls === Class.ALU64) && i.off !== 0) {
+    if (op === AluOp.MOV && (i.opcode & Source.X) !== 0) return "movsx";
+    if (op === AluOp.DIV || op === AluOp.MOD) return "sdiv";
+  }
+  return undefined;
+}
+
+/** True for a STX|ATOMIC instruction other than 5.10's plain atomic add (fetch forms, xchg, cmpxchg, and/or/xor: 5.12). */
+export const isAtomicBeyondAdd = (i: Pick<Instruction, "opcode" | "imm">): boolean =>
+  classOf(i.opcode) === Class.STX && (i.opcode & 0xe0) === Mode.ATOMIC && i.imm !== AtomicOp.ADD;
+
+/** A name for each cpu-v4 form and the keyword of its commit in the isaV4 row. */
+const V4_NAMES: Record<IsaV4Form, { what: string; keyword: string }> = {
+  sdiv: { what: "signed division and remainder (sdiv/smod)", keyword: "signed div/mod" },
+  movsx: { what: "sign-extending move (movsx)", keyword: "sign-extension mov" },
+  bswap: { what: "unconditional byte swap (bswap)", keyword: "bswap" },
+  ldsx: { what: "sign-extending load (ldsx)", keyword: "sign-extension load" },
+  gotol: { what: "jump with a 32-bit offset (gotol)", keyword: "32bit offset jmp" },
+};
 
 /** The one commit of a row's `;`-separated list whose title contains `keyword`. */
 function commitOf(feature: Feature, keyword: string): string {
@@ -53,24 +85,10 @@ function commitOf(feature: Feature, keyword: string): string {
   return parts.find((p) => p.includes(keyword)) ?? FEATURE_ROWS[feature].commit;
 }
 
-/** The cpu-v4 form of one instruction, if it is one, with the commit that added it. */
-function isaV4Form(opcode: number, off: number): { what: string; commit: string } | undefined {
-  const cls = classOf(opcode);
-  const op = opcode & 0xf0;
-  const v4 = (what: string, keyword: string) => ({ what, commit: commitOf("isaV4", keyword) });
-  if (cls === Class.ALU || cls === Class.ALU64) {
-    if ((op === ALU_DIV || op === ALU_MOD) && off === 1) return v4("signed division and remainder (sdiv/smod)", "signed div/mod");
-    if (op === ALU_MOV && off !== 0) return v4("sign-extending move (movsx)", "sign-extension mov");
-    if (op === ALU_END && cls === Class.ALU64) return v4("unconditional byte swap (bswap)", "bswap");
-  }
-  if (cls === Class.LDX && (opcode & 0xe0) === Mode.MEMSX) return v4("sign-extending load (ldsx)", "sign-extension load");
-  if (cls === Class.JMP32 && op === JmpOp.JA) return v4("jump with a 32-bit offset (gotol)", "32bit offset jmp");
-  return undefined;
-}
-
-/** The atomic form of a STX|ATOMIC instruction newer than 5.10's plain atomic add, if it is one. */
-function atomicForm(opcode: number, imm: number): { what: string; commit: string } | undefined {
-  if (classOf(opcode) !== Class.STX || (opcode & 0xe0) !== Mode.ATOMIC || imm === AtomicOp.ADD) return undefined;
+/** The name and commit of the atomic form of `i`, when it is newer than 5.10's plain atomic add. */
+function atomicForm(i: Pick<Instruction, "opcode" | "imm">): { what: string; commit: string } | undefined {
+  if (!isAtomicBeyondAdd(i)) return undefined;
+  const imm = i.imm;
   if (imm === AtomicOp.XCHG) return { what: "atomic exchange (xchg)", commit: commitOf("atomicFetch", "xchg") };
   if (imm === AtomicOp.CMPXCHG) return { what: "atomic compare-and-exchange (cmpxchg)", commit: commitOf("atomicFetch", "xchg") };
   const name = { [AtomicOp.ADD]: "add", [AtomicOp.OR]: "or", [AtomicOp.AND]: "and", [AtomicOp.XOR]: "xor" }[imm & ~AtomicOp.FETCH] ?? `op 0x${imm.toString(16)}`;
@@ -108,9 +126,12 @@ export function objectRequirements(obj: ObjectFile): Requirement[] {
         slot++;
         continue;
       }
-      const v4 = isaV4Form(i.opcode, i.off);
-      if (v4) add(`isa:${v4.what}`, { feature: "isaV4", ...v4, since: FEATURE_ROWS.isaV4.since, program: p.name, slot });
-      const at = atomicForm(i.opcode, i.imm);
+      const form = isaV4Form(i);
+      if (form) {
+        const { what, keyword } = V4_NAMES[form];
+        add(`isa:${what}`, { feature: "isaV4", what, commit: commitOf("isaV4", keyword), since: FEATURE_ROWS.isaV4.since, program: p.name, slot });
+      }
+      const at = atomicForm(i);
       if (at) add(`atomic:${at.what}`, { feature: "atomicFetch", ...at, since: FEATURE_ROWS.atomicFetch.since, program: p.name, slot });
       // src 0: a helper (src 1 is a BPF-to-BPF call; kfuncs, src 2, are not modelled).
       if (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0) {

@@ -4,8 +4,9 @@
  * loop, then check_alu_op / the jump checks) refuses sign-extending loads and moves, signed division, ALU64 bswap and
  * gotol; before Linux 5.12 an atomic with anything but a plain add in `imm` is "BPF_STX uses reserved fields".
  */
-import { AluOp, Class, JmpOp, LDDW, Mode, Source, classOf, type Instruction } from "../asm/index.ts";
+import { LDDW, type Instruction } from "../asm/index.ts";
 import type { KernelTarget } from "../target/index.ts";
+import { isAtomicBeyondAdd, isaV4Form, type IsaV4Form } from "../target/requirements.ts";
 
 /** The first instruction the target's verifier cannot decode, with its message; undefined when all are known. */
 export function targetInsnError(insns: readonly Instruction[], target: KernelTarget): { pc: number; message: string } | undefined {
@@ -18,19 +19,18 @@ export function targetInsnError(insns: readonly Instruction[], target: KernelTar
   return undefined;
 }
 
+/** What the target's decoder says about each cpu-v4 form it does not know. */
+const V4_MESSAGES: Record<IsaV4Form, (hex: string) => string> = {
+  ldsx: () => "BPF_LDX uses reserved fields",
+  bswap: (hex) => `unknown opcode ${hex}`,
+  gotol: (hex) => `unknown opcode ${hex}`,
+  movsx: () => "BPF_MOV uses reserved fields",
+  sdiv: () => "BPF_ALU uses reserved fields",
+};
+
 function insnError(i: Instruction, t: KernelTarget): string | undefined {
-  const cls = classOf(i.opcode);
-  const op = i.opcode & 0xf0;
-  const hex = i.opcode.toString(16).padStart(2, "0");
-  if (!t.isaV4) {
-    if (cls === Class.LDX && (i.opcode & 0xe0) === Mode.MEMSX) return "BPF_LDX uses reserved fields";
-    if (cls === Class.ALU64 && op === AluOp.END) return `unknown opcode ${hex}`;
-    if (cls === Class.JMP32 && op === JmpOp.JA) return `unknown opcode ${hex}`;
-    if ((cls === Class.ALU || cls === Class.ALU64) && i.off !== 0) {
-      if (op === AluOp.MOV && (i.opcode & Source.X) !== 0) return "BPF_MOV uses reserved fields";
-      if (op === AluOp.DIV || op === AluOp.MOD) return "BPF_ALU uses reserved fields";
-    }
-  }
-  if (!t.atomicFetch && cls === Class.STX && (i.opcode & 0xe0) === Mode.ATOMIC && i.imm !== 0) return "BPF_STX uses reserved fields";
+  const form = t.isaV4 ? undefined : isaV4Form(i);
+  if (form) return V4_MESSAGES[form](i.opcode.toString(16).padStart(2, "0"));
+  if (!t.atomicFetch && isAtomicBeyondAdd(i)) return "BPF_STX uses reserved fields";
   return undefined;
 }
