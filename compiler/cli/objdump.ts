@@ -122,7 +122,7 @@ export async function run(args: string[]): Promise<number> {
     obj = readObject(readBoundedFile(file, MAX_OBJECT_BYTES));
   } catch (err) {
     if (err instanceof InputError) {
-      process.stderr.write(`tsbpf objdump: ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}\n`);
+      process.stderr.write(`tsbpf objdump: ${file}: ${err.message}\n`); // InputError says why in words ("no such file")
       return 1;
     }
     if (err instanceof ObjectError) {

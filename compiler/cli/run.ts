@@ -6,7 +6,7 @@
  * 1 the program or object is at fault (compile errors, malformed object, VM fault), 2 a usage mistake (missing or
  * malformed option, JSON or ctx/map contents that do not fit the program). Never a stack trace for user mistakes.
  */
-import { InputError, MAX_JSON_BYTES, MAX_OBJECT_BYTES, parseBoundedJson, printableText, readBoundedFile, readBoundedText } from "../bounded-input.ts";
+import { MAX_JSON_BYTES, MAX_OBJECT_BYTES, parseBoundedJson, printableText, readBoundedFile, readBoundedText } from "../bounded-input.ts";
 import { MapType } from "../abi/maps.ts";
 import type { VmMap } from "../../runtime/maps/map.ts";
 import type { VmObject } from "../../runtime/vm/object.ts";
@@ -100,8 +100,7 @@ export async function run(args: string[]): Promise<number> {
       try {
         bytes = readBoundedFile(file, MAX_OBJECT_BYTES);
       } catch (e) {
-        process.stderr.write(`tsbpf run: cannot read ${file}: ${e instanceof InputError ? e.message : ((e as NodeJS.ErrnoException).code ?? (e as Error).message)}\n`);
-        return 1;
+        throw new InputFileError(file, e); // "tsbpf run: cannot read FILE: why", exit 1, as in every subcommand
       }
       obj = rt.loadObject(bytes);
     }
