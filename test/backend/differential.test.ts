@@ -14,22 +14,12 @@ import { openKernel } from "../../runtime/kernel/open.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { interpret } from "./interp.ts";
 import { FnBuilder, k, map, module, v } from "./ir-builder.ts";
+import { rng as prng } from "../support/rng.ts";
 
 const OUTPUTS = 6;
 /** Programs per run; raise with TSBPF_FUZZ_PROGRAMS for a longer hunt. */
 const PROGRAMS = Number(process.env.TSBPF_FUZZ_PROGRAMS ?? 80);
 
-/** mulberry32: a small deterministic PRNG, so failures reproduce by seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LOADS: Array<[number, 1 | 2 | 4]> = [
   [8, 4], [12, 4], [16, 4], [16, 1], [19, 1], [20, 4], [32, 4], [36, 2], [36, 4], [40, 4], [40, 2], [44, 4], [56, 4], [60, 4], [60, 1],

@@ -3,18 +3,8 @@ import { ObjectError, readObject, writeObject } from "../../compiler/elf/index.t
 import { UNCHECKED_PREFIX } from "../../compiler/elf/reader.ts";
 import { fixture } from "./helpers.ts";
 import { sampleInput, subprogramInput } from "./programs.ts";
+import { rng as prng } from "../support/rng.ts";
 
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Reads `bytes`; returns "ok", or the ObjectError message. Any other exception fails the test. */
 function attempt(bytes: Uint8Array): string {

@@ -23,7 +23,8 @@ import { MapError } from "../../runtime/maps/map.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { VmObject, type Tier } from "../../runtime/vm/object.ts";
 import { VmFault } from "../../runtime/vm/region.ts";
-import { MAPS, fillSockets, randomProgram, rng } from "../support/random-bpf.ts";
+import { MAPS, fillSockets, randomProgram } from "../support/random-bpf.ts";
+import { rng } from "../support/rng.ts";
 import { TCP4, UDP6 } from "../vm/harness.ts";
 
 const SECONDS = Number(process.env.TSBPF_FUZZ_SECONDS ?? 2);

@@ -9,18 +9,6 @@ import { Socket } from "../../runtime/net/socket.ts";
 import type { VmObject } from "../../runtime/vm/object.ts";
 import { mapDef } from "../vm/harness.ts";
 
-/** mulberry32: a small seeded generator. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The hardening fuzzer's mix: more calls (trace_printk among them). */
 const OPCODES_HOSTILE = [
   0x07, 0x0f, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f, 0x87, 0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf,

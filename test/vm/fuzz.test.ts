@@ -13,7 +13,8 @@ import { MapError } from "../../runtime/maps/map.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { VmObject, type Tier } from "../../runtime/vm/object.ts";
 import { BudgetExceeded, VmFault } from "../../runtime/vm/region.ts";
-import { MAPS, fillSockets, randomProgram, rng } from "../support/random-bpf.ts";
+import { MAPS, fillSockets, randomProgram } from "../support/random-bpf.ts";
+import { rng } from "../support/rng.ts";
 import { TCP4, UDP6 } from "./harness.ts";
 
 const DIR = new URL("../fixtures/c/", import.meta.url);
