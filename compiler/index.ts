@@ -121,33 +121,9 @@ export function compile(input: CompileInput, opts: CompileOptions = {}): Compile
   }
   const features = codegenFeatures(target);
   const outlined = chooseOutlined(ir, opts.outline);
-  const insns = new Map<string, Instruction[]>();
-  const diagnostics: Diagnostic[] = [];
-  const lower = (fn: Module["functions"][number], what: string) => {
-    try {
-      const dump = (stage: string, text: string) => {
-        if (stage !== "ir") add(stage as DumpStage, `; ${what} ${fn.name}\n${text}\n`);
-      };
-      const g = (fn.isProgram ? generate : generateSubprogram)(fn, ir, { features, outlined, dump });
-      insns.set(fn.name, g.insns);
-      return true;
-    } catch (err) {
-      if (!(err instanceof BackendError)) throw err;
-      const loc = err.loc ?? fn.loc ?? { file: fileName, line: 1, column: 1 };
-      diagnostics.push(diag("Backend", { file: loc.file, line: loc.line, column: loc.column }, `cannot generate code for '${fn.name}': ${err.message}`));
-      return false;
-    }
-  };
+  let insns: Map<string, Instruction[]>, diagnostics: Diagnostic[];
   try {
-    for (const fn of ir.functions.filter((f) => f.isProgram)) lower(fn, "program");
-    // Subprograms that emitted code still calls (simplify may have removed a call), transitively.
-    const called = (list: Instruction[]) => list.flatMap((i) => (i.target !== undefined && outlined.has(i.target) && !insns.has(i.target) ? [i.target] : []));
-    const work = [...insns.values()].flatMap(called);
-    while (work.length) {
-      const name = work.pop()!;
-      if (insns.has(name)) continue;
-      if (lower(ir.functions.find((f) => f.name === name)!, "subprogram")) work.push(...called(insns.get(name)!));
-    }
+    ({ insns, diagnostics } = generateAll(ir, fileName, { features, outlined, dump: add }));
   } catch (err) {
     return fail([internal(fileName, err)], source, ir);
   }
@@ -205,6 +181,43 @@ export function verifierDiagnostics(fileName: string, object: Uint8Array, insns:
     }
   }
   return out;
+}
+
+/**
+ * Step 5: code for every program, then for the outlined subprograms that emitted code still calls, transitively
+ * (simplify may have removed a call). A BackendError becomes a diagnostic at its location; anything else is thrown.
+ */
+function generateAll(
+  ir: Module,
+  fileName: string,
+  opts: { features: ReturnType<typeof codegenFeatures>; outlined: ReturnType<typeof chooseOutlined>; dump: (stage: DumpStage, text: string) => void },
+): { insns: Map<string, Instruction[]>; diagnostics: Diagnostic[] } {
+  const insns = new Map<string, Instruction[]>();
+  const diagnostics: Diagnostic[] = [];
+  const lower = (fn: Module["functions"][number], what: string): boolean => {
+    try {
+      const dump = (stage: string, text: string) => {
+        if (stage !== "ir") opts.dump(stage as DumpStage, `; ${what} ${fn.name}\n${text}\n`);
+      };
+      const g = (fn.isProgram ? generate : generateSubprogram)(fn, ir, { features: opts.features, outlined: opts.outlined, dump });
+      insns.set(fn.name, g.insns);
+      return true;
+    } catch (err) {
+      if (!(err instanceof BackendError)) throw err;
+      const loc = err.loc ?? fn.loc ?? { file: fileName, line: 1, column: 1 };
+      diagnostics.push(diag("Backend", { file: loc.file, line: loc.line, column: loc.column }, `cannot generate code for '${fn.name}': ${err.message}`));
+      return false;
+    }
+  };
+  for (const fn of ir.functions.filter((f) => f.isProgram)) lower(fn, "program");
+  const called = (list: Instruction[]) => list.flatMap((i) => (i.target !== undefined && opts.outlined.has(i.target) && !insns.has(i.target) ? [i.target] : []));
+  const work = [...insns.values()].flatMap(called);
+  while (work.length) {
+    const name = work.pop()!;
+    if (insns.has(name)) continue;
+    if (lower(ir.functions.find((f) => f.name === name)!, "subprogram")) work.push(...called(insns.get(name)!));
+  }
+  return { insns, diagnostics };
 }
 
 /** The source location of the emitted instruction at slot `pc` (an lddw takes two slots). */
