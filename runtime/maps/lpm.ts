@@ -14,7 +14,7 @@ import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import { Region, RegionKind } from "../vm/region.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { KeyTable, NO_SLOT } from "./key-table.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, keyBytes, newHandle } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, badFlags, err, keyBytes, newHandle } from "./map.ts";
 
 /** Entries per storage chunk (chunks never move, so value Regions stay valid while the map grows). */
 const CHUNK_BITS = 10;
@@ -154,7 +154,7 @@ export class LpmTrieMap implements VmMap {
     return id;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
-    if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
+    if (badFlags(flags)) return err("EINVAL");
     const len = this.prefixLen(key);
     if (len > this.maxPrefix) return err("EINVAL");
     let bucket = this.byLen.get(len);

@@ -10,7 +10,7 @@ import type { Region } from "../vm/region.ts";
 import type { Socket } from "../net/socket.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { KeyTable, NO_SLOT } from "./key-table.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, err, fullKey, newHandle } from "./map.ts";
+import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, badFlags, err, fullKey, newHandle } from "./map.ts";
 
 /** Whether a socket may be put into a socket map (TCP: LISTEN or ESTABLISHED; UDP: any). */
 export function sockMapStateAllowed(s: Socket): boolean {
@@ -60,7 +60,7 @@ export class SockMap implements VmMap {
   update(key: Uint8Array, sock: Socket | Uint8Array, flags: number): number {
     if (sock instanceof Uint8Array) return err("EINVAL");
     if (!sockMapStateAllowed(sock)) return err("EOPNOTSUPP");
-    if (flags > BPF_EXIST || flags < 0 || !Number.isInteger(flags)) return err("EINVAL");
+    if (badFlags(flags)) return err("EINVAL");
     if (!this.isHash && this.index(key) >= this.def.maxEntries) return err("E2BIG");
     key = fullKey(key, this.def.keySize);
     const slot = this.table.find(key, 0);
