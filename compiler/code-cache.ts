@@ -4,23 +4,24 @@
  * compiles a handler without the start-up snapshot (the esbuild plugin, tsbpf/testing, compile(), TSBPF_NO_SNAPSHOT).
  * With the cache V8 deserializes the bytecode instead, including the functions the previous run compiled lazily.
  *
- * The cache lives in $XDG_CACHE_HOME/tsbpf/v8 (default ~/.cache/tsbpf/v8): per user, one file per source file, keyed by
- * its size, modification time and the Node.js version; V8 itself rejects data that does not fit the source. A
- * missing or rejected entry is written when the process exits. TSBPF_CODE_CACHE=0 turns it off; any problem with the
+ * The cache lives in v8/ under tsbpf's cache directory (cache-dir.ts: $TSBPF_CACHE_DIR, $XDG_CACHE_HOME/tsbpf or
+ * ~/.cache/tsbpf): per user, one file per source file, keyed by its size, modification time and the Node.js
+ * version; V8 itself rejects data that does not fit the source. A missing or rejected entry is written when the
+ * process exits. TSBPF_CODE_CACHE=0 turns it off; any problem with the
  * cache (read-only home, ...) only means compiling as usual.
  */
 import { createRequire } from "node:module";
 import Module from "node:module";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Script } from "node:vm";
+import { tsbpfCacheDir } from "./cache-dir.ts";
 
 /** The per-user cache directory, or undefined when turned off or unavailable. */
 function cacheDir(): string | undefined {
   if (process.env.TSBPF_CODE_CACHE === "0") return undefined;
   try {
-    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tsbpf", "v8");
+    const dir = join(tsbpfCacheDir(), "v8");
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return dir;
   } catch {

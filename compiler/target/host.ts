@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir, release as osRelease, tmpdir, version as osVersion } from "node:os";
+import { release as osRelease, version as osVersion } from "node:os";
 import { join } from "node:path";
 import { encode, type Instruction, AluOp, AtomicOp, Class, JmpOp, Size, Source, atomic, call, exit, jmp64, lddw, ldx, mov64, alu64, reg, stx, withLabel } from "../asm/index.ts";
 import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../abi/sk-lookup.ts";
@@ -18,6 +18,7 @@ import { MapType } from "../abi/maps.ts";
 import { KernelError, asKernelError, nativeBpf, type NativeBpf } from "../../runtime/kernel/native.ts";
 import type { KernelTarget, SockmapLookupType } from "./index.ts";
 import { TargetError, parseVersion } from "./versions.ts";
+import { tsbpfCacheDir } from "../cache-dir.ts";
 
 /** Bumped whenever a probe changes, so stale cache files are ignored. */
 const PROBE_SCHEMA = 1;
@@ -32,17 +33,8 @@ export interface HostProbeOptions {
 
 let memo: { key: string; target: KernelTarget } | undefined;
 
-/** Where host probe results are cached on disk. */
-export function hostCacheDir(): string {
-  const env = process.env;
-  if (env.TSBPF_CACHE_DIR) return env.TSBPF_CACHE_DIR;
-  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, "tsbpf");
-  try {
-    return join(homedir(), ".cache", "tsbpf");
-  } catch {
-    return join(tmpdir(), "tsbpf-cache");
-  }
-}
+/** Where host probe results are cached on disk (tsbpf's cache directory). */
+export const hostCacheDir = tsbpfCacheDir;
 
 function readOr(path: string, fallback: string, encoding: "hex" | "utf8" = "utf8"): string {
   try {
