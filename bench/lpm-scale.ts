@@ -1,32 +1,78 @@
 /**
  * Goal 5 of issue 12: an LPM trie of up to 1,000,000 IPv4 prefixes, in the VM and in the kernel. The same compiled
- * program (one `LpmTrie.lookup` of the local address, SK_PASS on a hit) runs in the VM's JIT and through the kernel's
- * BPF_PROG_TEST_RUN over the same prefixes; we report fill time, memory and ns per run at each size.
+ * programs run in the VM's JIT and through the kernel's BPF_PROG_TEST_RUN over the same prefixes; we report fill time,
+ * memory and ns per run at each size, for three lookup patterns (one lookup per run each):
+ * - `same`: the local address, one address inside a stored prefix, every run (the caches stay warm: the goal's figure);
+ * - `random`: a uniformly random address (bpf_get_prandom_u32): hits and misses, mostly of short prefixes;
+ * - `chase`: the address the previous run's lookup returned, along a cycle through up to 2^18 stored prefixes chosen at
+ *   random (each the longest match of its address, so lengths /8../32 as stored): hits at cache-missing depth.
  */
 import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
+import { BPF_F_NO_PREALLOC, MapType } from "../compiler/abi/maps.ts";
+import { LpmTrieMap } from "../runtime/maps/lpm.ts";
 import { buildCtx, type SkLookupInput } from "../runtime/vm/ctx.ts";
-import { VmObject } from "../runtime/vm/object.ts";
-import { timeRuns } from "../runtime/vm/bench.ts";
+import { VmObject, type VmProgram } from "../runtime/vm/object.ts";
+import { FIRST_WARMUP_MS, timeRuns } from "../runtime/vm/bench.ts";
 import { benchTestRun } from "../runtime/kernel/bench.ts";
 import { openKernel } from "../runtime/kernel/open.ts";
 
-/** The program both sides run (its key is the dispatcher example's: {prefixLen, protocol, port, addr}). */
-export const LPM_SOURCE = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, LpmTrie, type u16, type u32 } from "tsbpf";
+/** The programs both sides run (their key is the dispatcher example's: {prefixLen, protocol, port, addr}). */
+export const LPM_SOURCE = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, LpmTrie, ArrayMap, getPrandomU32, type u16, type u32 } from "tsbpf";
 
 interface Key { prefixLen: u32; protocol: u16; port: u16; addr: u32 }
 
 export const prefixes = new LpmTrie<Key, u32>({ maxEntries: 1000000 });
+export const cursor = new ArrayMap<u32>({ maxEntries: 1 });
 
 export function lpm_lookup(ctx: SkLookup): Verdict {
   const label = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: ctx.localIp4 });
   return label === null ? SK_DROP : SK_PASS;
 }
+
+export function lpm_random(ctx: SkLookup): Verdict {
+  const label = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: getPrandomU32() });
+  return label === null ? SK_DROP : SK_PASS;
+}
+
+export function lpm_chase(ctx: SkLookup): Verdict {
+  const at = cursor.lookup(0);
+  if (at === null) return SK_DROP;
+  const next = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: at });
+  if (next === null) return SK_DROP;
+  cursor.update(0, next);
+  return SK_PASS;
+}
 `;
 
-/** `n` distinct prefixes (/8 to /32 under protocol 6, port 0) as 12-byte keys, deterministic, and an address that hits. */
-export function makePrefixes(n: number): { keys: Uint8Array[]; hitIp: string } {
+/** The lookup patterns, by program. */
+export const PATTERNS = [
+  { name: "same", program: "lpm_lookup" },
+  { name: "random", program: "lpm_random" },
+  { name: "chase", program: "lpm_chase" },
+] as const;
+
+/** The longest chase cycle (its prefixes' paths are the working set: 2^18 of them outgrow the CPU caches). */
+const CHASE_MAX = 1 << 18;
+
+/** What both sides load: prefixes with their values, the chase's first address, and an address that hits. */
+export interface PrefixSet {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  hitIp: string;
+  chaseStart: number;
+  /** The chase cycle's addresses (the cursor must hold one of them after any number of runs). */
+  chase: Set<number>;
+}
+
+const u32le = (v: number) => Uint8Array.of(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+
+/**
+ * `n` distinct prefixes (/8 to /32 under protocol 6, port 0) as 12-byte keys, deterministic. Values are 0 except
+ * along the chase cycle: the prefix that is the longest match of chase address i holds address i + 1.
+ */
+export function makePrefixes(n: number): PrefixSet {
   let seed = 0x9e3779b9;
   const next = () => {
     seed ^= seed << 13;
@@ -43,17 +89,45 @@ export function makePrefixes(n: number): { keys: Uint8Array[]; hitIp: string } {
     const id = `${len}/${addr}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    const key = new Uint8Array(12);
-    const dv = new DataView(key.buffer);
-    dv.setUint32(0, 32 + len, true); // protocol + port (32 bits) are part of every prefix
-    dv.setUint16(4, 6, false);
-    dv.setUint16(6, 0, false);
-    dv.setUint32(8, addr, false);
-    keys.push(key);
+    keys.push(lpmKey(len, addr));
     if (keys.length === Math.ceil(n / 2)) hit = (addr | (len === 32 ? 0 : next() & (0xffffffff >>> len))) >>> 0;
   }
-  return { keys, hitIp: [hit >>> 24, (hit >>> 16) & 255, (hit >>> 8) & 255, hit & 255].join(".") };
+  // The chase: addresses inside random prefixes, kept when their longest match is a prefix not used yet (a reference
+  // map of the same prefixes, value = index, answers which), so that the values form one cycle.
+  const reference = new LpmTrieMap({ name: "reference", type: MapType.LPM_TRIE, keySize: 12, valueSize: 4, maxEntries: n, flags: BPF_F_NO_PREALLOC } as never);
+  keys.forEach((k, i) => reference.update(k, u32le(i), 0));
+  const probe = lpmKey(32, 0);
+  const owners: number[] = [];
+  const addrs: number[] = [];
+  const used = new Set<number>();
+  for (let tries = 0; addrs.length < Math.min(CHASE_MAX, n >> 1) && tries < 4 * n; tries++) {
+    const k = keys[next() % n]!;
+    const len = k[0]! - 32;
+    const addr = (new DataView(k.buffer).getUint32(8, false) | (len === 32 ? 0 : next() & (0xffffffff >>> len))) >>> 0;
+    new DataView(probe.buffer).setUint32(8, addr, false);
+    const owner = reference.lookup(probe)!.view.getUint32(0, true);
+    if (used.has(owner)) continue;
+    used.add(owner);
+    owners.push(owner);
+    addrs.push(addr);
+  }
+  const values = keys.map(() => new Uint8Array(4));
+  owners.forEach((owner, i) => values[owner]!.set(u32le(addrs[(i + 1) % addrs.length]!)));
+  return { keys, values, hitIp: ipString(hit), chaseStart: addrs[0]!, chase: new Set(addrs) };
 }
+
+/** A key {prefixLen: 32 + len, protocol 6, port 0, addr} (protocol and port are part of every prefix). */
+function lpmKey(len: number, addr: number): Uint8Array {
+  const key = new Uint8Array(12);
+  const dv = new DataView(key.buffer);
+  dv.setUint32(0, 32 + len, true);
+  dv.setUint16(4, 6, false);
+  dv.setUint16(6, 0, false);
+  dv.setUint32(8, addr, false);
+  return key;
+}
+
+const ipString = (a: number) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join(".");
 
 const ctxFor = (ip: string): SkLookupInput => ({ family: "inet", protocol: "tcp", remoteIp: "127.0.0.2", remotePort: 8008, localIp: ip, localPort: 443 });
 
@@ -62,8 +136,8 @@ export interface ScaleFigures {
   fillMs: number;
   /** Bytes held for the entries: VM heap + array buffers after a GC; kernel: the map's memlock from fdinfo. */
   bytes: number;
-  nsPerRun: number;
-  verdict: string;
+  /** Per pattern: ns per run, and the verdict, or what went wrong. */
+  patterns: Record<(typeof PATTERNS)[number]["name"], { nsPerRun: number; problem: string }>;
 }
 
 let forceGc: (() => void) | undefined;
@@ -72,6 +146,9 @@ function gc(): void {
     v8.setFlagsFromString("--expose-gc");
     forceGc = runInNewContext("gc") as () => void;
   }
+  // Twice: array buffers a collection frees are only counted out of process.memoryUsage() by the next one (measured:
+  // the reference map makePrefixes drops made the 1M row's VM memory read negative after a single gc()).
+  forceGc();
   forceGc();
 }
 
@@ -80,44 +157,71 @@ const used = () => {
   return m.heapUsed + m.arrayBuffers;
 };
 
-/** The VM: fill, memory, JIT ns per run. */
-export function vmScale(object: Uint8Array, keys: Uint8Array[], hitIp: string, runs: number): ScaleFigures {
+/**
+ * Runs `p` for `ms` before it is timed. timeRuns waits this long only for the first program of the process; here
+ * each size is a new object, and once the previous one is collected V8 drops the optimised code of the shared run
+ * path (and the map's methods) that had inlined it: measured, 20k warm-up runs then left the 1M row timing partly
+ * unoptimised code, 2x slower than the same row measured first.
+ */
+function warmUp(p: VmProgram, ctx: Uint8Array, ms: number): void {
+  const opts = { tier: "jit" as const };
+  const until = Date.now() + ms;
+  while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runVerdict(ctx, opts);
+}
+
+/** The VM: fill, memory, JIT ns per run of each pattern. */
+export function vmScale(object: Uint8Array, set: PrefixSet, runs: number, warmMs = FIRST_WARMUP_MS): ScaleFigures {
   gc();
   const before = used();
   const obj = VmObject.fromBytes(object, { seed: 1 });
   const map = obj.map("prefixes").raw;
-  const value = new Uint8Array(4);
   const t0 = performance.now();
-  for (let i = 0; i < keys.length; i++) {
-    new DataView(value.buffer).setUint32(0, i, true);
-    const rc = map.update(keys[i]!, value, 0);
+  for (let i = 0; i < set.keys.length; i++) {
+    const rc = map.update(set.keys[i]!, set.values[i]!, 0);
     if (rc !== 0) throw new Error(`VM LPM update ${i} failed with ${rc}`);
   }
-  const p = obj.program("lpm_lookup");
-  const ctx = buildCtx(ctxFor(hitIp));
-  // The first lookup builds the lookup index: part of the fill, and of the memory.
-  const verdict = p.runCtx(ctx, { tier: "jit" }).verdict;
+  const ctx = buildCtx(ctxFor(set.hitIp));
+  const first = obj.program("lpm_lookup").runCtx(ctx, { tier: "jit" }).verdict;
   const fillMs = performance.now() - t0;
   gc();
   const bytes = used() - before;
-  return { fillMs, bytes, nsPerRun: timeRuns(p, ctx, "jit", runs), verdict };
+  obj.map("cursor").raw.update(u32le(0), u32le(set.chaseStart), 0);
+  const patterns = {} as ScaleFigures["patterns"];
+  for (const { name, program } of PATTERNS) {
+    const p = obj.program(program);
+    const verdict = name === "same" ? first : p.runCtx(ctx, { tier: "jit" }).verdict;
+    warmUp(p, ctx, warmMs);
+    const nsPerRun = timeRuns(p, ctx, "jit", runs);
+    const problem = name === "chase" ? chaseProblem(obj.map("cursor").raw.lookup(u32le(0))!.bytes, set) : name === "same" && verdict !== "SK_PASS" ? `verdict ${verdict}` : "";
+    patterns[name] = { nsPerRun, problem };
+  }
+  return { fillMs, bytes, patterns };
 }
 
-/** The kernel: fill through bpf(2) map updates, memlock, BPF_PROG_TEST_RUN ns per run. */
-export function kernelScale(object: Uint8Array, keys: Uint8Array[], hitIp: string, repeat: number, trials: number): ScaleFigures {
+/** Why the chase left its cycle (the cursor holds an address not on it), or "". */
+function chaseProblem(cursor: Uint8Array, set: PrefixSet): string {
+  const at = new DataView(cursor.buffer, cursor.byteOffset).getUint32(0, true);
+  return set.chase.has(at) ? "" : `the chase left its cycle (cursor ${ipString(at)})`;
+}
+
+/** The kernel: fill through bpf(2) map updates, memlock, BPF_PROG_TEST_RUN ns per run of each pattern. */
+export function kernelScale(object: Uint8Array, set: PrefixSet, repeat: number, trials: number): ScaleFigures {
   const loaded = openKernel().load(object);
   try {
     const map = loaded.maps.get("prefixes")!;
-    const value = new Uint8Array(4);
     const t0 = performance.now();
-    for (let i = 0; i < keys.length; i++) {
-      new DataView(value.buffer).setUint32(0, i, true);
-      map.update(keys[i]!, value);
-    }
+    for (let i = 0; i < set.keys.length; i++) map.update(set.keys[i]!, set.values[i]!);
     const fillMs = performance.now() - t0;
     const memlock = /memlock:\s*(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${map.fd}`, "utf8"));
-    const r = benchTestRun(loaded.programs.get("lpm_lookup")!, ctxFor(hitIp), { repeat, trials });
-    return { fillMs, bytes: memlock ? Number(memlock[1]) : NaN, nsPerRun: r.nsPerRun, verdict: r.verdict };
+    const cursor = loaded.maps.get("cursor")!;
+    cursor.update(u32le(0), u32le(set.chaseStart));
+    const patterns = {} as ScaleFigures["patterns"];
+    for (const { name, program } of PATTERNS) {
+      const r = benchTestRun(loaded.programs.get(program)!, ctxFor(set.hitIp), { repeat, trials });
+      const problem = name === "chase" ? chaseProblem(cursor.lookup(u32le(0))!, set) : name === "same" && r.verdict !== "SK_PASS" ? `verdict ${r.verdict}` : "";
+      patterns[name] = { nsPerRun: r.nsPerRun, problem };
+    }
+    return { fillMs, bytes: memlock ? Number(memlock[1]) : NaN, patterns };
   } finally {
     loaded.close();
   }

@@ -44,5 +44,5 @@ test("update/delete cycles without lookups reuse slots: the storage does not gro
   }
   expect(m.size).toBe(0);
   // One chunk of 1024 entries holds everything (5000 fresh slots would need five).
-  expect((m as unknown as { keyChunks: unknown[] }).keyChunks.length).toBe(1);
+  expect((m as unknown as { records: unknown[] }).records.length).toBe(1);
 });

@@ -1,0 +1,418 @@
+/**
+ * The structure behind the VM's LPM trie map: a multibit trie over the key data in 4-bit strides (nibbles, most
+ * significant first), in one Int32Array, holding entry ids (1..; 0 = none). It is the map's only index: exact finds
+ * (update, delete), longest-prefix lookups and iteration in the kernel's order all walk it, and inserts and deletes
+ * change it in place. The entries' keys live in the map's record chunks (see lpm.ts), which the trie reads.
+ *
+ * Node layout (NODE_INTS ints per node; a node is named by its offset in `n`, the root is offset 0):
+ * - `n[node + 2s]`, s = 0..15: the slot of nibble s: a child node's offset (> 0), a leaf (-id: the one prefix below
+ *   this slot, checked against the key's remaining bits, instead of a chain of nodes), or 0;
+ * - `n[node + 2s + 1]`: the longest prefix ending in this node that covers nibble s (controlled prefix expansion),
+ *   so a lookup step that consumes a whole nibble reads its best match from the same cache line as the child;
+ * - `n[node + EXACT + pos]`, pos = (1 << q) | bits for q = 1..3: the prefix ending q bits into this node's nibble
+ *   (needed for deletes, for keys whose length ends inside a nibble, and for iteration). A prefix ending on the
+ *   nibble boundary (q = 4) is the slot's best match itself, as nothing longer ends in the node;
+ * - `n[node + FILL]`: how many slots and prefixes the node holds (an empty node is freed, a node left holding a
+ *   single leaf gives it back to its parent), `n[node + LINK]`: the free list.
+ * A prefix of L > 0 bits ends in the node reached by its first floor((L - 1) / 4) nibbles; the /0 prefix is `root`.
+ *
+ * Measured at a million IPv4 prefixes (npm run bench, section e): ~200 bytes a node, ~0.23 nodes a prefix; per-length
+ * hash tables beside the trie had cost ~60 MiB more. A path-compressed binary trie (the kernel's layout) takes less
+ * memory but needs ~25 dependent steps, each comparing data, per lookup.
+ */
+
+/** Ints per node: 16 (child, best) pairs, then the exact-prefix area, whose positions 0 and 1 hold FILL and LINK. */
+const NODE_INTS = 48;
+const EXACT = 32;
+const FILL = EXACT;
+const LINK = EXACT + 1;
+
+/** Entries per key chunk (the map's storage unit; a chunk never moves). */
+export const CHUNK_BITS = 10;
+/** CHUNK_BITS as a count. */
+export const CHUNK = 1 << CHUNK_BITS;
+
+/** Where `locate` found a prefix (what `remove` undoes). */
+const enum Place {
+  None,
+  Root,
+  Leaf,
+  Slot,
+  Inner,
+}
+
+/** A multibit trie of prefixes (see the file comment). */
+export class PrefixTrie {
+  private n = new Int32Array(NODE_INTS * 16);
+  /** Offset just past the last node ever made. */
+  private top = NODE_INTS;
+  /** First free node (0: none; the root is never freed). */
+  private freeList = 0;
+  /** The /0 prefix's entry. */
+  private root = 0;
+  /** The walk `locate` made: node and slot at each depth (what `remove` climbs back). */
+  private readonly pathNode: Int32Array;
+  private readonly pathSlot: Int32Array;
+  private place = Place.None;
+  private placeNode = 0;
+  private placeIndex = 0;
+  private placeDepth = 0;
+  /**
+   * The start of a lookup: nodes from the root that hold a single child node and nothing else (the part every stored
+   * prefix shares, such as the protocol and port in front of the addresses of the bench's keys) are skipped at once
+   * after comparing the key with `skipFrom`'s data. Recomputed on the first lookup after a change.
+   */
+  private skipNode = 0;
+  private skipDepth = 0;
+  private skipFrom = 0;
+  private skipStale = true;
+
+  constructor(
+    /**
+     * The map's record chunks (the list itself, which grows in place): entry id → its record, `stride` bytes at
+     * (id % CHUNK) * stride of chunk id / CHUNK, starting with its key (u32 prefix length, then the data).
+     */
+    private readonly keyChunks: Uint8Array[],
+    private readonly stride: number,
+    dataSize: number,
+  ) {
+    const depth = (dataSize * 8) / 4 + 1;
+    this.pathNode = new Int32Array(depth);
+    this.pathSlot = new Int32Array(depth);
+  }
+
+  /** Bytes the trie holds (its node array). */
+  get bytes(): number {
+    return this.n.byteLength;
+  }
+
+  /** Entry `id`'s prefix length (the key's first 4 bytes, host order). */
+  lenOf(id: number): number {
+    const c = this.keyChunks[id >> CHUNK_BITS]!;
+    const at = (id & (CHUNK - 1)) * this.stride;
+    return (c[at]! | (c[at + 1]! << 8) | (c[at + 2]! << 16) | (c[at + 3]! << 24)) >>> 0;
+  }
+
+  /** A zeroed node's offset. */
+  private newNode(): number {
+    let node = this.freeList;
+    if (node !== 0) {
+      this.freeList = this.n[node + LINK]!;
+      this.n[node + LINK] = 0;
+      return node;
+    }
+    node = this.top;
+    if (node + NODE_INTS > this.n.length) {
+      // Grow by half: doubling a 40 MiB array would leave up to 20 MiB unused.
+      const bigger = new Int32Array(Math.ceil((this.n.length * 1.5) / NODE_INTS) * NODE_INTS);
+      bigger.set(this.n);
+      this.n = bigger;
+    }
+    this.top += NODE_INTS;
+    return node;
+  }
+
+  private freeNode(node: number): void {
+    this.n.fill(0, node, node + NODE_INTS);
+    this.n[node + LINK] = this.freeList;
+    this.freeList = node;
+  }
+
+  /**
+   * Whether the first `len` bits of entry `id`'s data equal those of `buf[at..]`, given that its bytes before `from`
+   * already do (the walk that reached it consumed them).
+   */
+  private sameBits(id: number, len: number, buf: Uint8Array, at: number, from: number): boolean {
+    const data = this.keyChunks[id >> CHUNK_BITS]!;
+    const base = (id & (CHUNK - 1)) * this.stride + 4;
+    let b = from;
+    for (; (b + 1) * 8 <= len; b++) if (data[base + b] !== buf[at + b]) return false;
+    const rest = len - b * 8;
+    return rest === 0 || ((data[base + b]! ^ buf[at + b]!) & (0xff00 >> rest) & 0xff) === 0;
+  }
+
+  /**
+   * The entry of the stored prefix of exactly `len` bits that the data at `buf[at..]` starts with, or 0. Remembers
+   * where it was (and the walk there), for `remove`.
+   */
+  locate(buf: Uint8Array, at: number, len: number): number {
+    const n = this.n;
+    this.place = Place.None;
+    if (len === 0) {
+      this.place = this.root === 0 ? Place.None : Place.Root;
+      return this.root;
+    }
+    let node = 0;
+    let j = 0;
+    for (; len - 4 * j > 4; j++) {
+      const s = nibble(buf, at, j);
+      this.pathNode[j] = node;
+      this.pathSlot[j] = s;
+      const k = n[node + 2 * s]!;
+      if (k > 0) {
+        node = k;
+        continue;
+      }
+      if (k < 0 && this.lenOf(-k) === len && this.sameBits(-k, len, buf, at, j >> 1)) {
+        this.setPlace(Place.Leaf, node, s, j);
+        return -k;
+      }
+      return 0;
+    }
+    const q = len - 4 * j;
+    const nib = nibble(buf, at, j);
+    if (q === 4) {
+      const e = n[node + 2 * nib + 1]!;
+      if (e === 0 || this.lenOf(e) !== len) return 0;
+      this.setPlace(Place.Slot, node, nib, j);
+      return e;
+    }
+    const pos = (1 << q) | (nib >> (4 - q));
+    const e = n[node + EXACT + pos]!;
+    if (e !== 0) this.setPlace(Place.Inner, node, pos, j);
+    return e;
+  }
+
+  private setPlace(place: Place, node: number, index: number, depth: number): void {
+    this.place = place;
+    this.placeNode = node;
+    this.placeIndex = index;
+    this.placeDepth = depth;
+  }
+
+  /** Adds entry `id` (a prefix of `len` bits not stored yet; its key is in the key chunks). */
+  insert(id: number, len: number): void {
+    this.skipStale = true;
+    if (len === 0) this.root = id;
+    else this.insertAt(id, len, 0, 0);
+  }
+
+  /** Adds entry `id` below `node` at nibble depth `j`; a leaf in the way moves one level down. */
+  private insertAt(id: number, len: number, node: number, j: number): void {
+    const data = this.keyChunks[id >> CHUNK_BITS]!;
+    const at = (id & (CHUNK - 1)) * this.stride + 4;
+    let n = this.n;
+    for (; len - 4 * j > 4; j++) {
+      const slot = node + 2 * nibble(data, at, j);
+      const k = n[slot]!;
+      if (k === 0) {
+        n[slot] = -id;
+        n[node + FILL]!++;
+        return;
+      }
+      if (k < 0) {
+        const fresh = this.newNode();
+        n = this.n;
+        n[slot] = fresh;
+        this.insertAt(-k, this.lenOf(-k), fresh, j + 1);
+        node = fresh;
+        continue;
+      }
+      node = k;
+    }
+    const q = len - 4 * j;
+    const bits = nibble(data, at, j) >> (4 - q);
+    n[node + FILL]!++;
+    if (q === 4) {
+      n[node + 2 * bits + 1] = id;
+      return;
+    }
+    n[node + EXACT + ((1 << q) | bits)] = id;
+    const first = bits << (4 - q);
+    for (let s = first; s < first + (1 << (4 - q)); s++) {
+      const cur = n[node + 2 * s + 1]!;
+      if (cur === 0 || this.lenOf(cur) < len) n[node + 2 * s + 1] = id;
+    }
+  }
+
+  /** Removes the entry the last successful `locate` found (nothing may change the trie in between). */
+  remove(): void {
+    const n = this.n;
+    const node = this.placeNode;
+    const index = this.placeIndex;
+    this.skipStale = true;
+    switch (this.place) {
+      case Place.None:
+        throw new Error("PrefixTrie.remove without a located entry");
+      case Place.Root:
+        this.root = 0;
+        break;
+      case Place.Leaf:
+        n[node + 2 * index] = 0;
+        break;
+      case Place.Slot:
+        n[node + 2 * index + 1] = this.innerCovering(node, index, 4);
+        break;
+      case Place.Inner: {
+        const id = n[node + EXACT + index]!;
+        n[node + EXACT + index] = 0;
+        const q = 31 - Math.clz32(index);
+        const first = (index & ((1 << q) - 1)) << (4 - q);
+        for (let s = first; s < first + (1 << (4 - q)); s++) {
+          if (n[node + 2 * s + 1] === id) n[node + 2 * s + 1] = this.innerCovering(node, s, q);
+        }
+        break;
+      }
+    }
+    if (this.place !== Place.Root) {
+      n[node + FILL]!--;
+      this.prune(node, this.placeDepth);
+    }
+    this.place = Place.None;
+  }
+
+  /** The longest prefix of fewer than `below` bits ending in `node` that covers nibble `s`, or 0. */
+  private innerCovering(node: number, s: number, below: number): number {
+    for (let q = below - 1; q >= 1; q--) {
+      const e = this.n[node + EXACT + ((1 << q) | (s >> (4 - q)))]!;
+      if (e !== 0) return e;
+    }
+    return 0;
+  }
+
+  /**
+   * After a removal in `node` (at nibble depth `j`): frees it when empty, gives its single leaf back to the parent's
+   * slot when that is all it holds, and goes on up while that changed the parent.
+   */
+  private prune(node: number, j: number): void {
+    const n = this.n;
+    while (node !== 0) {
+      const fill = n[node + FILL]!;
+      let lifted = 0;
+      if (fill === 1) {
+        for (let s = 0; s < 16; s++) {
+          const k = n[node + 2 * s]!;
+          if (k < 0) lifted = k;
+        }
+        if (lifted === 0) return; // the one thing is a child node or a prefix ending here
+      } else if (fill !== 0) return;
+      const parent = this.pathNode[j - 1]!;
+      n[parent + 2 * this.pathSlot[j - 1]!] = lifted;
+      this.freeNode(node);
+      if (lifted === 0) n[parent + FILL]!--;
+      node = parent;
+      j--;
+    }
+  }
+
+  /** The entry of the longest stored prefix of at most `limit` bits that the data at `buf[at..]` starts with, or 0. */
+  find(buf: Uint8Array, at: number, limit: number): number {
+    if (this.skipStale) this.findSkip();
+    const n = this.n;
+    let best = this.root;
+    let node = 0;
+    let j = 0;
+    let rem = limit;
+    const skip = this.skipDepth;
+    if (skip !== 0) {
+      // No prefix ends on the skipped path: a key that leaves it (or stops on it) matches only the /0 prefix.
+      if (rem < 4 * skip || !this.samePath(buf, at, skip)) return best;
+      node = this.skipNode;
+      j = skip;
+      rem -= 4 * skip;
+    }
+    for (; rem >= 4; j++, rem -= 4) {
+      const byte = buf[at + (j >> 1)]!;
+      const slot = node + ((j & 1) === 0 ? (byte >> 4) << 1 : (byte & 15) << 1);
+      const v = n[slot + 1]!;
+      if (v !== 0) best = v;
+      const k = n[slot]!;
+      if (k > 0) {
+        node = k;
+        continue;
+      }
+      // A leaf: the one longer prefix below this slot, if the key has it within its limit.
+      if (k < 0) {
+        const len = this.lenOf(-k);
+        if (len <= limit && this.sameBits(-k, len, buf, at, (j + 1) >> 1)) return -k;
+      }
+      return best;
+    }
+    if (rem > 0) {
+      const nib = nibble(buf, at, j);
+      for (let q = rem; q > 0; q--) {
+        const e = n[node + EXACT + ((1 << q) | (nib >> (4 - q)))]!;
+        if (e !== 0) return e;
+      }
+    }
+    return best;
+  }
+
+  /** Whether the first `nibbles` nibbles of `buf[at..]` are those of the skipped path (skipFrom's data). */
+  private samePath(buf: Uint8Array, at: number, nibbles: number): boolean {
+    const data = this.keyChunks[this.skipFrom >> CHUNK_BITS]!;
+    const base = (this.skipFrom & (CHUNK - 1)) * this.stride + 4;
+    const whole = nibbles >> 1;
+    for (let b = 0; b < whole; b++) if (data[base + b] !== buf[at + b]) return false;
+    return (nibbles & 1) === 0 || ((data[base + whole]! ^ buf[at + whole]!) & 0xf0) === 0;
+  }
+
+  /** Recomputes the skipped path (see skipNode). */
+  private findSkip(): void {
+    const n = this.n;
+    let node = 0;
+    let depth = 0;
+    for (;;) {
+      if (n[node + FILL] !== 1) break;
+      let only = 0;
+      for (let s = 0; s < 16; s++) only |= n[node + 2 * s]!;
+      if (only <= 0) break; // a leaf or a prefix ending here
+      node = only;
+      depth++;
+    }
+    this.skipStale = false;
+    this.skipDepth = depth;
+    this.skipNode = node;
+    this.skipFrom = depth === 0 ? 0 : this.anyBelow(node);
+  }
+
+  /** Some entry stored below `node` (every node holds one somewhere). */
+  private anyBelow(node: number): number {
+    const n = this.n;
+    for (;;) {
+      let child = 0;
+      for (let s = 0; s < 16; s++) {
+        const k = n[node + 2 * s]!;
+        if (k < 0) return -k;
+        if (n[node + 2 * s + 1] !== 0) return n[node + 2 * s + 1]!;
+        if (k > 0) child = k;
+      }
+      for (let pos = 2; pos < 16; pos++) if (n[node + EXACT + pos] !== 0) return n[node + EXACT + pos]!;
+      if (child === 0) throw new Error("PrefixTrie: an empty node");
+      node = child;
+    }
+  }
+
+  /**
+   * Calls `visit` with every entry in the kernel's get_next_key order: a post-order walk of the binary trie of
+   * prefixes (kernel/bpf/lpm_trie.c), i.e. the longer prefixes below a prefix come before it, and the prefixes whose
+   * next bit is 0 before those whose next bit is 1; the /0 prefix comes last.
+   */
+  forEach(visit: (id: number) => void): void {
+    this.visitBits(0, 0, 1, visit);
+    if (this.root !== 0) visit(this.root);
+  }
+
+  /**
+   * The prefixes of `node` (at nibble depth `j`) under inner position `pos` ((1 << q) | bits: the prefixes that
+   * continue q bits into the nibble as `bits`): those of the next bit 0, of the next bit 1, then the one ending here.
+   */
+  private visitBits(node: number, j: number, pos: number, visit: (id: number) => void): void {
+    const n = this.n;
+    if (pos >= 16) {
+      const s = pos - 16;
+      const k = n[node + 2 * s]!;
+      if (k > 0) this.visitBits(k, j + 1, 1, visit);
+      else if (k < 0) visit(-k);
+      const e = n[node + 2 * s + 1]!;
+      if (e !== 0 && this.lenOf(e) === 4 * j + 4) visit(e);
+      return;
+    }
+    this.visitBits(node, j, 2 * pos, visit);
+    this.visitBits(node, j, 2 * pos + 1, visit);
+    if (pos >= 2 && n[node + EXACT + pos] !== 0) visit(n[node + EXACT + pos]!);
+  }
+}
+
+/** Nibble `j` (0 = high half of the first byte) of the data at `b[at..]`. */
+const nibble = (b: Uint8Array, at: number, j: number): number => ((j & 1) === 0 ? b[at + (j >> 1)]! >> 4 : b[at + (j >> 1)]! & 15);
