@@ -12,6 +12,7 @@ import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { BPF_F_NO_PREALLOC, MapType } from "../compiler/abi/maps.ts";
 import { LpmTrieMap } from "../runtime/maps/lpm.ts";
+import type { Region } from "../runtime/vm/region.ts";
 import { buildCtx, type SkLookupInput } from "../runtime/vm/ctx.ts";
 import { VmObject, type VmProgram } from "../runtime/vm/object.ts";
 import { FIRST_WARMUP_MS, timeRuns } from "../runtime/vm/bench.ts";
@@ -192,7 +193,7 @@ export function vmScale(object: Uint8Array, set: PrefixSet, runs: number, warmMs
     const verdict = name === "same" ? first : p.runCtx(ctx, { tier: "jit" }).verdict;
     warmUp(p, ctx, warmMs);
     const nsPerRun = timeRuns(p, ctx, "jit", runs);
-    const problem = name === "chase" ? chaseProblem(obj.map("cursor").raw.lookup(u32le(0))!.bytes, set) : name === "same" && verdict !== "SK_PASS" ? `verdict ${verdict}` : "";
+    const problem = name === "chase" ? chaseProblem((obj.map("cursor").raw.lookup(u32le(0)) as Region).bytes, set) : name === "same" && verdict !== "SK_PASS" ? `verdict ${verdict}` : "";
     patterns[name] = { nsPerRun, problem };
   }
   return { fillMs, bytes, patterns };

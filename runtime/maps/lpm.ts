@@ -2,9 +2,9 @@
  * BPF_MAP_TYPE_LPM_TRIE. Keys are `struct bpf_lpm_trie_key`: a host-order u32 prefix length followed by the data,
  * matched from the most significant bit of the first data byte (data in network order, see docs/ARCHITECTURE.md).
  * Entries are indexed by one multibit trie (PrefixTrie, lpm-trie.ts) that updates, deletes, lookups and iteration
- * all use, changed in place by each update and delete. A lookup finds the longest stored prefix, limited by the key's
- * own prefix length (kernel longest_prefix_match uses the minimum), without allocating; entries() lists the keys in
- * the kernel's get_next_key order.
+ * all use, changed in place by each update and delete. A lookup finds the longest stored prefix no longer than the
+ * key's own prefix length (kernel longest_prefix_match uses the minimum), without allocating; entries() lists the
+ * keys in the kernel's get_next_key order.
  *
  * Sized for a million prefixes: entry keys and values live in fixed-size chunks (a value's Region is a view into its
  * chunk, made when a program or user space first reaches it), the trie in one typed array. Objects per entry had cost
@@ -92,7 +92,10 @@ export class LpmTrieMap implements VmMap {
     return r;
   }
   lookupAt(buf: Uint8Array, off: number): Region | null {
-    const limit = Math.min((buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0, this.maxPrefix);
+    const limit = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+    // A key longer than the trie's data matches nothing (trie_lookup_elem, since "bpf, lpm: Fix check prefixlen
+    // before walking trie", 2024, in the stable releases too; test/vm/lpm-kernel.test.ts checks the running kernel).
+    if (limit > this.maxPrefix) return null;
     const id = this.trie.find(buf, off + 4, limit);
     return id === 0 ? null : (this.regions[id] ?? this.regionOf(id));
   }

@@ -1,7 +1,7 @@
 /**
- * The LPM trie's lookup index against a brute-force longest-prefix match over the same entries, through random
- * updates, overwrites and deletes (the index is extended on insert and rebuilt after a delete), and the per-length
- * table probes used while few prefix lengths are stored.
+ * The LPM trie map against a brute-force longest-prefix match over the same entries, through random updates,
+ * overwrites and deletes (the trie changes in place), with iteration in the kernel's order; and its nodes freed and
+ * reused as prefixes come and go.
  */
 import { describe, expect, test } from "vitest";
 import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
@@ -37,8 +37,8 @@ function samePrefix(a: Uint8Array, b: Uint8Array, len: number): boolean {
   return true;
 }
 
-describe("LPM trie lookup index", () => {
-  // "few": at most 4 distinct prefix lengths, which lookups probe one table per length for; "any": the trie walk.
+describe("LPM trie map", () => {
+  // "few": four prefix lengths (0, 3, half, all), so that prefixes nest often; "any": every length.
   for (const [dataSize, lengths] of [[1, "any"], [4, "any"], [8, "any"], [1, "few"], [4, "few"], [8, "few"]] as const) {
     test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data, ${lengths} prefix lengths)`, () => {
       const next = rng(dataSize * 7919);
@@ -63,10 +63,10 @@ describe("LPM trie lookup index", () => {
         } else if (op === 1) {
           expect(m.delete(key(len, data))).toBe(model.delete(id) ? 0 : -2);
         } else {
-          const limit = next() % (bits + 9); // beyond the data size too: the map caps it
+          const limit = next() % (bits + 9); // beyond the data size too: such a key matches nothing
           let best: { len: number; value: number } | undefined;
           for (const e of model.values()) {
-            if (e.len <= Math.min(limit, bits) && samePrefix(e.data, data, e.len) && (!best || e.len > best.len)) best = e;
+            if (limit <= bits && e.len <= limit && samePrefix(e.data, data, e.len) && (!best || e.len > best.len)) best = e;
           }
           const got = m.lookup(key(limit, data)) as Region | null;
           if (best) hits++;
@@ -74,6 +74,35 @@ describe("LPM trie lookup index", () => {
         }
       }
       expect(hits).toBeGreaterThan(50);
+      // Iteration: the kernel's get_next_key order (post-order of the binary trie: a longer prefix before the prefix it
+      // extends, next bit 0 before next bit 1), which test/vm/lpm-kernel.test.ts checks against the kernel itself.
+      const bitsOf = (e: { len: number; data: Uint8Array }) => Array.from({ length: e.len }, (_, i) => (e.data[i >> 3]! >> (7 - (i & 7))) & 1).join("");
+      const kernelOrder = (a: string, b: string) => {
+        for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] === "0" ? -1 : 1;
+        return b.length - a.length;
+      };
+      const expected = [...model.values()].map((e) => ({ bits: bitsOf(e), value: e.value })).sort((a, b) => kernelOrder(a.bits, b.bits));
+      const got = m.entries().map(([k, v]) => ({ bits: bitsOf({ len: k[0]!, data: k.subarray(4) }), value: v.bytes[0]! | (v.bytes[1]! << 8) }));
+      expect(got).toEqual(expected);
     });
   }
+});
+
+test("deleting every prefix frees every trie node, and refilling reuses them", () => {
+  const next = rng(77);
+  const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 8, 4, 5000, BPF_F_NO_PREALLOC));
+  const keys = Array.from({ length: 5000 }, () => key(1 + (next() % 32), Uint8Array.of(next() & 0xff, next() & 0xff, next() & 0xff, next() & 0xff)));
+  const fill = () => keys.filter((k) => m.update(k, Uint8Array.of(1, 0, 0, 0), 1) === 0).length;
+  const stored = fill();
+  const trie = (m as unknown as { trie: { top: number; freeList: number; n: Int32Array } }).trie;
+  const made = trie.top / 48;
+  expect(made).toBeGreaterThan(100);
+  for (const k of keys) m.delete(k);
+  expect(m.size).toBe(0);
+  expect(m.entries()).toEqual([]);
+  let free = 0;
+  for (let node = trie.freeList; node !== 0; node = trie.n[node + 33]!) free++;
+  expect(free).toBe(made - 1); // all but the root
+  expect(fill()).toBe(stored);
+  expect(trie.top / 48).toBe(made);
 });
