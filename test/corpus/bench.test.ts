@@ -103,3 +103,17 @@ describeKernel("npm run bench (run time)", () => {
     }
   });
 });
+
+describeKernel("npm run bench (LPM trie scale)", () => {
+  it("times the three lookup patterns in the VM and the kernel over the same prefixes, each behaving as expected", () => {
+    const r = spawnSync("node", [join(ROOT, "scripts/bench.mjs"), "--smoke", "--only=e", "--json"], { encoding: "utf8", cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    const at = r.stdout.indexOf("\n[");
+    const sections = JSON.parse(r.stdout.slice(at)) as Array<{ title: string; rows: unknown[][]; notes: string[] }>;
+    const lpm = sections.find((s) => s.title.startsWith("(e)"))!;
+    // A wrong verdict on the stored address, a chase that left its cycle or a failed side is a note naming the row.
+    expect(lpm.notes.filter((n) => /^\d+ prefixes, /.test(n))).toEqual([]);
+    expect(lpm.rows.map((row) => row[1])).toEqual(["same", "random", "chase"]);
+    for (const row of lpm.rows) expect(row.slice(6, 8).map((c) => typeof c), String(row[1])).toEqual(["number", "number"]);
+  });
+});
