@@ -140,8 +140,13 @@ const mapDelete: HelperFn = (m, pc, l1, h1, l2, h2) => {
  * family mismatch where the socket cannot serve it (v4 socket, or v6only) → EAFNOSUPPORT; an existing non-NULL
  * selection without REPLACE → EEXIST. NULL passes the socket checks.
  */
-const skAssign: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3) => {
-  const sk = argSock(m, l2, h2, pc, "sk_assign socket");
+const skAssign: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3) => assignSocket(m, argSock(m, l2, h2, pc, "sk_assign socket"), l3, h3);
+
+/**
+ * bpf_sk_assign once its socket argument is resolved (`sk`: the socket or NULL; flags as words): the JIT calls this
+ * directly when it has proven the argument a socket pointer or NULL.
+ */
+export function assignSocket(m: Machine, sk: Socket | null, l3: number, h3: number): number {
   const flagsLo = l3 >>> 0;
   if (h3 !== 0 || (flagsLo & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return retInt(m, -Errno.EINVAL);
   if (sk) {
@@ -155,10 +160,12 @@ const skAssign: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3) => {
   m.selected = sk;
   m.noReuseport = (flagsLo & SkLookupFlag.NO_REUSEPORT) !== 0;
   return retInt(m, 0);
-};
+}
 
-const skRelease: HelperFn = (m, pc, l1, h1) => {
-  const sk = argSock(m, l1, h1, pc, "sk_release");
+const skRelease: HelperFn = (m, pc, l1, h1) => releaseSocket(m, argSock(m, l1, h1, pc, "sk_release"), pc);
+
+/** bpf_sk_release once its argument is resolved (the JIT calls it directly for a proven socket pointer). */
+export function releaseSocket(m: Machine, sk: Socket | null, pc: number): number {
   const held = m.held;
   const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
   if (!sk || i < 0) notHeld(sk, pc);
@@ -168,7 +175,7 @@ const skRelease: HelperFn = (m, pc, l1, h1) => {
   held.pop();
   sk.refs--;
   return retInt(m, 0);
-};
+}
 
 /** Cold path of sk_release. */
 function notHeld(sk: Socket | null, pc: number): never {

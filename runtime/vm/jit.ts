@@ -10,23 +10,23 @@
  * called directly, which V8 may inline; the counter travels as an argument); otherwise every BPF function entry runs
  * one JS function over the whole program, so that any jump the interpreter can take, the JIT can take too.
  * Each block adds its length to the instruction counter (a local, stored back at exit) on entry, so `insnsExecuted`
- * equals the interpreter's for every run that ends normally. Memory accesses check and read the region inline,
- * calling Machine.rview/wview/ld only on the slow path, which raises the interpreter's faults. A map lookup whose map
- * and stack key are proven inside the block calls the map directly. Semantics must equal interp.ts; the shared case
- * table checks it.
+ * equals the interpreter's for every run that ends normally. Where the JIT's own data-flow facts (jit-facts.ts) prove
+ * what a register points to, jit-special.ts emits the access or helper call without the checks they make redundant
+ * (ctx fields, frame slots, map values and sockets from inline lookups, constant keys, decided NULL tests); every
+ * other memory access checks and reads the region inline, calling Machine.rview/wview/ld only on the slow path,
+ * which raises the interpreter's faults. Semantics must equal interp.ts; the shared case table checks it.
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { HELPER_ARGC, helperFor, type HelperFn } from "../helpers/index.ts";
-import { finishInInterpreter, refAlu } from "./interp.ts";
+import { finishInInterpreter, interpret, refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, type Region, type RegionTable } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
-import { Helper } from "../../compiler/asm/helpers.ts";
-import type { VmMap } from "../maps/map.ts";
-import { ArrayMap } from "../maps/array.ts";
-import { SockMap } from "../maps/sockmap.ts";
+import { FK, analyse, topState, type State } from "./jit-facts.ts";
+import { emitSpecial, type SpecialContext } from "./jit-special.ts";
+import { assignSocket, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
 export type JitFn = (m: Machine) => number;
@@ -83,13 +83,6 @@ const JCOND32: Record<number, (d: number, sl: string) => string> = {
 
 const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
-/**
- * What the JIT knows about a register inside one basic block (forgotten at every block start, so no proof crosses a
- * jump): a map handle from `lddw rX, map`, or r10 plus a constant. Used to call map lookups on a pre-resolved map
- * with the key read straight from the stack frame (the checks the helper would make are then proven statically).
- */
-type Known = { map: VmMap } | { fp: number } | undefined;
-
 /** The generated source, plus the constants (pre-resolved maps) it refers to as K[i]. */
 export interface JitSource {
   source: string;
@@ -105,6 +98,15 @@ export function jitSource(p: PreparedProgram, table?: RegionTable): string {
   const j = jitProgram(p, table ?? scratchTable(p));
   return j.funcs ? `${j.funcs}\n${j.source}` : j.source;
 }
+
+/** The facts where the analysis has none (unreachable code): r10 is this frame's end, nothing else is known. */
+const TOP: State = topState();
+
+/** The facts at the main function's entry: r1 = ctx, r0 and r2-r9 zero (both tiers start them so), r10 the frame. */
+const MAIN_ENTRY: State = topState([{ k: FK.Const, v: 0n }, { k: FK.Ctx, off: 0 }, ...Array.from({ length: 8 }, () => ({ k: FK.Const, v: 0n }) as const)]);
+
+/** The locals holding the object (value Region or Socket) of a pointer register, see jit-facts.ts. */
+const OBJECTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `g${r}=null`).join(",");
 
 /** Generates the function body and its constants. */
 function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
@@ -149,9 +151,10 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
     // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
     // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
-    const g = genBody(p, table, 0, n, leaders, constRef, false);
+    const g = genBody(p, table, 0, n, leaders, constRef, false, false, analyse(p, 0, n, MAIN_ENTRY, table), true);
+    const guard = g.budgetBound !== undefined ? `if(M.n+${g.budgetBound}>M.budget)return IN(M);` : "";
     return {
-      source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: `${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
       single: true,
       funcs: "",
@@ -166,13 +169,13 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     // A call to slot 0 (recursion into the main function) needs a declaration of the main function too.
     const targets = new Set(p.insns.flatMap((i, pc) => (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL ? [pc + i.imm + 1] : [])));
     const decls = ranges.filter(([lo]) => lo !== 0 || targets.has(0)).map(([lo, hi]) => {
-      const g = genBody(p, table, lo, hi, leaders, constRef, true);
+      const g = genBody(p, table, lo, hi, leaders, constRef, true, false, analyse(p, lo, hi, TOP, table));
       const params = ["M", "depth", "n", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])].join(",");
-      return `function f${lo}(${params}){let bb=${g.entryBlock};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
+      return `function f${lo}(${params}){let bb=${g.entryBlock},${OBJECTS};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
     });
-    const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true);
+    const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true, false, analyse(p, 0, ranges[0]![1], MAIN_ENTRY, table));
     return {
-      source: `let bb=${g.entryBlock},n=M.n,${regs};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: `let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
       single: true,
       funcs: decls.join("\n"),
@@ -182,7 +185,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
   const g = genBody(p, table, 0, n, leaders, constRef, false, true);
   const entry = p.funcs.map((f) => `entry===${f}?${g.blockOf.get(f)}:`).join("") + "-1";
   return {
-    source: `let bb=${entry},n=M.n;const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
+    source: `let bb=${entry},n=M.n,${OBJECTS};const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
     consts,
     single: false,
     funcs: "",
@@ -218,6 +221,11 @@ interface Body {
   blockOf: Map<number, number>;
   /** Block number of slot `lo`. */
   entryBlock: number;
+  /**
+   * Set when the blocks carry no budget checks (`hoist` and straight-line code): the most instructions any run can
+   * execute, which the entry compares with the budget once.
+   */
+  budgetBound?: number;
 }
 
 /**
@@ -233,28 +241,40 @@ function genBody(
   constRef: (v: unknown) => string,
   split: boolean,
   loopOnly = false,
+  states?: readonly (State | undefined)[],
+  hoist = false,
 ): Body {
   const insns = p.insns;
   const n = insns.length;
   const body: string[] = [];
   let blockLen = 0;
   let blockStartIdx = -1;
-  let known: Known[] = [];
+  const counts: Array<{ idx: number; len: number }> = [];
   let minStore = STACK_SIZE;
   const startBlock = (pc: number): void => {
     body.push(`case ${pc}:`);
     blockStartIdx = body.length;
     body.push(""); // placeholder for the counter update
     blockLen = 0;
-    known = [];
   };
   const endBlockCount = (): void => {
     // Over budget: the interpreter finishes the block from its start with these registers, so the fault (budget or
     // an earlier one), its pc, the side effects before it and the count all equal the interpreter's own run.
-    if (blockStartIdx >= 0) body[blockStartIdx] = `if((n+=${blockLen})>BU)BX(M,n-${blockLen},${blockStartPc},${RESUME_REGS});`;
+    if (blockStartIdx < 0) return;
+    body[blockStartIdx] = `if((n+=${blockLen})>BU)BX(M,n-${blockLen},${blockStartPc},${RESUME_REGS});`;
+    counts.push({ idx: blockStartIdx, len: blockLen });
   };
   let blockStartPc = 0;
   const goto = (t: number): string => goto2(t, n);
+  const cx: SpecialContext = {
+    p,
+    table,
+    constRef,
+    goto,
+    noteStore: (o) => {
+      if (o < minStore) minStore = o;
+    },
+  };
   // An emitted invalid instruction ends its block (the next slot starts a new one even when nothing jumps to it,
   // so that the counter of a block never includes code after a fault). Skipped lddw halves end nothing.
   let afterFault = false;
@@ -275,10 +295,9 @@ function genBody(
     }
     // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
     // at the loop header and make V8 box it.
-    const code = emitKnown(p, pc, known, constRef) ?? emit(p, table, pc, split);
+    const code = emitSpecial(cx, pc, states?.[pc] ?? TOP) ?? emit(p, table, pc, split);
     const o = directStoreOffset(insns[pc]!);
     if (o !== undefined && o < minStore) minStore = o;
-    track(p, pc, known);
     body.push(code.startsWith("t=") ? `{let ${code}}` : code);
     if (p.insns[pc]!.opcode !== LDDW) {
       pc++;
@@ -307,7 +326,20 @@ function genBody(
   // each store (clearing a few more zero bytes at the next reset changes nothing).
   const stackMark = minStore < STACK_SIZE ? `if(${minStore}<SD.stackLow)SD.stackLow=${minStore};` : "";
   const loop = `for(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
-  return { code: (loopOnly ? undefined : forwardOnly(body)) ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)! };
+  let straight = loopOnly ? undefined : forwardOnly(body);
+  let budgetBound: number | undefined;
+  if (straight !== undefined && hoist) {
+    // Without backward jumps a run executes each block at most once, so no run can count more than all blocks
+    // together: when that fits the budget left at entry, no block needs its own check (the entry sends any other
+    // run to the interpreter, which stops at the exact instruction).
+    budgetBound = 0;
+    for (const c of counts) {
+      body[c.idx] = `n+=${c.len};`;
+      budgetBound += c.len;
+    }
+    straight = forwardOnly(body);
+  }
+  return { code: straight ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound };
 }
 
 /**
@@ -347,84 +379,6 @@ function directStoreOffset(insn: Instruction): number | undefined {
   if ((cls !== Class.ST && cls !== Class.STX) || insn.dst !== 10 || (insn.opcode & 0xe0) !== Mode.MEM) return undefined;
   const o = STACK_SIZE + insn.off;
   return o >= 0 && o + SIZES[insn.opcode & 0x18]! <= STACK_SIZE ? o : undefined;
-}
-
-/** Updates what is known about registers after the (valid) instruction at `pc`. */
-function track(p: PreparedProgram, pc: number, known: Known[]): void {
-  const insn = p.insns[pc]!;
-  const op = insn.opcode;
-  const cls = op & 7;
-  const d = insn.dst;
-  switch (cls) {
-    case Class.ALU64: {
-      const aop = op & 0xf0;
-      const x = (op & Source.X) !== 0;
-      if (aop === AluOp.MOV && x && insn.off === 0) {
-        known[d] = insn.src === 10 ? { fp: 0 } : known[insn.src];
-        return;
-      }
-      const k = known[d];
-      if (k && "fp" in k && !x && (aop === AluOp.ADD || aop === AluOp.SUB) && insn.off === 0) {
-        known[d] = { fp: k.fp + (aop === AluOp.ADD ? insn.imm | 0 : -(insn.imm | 0)) };
-        return;
-      }
-      known[d] = undefined;
-      return;
-    }
-    case Class.LD: {
-      const v = p.lddw.get(pc);
-      const map = v?.kind === "ptr" && v.offset === 0 && v.region.kind === RegionKind.Map ? (v.region.owner as VmMap) : undefined;
-      known[d] = map && typeof map.lookupAt === "function" ? { map } : undefined;
-      return;
-    }
-    case Class.JMP:
-      if ((op & 0xf0) === JmpOp.CALL) for (let r = 0; r <= 5; r++) known[r] = undefined;
-      return;
-    case Class.JMP32:
-    case Class.ST:
-      return;
-    case Class.STX:
-      // Atomic fetch variants write src, cmpxchg writes r0.
-      if ((op & 0xe0) === Mode.ATOMIC) {
-        known[insn.src] = undefined;
-        known[0] = undefined;
-      }
-      return;
-    default:
-      known[d] = undefined;
-  }
-}
-
-/**
- * A specialised instruction when the block-local facts allow one, else undefined. map_lookup_elem on a known map
- * with a key at a known in-frame stack offset: the helper's checks (a map pointer, key bytes readable) hold by
- * construction, so the lookup is a direct, monomorphic call on that map's own lookupAt, followed by what the helper
- * does with the result (a socket reference taken, or a pointer to the value region).
- */
-function emitKnown(p: PreparedProgram, pc: number, known: Known[], constRef: (v: unknown) => string): string | undefined {
-  const insn = p.insns[pc]!;
-  if (insn.opcode !== (Class.JMP | JmpOp.CALL) || insn.src !== 0 || insn.imm !== Helper.map_lookup_elem) return undefined;
-  const k1 = known[1];
-  const k2 = known[2];
-  if (!k1 || !("map" in k1) || !k2 || !("fp" in k2)) return undefined;
-  const map = k1.map;
-  const o = STACK_SIZE + k2.fp;
-  if (o < 0 || o + map.def.keySize > STACK_SIZE) return undefined;
-  const K = constRef(map);
-  // Array maps: the index read and the value array indexed inline (a call per lookup is what large programs pay
-  // once V8's inlining budget is spent); a value not created yet goes through lookupAt, which creates it.
-  // SOCKMAP (not SOCKHASH): the slot array indexed inline the same way.
-  const v =
-    map instanceof ArrayMap
-      ? `const i=SV.getUint32(${o},true),v=i<${map.def.maxEntries}?(${K}.values[i]??${K}.lookupAt(SB,${o})):null;`
-      : map instanceof SockMap && !map.isHash
-        ? `const i=SV.getUint32(${o},true),v=i<${map.def.maxEntries}?(${K}.slots[i]??null):null;`
-        : `const v=${K}.lookupAt(SB,${o});`;
-  const scratch = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
-  if (map.holdsSockets) {
-    return `{${v}if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.table===RT?(${PTR_TAG}|g.id):PH(g);}}${scratch}`;
-  }
-  return `{${v}if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.table===RT?(${PTR_TAG}|v.id):PH(v);}}${scratch}`;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -667,6 +621,15 @@ function scratchTable(p: PreparedProgram): RegionTable {
   return p.table;
 }
 
+/** `p` run by the interpreter behind the JIT's signature (r0's low word returned, the high word in m.h). */
+export function interpreted(p: PreparedProgram): JitFn {
+  return (m: Machine): number => {
+    const r0 = interpret(p, m);
+    m.h = Number(r0 >> 32n) | 0;
+    return Number(r0 & 0xffffffffn) | 0;
+  };
+}
+
 /** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
 export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   const { source, consts, single, funcs } = jitProgram(p, table);
@@ -679,7 +642,7 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(
-    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT", "BX",
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT", "BX", "SA", "SR", "IN",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
   ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -695,7 +658,7 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
     m.n = n;
     return finishInInterpreter(p, m, pc, words);
   };
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume);
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume, assignSocket, releaseSocket, interpreted(p));
   for (const f of p.funcs) fns[f] = entryFn;
   if (single) return entryFn as JitFn;
   return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);

@@ -15,7 +15,7 @@ import { Socket, type SocketSpec } from "../net/socket.ts";
 import { Errno } from "../../compiler/abi/sk-lookup.ts";
 import { buildCtx, normalizeCtx, type SkLookupInput } from "./ctx.ts";
 import { interpret } from "./interp.ts";
-import { JIT_MAX_SLOTS, jitCompile, type JitFn } from "./jit.ts";
+import { JIT_MAX_SLOTS, interpreted, jitCompile, type JitFn } from "./jit.ts";
 import { Machine, type MachineOptions } from "./machine.ts";
 import { insnText, loadError, pinLddwRegions, prepareProgram, type PreparedProgram } from "./program.ts";
 import { Region, VmFault } from "./region.ts";
@@ -179,15 +179,6 @@ function typeOrUndefined(btf: Btf, id: number): ReturnType<typeof btfType> {
     if (e instanceof BtfError) return undefined;
     throw e;
   }
-}
-
-/** The JitFn of a program too large to compile (see JIT_MAX_SLOTS): the interpreter behind the JIT's signature. */
-function interpreted(p: PreparedProgram): JitFn {
-  return (m: Machine): number => {
-    const r0 = interpret(p, m);
-    m.h = Number(r0 >> 32n) | 0;
-    return Number(r0 & 0xffffffffn) | 0;
-  };
 }
 
 /** An sk_lookup program of a loaded object. */

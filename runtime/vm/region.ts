@@ -108,6 +108,11 @@ export class RegionTable {
     return id;
   }
 
+  /** True when `r` has an id in this table for the object's life (pinned at load): the JIT may embed its pointer. */
+  pinned(r: Region): boolean {
+    return r.table === this && r.id > 0 && r.id < this.runStart;
+  }
+
   /** The id of `r` in this table, registering it for the current run when needed. */
   idOf(r: Region): number {
     if (r.table === this) return r.id;

@@ -1,5 +1,5 @@
 /** Test helpers: build a VmObject from asm-builder instructions (no ELF needed) and run it on both tiers. */
-import { AluOp, Helper, JmpOp, Size, alu64, call, decode, encode, exit, jmp64, ldMap, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, Helper, JmpOp, Size, alu64, call, decode, encode, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { VmObject, type Tier, type VmProgram } from "../../runtime/vm/object.ts";
@@ -51,6 +51,17 @@ export function outcome(p: VmProgram, tier: Tier, ctx: SkLookupInput = TCP4): Ou
   } catch (e) {
     return { fault: (e as Error).name, message: (e as Error).message };
   }
+}
+
+let hideCount = 0;
+/**
+ * `r = value` in a way the JIT's facts cannot know: a branch on a ctx field (local_port, 7007 in the harness's
+ * contexts, never 1) skips `r += 1`, so at the join the facts see two different values and keep neither. Uses r5
+ * and reads ctx through r1, so it belongs before r1 is overwritten.
+ */
+export function hidden(r: number, value: number): Instruction[] {
+  const label = `__hidden${hideCount++}`;
+  return [mov64(r, value), ldx(Size.W, 5, 1, 60), jmp64(JmpOp.JNE, 5, 1, label), alu64(AluOp.ADD, r, 1), withLabel(mov64(5, 0), label)];
 }
 
 /** Map definition shorthand. */

@@ -7,16 +7,19 @@ import { describe, expect, test } from "vitest";
 import { AluOp, AtomicOp, Helper, atomic, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
-import { TCP4, TIERS, mapDef, outcome, vmOf } from "./harness.ts";
+import { TCP4, TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { buildCtx } from "../../runtime/vm/ctx.ts";
 
 const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
 const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
 
-/** r0 = 1 (SK_PASS) when socks[key] holds a socket (its reference released), 0 (SK_DROP) when the lookup returns NULL. */
-const sockAt = (key: number): Instruction[] => [
-  st(Size.W, 10, -4, key),
+/**
+ * r0 = 1 (SK_PASS) when socks[key] holds a socket (its reference released), 0 (SK_DROP) when the lookup returns NULL.
+ * `dynamic`: the key is a value the JIT's facts cannot know, so the index is read from the stack at run time.
+ */
+const sockAt = (key: number, dynamic = false): Instruction[] => [
+  ...(dynamic ? [...hidden(3, key), stx(Size.W, 10, -4, 3)] : [st(Size.W, 10, -4, key)]),
   mov64(2, reg(10)),
   alu64(AluOp.ADD, 2, -4),
   ldMap(1, "socks"),
@@ -30,9 +33,9 @@ const sockAt = (key: number): Instruction[] => [
   exit(),
 ];
 
-/** arr[key] += 5 (through the value pointer), r0 = the new value, or 99 when the lookup returns NULL. */
-const bump = (key: number): Instruction[] => [
-  st(Size.W, 10, -4, key),
+/** arr[key] += 5 (through the value pointer), r0 = the new value, or 99 when the lookup returns NULL (`dynamic`: see sockAt). */
+const bump = (key: number, dynamic = false): Instruction[] => [
+  ...(dynamic ? [...hidden(3, key), stx(Size.W, 10, -4, 3)] : [st(Size.W, 10, -4, key)]),
   mov64(2, reg(10)),
   alu64(AluOp.ADD, 2, -4),
   ldMap(1, "arr"),
@@ -48,16 +51,23 @@ const bump = (key: number): Instruction[] => [
 ];
 
 describe("JIT inline array lookups", () => {
-  test("the inline index path is generated", () => {
-    const p = vmOf(bump(1), [arr]).program("prog");
+  test("the inline index path is generated for a key the facts do not know", () => {
+    const p = vmOf(bump(1, true), [arr]).program("prog");
     expect(jitSource(p.prepared)).toContain(".values[i]??");
   });
 
-  for (const key of [0, 3, 4, 0xffffffff]) {
-    test(`key ${key >>> 0}: both tiers agree, run after run, and the map sees the writes`, () => {
+  test("a constant key on a small (pinned) array: the value is a constant, no lookup and no NULL test", () => {
+    const src = jitSource(vmOf(bump(1), [arr]).program("prog").prepared);
+    expect(src).not.toMatch(/lookupAt|\.values\[|h1\(M,|a0===0&&b0===0/);
+    // Past max_entries, the constant key is NULL without a lookup either.
+    expect(jitSource(vmOf(bump(4), [arr]).program("prog").prepared)).not.toMatch(/lookupAt|\.values\[|h1\(M,/);
+  });
+
+  for (const [key, dynamic] of [0, 3, 4, 0xffffffff].flatMap((k) => [[k, false], [k, true]] as const)) {
+    test(`key ${key >>> 0}${dynamic ? " (not known to the JIT)" : ""}: both tiers agree, run after run, and the map sees the writes`, () => {
       for (const tier of TIERS) {
         // A fresh object per tier: the first run creates the value (lookupAt path), later runs find it (inline path).
-        const obj = vmOf(bump(key), [arr]);
+        const obj = vmOf(bump(key, dynamic), [arr]);
         const p = obj.program("prog");
         const rs = [1, 2, 3].map(() => outcome(p, tier));
         const hit = key < 4;
@@ -68,12 +78,14 @@ describe("JIT inline array lookups", () => {
   }
 
   test("SOCKMAP slots are indexed inline too: hit, empty slot, past max_entries", () => {
-    for (const [key, want] of [[1, 1n], [2, 0n], [4, 0n]] as const) {
+    for (const [key, want, dynamic] of [[1, 1n, true], [2, 0n, true], [4, 0n, true], [1, 1n, false], [2, 0n, false], [4, 0n, false]] as const) {
       const results = TIERS.map((tier) => {
-        const obj = vmOf(sockAt(key), [socks]);
+        const obj = vmOf(sockAt(key, dynamic), [socks]);
         obj.map("socks").set(1, new Socket({ family: "inet", protocol: "tcp", port: 7007 }));
         const p = obj.program("prog");
-        expect(jitSource(p.prepared)).toContain(".slots[i]??null");
+        // A constant key in range reads its slot directly; past max_entries it is NULL without a lookup.
+        const shape = dynamic ? ".slots[i]??null" : key < 4 ? `.slots[${key}]??null` : "a0=0;b0=0;";
+        expect(jitSource(p.prepared)).toContain(shape);
         const r = p.runCtx(buildCtx(TCP4), { tier });
         expect(r.leakedRefs).toEqual([]);
         return outcome(p, tier);

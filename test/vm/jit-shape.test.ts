@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { AluOp, AtomicOp, Helper, JmpOp, Size, alu64, atomic, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
-import { TIERS, mapDef, outcome, vmOf } from "./harness.ts";
+import { TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
 
 const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
 /** r0 = &arr[key] via a stack key at r10-4 (the pattern clang emits), then `rest`. */
@@ -35,16 +35,42 @@ describe("JIT code shapes", () => {
     expect(src).not.toContain("for(;;)");
   });
 
+  test("straight-line code checks the budget once at entry; a budget below its bound runs on the interpreter", () => {
+    // 6 slots, the taken path 4 long (mov, jeq, mov, exit skipped over 2 movs): the bound is every block, 6.
+    const prog = [mov64(0, 1), jmp64(JmpOp.JEQ, 0, 1, "x"), mov64(0, 2), mov64(0, 3), withLabel(mov64(0, 4), "x"), exit()];
+    const src = jitSource(vmOf(prog).program("prog").prepared);
+    expect(src).toContain("if(M.n+6>M.budget)return IN(M);");
+    expect(src).not.toContain("BX(");
+    // Budgets around the path length and the bound: same r0, count, or the same fault at the same pc.
+    for (const budget of [3, 4, 5, 6, 7]) {
+      const outs = TIERS.map((t) => outcome(vmOf(prog, [], { budget }).program("prog"), t));
+      expect(outs[1], `budget ${budget}`).toEqual(outs[0]);
+      expect(outs[0], `budget ${budget}`).toEqual(budget < 4 ? expect.objectContaining({ fault: "BudgetExceeded" }) : { r0: 4n, n: 4 });
+    }
+  });
+
   test("a backward jump keeps the dispatch loop, with the same count as the interpreter", () => {
     const { out, src } = both([mov64(0, 0), withLabel(alu64(AluOp.ADD, 0, 1), "top"), jmp64(JmpOp.JLT, 0, 5, "top"), exit()]);
     expect(out).toEqual({ r0: 5n, n: 12 });
     expect(src).toContain("for(;;)switch(bb)");
   });
 
-  test("a lookup with the map and stack key proven in the block calls the map directly", () => {
+  test("a constant key on a small (pinned) ARRAY: the value is a constant, no lookup and no NULL test", () => {
     const { out, src } = both(lookup(2, [jmp64(JmpOp.JEQ, 0, 0, "none"), st(Size.DW, 0, 0, 7), ldx(Size.DW, 0, 0, 0), withLabel(exit(), "none")]));
     expect(out).toMatchObject({ r0: 7n });
-    expect(src).toContain("K0.lookupAt(SB,508)");
+    expect(src).not.toMatch(/lookupAt|h1\(M,|a0===0&&b0===0/);
+  });
+
+  test("a key the facts do not know: the map is indexed inline, and the value accessed through its object", () => {
+    const { out, src } = both(lookup(0, [jmp64(JmpOp.JEQ, 0, 0, "none"), st(Size.DW, 0, 0, 7), ldx(Size.DW, 0, 0, 0), withLabel(exit(), "none")], [
+      ...hidden(3, 2),
+      stx(Size.W, 10, -4, 3),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+    ]));
+    expect(out).toMatchObject({ r0: 7n });
+    expect(src).toContain("K0.values[i]??K0.lookupAt(SB,508)");
+    expect(src).toContain("g0.view.setInt32(0,7,true)");
   });
 
   test("an out-of-range index through the direct lookup returns NULL like the helper", () => {
@@ -52,11 +78,53 @@ describe("JIT code shapes", () => {
     expect(out).toMatchObject({ r0: 0n });
   });
 
-  test("a key pointer that is not provably r10-relative keeps the helper call", () => {
-    // r2 = r10 copied through r3 after a jump target: the block-local proof is gone, so the helper runs.
+  test("facts follow jumps: a key pointer copied from r10 before a jump is still proven", () => {
     const { src } = both(lookup(1, [exit()], [mov64(3, reg(10)), jmp64(JmpOp.JA, 0, 0, "k"), withLabel(mov64(2, reg(3)), "k"), alu64(AluOp.ADD, 2, -4)]));
-    expect(src).not.toContain("lookupAt");
+    expect(src).not.toContain("h1(M,");
+  });
+
+  test("a key pointer that is one of two frame offsets after a join keeps the helper call", () => {
+    // r2 = r10 - 4 or r10 - 8 depending on a ctx field: the facts keep neither, so the helper checks the pointer.
+    const { out, src } = both(lookup(1, [exit()], [st(Size.W, 10, -8, 9), ...hidden(3, -4), mov64(2, reg(10)), alu64(AluOp.ADD, 2, reg(3))]));
+    expect((out as { r0: bigint }).r0).not.toBe(0n); // arr[1] (r3 is -4 at run time)
     expect(src).toContain("h1(M,");
+  });
+
+  test("a frame slot written through a pointer the facts do not know is not a known key any more", () => {
+    // key 1 at r10-4, then r4 = r10 spilled and reloaded (unknown to the facts) and *(u32 *)(r4 - 4) = 9: index 9 is
+    // past max_entries, so the lookup must return NULL on both tiers (a stale constant key would find arr[1]).
+    const { out } = both([
+      st(Size.W, 10, -4, 1),
+      stx(Size.DW, 10, -16, 10),
+      ldx(Size.DW, 4, 10, -16),
+      st(Size.W, 4, -4, 9),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+      ldMap(1, "arr"),
+      call(Helper.map_lookup_elem),
+      exit(),
+    ]);
+    expect(out).toMatchObject({ r0: 0n });
+  });
+
+  test("a lookup in a loop with a changing key is not constant-folded", () => {
+    // for (i = 3; i != -1; i--) if (arr[i]) count++  — indexes 3..0 hit, so r6 = 4; facts meet i to unknown.
+    const { out } = both([
+      mov64(6, 0),
+      mov64(7, 3),
+      withLabel(stx(Size.W, 10, -4, 7), "top"),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+      ldMap(1, "arr"),
+      call(Helper.map_lookup_elem),
+      jmp64(JmpOp.JEQ, 0, 0, "miss"),
+      alu64(AluOp.ADD, 6, 1),
+      withLabel(alu64(AluOp.SUB, 7, 1), "miss"),
+      jmp64(JmpOp.JSGE, 7, 0, "top"),
+      mov64(0, reg(6)),
+      exit(),
+    ]);
+    expect(out).toMatchObject({ r0: 4n });
   });
 });
 

@@ -1,0 +1,430 @@
+/**
+ * What the JIT can prove about registers and stack slots before each instruction, by its own forward data-flow
+ * analysis over one BPF function (no trust in the verifier: the facts hold for any bytecode, hostile or not, so code
+ * specialised on them faults exactly where the interpreter faults). A register is a known constant, a pointer into
+ * ctx / this frame / a map value / a socket at a known offset, or a map handle; a stack slot may hold a known
+ * constant. At a join, facts that differ are forgotten; loops iterate to a fixed point (facts only ever weaken, so
+ * it terminates).
+ *
+ * Pointers from inline map lookups carry their object in a JS local of the generated code (`g<reg>`: the value
+ * Region or the Socket), or are a constant region (a pinned ARRAY value looked up with a constant index); loads and
+ * stores through them skip the region-table lookup and the bounds checks, which are decided here.
+ */
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { Helper } from "../../compiler/asm/helpers.ts";
+import { CtxOff } from "../../compiler/abi/sk-lookup.ts";
+import type { PreparedProgram } from "./program.ts";
+import { refAlu, refCond } from "./interp.ts";
+import { STACK_SIZE } from "./machine.ts";
+import { RegionKind, type Region, type RegionTable } from "./region.ts";
+import type { VmMap } from "../maps/map.ts";
+import { ArrayMap } from "../maps/array.ts";
+import { SockMap } from "../maps/sockmap.ts";
+
+/** Kinds of register facts. */
+export const enum FK {
+  /** A scalar of known value. */
+  Const = 1,
+  /** ctx + off. */
+  Ctx,
+  /** This function's r10 + off. */
+  Fp,
+  /** A map handle. */
+  Map,
+  /** A map value pointer + off: the Region is `region` when constant, else in the local g<reg>. */
+  Val,
+  /** A socket pointer (offset 0) whose Socket is in the local g<reg>. */
+  Sock,
+}
+
+/** One register's fact; undefined = nothing known. */
+export type Fact =
+  | { readonly k: FK.Const; readonly v: bigint }
+  | { readonly k: FK.Ctx; readonly off: number }
+  | { readonly k: FK.Fp; readonly off: number }
+  | { readonly k: FK.Map; readonly map: VmMap }
+  | {
+      readonly k: FK.Val;
+      readonly off: number;
+      /** Bytes in the value. */
+      readonly size: number;
+      readonly nonNull: boolean;
+      /** The lookup this came from (registers with the same id are the same pointer), or -1. */
+      readonly id: number;
+      readonly region?: Region;
+    }
+  | { readonly k: FK.Sock; readonly nonNull: boolean; readonly id: number }
+  | undefined;
+
+/** A constant stored in the frame: `size` bytes at a byte offset, holding `v` (truncated to the size). */
+interface Slot {
+  readonly size: number;
+  readonly v: bigint;
+}
+
+/** Facts before one instruction: r0..r10 and the known constant stack slots (by byte offset in the frame). */
+export interface State {
+  readonly regs: Fact[];
+  readonly stack: Map<number, Slot>;
+}
+
+const M64 = 0xffffffffffffffffn;
+const M32 = 0xffffffffn;
+const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+const konst = (v: bigint): Fact => ({ k: FK.Const, v: v & M64 });
+const ZERO = konst(0n);
+
+/** The low and high int32 words of a 64-bit constant. */
+export function words(v: bigint): { lo: number; hi: number } {
+  return { lo: Number(v & M32) | 0, hi: Number((v >> 32n) & M32) | 0 };
+}
+
+/** How an inline map lookup on a known map with a key at a known frame offset is done, or undefined (helper call). */
+export interface LookupPlan {
+  map: VmMap;
+  /** Frame byte offset of the key. */
+  keyOff: number;
+  /** The key as an index, when the key is a known constant and the map is indexed (ARRAY, SOCKMAP). */
+  index?: number;
+  /** The value, when it is certain to exist and to keep its region id for the object's life (pinned ARRAY value). */
+  region?: Region;
+  /** The result is never NULL. */
+  nonNull: boolean;
+  /** The result is always NULL (a constant index past the end). */
+  isNull?: boolean;
+}
+
+/** The inline-lookup plan for the helper call at a state, or undefined. */
+export function lookupPlan(state: State, table: RegionTable): LookupPlan | undefined {
+  const r1 = state.regs[1];
+  const r2 = state.regs[2];
+  if (r1?.k !== FK.Map || r2?.k !== FK.Fp) return undefined;
+  const map = r1.map;
+  const keyOff = STACK_SIZE + r2.off;
+  if (keyOff < 0 || keyOff + map.def.keySize > STACK_SIZE || typeof map.lookupAt !== "function") return undefined;
+  const indexed = map instanceof ArrayMap || (map instanceof SockMap && !map.isHash);
+  const slot = state.stack.get(keyOff);
+  const index = indexed && slot && slot.size >= 4 ? Number(slot.v & M32) : undefined;
+  if (index !== undefined && index >= map.def.maxEntries) return { map, keyOff, index, nonNull: false, isNull: true };
+  if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, index, nonNull: false };
+  const v = map.values[index];
+  return { map, keyOff, index, region: v && table.pinned(v) ? v : undefined, nonNull: true };
+}
+
+/** A fresh state: nothing known but r10 (and what `init` says). */
+export function topState(init: Fact[] = []): State {
+  const regs: Fact[] = [];
+  for (let r = 0; r <= 10; r++) regs.push(init[r]);
+  regs[10] = { k: FK.Fp, off: 0 };
+  return { regs, stack: new Map() };
+}
+
+const cloneState = (s: State): State => ({ regs: s.regs.slice(), stack: new Map(s.stack) });
+
+function sameFact(a: Fact, b: Fact): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.k !== b.k) return false;
+  switch (a.k) {
+    case FK.Const:
+      return a.v === (b as typeof a).v;
+    case FK.Ctx:
+    case FK.Fp:
+      return a.off === (b as typeof a).off;
+    case FK.Map:
+      return a.map === (b as typeof a).map;
+    case FK.Val: {
+      const o = b as typeof a;
+      return a.off === o.off && a.size === o.size && a.nonNull === o.nonNull && a.id === o.id && a.region === o.region;
+    }
+    case FK.Sock: {
+      const o = b as typeof a;
+      return a.nonNull === o.nonNull && a.id === o.id;
+    }
+  }
+}
+
+/** The fact true on both sides of a join. */
+function meetFact(a: Fact, b: Fact): Fact {
+  if (sameFact(a, b)) return a;
+  if (!a || !b || a.k !== b.k) return undefined;
+  if (a.k === FK.Val) {
+    const o = b as typeof a;
+    if (a.off !== o.off || a.size !== o.size || a.region !== o.region) return undefined;
+    return { ...a, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1 };
+  }
+  if (a.k === FK.Sock) {
+    const o = b as typeof a;
+    return { k: FK.Sock, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1 };
+  }
+  return undefined;
+}
+
+/** Merges `from` into `into` (in place); true when `into` changed. */
+function meetInto(into: State, from: State): boolean {
+  let changed = false;
+  for (let r = 0; r <= 10; r++) {
+    const m = meetFact(into.regs[r], from.regs[r]);
+    if (!sameFact(m, into.regs[r])) {
+      into.regs[r] = m;
+      changed = true;
+    }
+  }
+  for (const [o, s] of into.stack) {
+    const t = from.stack.get(o);
+    if (!t || t.size !== s.size || t.v !== s.v) {
+      into.stack.delete(o);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Forgets the stack slots overlapping [o, o + size). */
+function clobber(stack: Map<number, Slot>, o: number, size: number): void {
+  for (const [so, s] of stack) if (so < o + size && o < so + s.size) stack.delete(so);
+}
+
+/** Register `r` now holds a new pointer with lookup id `id`: other registers with that id are no longer the same. */
+function unlink(regs: Fact[], id: number): void {
+  for (let r = 0; r <= 10; r++) {
+    const f = regs[r];
+    if ((f?.k === FK.Val || f?.k === FK.Sock) && f.id === id) regs[r] = { ...f, id: -1 };
+  }
+}
+
+/** The constant a source operand has: the immediate, or a register's known constant. */
+function srcConst(state: State, x: boolean, s: number, imm: number): bigint | undefined {
+  if (!x) return BigInt(imm) & M64;
+  const f = state.regs[s];
+  return f?.k === FK.Const ? f.v : undefined;
+}
+
+/** Applies the (valid) non-jump instruction at `pc` to `state` (in place). */
+export function step(p: PreparedProgram, pc: number, state: State, table: RegionTable): void {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const d = insn.dst;
+  const s = insn.src;
+  const x = (op & Source.X) !== 0;
+  const regs = state.regs;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const aop = op & 0xf0;
+      const w64 = cls === Class.ALU64;
+      const f = regs[d];
+      if (w64 && aop === AluOp.MOV && x && insn.off === 0) {
+        regs[d] = regs[s];
+        return;
+      }
+      if (w64 && !x && (aop === AluOp.ADD || aop === AluOp.SUB) && (f?.k === FK.Ctx || f?.k === FK.Fp || f?.k === FK.Val)) {
+        // Pointer plus a constant: the same pointer at another offset (a NULL map value stays unknown).
+        if (f.k === FK.Val && !f.nonNull) {
+          regs[d] = undefined;
+          return;
+        }
+        const delta = aop === AluOp.ADD ? insn.imm | 0 : -(insn.imm | 0);
+        regs[d] = { ...f, off: f.off + delta };
+        return;
+      }
+      const b = srcConst(state, x, s, insn.imm);
+      const a = aop === AluOp.MOV ? 0n : f?.k === FK.Const ? f.v : undefined;
+      if (aop === AluOp.END || b === undefined || a === undefined) {
+        regs[d] = undefined;
+        return;
+      }
+      try {
+        regs[d] = konst(w64 ? refAlu(aop, a, b, true, insn.off, pc) : refAlu(aop, a & M32, b & M32, false, insn.off, pc) & M32);
+      } catch {
+        regs[d] = undefined;
+      }
+      return;
+    }
+    case Class.LD: {
+      const v = p.lddw.get(pc);
+      if (!v || v.kind === "fault") return;
+      if (v.kind === "const") {
+        regs[d] = konst((BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0));
+        return;
+      }
+      const r = v.region;
+      if (r.kind === RegionKind.Map && v.offset === 0) regs[d] = { k: FK.Map, map: r.owner as VmMap };
+      else if (r.kind === RegionKind.MapValue && table.pinned(r)) regs[d] = { k: FK.Val, off: v.offset, size: r.size, nonNull: true, id: -1, region: r };
+      else regs[d] = undefined;
+      return;
+    }
+    case Class.LDX: {
+      const base = regs[s];
+      const size = SIZES[op & 0x18]!;
+      let out: Fact;
+      if (base?.k === FK.Fp && (op & 0xe0) === Mode.MEM) {
+        const slot = state.stack.get(STACK_SIZE + base.off + insn.off);
+        if (slot && slot.size === size) out = konst(slot.v);
+      } else if (base?.k === FK.Ctx && size === 8 && base.off + insn.off === CtxOff.sk && (op & 0xe0) === Mode.MEM) {
+        out = { k: FK.Sock, nonNull: false, id: pc };
+        unlink(regs, pc);
+      }
+      regs[d] = out;
+      return;
+    }
+    case Class.ST:
+    case Class.STX: {
+      const base = regs[d];
+      const size = SIZES[op & 0x18]!;
+      const atomic = cls === Class.STX && (op & 0xe0) === Mode.ATOMIC;
+      if (base?.k === FK.Fp) {
+        const o = STACK_SIZE + base.off + insn.off;
+        clobber(state.stack, o, size);
+        const v = atomic ? undefined : cls === Class.ST ? BigInt(insn.imm) & M64 : srcConst(state, true, s, 0);
+        if (v !== undefined && (op & 0xe0) === Mode.MEM) state.stack.set(o, { size, v: size === 8 ? v : v & ((1n << BigInt(size * 8)) - 1n) });
+      } else if (base?.k !== FK.Val && base?.k !== FK.Ctx && base?.k !== FK.Sock) {
+        // Through a pointer that might be into this frame: every slot may have changed.
+        state.stack.clear();
+      }
+      if (atomic) {
+        if (insn.imm === 0xf1) regs[0] = undefined;
+        else if (insn.imm & 1) regs[s] = undefined;
+      }
+      return;
+    }
+    case Class.JMP: {
+      if ((op & 0xf0) !== JmpOp.CALL) return;
+      if (s === Pseudo.CALL) {
+        // A BPF-to-BPF call: the callee may write this frame through a pointer it was given.
+        state.stack.clear();
+        regs[0] = undefined;
+      } else {
+        regs[0] = helperResult(state, insn.imm, pc, table);
+      }
+      for (let r = 1; r <= 5; r++) regs[r] = ZERO;
+    }
+  }
+}
+
+/** What r0 is after helper `id` (the result of an inline lookup; nothing known otherwise). */
+function helperResult(state: State, id: number, pc: number, table: RegionTable): Fact {
+  if (id !== Helper.map_lookup_elem) return undefined;
+  const plan = lookupPlan(state, table);
+  if (!plan) return undefined;
+  unlink(state.regs, pc);
+  if (plan.isNull) return ZERO;
+  if (plan.map.holdsSockets) return { k: FK.Sock, nonNull: false, id: pc };
+  return { k: FK.Val, off: 0, size: plan.map.def.valueSize, nonNull: plan.nonNull, id: plan.region ? -1 : pc, region: plan.region };
+}
+
+/**
+ * A conditional jump's outcome decided by the facts: true (always taken), false (never), or undefined. Decided: two
+ * constants, and a 64-bit NULL test (== 0, != 0) of a map value or socket pointer known not to be NULL.
+ */
+export function decideJump(p: PreparedProgram, pc: number, state: State): boolean | undefined {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const jop = op & 0xf0;
+  const x = (op & Source.X) !== 0;
+  const f = state.regs[insn.dst];
+  const b = srcConst(state, x, insn.src, insn.imm);
+  if (f?.k === FK.Const && b !== undefined) {
+    return cls === Class.JMP ? refCond(jop, f.v, b, true, pc) : refCond(jop, f.v & M32, b & M32, false, pc);
+  }
+  if (cls === Class.JMP && !x && insn.imm === 0 && (jop === JmpOp.JEQ || jop === JmpOp.JNE) && (f?.k === FK.Val || f?.k === FK.Sock) && f.nonNull) {
+    return jop === JmpOp.JNE;
+  }
+  return undefined;
+}
+
+/** The state on the taken (`taken`) or fall-through edge of a conditional jump: NULL tests refine pointers. */
+function refine(p: PreparedProgram, pc: number, state: State, taken: boolean): State {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const jop = op & 0xf0;
+  const f = state.regs[insn.dst];
+  if ((op & 7) !== Class.JMP || (op & Source.X) !== 0 || insn.imm !== 0 || (jop !== JmpOp.JEQ && jop !== JmpOp.JNE)) return state;
+  if (f?.k !== FK.Val && f?.k !== FK.Sock) return state;
+  const isNull = (jop === JmpOp.JEQ) === taken;
+  const out = cloneState(state);
+  const regs = out.regs;
+  for (let r = 0; r <= 10; r++) {
+    const g = regs[r];
+    if (g?.k !== FK.Val && g?.k !== FK.Sock) continue;
+    if (r !== insn.dst && (f.id < 0 || g.id !== f.id)) continue;
+    regs[r] = isNull ? ZERO : { ...g, nonNull: true };
+  }
+  return out;
+}
+
+/** Where execution can go after the instruction at `pc` (in [lo, hi)), with the state on each edge. */
+function successors(p: PreparedProgram, pc: number, after: State, before: State, lo: number, hi: number): Array<[number, State]> {
+  if (p.invalid[pc] !== undefined) return [];
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const out: Array<[number, State]> = [];
+  const add = (t: number, s: State): void => {
+    if (t >= lo && t < hi) out.push([t, s]);
+  };
+  if (op === LDDW) {
+    add(pc + 2, after);
+    return out;
+  }
+  if (cls !== Class.JMP && cls !== Class.JMP32) {
+    add(pc + 1, after);
+    return out;
+  }
+  const jop = op & 0xf0;
+  if (jop === JmpOp.EXIT) return out;
+  if (jop === JmpOp.CALL) {
+    add(pc + 1, after);
+    return out;
+  }
+  const t = pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
+  if (jop === JmpOp.JA) {
+    add(t, after);
+    return out;
+  }
+  const decided = decideJump(p, pc, before);
+  if (decided !== false) add(t, refine(p, pc, before, true));
+  if (decided !== true) add(pc + 1, refine(p, pc, before, false));
+  return out;
+}
+
+/**
+ * The state before every instruction of the BPF function [lo, hi) entered at `lo` with `entry`; undefined where no
+ * path from the entry reaches (or the analysis is not run). Second halves of lddw get no state.
+ */
+export function analyse(p: PreparedProgram, lo: number, hi: number, entry: State, table: RegionTable): (State | undefined)[] {
+  const states: (State | undefined)[] = new Array(p.insns.length);
+  states[lo] = cloneState(entry);
+  const work: number[] = [lo];
+  const queued = new Uint8Array(p.insns.length);
+  queued[lo] = 1;
+  while (work.length) {
+    // Lowest pc first: forward code is then visited once, in order.
+    let best = 0;
+    for (let i = 1; i < work.length; i++) if (work[i]! < work[best]!) best = i;
+    const pc = work[best]!;
+    work[best] = work[work.length - 1]!;
+    work.pop();
+    queued[pc] = 0;
+    const before = states[pc]!;
+    const after = cloneState(before);
+    if (p.invalid[pc] === undefined) step(p, pc, after, table);
+    for (const [t, s] of successors(p, pc, after, before, lo, hi)) {
+      const cur = states[t];
+      let changed: boolean;
+      if (!cur) {
+        states[t] = cloneState(s);
+        changed = true;
+      } else changed = meetInto(cur, s);
+      if (changed && !queued[t]) {
+        queued[t] = 1;
+        work.push(t);
+      }
+    }
+  }
+  return states;
+}
+
+export { cloneState };

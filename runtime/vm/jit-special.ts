@@ -1,0 +1,205 @@
+/**
+ * JIT code specialised on the facts of jit-facts.ts: accesses whose region and bounds are proven skip the region
+ * table and the checks (ctx fields, this frame through copies of r10, map values and sockets from inline lookups),
+ * map lookups on a known map with a stack key are inline (with a constant key on a pinned ARRAY: the value itself is
+ * a constant), NULL tests and comparisons of constants that the facts decide disappear, and sk_assign / sk_release
+ * on a proven socket call the helper's core without re-checking the argument. Anything the facts do not prove is
+ * left to jit.ts's generic code, which makes the interpreter's checks and raises its faults.
+ */
+import { AluOp, Class, JmpOp, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { Helper } from "../../compiler/asm/helpers.ts";
+import { CTX_SIZE, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
+import { ArrayMap } from "../maps/array.ts";
+import { SockMap } from "../maps/sockmap.ts";
+import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
+import type { PreparedProgram } from "./program.ts";
+import { OFF_BIAS, PTR_TAG, type RegionTable } from "./region.ts";
+import { FK, decideJump, lookupPlan, step, words, type Fact, type State } from "./jit-facts.ts";
+
+/** What the specialised emitter needs from jit.ts. */
+export interface SpecialContext {
+  p: PreparedProgram;
+  table: RegionTable;
+  /** A name (K<i>) for a constant the generated code refers to. */
+  constRef: (v: unknown) => string;
+  /** Source of a jump to slot `t`. */
+  goto: (t: number) => string;
+  /** Records a direct store at a frame byte offset (for the reset watermark). */
+  noteStore: (o: number) => void;
+}
+
+const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+const SCRATCH = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
+const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
+
+/** A DataView read of `size` bytes at constant `o` of view `v` into registers A/B (`sx`: sign-extend). */
+function read(v: string, o: number, size: number, A: string, B: string, sx: boolean): string {
+  if (size === 8) return `${A}=${v}.getInt32(${o},true);${B}=${v}.getInt32(${o + 4},true);`;
+  if (size === 4) return sx ? `${A}=${v}.getInt32(${o},true);${B}=${A}>>31;` : `${A}=${v}.getInt32(${o},true);${B}=0;`;
+  if (size === 2) return sx ? `${A}=${v}.getInt16(${o},true);${B}=${A}>>31;` : `${A}=${v}.getUint16(${o},true);${B}=0;`;
+  return sx ? `${A}=${v}.getInt8(${o});${B}=${A}>>31;` : `${A}=${v}.getUint8(${o});${B}=0;`;
+}
+
+/** A DataView write of the low `size` bytes of lo/hi at constant `o` of view `v`. */
+function write(v: string, o: number, size: number, lo: string, hi: string): string {
+  if (size === 8) return `${v}.setInt32(${o},${lo},true);${v}.setInt32(${o + 4},${hi},true);`;
+  if (size === 4) return `${v}.setInt32(${o},${lo},true);`;
+  if (size === 2) return `${v}.setUint16(${o},${lo},true);`;
+  return `${v}.setUint8(${o},${lo});`;
+}
+
+/**
+ * The view and byte offset a `size`-byte access at `base` + `off` proves in bounds of a region the program may
+ * access (`write`: a writable one), or undefined. Frame accesses go to SV.
+ */
+function provenView(cx: SpecialContext, base: Fact, reg: number, off: number, size: number, isWrite: boolean): { v: string; o: number; frame: boolean } | undefined {
+  if (!base) return undefined;
+  if (base.k === FK.Fp) {
+    const o = STACK_SIZE + base.off + off;
+    return o >= 0 && o + size <= STACK_SIZE ? { v: "SV", o, frame: true } : undefined;
+  }
+  if (base.k === FK.Val && base.nonNull) {
+    const o = base.off + off;
+    if (o < 0 || o + size > base.size) return undefined;
+    return { v: base.region ? cx.constRef(base.region.view) : `g${reg}.view`, o, frame: false };
+  }
+  if (base.k === FK.Sock && base.nonNull && !isWrite) {
+    const o = off;
+    return o >= 0 && o + size <= SOCK_SIZE ? { v: `g${reg}.region.view`, o, frame: false } : undefined;
+  }
+  return undefined;
+}
+
+/** The specialised source of the (valid) instruction at `pc` given the facts before it, or undefined. */
+export function emitSpecial(cx: SpecialContext, pc: number, st: State): string | undefined {
+  const insn = cx.p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  const d = insn.dst;
+  const s = insn.src;
+  const regs = st.regs;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const f = regs[s];
+      if (cls === Class.ALU64 && (op & 0xf0) === AluOp.MOV && (op & Source.X) !== 0 && insn.off === 0) {
+        // Copies of an object-carrying pointer copy its object too.
+        return (f?.k === FK.Val && !f.region) || f?.k === FK.Sock ? `a${d}=a${s};b${d}=b${s};g${d}=g${s};` : undefined;
+      }
+      // A result the facts know (constant folding, a frame or ctx pointer moved by a constant) is written as words.
+      const after = { regs: regs.slice(), stack: st.stack };
+      step(cx.p, pc, after, cx.table);
+      const r = after.regs[d];
+      if (r?.k === FK.Const) {
+        const w = words(r.v);
+        return `a${d}=${lit(w.lo)};b${d}=${lit(w.hi)};`;
+      }
+      if (r?.k === FK.Fp) return `a${d}=${(Machine.FP_LO + r.off) | 0};b${d}=b10;`;
+      if (r?.k === FK.Ctx) return `a${d}=${(OFF_BIAS + r.off) | 0};b${d}=${CTX_HI};`;
+      return undefined;
+    }
+    case Class.LDX: {
+      const size = SIZES[op & 0x18]!;
+      const sx = (op & 0xe0) === Mode.MEMSX;
+      const base = regs[s];
+      if (base?.k === FK.Ctx) return ctxLoad(base.off + insn.off, size, sx, d);
+      const pv = provenView(cx, base, s, insn.off, size, false);
+      return pv && read(pv.v, pv.o, size, `a${d}`, `b${d}`, sx);
+    }
+    case Class.ST:
+    case Class.STX: {
+      const size = SIZES[op & 0x18]!;
+      const mode = op & 0xe0;
+      const pv = provenView(cx, regs[d], d, insn.off, size, true);
+      if (!pv) return undefined;
+      if (mode === Mode.ATOMIC) {
+        // Atomic add / fetch-add of a word or double word (the DSL's `increment`) on a proven map value.
+        if (pv.frame || (insn.imm !== 0x00 && insn.imm !== 0x01) || (size !== 4 && size !== 8)) return undefined;
+        const fetch = insn.imm === 0x01;
+        const v = pv.v;
+        const o = pv.o;
+        return size === 8
+          ? `{const ol=${v}.getInt32(${o},true),oh=${v}.getInt32(${o + 4},true),q=(ol>>>0)+(a${s}>>>0);${v}.setInt32(${o},q|0,true);${v}.setInt32(${o + 4},(oh+b${s}+(q>4294967295?1:0))|0,true);${fetch ? `a${s}=ol;b${s}=oh;` : ""}}`
+          : `{const ol=${v}.getInt32(${o},true);${v}.setInt32(${o},(ol+a${s})|0,true);${fetch ? `a${s}=ol;b${s}=0;` : ""}}`;
+      }
+      if (mode !== Mode.MEM) return undefined;
+      if (pv.frame) cx.noteStore(pv.o);
+      if (cls === Class.ST) return write(pv.v, pv.o, size, lit(insn.imm | 0), (insn.imm | 0) < 0 ? "(-1)" : "0");
+      return write(pv.v, pv.o, size, `a${s}`, `b${s}`);
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const jop = op & 0xf0;
+      if (jop === JmpOp.CALL) return cls === Class.JMP && s !== Pseudo.CALL ? helperCall(cx, pc, insn.imm, st) : undefined;
+      if (jop === JmpOp.JA || jop === JmpOp.EXIT) return undefined;
+      const decided = decideJump(cx.p, pc, st);
+      if (decided === undefined) return undefined;
+      return decided ? cx.goto(pc + 1 + insn.off) : "";
+    }
+  }
+  return undefined;
+}
+
+/** A legal ctx load at a constant offset, inline (the `sk` pointer also sets g<d>); undefined for illegal ones. */
+function ctxLoad(off: number, size: number, sx: boolean, d: number): string | undefined {
+  if (off < 0 || off >= CTX_SIZE) return undefined;
+  const kind = CTX_LOADS[off * 9 + size];
+  const A = `a${d}`;
+  const B = `b${d}`;
+  if (kind === 2) {
+    if (sx) return undefined;
+    return `{const s=M.selected;g${d}=s;if(s===null){${A}=0;${B}=0;}else{${A}=${OFF_BIAS};${B}=PH(s.region);}}`;
+  }
+  if (kind === 3) return sx ? `${A}=CV.getInt16(${off - 2},true);${B}=${A}>>31;` : `${A}=CV.getUint16(${off - 2},true);${B}=0;`;
+  // Machine.ctxLoad reads plain fields as at most 4 bytes.
+  if (kind !== 1 || size > 4) return undefined;
+  return read("CV", off, size, A, B, sx);
+}
+
+/** Helper calls the facts specialise: inline map lookups, sk_assign and sk_release on proven sockets. */
+function helperCall(cx: SpecialContext, pc: number, id: number, st: State): string | undefined {
+  const regs = st.regs;
+  if (id === Helper.map_lookup_elem) return lookup(cx, st);
+  if (id === Helper.sk_assign) {
+    const sk = regs[2];
+    const flags = regs[3];
+    if (flags?.k !== FK.Const) return undefined;
+    const arg = sk?.k === FK.Sock && sk.nonNull ? "g2" : sk?.k === FK.Const && sk.v === 0n ? "null" : undefined;
+    if (!arg) return undefined;
+    const w = words(flags.v);
+    return `a0=SA(M,${arg},${w.lo},${w.hi});b0=M.h;${SCRATCH}`;
+  }
+  if (id === Helper.sk_release) {
+    const sk = regs[1];
+    if (sk?.k !== FK.Sock || !sk.nonNull) return undefined;
+    return `a0=SR(M,g1,${pc});b0=M.h;${SCRATCH}`;
+  }
+  return undefined;
+}
+
+/**
+ * map_lookup_elem on a known map with a key in this frame: the helper's argument checks hold by construction, so
+ * the lookup is the map's own, and the result's object goes to g0 (a pinned constant value needs no lookup at all).
+ */
+function lookup(cx: SpecialContext, st: State): string | undefined {
+  const plan = lookupPlan(st, cx.table);
+  if (!plan) return undefined;
+  if (plan.isNull) return `a0=0;b0=0;${SCRATCH}`;
+  if (plan.region) return `a0=${OFF_BIAS};b0=${(PTR_TAG | plan.region.id) | 0};${SCRATCH}`;
+  const map = plan.map;
+  const K = cx.constRef(map);
+  const o = plan.keyOff;
+  const max = map.def.maxEntries;
+  const idx = plan.index !== undefined ? String(plan.index) : `SV.getUint32(${o},true)`;
+  let v: string;
+  if (map instanceof ArrayMap) {
+    v = plan.index !== undefined ? `const v=${K}.values[${idx}]??${K}.lookupAt(SB,${o});` : `const i=${idx},v=i<${max}?(${K}.values[i]??${K}.lookupAt(SB,${o})):null;`;
+  } else if (map instanceof SockMap && !map.isHash) {
+    v = plan.index !== undefined ? `const v=${K}.slots[${idx}]??null;` : `const i=${idx},v=i<${max}?(${K}.slots[i]??null):null;`;
+  } else v = `const v=${K}.lookupAt(SB,${o});`;
+  const tag = `${PTR_TAG}`;
+  if (map.holdsSockets) {
+    return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.table===RT?(${tag}|g.id):PH(g);}}${SCRATCH}`;
+  }
+  return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.table===RT?(${tag}|v.id):PH(v);}}${SCRATCH}`;
+}
