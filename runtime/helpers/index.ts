@@ -167,7 +167,9 @@ const skRelease: HelperFn = (m, pc, l1, h1) => releaseSocket(m, argSock(m, l1, h
 /** bpf_sk_release once its argument is resolved (the JIT calls it directly for a proven socket pointer). */
 export function releaseSocket(m: Machine, sk: Socket | null, pc: number): number {
   const held = m.held;
-  const i = sk ? (held[held.length - 1] === sk ? held.length - 1 : held.lastIndexOf(sk)) : -1;
+  // The newest reference first, by hand: Array#lastIndexOf is a builtin call that optimised code does not inline.
+  let i = held.length - 1;
+  while (i >= 0 && held[i] !== sk) i--;
   if (!sk || i < 0) notHeld(sk, pc);
   // Close the gap by hand and pop: splice allocates the array of removed elements (per run, for a program that
   // releases its references out of order).

@@ -56,10 +56,13 @@ export type Fact =
   | { readonly k: FK.Sock; readonly nonNull: boolean; readonly id: number }
   | undefined;
 
-/** A constant stored in the frame: `size` bytes at a byte offset, holding `v` (truncated to the size). */
+/**
+ * What a frame slot of `size` bytes at a byte offset holds: a constant (truncated to the size), or a spilled pointer
+ * (8 bytes; an object-carrying one keeps its object in the local s<offset>).
+ */
 interface Slot {
   readonly size: number;
-  readonly v: bigint;
+  readonly f: NonNullable<Fact>;
 }
 
 /** Facts before one instruction: r0..r10 and the known constant stack slots (by byte offset in the frame). */
@@ -72,7 +75,7 @@ const M64 = 0xffffffffffffffffn;
 const M32 = 0xffffffffn;
 const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
-const konst = (v: bigint): Fact => ({ k: FK.Const, v: v & M64 });
+const konst = (v: bigint): NonNullable<Fact> => ({ k: FK.Const, v: v & M64 });
 const ZERO = konst(0n);
 
 /** The low and high int32 words of a 64-bit constant. */
@@ -105,7 +108,7 @@ export function lookupPlan(state: State, table: RegionTable): LookupPlan | undef
   if (keyOff < 0 || keyOff + map.def.keySize > STACK_SIZE || typeof map.lookupAt !== "function") return undefined;
   const indexed = map instanceof ArrayMap || (map instanceof SockMap && !map.isHash);
   const slot = state.stack.get(keyOff);
-  const index = indexed && slot && slot.size >= 4 ? Number(slot.v & M32) : undefined;
+  const index = indexed && slot && slot.size >= 4 && slot.f.k === FK.Const ? Number(slot.f.v & M32) : undefined;
   if (index !== undefined && index >= map.def.maxEntries) return { map, keyOff, index, nonNull: false, isNull: true };
   if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, index, nonNull: false };
   const v = map.values[index];
@@ -172,8 +175,12 @@ function meetInto(into: State, from: State): boolean {
   }
   for (const [o, s] of into.stack) {
     const t = from.stack.get(o);
-    if (!t || t.size !== s.size || t.v !== s.v) {
+    const m = t && t.size === s.size ? meetFact(s.f, t.f) : undefined;
+    if (!m) {
       into.stack.delete(o);
+      changed = true;
+    } else if (!sameFact(m, s.f)) {
+      into.stack.set(o, { size: s.size, f: m });
       changed = true;
     }
   }
@@ -185,12 +192,34 @@ function clobber(stack: Map<number, Slot>, o: number, size: number): void {
   for (const [so, s] of stack) if (so < o + size && o < so + s.size) stack.delete(so);
 }
 
-/** Register `r` now holds a new pointer with lookup id `id`: other registers with that id are no longer the same. */
-function unlink(regs: Fact[], id: number): void {
+/** A new pointer gets lookup id `id`: registers and slots holding an older one with that id are no longer the same. */
+function unlink(state: State, id: number): void {
+  const regs = state.regs;
   for (let r = 0; r <= 10; r++) {
     const f = regs[r];
     if ((f?.k === FK.Val || f?.k === FK.Sock) && f.id === id) regs[r] = { ...f, id: -1 };
   }
+  for (const [o, s] of state.stack) {
+    const f = s.f;
+    if ((f.k === FK.Val || f.k === FK.Sock) && f.id === id) state.stack.set(o, { size: s.size, f: { ...f, id: -1 } });
+  }
+}
+
+/** True for the facts whose pointer carries its object in a local (g<reg>, s<slot>). */
+export function carriesObject(f: Fact): boolean {
+  return (f?.k === FK.Val && !f.region) || f?.k === FK.Sock;
+}
+
+/** The frame byte offset of a spill or reload of a pointer (an 8-byte MEM access through a frame pointer), or undefined. */
+export function spillSlot(state: State, pc: number, p: PreparedProgram): number | undefined {
+  const insn = p.insns[pc]!;
+  const op = insn.opcode;
+  const cls = op & 7;
+  if ((cls !== Class.STX && cls !== Class.LDX) || (op & 0xe0) !== Mode.MEM || (op & 0x18) !== 0x18) return undefined;
+  const base = state.regs[cls === Class.STX ? insn.dst : insn.src];
+  if (base?.k !== FK.Fp) return undefined;
+  const o = STACK_SIZE + base.off + insn.off;
+  return o >= 0 && o + 8 <= STACK_SIZE ? o : undefined;
 }
 
 /** The constant a source operand has: the immediate, or a register's known constant. */
@@ -261,10 +290,10 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
       let out: Fact;
       if (base?.k === FK.Fp && (op & 0xe0) === Mode.MEM) {
         const slot = state.stack.get(STACK_SIZE + base.off + insn.off);
-        if (slot && slot.size === size) out = konst(slot.v);
+        if (slot && slot.size === size) out = slot.f;
       } else if (base?.k === FK.Ctx && size === 8 && base.off + insn.off === CtxOff.sk && (op & 0xe0) === Mode.MEM) {
         out = { k: FK.Sock, nonNull: false, id: pc };
-        unlink(regs, pc);
+        unlink(state, pc);
       }
       regs[d] = out;
       return;
@@ -278,7 +307,10 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
         const o = STACK_SIZE + base.off + insn.off;
         clobber(state.stack, o, size);
         const v = atomic ? undefined : cls === Class.ST ? BigInt(insn.imm) & M64 : srcConst(state, true, s, 0);
-        if (v !== undefined && (op & 0xe0) === Mode.MEM) state.stack.set(o, { size, v: size === 8 ? v : v & ((1n << BigInt(size * 8)) - 1n) });
+        const plain = (op & 0xe0) === Mode.MEM;
+        if (v !== undefined && plain) state.stack.set(o, { size, f: konst(size === 8 ? v : v & ((1n << BigInt(size * 8)) - 1n)) });
+        // A pointer spilled whole (what a reload gives back).
+        else if (plain && cls === Class.STX && size === 8 && regs[s] && regs[s]!.k !== FK.Const) state.stack.set(o, { size, f: regs[s]! });
       } else if (base?.k !== FK.Val && base?.k !== FK.Ctx && base?.k !== FK.Sock) {
         // Through a pointer that might be into this frame: every slot may have changed.
         state.stack.clear();
@@ -308,7 +340,7 @@ function helperResult(state: State, id: number, pc: number, table: RegionTable):
   if (id !== Helper.map_lookup_elem) return undefined;
   const plan = lookupPlan(state, table);
   if (!plan) return undefined;
-  unlink(state.regs, pc);
+  unlink(state, pc);
   if (plan.isNull) return ZERO;
   if (plan.map.holdsSockets) return { k: FK.Sock, nonNull: false, id: pc };
   return { k: FK.Val, off: 0, size: plan.map.def.valueSize, nonNull: plan.nonNull, id: plan.region ? -1 : pc, region: plan.region };
@@ -351,6 +383,12 @@ function refine(p: PreparedProgram, pc: number, state: State, taken: boolean): S
     if (g?.k !== FK.Val && g?.k !== FK.Sock) continue;
     if (r !== insn.dst && (f.id < 0 || g.id !== f.id)) continue;
     regs[r] = isNull ? ZERO : { ...g, nonNull: true };
+  }
+  if (f.id >= 0) {
+    for (const [o, sl] of out.stack) {
+      const g = sl.f;
+      if ((g.k === FK.Val || g.k === FK.Sock) && g.id === f.id) out.stack.set(o, { size: 8, f: isNull ? ZERO : { ...g, nonNull: true } });
+    }
   }
   return out;
 }

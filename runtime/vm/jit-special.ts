@@ -14,7 +14,7 @@ import { SockMap } from "../maps/sockmap.ts";
 import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
 import type { PreparedProgram } from "./program.ts";
 import { OFF_BIAS, PTR_TAG, type RegionTable } from "./region.ts";
-import { FK, decideJump, lookupPlan, step, words, type Fact, type State } from "./jit-facts.ts";
+import { FK, carriesObject, decideJump, lookupPlan, step, words, type Fact, type State } from "./jit-facts.ts";
 
 /** What the specialised emitter needs from jit.ts. */
 export interface SpecialContext {
@@ -26,6 +26,8 @@ export interface SpecialContext {
   goto: (t: number) => string;
   /** Records a direct store at a frame byte offset (for the reset watermark). */
   noteStore: (o: number) => void;
+  /** Records that the local s<o> (the object of a pointer spilled at frame offset o) is used. */
+  noteSpill: (o: number) => void;
 }
 
 const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
@@ -104,7 +106,12 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       const base = regs[s];
       if (base?.k === FK.Ctx) return ctxLoad(base.off + insn.off, size, sx, d);
       const pv = provenView(cx, base, s, insn.off, size, false);
-      return pv && read(pv.v, pv.o, size, `a${d}`, `b${d}`, sx);
+      if (!pv) return undefined;
+      // Reloading a spilled object-carrying pointer reloads its object too.
+      const slot = pv.frame && size === 8 && !sx ? st.stack.get(pv.o) : undefined;
+      const obj = slot && slot.size === 8 && carriesObject(slot.f) ? `g${d}=s${pv.o};` : "";
+      if (obj) cx.noteSpill(pv.o);
+      return read(pv.v, pv.o, size, `a${d}`, `b${d}`, sx) + obj;
     }
     case Class.ST:
     case Class.STX: {
@@ -125,7 +132,9 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       if (mode !== Mode.MEM) return undefined;
       if (pv.frame) cx.noteStore(pv.o);
       if (cls === Class.ST) return write(pv.v, pv.o, size, lit(insn.imm | 0), (insn.imm | 0) < 0 ? "(-1)" : "0");
-      return write(pv.v, pv.o, size, `a${s}`, `b${s}`);
+      const spill = pv.frame && size === 8 && carriesObject(regs[s]) ? `s${pv.o}=g${s};` : "";
+      if (spill) cx.noteSpill(pv.o);
+      return write(pv.v, pv.o, size, `a${s}`, `b${s}`) + spill;
     }
     case Class.JMP:
     case Class.JMP32: {

@@ -154,7 +154,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     const g = genBody(p, table, 0, n, leaders, constRef, false, false, analyse(p, 0, n, MAIN_ENTRY, table), true);
     const guard = g.budgetBound !== undefined ? `if(M.n+${g.budgetBound}>M.budget)return IN(M);` : "";
     return {
-      source: `${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: `${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
       single: true,
       funcs: "",
@@ -171,11 +171,11 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     const decls = ranges.filter(([lo]) => lo !== 0 || targets.has(0)).map(([lo, hi]) => {
       const g = genBody(p, table, lo, hi, leaders, constRef, true, false, analyse(p, lo, hi, TOP, table));
       const params = ["M", "depth", "n", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])].join(",");
-      return `function f${lo}(${params}){let bb=${g.entryBlock},${OBJECTS};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
+      return `function f${lo}(${params}){let bb=${g.entryBlock},${OBJECTS}${g.locals};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
     });
     const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true, false, analyse(p, 0, ranges[0]![1], MAIN_ENTRY, table));
     return {
-      source: `let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: `let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
       single: true,
       funcs: decls.join("\n"),
@@ -185,7 +185,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
   const g = genBody(p, table, 0, n, leaders, constRef, false, true);
   const entry = p.funcs.map((f) => `entry===${f}?${g.blockOf.get(f)}:`).join("") + "-1";
   return {
-    source: `let bb=${entry},n=M.n,${OBJECTS};const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
+    source: `let bb=${entry},n=M.n,${OBJECTS}${g.locals};const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
     consts,
     single: false,
     funcs: "",
@@ -221,6 +221,8 @@ interface Body {
   blockOf: Map<number, number>;
   /** Block number of slot `lo`. */
   entryBlock: number;
+  /** Declarations of the spill locals (",s<o>=null..."), or "". */
+  locals: string;
   /**
    * Set when the blocks carry no budget checks (`hoist` and straight-line code): the most instructions any run can
    * execute, which the entry compares with the budget once.
@@ -274,7 +276,9 @@ function genBody(
     noteStore: (o) => {
       if (o < minStore) minStore = o;
     },
+    noteSpill: (o) => spills.add(o),
   };
+  const spills = new Set<number>();
   // An emitted invalid instruction ends its block (the next slot starts a new one even when nothing jumps to it,
   // so that the counter of a block never includes code after a fault). Skipped lddw halves end nothing.
   let afterFault = false;
@@ -339,7 +343,8 @@ function genBody(
     }
     straight = forwardOnly(body);
   }
-  return { code: straight ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound };
+  const locals = [...spills].map((o) => `,s${o}=null`).join("");
+  return { code: straight ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals };
 }
 
 /**

@@ -91,12 +91,13 @@ describe("JIT code shapes", () => {
   });
 
   test("a frame slot written through a pointer the facts do not know is not a known key any more", () => {
-    // key 1 at r10-4, then r4 = r10 spilled and reloaded (unknown to the facts) and *(u32 *)(r4 - 4) = 9: index 9 is
-    // past max_entries, so the lookup must return NULL on both tiers (a stale constant key would find arr[1]).
+    // key 1 at r10-4, then r4 = r10 + r3 (r3 = 0, unknown to the facts) and *(u32 *)(r4 - 4) = 9: index 9 is past
+    // max_entries, so the lookup must return NULL on both tiers (a stale constant key would find arr[1]).
     const { out } = both([
+      ...hidden(3, 0),
       st(Size.W, 10, -4, 1),
-      stx(Size.DW, 10, -16, 10),
-      ldx(Size.DW, 4, 10, -16),
+      mov64(4, reg(10)),
+      alu64(AluOp.ADD, 4, reg(3)),
       st(Size.W, 4, -4, 9),
       mov64(2, reg(10)),
       alu64(AluOp.ADD, 2, -4),

@@ -1,0 +1,151 @@
+/**
+ * Code the JIT specialises on its own data-flow facts (runtime/vm/jit-facts.ts, jit-special.ts): each case pins the
+ * specialised shape where the facts prove it and the generic, checked shape where a hostile twin breaks the proof,
+ * and both tiers must agree on r0, the count and every fault.
+ */
+import { describe, expect, test } from "vitest";
+import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { MapType } from "../../compiler/abi/maps.ts";
+import { jitSource } from "../../runtime/vm/jit.ts";
+import { Socket } from "../../runtime/net/socket.ts";
+import { TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
+
+const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
+const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
+
+/** Runs on both tiers (socks[1] holds a TCP socket) and checks they agree; returns the outcome, source and leaks. */
+function both(insns: Instruction[]) {
+  const results = TIERS.map((tier) => {
+    const obj = vmOf(insns, [arr, socks]);
+    obj.map("socks").set(1, new Socket({ family: "inet", protocol: "tcp", port: 7007 }));
+    const p = obj.program("prog");
+    const out = outcome(p, tier);
+    return { out, src: jitSource(p.prepared), held: obj.machine.held.length };
+  });
+  expect(results[1]!.out).toEqual(results[0]!.out);
+  expect(results[1]!.held).toBe(results[0]!.held);
+  return results[1]!;
+}
+
+/** r0 = socks[1] (a socket pointer), its NULL test done; then `rest`. */
+const sockLookup = (rest: Instruction[]): Instruction[] => [
+  st(Size.W, 10, -4, 1),
+  mov64(2, reg(10)),
+  alu64(AluOp.ADD, 2, -4),
+  ldMap(1, "socks"),
+  call(Helper.map_lookup_elem),
+  jmp64(JmpOp.JEQ, 0, 0, "none"),
+  ...rest,
+  withLabel(mov64(0, 0), "none"),
+  exit(),
+];
+
+describe("JIT facts: spilled pointers", () => {
+  test("a socket pointer spilled and reloaded keeps its object: sk_release without the argument checks", () => {
+    const { out, src, held } = both(sockLookup([stx(Size.DW, 10, -16, 0), mov64(0, 0), ldx(Size.DW, 1, 10, -16), call(Helper.sk_release), mov64(0, 1), exit()]));
+    expect(out).toEqual({ r0: 1n, n: 12 });
+    expect(held).toBe(0);
+    expect(src).toContain("s496=g0;");
+    expect(src).toContain("g1=s496;");
+    expect(src).toContain("SR(M,g1,");
+    expect(src).not.toContain("h86(");
+  });
+
+  test("a spill slot half overwritten is not a pointer any more: the helper checks it and faults like the interpreter", () => {
+    const { out, src } = both(sockLookup([stx(Size.DW, 10, -16, 0), st(Size.W, 10, -12, 0), ldx(Size.DW, 1, 10, -16), call(Helper.sk_release), mov64(0, 1), exit()]));
+    expect(out).toMatchObject({ fault: "VmFault" });
+    expect((out as { message: string }).message).toMatch(/sk_release: .*not a pointer|sk_release/);
+    expect(src).toContain("h86(");
+  });
+
+  test("a slot written through a pointer the facts do not know drops the spill", () => {
+    // r4 = r10 + r3, r3 = 0 unknown to the facts; *(u64 *)(r4 - 16) = 0 overwrites the spilled socket.
+    const { out, src } = both([
+      ...hidden(3, 0),
+      ...sockLookup([stx(Size.DW, 10, -16, 0), mov64(4, reg(10)), alu64(AluOp.ADD, 4, reg(3)), st(Size.DW, 4, -16, 0), ldx(Size.DW, 1, 10, -16), call(Helper.sk_release), mov64(0, 1), exit()]),
+    ]);
+    expect(out).toMatchObject({ fault: "VmFault" });
+    expect(src).toContain("h86(");
+  });
+});
+
+describe("JIT facts: NULL tests and constants", () => {
+  test("a NULL test through a copy proves the original too (same lookup)", () => {
+    // r6 = r0 (dynamic key: a real lookup); if r6 == 0 → out; then *(u64 *)(r0 + 0) = 7 needs no check.
+    const { out, src } = both([
+      ...hidden(3, 2),
+      stx(Size.W, 10, -4, 3),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+      ldMap(1, "arr"),
+      call(Helper.map_lookup_elem),
+      mov64(6, reg(0)),
+      jmp64(JmpOp.JEQ, 6, 0, "out"),
+      st(Size.DW, 0, 0, 7),
+      ldx(Size.DW, 0, 6, 0),
+      withLabel(exit(), "out"),
+    ]);
+    expect(out).toMatchObject({ r0: 7n });
+    expect(src).toContain("g0.view.setInt32(0,7,true)");
+    expect(src).toContain("g6.view.getInt32(0,true)");
+  });
+
+  test("a lookup after the NULL test of an earlier one is not proven by it", () => {
+    // r6 = arr[k] (tested non-NULL), then r0 = arr[9] (NULL): a store through r0 must fault as a NULL write.
+    const { out, src } = both([
+      ...hidden(3, 2),
+      stx(Size.W, 10, -4, 3),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+      ldMap(1, "arr"),
+      call(Helper.map_lookup_elem),
+      mov64(6, reg(0)),
+      jmp64(JmpOp.JEQ, 6, 0, "out"),
+      ...hidden(3, 9),
+      stx(Size.W, 10, -4, 3),
+      mov64(2, reg(10)),
+      alu64(AluOp.ADD, 2, -4),
+      ldMap(1, "arr"),
+      call(Helper.map_lookup_elem),
+      st(Size.DW, 0, 0, 7),
+      withLabel(exit(), "out"),
+    ]);
+    expect(out).toMatchObject({ fault: "VmFault" });
+    expect((out as { message: string }).message).toMatch(/NULL pointer/);
+    expect(src).toContain("M.wview(");
+  });
+
+  test("comparisons of constants are decided at JIT time, with the interpreter's count", () => {
+    const { out, src } = both([mov64(0, 5), alu64(AluOp.MUL, 0, 3), jmp64(JmpOp.JEQ, 0, 15, "yes"), mov64(0, 0), exit(), withLabel(mov64(0, 1), "yes"), exit()]);
+    expect(out).toEqual({ r0: 1n, n: 5 });
+    expect(src).not.toContain("a0===15");
+  });
+});
+
+describe("JIT facts: ctx->sk", () => {
+  test("ctx->sk read before and after sk_assign: NULL, then the selected socket's fields", () => {
+    // r6 = ctx; r7 = ctx->sk (NULL); assign socks[1]; r8 = ctx->sk; r0 = r8->protocol (6) + (r7 == NULL).
+    const { out, src } = both([
+      mov64(6, reg(1)),
+      ldx(Size.DW, 7, 6, 0),
+      ...sockLookup([
+        mov64(8, reg(0)),
+        mov64(1, reg(6)),
+        mov64(2, reg(0)),
+        mov64(3, 0),
+        call(Helper.sk_assign),
+        mov64(1, reg(8)),
+        call(Helper.sk_release),
+        ldx(Size.DW, 8, 6, 0),
+        jmp64(JmpOp.JEQ, 8, 0, "none"),
+        ldx(Size.W, 0, 8, 12),
+        jmp64(JmpOp.JNE, 7, 0, "none"),
+        alu64(AluOp.ADD, 0, 100),
+        exit(),
+      ]),
+    ]);
+    expect(out).toMatchObject({ r0: 106n });
+    expect(src).toContain("SA(M,g2,0,0)");
+    expect(src).toContain("g8.region.view.getInt32(12,true)");
+  });
+});
