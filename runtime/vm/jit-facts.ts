@@ -31,7 +31,7 @@ export const enum FK {
   Fp,
   /** A map handle. */
   Map,
-  /** A map value pointer + off: the Region is `region` when constant, else in the local g<reg>. */
+  /** A map value pointer + off: the Region is in the local g<reg> (and is `region` when constant). */
   Val,
   /** A socket pointer (offset 0) whose Socket is in the local g<reg>. */
   Sock,
@@ -152,9 +152,10 @@ function meetFact(a: Fact, b: Fact): Fact {
   if (sameFact(a, b)) return a;
   if (!a || !b || a.k !== b.k) return undefined;
   if (a.k === FK.Val) {
+    // Both sides hold the object in g<reg> (or s<slot>), constant region or not: only the constant is lost.
     const o = b as typeof a;
-    if (a.off !== o.off || a.size !== o.size || a.region !== o.region) return undefined;
-    return { ...a, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1 };
+    if (a.off !== o.off || a.size !== o.size) return undefined;
+    return { k: FK.Val, off: a.off, size: a.size, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1, region: a.region === o.region ? a.region : undefined };
   }
   if (a.k === FK.Sock) {
     const o = b as typeof a;
@@ -205,9 +206,12 @@ function unlink(state: State, id: number): void {
   }
 }
 
-/** True for the facts whose pointer carries its object in a local (g<reg>, s<slot>). */
+/**
+ * True for the facts whose pointer carries its object in a local (g<reg>, s<slot>): every map value and socket
+ * pointer, a constant region's too, so that a join with a non-constant one keeps the fact.
+ */
 export function carriesObject(f: Fact): boolean {
-  return (f?.k === FK.Val && !f.region) || f?.k === FK.Sock;
+  return f?.k === FK.Val || f?.k === FK.Sock;
 }
 
 /** The frame byte offset of a spill or reload of a pointer (an 8-byte MEM access through a frame pointer), or undefined. */

@@ -12,8 +12,8 @@ import { CTX_SIZE, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { ArrayMap } from "../maps/array.ts";
 import { SockMap } from "../maps/sockmap.ts";
 import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
-import type { PreparedProgram } from "./program.ts";
-import { OFF_BIAS, PTR_TAG, type RegionTable } from "./region.ts";
+import { lddwWords, type PreparedProgram } from "./program.ts";
+import { OFF_BIAS, PTR_TAG, RegionKind, type RegionTable } from "./region.ts";
 import { FK, carriesObject, decideJump, lookupPlan, step, words, type Fact, type State } from "./jit-facts.ts";
 
 /** What the specialised emitter needs from jit.ts. */
@@ -86,7 +86,7 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       const f = regs[s];
       if (cls === Class.ALU64 && (op & 0xf0) === AluOp.MOV && (op & Source.X) !== 0 && insn.off === 0) {
         // Copies of an object-carrying pointer copy its object too.
-        return (f?.k === FK.Val && !f.region) || f?.k === FK.Sock ? `a${d}=a${s};b${d}=b${s};g${d}=g${s};` : undefined;
+        return carriesObject(f) ? `a${d}=a${s};b${d}=b${s};g${d}=g${s};` : undefined;
       }
       // A result the facts know (constant folding, a frame or ctx pointer moved by a constant) is written as words.
       const after = { regs: regs.slice(), stack: st.stack };
@@ -99,6 +99,13 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       if (r?.k === FK.Fp) return `a${d}=${(Machine.FP_LO + r.off) | 0};b${d}=b10;`;
       if (r?.k === FK.Ctx) return `a${d}=${(OFF_BIAS + r.off) | 0};b${d}=${CTX_HI};`;
       return undefined;
+    }
+    case Class.LD: {
+      // A pinned map value (global data): its words, and its Region in g<d> like every map value pointer.
+      const v = cx.p.lddw.get(pc);
+      if (v?.kind !== "ptr" || v.region.kind !== RegionKind.MapValue || !cx.table.pinned(v.region)) return undefined;
+      const w = lddwWords(v, cx.table);
+      return `a${d}=${lit(w.lo)};b${d}=${lit(w.hi)};g${d}=${cx.constRef(v.region)};`;
     }
     case Class.LDX: {
       const size = SIZES[op & 0x18]!;
@@ -194,7 +201,7 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
   const plan = lookupPlan(st, cx.table);
   if (!plan) return undefined;
   if (plan.isNull) return `a0=0;b0=0;${SCRATCH}`;
-  if (plan.region) return `a0=${OFF_BIAS};b0=${(PTR_TAG | plan.region.id) | 0};${SCRATCH}`;
+  if (plan.region) return `a0=${OFF_BIAS};b0=${(PTR_TAG | plan.region.id) | 0};g0=${cx.constRef(plan.region)};${SCRATCH}`;
   const map = plan.map;
   const K = cx.constRef(map);
   const o = plan.keyOff;

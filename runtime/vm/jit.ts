@@ -26,6 +26,7 @@ import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, ty
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { FK, analyse, topState, type State } from "./jit-facts.ts";
 import { emitSpecial, type SpecialContext } from "./jit-special.ts";
+import { structured } from "./jit-structure.ts";
 import { assignSocket, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
@@ -330,9 +331,9 @@ function genBody(
   // each store (clearing a few more zero bytes at the next reset changes nothing).
   const stackMark = minStore < STACK_SIZE ? `if(${minStore}<SD.stackLow)SD.stackLow=${minStore};` : "";
   const loop = `for(;;)switch(bb){\n${code}\ndefault:throw F("jump outside the program",entry);}`;
-  let straight = loopOnly ? undefined : forwardOnly(body);
+  let shaped = loopOnly ? undefined : structured(body);
   let budgetBound: number | undefined;
-  if (straight !== undefined && hoist) {
+  if (shaped !== undefined && !shaped.loops && hoist) {
     // Without backward jumps a run executes each block at most once, so no run can count more than all blocks
     // together: when that fits the budget left at entry, no block needs its own check (the entry sends any other
     // run to the interpreter, which stops at the exact instruction).
@@ -341,41 +342,10 @@ function genBody(
       body[c.idx] = `n+=${c.len};`;
       budgetBound += c.len;
     }
-    straight = forwardOnly(body);
+    shaped = structured(body);
   }
   const locals = [...spills].map((o) => `,s${o}=null`).join("");
-  return { code: straight ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals };
-}
-
-/**
- * The body as nested labelled blocks when every jump goes forward (to a later block): a jump to block T is
- * `break LT`, and label LT encloses everything before block T, so breaking out of it lands on T's first line. The
- * labels open outermost-last-target first and each closes right before its block. Undefined when some jump goes
- * backward or to its own block (a loop), or when there are so many targets that the nesting could be deep.
- */
-function forwardOnly(body: readonly string[]): string | undefined {
-  const targets = new Set<number>();
-  let block = -1;
-  for (const line of body) {
-    const c = /^case (\d+):$/.exec(line);
-    if (c) {
-      block = Number(c[1]);
-      continue;
-    }
-    for (const g of line.matchAll(/\{pc=(\d+);continue;\}/g)) {
-      const t = Number(g[1]);
-      if (t <= block) return undefined;
-      targets.add(t);
-    }
-  }
-  if (targets.size > 1000) return undefined;
-  const open = [...targets].sort((a, b) => b - a).map((t) => `L${t}:{`).join("");
-  const code = body.map((line) => {
-    const c = /^case (\d+):$/.exec(line);
-    if (c) return targets.has(Number(c[1])) ? "}" : "";
-    return line.replace(/\{pc=(\d+);continue;\}/g, (_x, t: string) => `break L${t};`);
-  });
-  return `${open}\n${code.join("\n")}`;
+  return { code: shaped?.code ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals };
 }
 
 /** The frame offset a direct (r10-relative, in-frame) store writes at, or undefined. */

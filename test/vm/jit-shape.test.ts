@@ -49,9 +49,44 @@ describe("JIT code shapes", () => {
     }
   });
 
-  test("a backward jump keeps the dispatch loop, with the same count as the interpreter", () => {
+  test("a natural loop is a JS loop (continue to its header, break out of it), with the interpreter's count", () => {
     const { out, src } = both([mov64(0, 0), withLabel(alu64(AluOp.ADD, 0, 1), "top"), jmp64(JmpOp.JLT, 0, 5, "top"), exit()]);
     expect(out).toEqual({ r0: 5n, n: 12 });
+    expect(src).toContain("C1:for(;;){");
+    expect(src).toContain("continue C1;");
+    expect(src).not.toContain("switch(bb)");
+  });
+
+  test("nested loops with an early exit from the inner one: labelled loops, same results", () => {
+    // for (i = 0; i < 4; i++) for (j = 0; j < 4; j++) { r0++; if (r0 == 7) goto out; }   → r0 = 7
+    const { out, src } = both([
+      mov64(0, 0),
+      mov64(1, 0),
+      withLabel(mov64(2, 0), "outer"),
+      withLabel(alu64(AluOp.ADD, 0, 1), "inner"),
+      jmp64(JmpOp.JEQ, 0, 7, "out"),
+      alu64(AluOp.ADD, 2, 1),
+      jmp64(JmpOp.JLT, 2, 4, "inner"),
+      alu64(AluOp.ADD, 1, 1),
+      jmp64(JmpOp.JLT, 1, 4, "outer"),
+      withLabel(exit(), "out"),
+    ]);
+    expect(out).toMatchObject({ r0: 7n });
+    expect(src).toMatch(/C2:for\(;;\)\{[^}]*C3:for\(;;\)\{/);
+    expect(src).not.toContain("switch(bb)");
+  });
+
+  test("a jump into the middle of a loop keeps the dispatch loop", () => {
+    // The loop top..back is entered at `mid` by the first jump: no structured shape, same results.
+    const { out, src } = both([
+      mov64(0, 0),
+      jmp64(JmpOp.JA, 0, 0, "mid"),
+      withLabel(alu64(AluOp.ADD, 0, 2), "top"),
+      withLabel(alu64(AluOp.ADD, 0, 1), "mid"),
+      jmp64(JmpOp.JLT, 0, 9, "top"),
+      exit(),
+    ]);
+    expect(out).toMatchObject({ r0: 10n });
     expect(src).toContain("for(;;)switch(bb)");
   });
 
