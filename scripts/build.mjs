@@ -39,6 +39,18 @@ for (const file of readdirSync("dist/chunks")) {
   if (!written.has(rel)) rmSync(join("dist", rel));
 }
 
+// The compile server's client (compiler/server/client.ts): one small CommonJS file that plain `node` starts on every
+// `tsbpf build`/`check` (no ESM loader, no TypeScript, no snapshot); only Node's built-ins are left outside.
+await build({
+  entryPoints: ["compiler/server/client-main.ts"],
+  outfile: "dist/server/client.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  logLevel: "warning",
+});
+
 // Declarations for every export path (dist/types/), so consumers type-check .d.ts files, not our sources.
 const { buildTypes } = await import("./build-types.mjs");
 buildTypes();

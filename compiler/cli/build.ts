@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import type { CompileResult, DumpStage } from "../index.ts";
 import { DEFAULT_TARGET, type KernelTarget, TargetError, resolveTarget } from "../target/index.ts";
-import { UsageError, parseArgs } from "./usage.ts";
+import { type CliIO, UsageError, parseArgs, processIO } from "./usage.ts";
 import type { WatchEvents } from "./watch.ts";
 
 /** The --target-kernel values, for the commands' help. */
@@ -26,17 +26,8 @@ export function targetOption(options: Map<string, string | true>): KernelTarget 
   }
 }
 
-/** Where a command writes (the process streams by default; tests capture them). */
-export interface CliIO {
-  stdout(text: string): void;
-  stderr(text: string): void;
-}
-
-/** The process's stdout/stderr. */
-export const processIO: CliIO = {
-  stdout: (t) => void process.stdout.write(t),
-  stderr: (t) => void process.stderr.write(t),
-};
+/** Where a command writes, and the process's streams (defined in usage.ts, which dispatch.ts loads anyway). */
+export { type CliIO, processIO } from "./usage.ts";
 
 const HELP = `usage: tsbpf build FILE.ts [-o OUT.o] [--target-kernel VERSION|host] [--watch] [--dump-ir] [--dump-asm] [--no-verify]
 

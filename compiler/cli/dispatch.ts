@@ -3,10 +3,13 @@
  * exit code: 0 success, 1 bad input (diagnostics, a rejected program, a missing, unreadable or malformed input file),
  * 2 usage error, 70 internal error. A user mistake never shows a stack trace.
  */
-import { InputFileError, UsageError } from "./usage.ts";
+import { type CliIO, InputFileError, UsageError, processIO } from "./usage.ts";
 
-/** A subcommand: its one-line summary and its module, loaded on demand. */
-export type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+/**
+ * A subcommand: its one-line summary and its module, loaded on demand. Its run() writes to `io` where it takes one
+ * (build and check: the ones the compile server runs); the others write to the process streams.
+ */
+export type Command = { summary: string; load: () => Promise<{ run(args: string[], io?: CliIO): Promise<number> }> };
 
 const COMMANDS: Record<string, Command> = {
   build: { summary: "compile, verify and write an ELF object", load: () => import("./build.ts") },
@@ -26,31 +29,31 @@ ${Object.entries(COMMANDS)
 Run \`tsbpf <command> --help\` for a command's options.
 `;
 
-/** Runs the command line `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/** Runs the command line `argv` (without node and the script), writing to `io`; resolves to the exit code. */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    (name === undefined ? process.stderr : process.stdout).write(HELP);
+    (name === undefined ? io.stderr : io.stdout)(HELP);
     return name === undefined ? 2 : 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`tsbpf: unknown command '${name}'\n\n${HELP}`);
+    io.stderr(`tsbpf: unknown command '${name}'\n\n${HELP}`);
     return 2;
   }
   try {
-    return await (await command.load()).run(rest);
+    return await (await command.load()).run(rest, io);
   } catch (err) {
     if (err instanceof InputFileError) {
-      process.stderr.write(`tsbpf ${name}: ${err.message}\n`);
+      io.stderr(`tsbpf ${name}: ${err.message}\n`);
       return 1;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`tsbpf ${name}: ${err.message}\n`);
+      io.stderr(`tsbpf ${name}: ${err.message}\n`);
       return 2;
     }
     // Anything else is a bug in tsbpf, not a user mistake: say so, with the trace.
-    process.stderr.write(`tsbpf ${name}: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+    io.stderr(`tsbpf ${name}: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
     return 70;
   }
 }

@@ -9,16 +9,20 @@
  * and bound in the front end's cache, and the compiler's functions have bytecode), and the heap is saved. A process
  * started from the snapshot begins with all of that in memory and only checks and compiles the user's file.
  *
- * Only build and check run from the snapshot (bin/tsbpf.js routes only those here; this file exports nothing, as a
- * snapshot entry is a plain script): the other commands do not load TypeScript, and a snapshot cannot
- * `require` the kernel addon.
+ * Only build and check run from the snapshot, and the compile server (compiler/server/; bin/tsbpf.js routes only
+ * those here; this file exports nothing, as a snapshot entry is a plain script): the other commands do not load
+ * TypeScript. The kernel addon (`--target-kernel host`) cannot be part of a snapshot; it loads after start-up, found
+ * from the package root next to the blob.
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import v8 from "node:v8";
 import { compile } from "../index.ts";
 import { setStdlibPath } from "../frontend/project.ts";
+import { setAddonSearchRoot } from "../../runtime/kernel/native.ts";
 import { main } from "./dispatch.ts";
+import { SERVE_FLAG } from "../server/protocol.ts";
+import { serve } from "../server/server.ts";
 import "./build.ts";
 import "./watch.ts";
 import "./check.ts";
@@ -73,7 +77,13 @@ if (!warm.object) throw new Error(`the snapshot's warm-up file does not compile:
 
 v8.startupSnapshot.setDeserializeMainFunction(async () => {
   const blobAt = process.execArgv.indexOf("--snapshot-blob");
-  setStdlibPath(stdlibNextTo(blobAt >= 0 ? process.execArgv[blobAt + 1] : undefined) ?? buildStdlib);
+  const stdlib = stdlibNextTo(blobAt >= 0 ? process.execArgv[blobAt + 1] : undefined) ?? buildStdlib;
+  setStdlibPath(stdlib);
+  // The package root (stdlib/..): where --target-kernel host finds the kernel addon.
+  setAddonSearchRoot(dirname(dirname(stdlib)));
   // Started as `node --snapshot-blob BLOB ARGS...`: there is no script in argv.
-  process.exitCode = await main(process.argv.slice(1));
+  const argv = process.argv.slice(1);
+  // The compile server (compiler/server/) starts from here too: warm from its first request.
+  if (argv[0] === SERVE_FLAG) await serve({ socket: argv[1]!, key: argv[2]!, root: argv[3]!, run: main });
+  else process.exitCode = await main(argv);
 });

@@ -1,3 +1,18 @@
+/**
+ * Where a command writes: the process streams by default; tests capture them, and the compile server
+ * (compiler/server/) sends them back to the client that asked for the command.
+ */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** The process's stdout/stderr. */
+export const processIO: CliIO = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
 /** A mistake in the command line (exit code 2). */
 export class UsageError extends Error {
   override name = "UsageError";

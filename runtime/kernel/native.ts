@@ -144,7 +144,7 @@ export function addonCandidates(): string[] {
   const explicit = process.env.TSBPF_NATIVE_ADDON;
   if (explicit) return existsSync(explicit) ? [explicit] : [];
   const found: string[] = [];
-  let dir = dirname(fileURLToPath(import.meta.url));
+  let dir = searchFrom ?? dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     for (const sub of [`prebuilds/${process.platform}-${process.arch}/${PREBUILD_FILE}`, `build/Release/${ADDON_FILE}`, `build/Debug/${ADDON_FILE}`]) {
       const p = join(dir, sub);
@@ -157,6 +157,17 @@ export function addonCandidates(): string[] {
     dir = up;
   }
   return found;
+}
+
+/** Where the search starts when this module has no URL of its own (set by the start-up snapshot). */
+let searchFrom: string | undefined;
+
+/**
+ * Makes {@link addonCandidates} search from the package root `dir`: the start-up snapshot's bundle is a CommonJS
+ * script without import.meta.url, so `--target-kernel host` could not find the addon there (compiler/cli/snapshot.ts).
+ */
+export function setAddonSearchRoot(dir: string | undefined): void {
+  searchFrom = dir;
 }
 
 /** The first addon file {@link nativeBpf} would try, or null when there is none (prebuilt or built). */
@@ -180,7 +191,7 @@ export function nativeBpf(): NativeBpf {
       `the native addon ${ADDON_FILE} is not built and no prebuild fits ${process.platform}-${process.arch}${where}: ${NATIVE_REMEDY}`,
     );
   }
-  const require = createRequire(import.meta.url);
+  const require = createRequire(searchFrom !== undefined ? join(searchFrom, "package.json") : import.meta.url);
   const failures: string[] = [];
   for (const path of candidates) {
     try {
