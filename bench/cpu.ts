@@ -12,14 +12,20 @@ import { median } from "./report.ts";
 export interface Command {
   argv: string[];
   env?: Record<string, string>;
+  /**
+   * CPU ms used so far by a process the command talks to but does not wait for (the compile server): read before and
+   * after each batch, the difference counts as the batch's CPU too (`times` only sees the shell's children).
+   */
+  otherCpuMs?: () => number;
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** CPU and wall ms per run of one batch of `runs` runs of `cmd`; or why it failed. */
-function batch(cmd: Command, runs: number, cwd: string): { cpu: number; wall: number } | string {
+function batch(cmd: Command, runs: number, cwd: string): { cpu: number; wall: number; other: number } | string {
   const line = cmd.argv.map(quote).join(" ");
   const script = `i=0; while [ $i -lt ${runs} ]; do ${line} >/dev/null 2>&1 || exit 3; i=$((i+1)); done; times`;
+  const other0 = cmd.otherCpuMs?.() ?? 0;
   const t0 = process.hrtime.bigint();
   const r = spawnSync("sh", ["-c", script], { encoding: "utf8", cwd, env: { ...process.env, ...cmd.env } });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6 / runs;
@@ -29,12 +35,16 @@ function batch(cmd: Command, runs: number, cwd: string): { cpu: number; wall: nu
   const children = r.stdout.trim().split("\n").at(-1) ?? "";
   const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
   if (secs.length !== 2) return `cannot read the shell's times output (${JSON.stringify(children)})`;
-  return { cpu: ((secs[0]! + secs[1]!) * 1000) / runs, wall };
+  const other = ((cmd.otherCpuMs?.() ?? 0) - other0) / runs;
+  return { cpu: ((secs[0]! + secs[1]!) * 1000) / runs + other, wall, other };
 }
 
 /** Medians of a paired measurement: A and B per run, and A/B per round. */
 export interface PairedCpu {
+  /** A's CPU per run, {@link Command.otherCpuMs} included. */
   aCpuMs: number;
+  /** Of which the other process's ({@link Command.otherCpuMs}; 0 without one). */
+  aOtherCpuMs: number;
   bCpuMs: number;
   aWallMs: number;
   bWallMs: number;
@@ -49,6 +59,7 @@ export interface PairedCpu {
  */
 export function pairedCpu(a: Command, b: Command, opts: { rounds: number; aRuns: number; bRuns: number; cwd: string }): PairedCpu | string {
   const aCpu: number[] = [];
+  const aOther: number[] = [];
   const bCpu: number[] = [];
   const aWall: number[] = [];
   const bWall: number[] = [];
@@ -60,6 +71,7 @@ export function pairedCpu(a: Command, b: Command, opts: { rounds: number; aRuns:
     if (typeof y === "string") return y;
     if (r < 0) continue;
     aCpu.push(x.cpu);
+    aOther.push(x.other);
     bCpu.push(y.cpu);
     aWall.push(x.wall);
     bWall.push(y.wall);
@@ -67,6 +79,7 @@ export function pairedCpu(a: Command, b: Command, opts: { rounds: number; aRuns:
   }
   return {
     aCpuMs: median(aCpu),
+    aOtherCpuMs: median(aOther),
     bCpuMs: median(bCpu),
     aWallMs: median(aWall),
     bWallMs: median(bWall),

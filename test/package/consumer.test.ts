@@ -68,7 +68,7 @@ beforeAll(() => {
 // Each step starts Node processes that load TypeScript or esbuild: generous limits for a busy 2-core machine.
 describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
   test("the tarball holds the runtime files, declarations, native sources, prebuild and LICENSE; no tests or benches", () => {
-    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node"]));
+    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/server/client.cjs", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node"]));
     const stray = tarballFiles.filter((f) => /^(test|bench|examples|scripts|docs|compiler|runtime|\.ci|build)\//.test(f) || /\.(map|o|ts)$/.test(f.replace(/\.d\.ts$/, "")) || /tsconfig|vitest\.config|package-lock/.test(f));
     expect(stray).toEqual([]);
     // Every declaration import is relative .js (resolved to .d.ts) or a package we depend on: no .ts, no node: types.
@@ -123,6 +123,35 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ verdict: "SK_PASS", selected: "A", maps: { hits: { "0": 1 } } });
     expect(sh(tsbpf, ["verify", "missing.o"], app).code).toBe(1);
+  });
+
+  test("CLI through the compile server: the installed client starts a server from the installed blob; same output as without", () => {
+    const tsbpf = join(app, "node_modules/.bin/tsbpf");
+    const cache = join(work, "server-cache");
+    const log = join(work, "server.log");
+    const env = { TSBPF_SERVER: undefined, TSBPF_CACHE_DIR: cache, TSBPF_SERVER_LOG: log };
+    try {
+      const local = sh(tsbpf, ["build", "handler.bpf.ts", "-o", "local.o"], app, { TSBPF_SERVER: "0" });
+      const served = sh(tsbpf, ["build", "handler.bpf.ts", "-o", "served.o"], app, env);
+      expect(served).toEqual({ ...local, stdout: local.stdout.replace("local.o", "served.o") });
+      expect(Buffer.compare(readFileSync(join(app, "served.o")), readFileSync(join(app, "local.o")))).toBe(0);
+      const bad = sh(tsbpf, ["check", "missing.bpf.ts"], app, env);
+      expect(bad).toEqual(sh(tsbpf, ["check", "missing.bpf.ts"], app, { TSBPF_SERVER: "0" }));
+      const lines = readFileSync(log, "utf8").trim().split("\n");
+      expect(lines).toEqual([expect.stringMatching(/^server \d+: build handler\.bpf\.ts -o served\.o$/), expect.stringMatching(/^server \d+: check missing\.bpf\.ts$/)]);
+      const pid = Number(/^server (\d+)/.exec(lines[0]!)![1]);
+      // Started from the installed package's blob, as the client found it.
+      expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(join(app, `node_modules/tsbpf/dist/snapshot/tsbpf-${process.version}.blob`));
+    } finally {
+      const dir = join(cache, "server");
+      for (const f of existsSync(dir) ? readdirSync(dir).filter((x) => x.endsWith(".pid")) : []) {
+        try {
+          process.kill(Number(readFileSync(join(dir, f), "utf8")), "SIGTERM");
+        } catch {
+          // Gone already.
+        }
+      }
+    }
   });
 
   test("esbuild bundle: `import handler from './handler.bpf.ts?object'`, then compile() and loadObject().run()", () => {
