@@ -23,9 +23,10 @@ import { openKernel } from "../runtime/kernel/open.ts";
 export const LPM_SOURCE = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, LpmTrie, ArrayMap, getPrandomU32, type u16, type u32 } from "tsbpf";
 
 interface Key { prefixLen: u32; protocol: u16; port: u16; addr: u32 }
+interface Cursor { addr: u32 }
 
 export const prefixes = new LpmTrie<Key, u32>({ maxEntries: 1000000 });
-export const cursor = new ArrayMap<u32>({ maxEntries: 1 });
+export const cursor = new ArrayMap<Cursor>({ maxEntries: 1 });
 
 export function lpm_lookup(ctx: SkLookup): Verdict {
   const label = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: ctx.localIp4 });
@@ -38,11 +39,11 @@ export function lpm_random(ctx: SkLookup): Verdict {
 }
 
 export function lpm_chase(ctx: SkLookup): Verdict {
-  const at = cursor.lookup(0);
-  if (at === null) return SK_DROP;
-  const next = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: at });
+  const c = cursor.lookup(0);
+  if (c === null) return SK_DROP;
+  const next = prefixes.lookup({ prefixLen: 64, protocol: ctx.protocol, port: 0, addr: c.addr });
   if (next === null) return SK_DROP;
-  cursor.update(0, next);
+  c.addr = next;
   return SK_PASS;
 }
 `;
