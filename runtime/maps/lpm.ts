@@ -29,8 +29,13 @@ export class LpmTrieMap implements VmMap {
    */
   private readonly records: Uint8Array[] = [];
   private readonly stride: number;
-  /** Entry id → the Region of its value, once made (id 0 is "none"). */
-  private readonly regions: (Region | undefined)[] = [undefined];
+  /**
+   * Entry id → the Region of its value, once made, in arrays of CHUNK made with the chunk's first Region (a map that
+   * programs never reach holds none: 8 MB at a million prefixes). Id 0 is "none".
+   */
+  private readonly regions: ((Region | undefined)[] | undefined)[] = [];
+  /** The next id never used. */
+  private nextId = 1;
   /** Ids of deleted entries whose value no Region points into (reusable). */
   private readonly free: number[] = [];
   private readonly trie: PrefixTrie;
@@ -84,10 +89,12 @@ export class LpmTrieMap implements VmMap {
   }
   /** The value Region of entry `id`, made on first use (a view into the value chunk). */
   regionOf(id: number): Region {
-    let r = this.regions[id];
+    // Filled element by element, so that V8 keeps the array packed (new Array(n) makes a holey one, slower to read).
+    const chunk = (this.regions[id >> CHUNK_BITS] ??= Array.from({ length: CHUNK }, () => undefined));
+    let r = chunk[id & (CHUNK - 1)];
     if (r === undefined) {
       r = new Region(RegionKind.MapValue, this.valueOf(id), `value of ${this.def.name}{/${this.trie.lenOf(id)}}`, this);
-      this.regions[id] = r;
+      chunk[id & (CHUNK - 1)] = r;
     }
     return r;
   }
@@ -97,7 +104,13 @@ export class LpmTrieMap implements VmMap {
     // before walking trie", 2024, in the stable releases too; test/vm/lpm-kernel.test.ts checks the running kernel).
     if (limit > this.maxPrefix) return null;
     const id = this.trie.find(buf, off + 4, limit);
-    return id === 0 ? null : (this.regions[id] ?? this.regionOf(id));
+    if (id === 0) return null;
+    const chunk = this.regions[id >> CHUNK_BITS];
+    if (chunk !== undefined) {
+      const r = chunk[id & (CHUNK - 1)];
+      if (r !== undefined) return r;
+    }
+    return this.regionOf(id);
   }
   lookup(key: Uint8Array): Region | null {
     return this.lookupAt(this.full(key), 0);
@@ -106,9 +119,8 @@ export class LpmTrieMap implements VmMap {
   private allocate(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    const id = this.regions.length;
+    const id = this.nextId++;
     if (id >> CHUNK_BITS >= this.records.length) this.records.push(new Uint8Array(CHUNK * this.stride));
-    this.regions.push(undefined);
     return id;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
@@ -146,8 +158,9 @@ export class LpmTrieMap implements VmMap {
     this.memory?.release(elementBytes(this.def));
     // A value a program or user space still holds (its Region) keeps its bytes, as the kernel frees after a grace
     // period: such an id is never reused.
-    if (this.regions[id] === undefined) this.free.push(id);
-    else this.regions[id] = undefined;
+    const chunk = this.regions[id >> CHUNK_BITS];
+    if (chunk?.[id & (CHUNK - 1)] === undefined) this.free.push(id);
+    else chunk[id & (CHUNK - 1)] = undefined;
     return 0;
   }
   /** Every entry in the kernel's get_next_key order (see PrefixTrie.forEach). */
