@@ -23,6 +23,8 @@
 
 /** Ints per node: 16 (child, best) pairs, then the exact-prefix area, whose positions 0 and 1 hold FILL and LINK. */
 const NODE_INTS = 48;
+/** Bytes of one node, charged to the map memory while it is in use (see `reserve`). */
+export const NODE_BYTES = NODE_INTS * 4;
 const EXACT = 32;
 const FILL = EXACT;
 const LINK = EXACT + 1;
@@ -75,6 +77,12 @@ export class PrefixTrie {
     private readonly keyChunks: Uint8Array[],
     private readonly stride: number,
     dataSize: number,
+    /**
+     * What nodes are charged to (the loaded object's map memory). Random prefixes take ~0.25 nodes each, but prefixes
+     * that share long paths take up to one node per nibble of the path (a /127 pair of IPv6 keys: 31 nodes, 6 KB),
+     * which the kernel's per-element charge does not cover: without a budget, a program could fill a Node process.
+     */
+    private readonly budget?: { charge(bytes: number): boolean; release(bytes: number): void },
   ) {
     const depth = (dataSize * 8) / 4 + 1;
     this.pathNode = new Int32Array(depth);
@@ -113,6 +121,7 @@ export class PrefixTrie {
   }
 
   private freeNode(node: number): void {
+    this.budget?.release(NODE_BYTES);
     this.n.fill(0, node, node + NODE_INTS);
     this.n[node + LINK] = this.freeList;
     this.freeList = node;
@@ -180,7 +189,41 @@ export class PrefixTrie {
     this.placeDepth = depth;
   }
 
-  /** Adds entry `id` (a prefix of `len` bits not stored yet; its key is in the key chunks). */
+  /**
+   * Charges the budget for the nodes that inserting the prefix of `len` bits at `buf[at..]` (not stored yet) will
+   * make: one per nibble it shares with the leaf in its way, past the slot where they meet. False, charging nothing,
+   * when they do not fit.
+   */
+  reserve(buf: Uint8Array, at: number, len: number): boolean {
+    if (this.budget === undefined || len === 0) return true;
+    const n = this.n;
+    let node = 0;
+    let j = 0;
+    let made = 0;
+    for (; len - 4 * j > 4; j++) {
+      const k = n[node + 2 * nibble(buf, at, j)]!;
+      if (k > 0) {
+        node = k;
+        continue;
+      }
+      if (k === 0) break;
+      // The leaf moves down a level with each node made, while it and the new prefix both go on past the node's
+      // nibble and agree on it (insertAt's loop).
+      const other = -k;
+      const data = this.keyChunks[other >> CHUNK_BITS]!;
+      const otherAt = (other & (CHUNK - 1)) * this.stride + 4;
+      const otherLen = this.lenOf(other);
+      for (;;) {
+        made++;
+        j++;
+        if (len - 4 * j <= 4 || otherLen - 4 * j <= 4 || nibble(data, otherAt, j) !== nibble(buf, at, j)) break;
+      }
+      break;
+    }
+    return made === 0 || this.budget.charge(made * NODE_BYTES);
+  }
+
+  /** Adds entry `id` (a prefix of `len` bits not stored yet, `reserve`d; its key is in the key chunks). */
   insert(id: number, len: number): void {
     this.skipStale = true;
     if (len === 0) this.root = id;

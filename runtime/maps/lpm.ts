@@ -56,7 +56,7 @@ export class LpmTrieMap implements VmMap {
     this.maxPrefix = dataSize * 8;
     this.padded = new Uint8Array(def.keySize);
     this.stride = def.keySize + def.valueSize;
-    this.trie = new PrefixTrie(this.records, this.stride, dataSize);
+    this.trie = new PrefixTrie(this.records, this.stride, dataSize, memory);
     this.handle = newHandle(def, this);
   }
   /** `key` as at least keySize bytes (missing trailing bytes read as zero, as the kernel copies keySize bytes). */
@@ -140,6 +140,10 @@ export class LpmTrieMap implements VmMap {
     }
     if (this.count >= this.def.maxEntries) return err("ENOSPC");
     if (this.memory && !this.memory.charge(elementBytes(this.def))) return err("ENOMEM");
+    if (!this.trie.reserve(key, 4, len)) {
+      this.memory?.release(elementBytes(this.def));
+      return err("ENOMEM");
+    }
     const id = this.allocate();
     this.keyOf(id).set(key.subarray(0, this.def.keySize));
     this.writeValue(id, value);

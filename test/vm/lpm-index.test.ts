@@ -5,7 +5,10 @@
  */
 import { describe, expect, test } from "vitest";
 import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
+import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { LpmTrieMap } from "../../runtime/maps/lpm.ts";
+import { NODE_BYTES } from "../../runtime/maps/lpm-trie.ts";
+import { MapMemory } from "../../runtime/maps/map.ts";
 import type { Region } from "../../runtime/vm/region.ts";
 import { mapDef } from "./harness.ts";
 
@@ -42,7 +45,16 @@ describe("LPM trie map", () => {
   for (const [dataSize, lengths] of [[1, "any"], [4, "any"], [8, "any"], [1, "few"], [4, "few"], [8, "few"]] as const) {
     test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data, ${lengths} prefix lengths)`, () => {
       const next = rng(dataSize * 7919);
-      const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, 64, BPF_F_NO_PREALLOC));
+      const def = mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, 64, BPF_F_NO_PREALLOC);
+      const memory = new MapMemory();
+      const m = new LpmTrieMap(def, memory);
+      // Elements and trie nodes in use are what the map memory holds (reserve charges exactly the nodes insert makes).
+      const trie = (m as unknown as { trie: { top: number; freeList: number; n: Int32Array } }).trie;
+      const accounted = () => {
+        let free = 0;
+        for (let node = trie.freeList; node !== 0; node = trie.n[node + 33]!) free++;
+        return m.size * elementBytes(def) + (trie.top / 48 - 1 - free) * NODE_BYTES;
+      };
       const bits = dataSize * 8;
       // The model: live entries by (len, masked data) with the value bytes they were last given.
       const model = new Map<string, { len: number; data: Uint8Array; value: number }>();
@@ -72,6 +84,7 @@ describe("LPM trie map", () => {
           if (best) hits++;
           expect(got === null ? null : got.bytes[0]! | (got.bytes[1]! << 8)).toBe(best ? best.value : null);
         }
+        expect(memory.used).toBe(accounted());
       }
       expect(hits).toBeGreaterThan(50);
       // Iteration: the kernel's get_next_key order (post-order of the binary trie: a longer prefix before the prefix it

@@ -1,11 +1,15 @@
 /**
  * The LPM trie's storage (entries in shared chunks, a value's Region made on first use): a value keeps one Region
  * (pointer identity across lookups, user-space updates seen through it), a deleted value that a Region still points
- * to keeps its bytes (the kernel frees after a grace period), and slots of values nothing points to are reused.
+ * to keeps its bytes (the kernel frees after a grace period), slots of values nothing points to are reused, and the
+ * trie's nodes are charged to the map memory.
  */
 import { expect, test } from "vitest";
 import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
+import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { LpmTrieMap } from "../../runtime/maps/lpm.ts";
+import { NODE_BYTES } from "../../runtime/maps/lpm-trie.ts";
+import { MapMemory } from "../../runtime/maps/map.ts";
 import type { Region } from "../../runtime/vm/region.ts";
 import { mapDef } from "./harness.ts";
 
@@ -45,4 +49,45 @@ test("update/delete cycles without lookups reuse slots: the storage does not gro
   expect(m.size).toBe(0);
   // One chunk of 1024 entries holds everything (5000 fresh slots would need five).
   expect((m as unknown as { records: unknown[] }).records.length).toBe(1);
+});
+
+test("trie nodes are charged to the map memory: prefixes sharing long paths fail with ENOMEM, not by filling the process", () => {
+  const def = mapDef("p6", MapType.LPM_TRIE, 20, 4, 100_000, BPF_F_NO_PREALLOC);
+  const memory = new MapMemory(1 << 20);
+  const m = new LpmTrieMap(def, memory);
+  const trie = (m as unknown as { trie: { top: number; freeList: number; n: Int32Array } }).trie;
+  const liveNodes = () => {
+    let free = 0;
+    for (let node = trie.freeList; node !== 0; node = trie.n[node + 33]!) free++;
+    return trie.top / 48 - 1 - free;
+  };
+  const accounted = () => m.size * elementBytes(def) + liveNodes() * NODE_BYTES;
+  // Pairs of /128 keys that differ in their last bit: each pair shares a path of 31 nibbles below its first byte.
+  const k6 = (i: number, last: number) => {
+    const k = new Uint8Array(20);
+    k[0] = 128;
+    k[4] = i;
+    k.fill(0xaa, 5, 19);
+    k[19] = last;
+    return k;
+  };
+  let stored = 0;
+  let rc = 0;
+  for (let i = 0; i < 256 && rc === 0; i++) {
+    for (const last of [0, 1]) {
+      rc = m.update(k6(i, last), u32(i), 0);
+      if (rc !== 0) break;
+      stored++;
+      expect(memory.used).toBe(accounted());
+    }
+  }
+  expect(rc).toBe(-12); // ENOMEM
+  // ~6 KB a pair: ~350 keys, where the per-element charge alone (80 bytes) would have let 13000 in.
+  expect(stored).toBeGreaterThan(300);
+  expect(stored).toBeLessThan(400);
+  expect(memory.used).toBe(accounted());
+  for (let i = 0; i < 256; i++) for (const last of [0, 1]) m.delete(k6(i, last));
+  expect(m.size).toBe(0);
+  expect(memory.used).toBe(0);
+  expect(liveNodes()).toBe(0);
 });
