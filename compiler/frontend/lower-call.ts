@@ -5,7 +5,7 @@
  */
 import { ts } from "@ts-morph/common";
 import { Helper } from "../asm/helpers.ts";
-import type { Value, VReg } from "../ir/ir.ts";
+import type { Block, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";
 import type { FnBuilder } from "./builder.ts";
@@ -374,7 +374,10 @@ export abstract class CallLowerer extends ValueOps {
       const given = e.arguments[i];
       if (!p.type) this.fail("BadCall", e, "every parameter of a local function needs a type");
       const t = this.mod.tryResolve(p.type);
-      if (!given && !p.initializer && p.questionToken) throw new PoisonedUse(); // the declaration is reported (TSBPF1018)
+      if (p.questionToken && !p.initializer) {
+        if (t?.kind !== "sock") return void args.push(this.optionalArg(t, given));
+        if (!given) return void args.push(imm(0)); // `sk?: Sock`: an omitted socket is null
+      }
       if (!given && !p.initializer) this.fail("BadCall", e, `'${fn.name!.text}' needs an argument for '${p.name.getText(this.fx.sf)}'`);
       if (!given && this.mod.evalConst(p.initializer!, t?.kind === "int" ? t : undefined) === undefined) {
         this.fail("Unsupported", p.initializer!, "a default parameter value must be a constant (write the argument at the call when it depends on other values)");
@@ -405,6 +408,35 @@ export abstract class CallLowerer extends ValueOps {
     return { k: "void" };
   }
 
+  /**
+   * The argument of an optional parameter (`x?: u32`): 0 when omitted or `undefined`, else a pointer to the value (a
+   * temporary holding an integer or boolean, the struct itself, or a map value that may be null, passed on as is).
+   */
+  private optionalArg(t: Ty | undefined, given: ts.Expression | undefined): Value {
+    while (given && ts.isParenthesizedExpression(given)) given = given.expression;
+    if (!given || (ts.isIdentifier(given) && given.text === "undefined")) return imm(0);
+    if (ts.isConditionalExpression(given)) {
+      // `f(c ? undefined : 4)`: one pointer register, chosen like the value.
+      const dst = this.b.vreg("stack");
+      const yes = this.b.newBlock(), no = this.b.newBlock(), join = this.b.newBlock();
+      this.cond(given.condition, yes, no);
+      for (const [block, arm] of [[yes, given.whenTrue], [no, given.whenFalse]] as const) {
+        this.b.setBlock(block);
+        this.b.emit({ op: "mov", dst, src: this.optionalArg(t, arm) });
+        this.b.jumpTo(join);
+      }
+      return vreg(dst);
+    }
+    if (t?.kind === "struct" || t?.kind === "array") return this.structRef(t, given);
+    const x = this.expr(given, t?.kind === "int" ? t : undefined);
+    if (x.k === "null") return imm(0);
+    if (x.k === "ptr" && !x.off && t && JSON.stringify(x.ty) === JSON.stringify(t)) return vreg(x.v);
+    const size = t?.kind === "int" ? t.bits / 8 : 1;
+    const slot = this.b.tempSlot(size, size as 1);
+    this.storeValue({ base: { slot }, offset: 0, ty: t! }, x, given);
+    return this.slotAddr(slot);
+  }
+
   /** A pointer to a struct argument: the struct itself when it is already in memory, else a temporary built from `arg`. */
   private structRef(t: Ty, arg: ts.Expression): Value {
     let inner = arg;
@@ -429,4 +461,6 @@ export abstract class CallLowerer extends ValueOps {
   abstract expr(e: ts.Expression, hint?: IntTy): V;
   /** A boolean-valued expression as 0/1 (implemented by the expression lowerer). */
   abstract condValue(e: ts.Expression): V;
+  /** Branches to `t` when `e` is true, else to `f` (implemented by the expression lowerer). */
+  abstract cond(e: ts.Expression, t: Block & { done: boolean }, f: Block & { done: boolean }): void;
 }

@@ -114,7 +114,7 @@ export class ExprLowerer extends SocketLowerer {
     if (bnd) return this.readBinding(bnd);
     const map = s && this.mod.maps.get(s);
     if (map) return { k: "map", map };
-    if (id.text === "undefined") return { k: "null" };
+    if (id.text === "undefined") return { k: "null", undef: true };
     this.fail("Unsupported", id, `'${id.text}' cannot be used here`);
   }
 
@@ -606,7 +606,11 @@ export class ExprLowerer extends SocketLowerer {
     const eqOnly = ucmp === "eq" || ucmp === "ne";
     // Null checks on sockets and map values.
     if (a.k === "null" || c.k === "null") {
-      const other = a.k === "null" ? c : a;
+      const [nothing, other] = a.k === "null" ? [a, c] : [c as V & { k: "null" }, a];
+      // `===` tells null from undefined (an omitted optional parameter is undefined); `==` does not.
+      const strict = e.operatorToken.kind === K.EqualsEqualsEqualsToken || e.operatorToken.kind === K.ExclamationEqualsEqualsToken;
+      const otherUndef = other.k === "null" ? !!other.undef : other.k === "ptr" || other.k === "sock" ? other.undef : undefined;
+      if (strict && otherUndef !== undefined && !!nothing.undef !== otherUndef) return { kind: "const", value: ucmp === "ne" };
       if (other.k === "null") return { kind: "const", value: ucmp === "eq" };
       if ((other.k === "sock" || other.k === "ptr") && eqOnly) return { kind: "cmp", cmp: ucmp, width: 64, a: vreg(other.v), b: imm(0) };
       this.fail("Unsupported", e, `cannot compare ${describe(other)} with null`);

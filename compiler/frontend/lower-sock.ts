@@ -5,13 +5,12 @@
  * lives and releases it exactly once on every path.
  */
 import { ts } from "@ts-morph/common";
-import type { Block, VReg } from "../ir/ir.ts";
+import type { VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import { CallLowerer } from "./lower-call.ts";
 import { stdlibTypeName } from "./types.ts";
 import { describe, type V } from "./values.ts";
 
-type B = Block & { done: boolean };
 const K = ts.SyntaxKind;
 
 /** Socket choices and socket variables; {@link ExprLowerer} adds the rest of expression lowering. */
@@ -112,6 +111,4 @@ export abstract class SocketLowerer extends CallLowerer {
     this.b.emit({ op: "mov", dst, src: vreg(v.v) });
   }
 
-  /** Branches to `t` when `e` is true, else to `f` (implemented by the expression lowerer). */
-  abstract cond(e: ts.Expression, t: B, f: B): void;
 }

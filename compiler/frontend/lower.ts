@@ -444,10 +444,6 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       fx.report("BadType", p, "parameters need a type");
       return undefined;
     }
-    if (p.questionToken && !p.initializer) {
-      fx.report("Unsupported", p.questionToken, "optional parameters have no BPF meaning; give it a default value (`port: u16 = 80`)");
-      return undefined;
-    }
     let t: Ty | undefined;
     try {
       t = mod.resolveType(p.type);
@@ -475,6 +471,18 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       continue;
     }
     const sym = fx.checker.getSymbolAtLocation(p.name)!;
+    if (p.questionToken && !p.initializer && t?.kind !== "sock") {
+      // `x?: u32`: a pointer to the caller's value, 0 when the argument is omitted. Undefined then behaves as a map
+      // lookup's null does (`x ?? 5`, `x === undefined`, truthiness), and TypeScript's narrowing guards every read.
+      if (t?.kind !== "int" && t?.kind !== "bool" && t?.kind !== "struct" && t?.kind !== "array") {
+        fx.report("Unsupported", p.questionToken, "optional parameters must be integers, booleans or structs; give it a default value (`addr: Ip6 = ip6(\"::\")`)");
+        return undefined;
+      }
+      const v = b.vreg("stack");
+      params.push(v);
+      bindings.push([sym, { b: "val", val: { k: "ptr", ty: t, v, undef: true } }]);
+      continue;
+    }
     if (t?.kind === "struct" || t?.kind === "array") {
       // Passed by reference, as TypeScript passes objects: writes to its fields reach the caller's struct.
       const v = b.vreg();
@@ -496,7 +504,13 @@ function lowerFunction(fx: FileContext, mod: ModuleInfo, fn: ts.FunctionDeclarat
       // A socket handed in by the caller (who owns any reference and releases it).
       const v = b.vreg("sock_or_null");
       params.push(v);
-      bindings.push([sym, { b: "val", val: { k: "sock", v } }]);
+      const optional = !!p.questionToken && !p.initializer;
+      if (optional && ts.isUnionTypeNode(p.type) && p.type.types.some((x) => x.kind === ts.SyntaxKind.LiteralType && (x as ts.LiteralTypeNode).literal.kind === ts.SyntaxKind.NullKeyword)) {
+        // Omitted (undefined) and null would both be 0: `sk === null` could not answer as TypeScript does.
+        fx.report("Unsupported", p.questionToken!, "an optional socket parameter cannot also be null; write `sk: Sock | null` and pass null");
+        return undefined;
+      }
+      bindings.push([sym, { b: "val", val: { k: "sock", v, ...(optional ? { undef: true } : {}) } }]);
     } else {
       fx.report("BadType", p.type, "parameters of local functions must be integers, booleans, Ip6, structs, sockets or the context");
       return undefined;

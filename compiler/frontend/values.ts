@@ -31,13 +31,15 @@ export type V =
   /** An IPv6 address as four words, each what a 4-byte load of that word returns. */
   | { k: "ip6"; words: Value[] }
   /** A socket; `ref` when it came from a SOCKMAP/SOCKHASH lookup. */
-  | { k: "sock"; v: VReg }
-  | { k: "null" }
+  | { k: "sock"; v: VReg; undef?: boolean }
+  /** `null`, or `undefined` (`undef`): the same 0 at run time, told apart by `===`. */
+  | { k: "null"; undef?: boolean }
   /**
    * A nullable pointer to a map value of type `ty`; with `off`, the field at that offset of the value or socket `v`
-   * points at (`m.lookup(k)?.hits`, `ctx.sk?.state`): null when `v` is.
+   * points at (`m.lookup(k)?.hits`, `ctx.sk?.state`): null when `v` is. `undef`: an optional parameter (`x?: u32`),
+   * whose absence is `undefined`, never `null`.
    */
-  | { k: "ptr"; ty: Ty; v: VReg; off?: number }
+  | { k: "ptr"; ty: Ty; v: VReg; off?: number; undef?: boolean }
   | { k: "place"; place: Place }
   | { k: "ctx"; v: VReg }
   | { k: "map"; map: MapInfo }

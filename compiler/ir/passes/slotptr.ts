@@ -7,7 +7,10 @@
 import type { Function, Inst, VReg } from "../ir.ts";
 import { instDef } from "./util.ts";
 
-/** Rewrites `load`/`store` through single-definition `slot_addr` vregs; returns whether anything changed. */
+/**
+ * Rewrites `load`/`store` through single-definition `slot_addr` vregs and folds their null tests; returns whether
+ * anything changed.
+ */
 export function foldSlotPointers(fn: Function): boolean {
   const defs = new Map<VReg, number>();
   const addr = new Map<VReg, { slot: number; offset: number }>();
@@ -22,6 +25,15 @@ export function foldSlotPointers(fn: Function): boolean {
   }
   let changed = false;
   for (const b of fn.blocks) {
+    // A slot's address is never null: the null test of an optional parameter given an argument (`x?: u32`) folds.
+    const t = b.term;
+    if (t.op === "cbr" && (t.cmp === "eq" || t.cmp === "ne")) {
+      const [x, y] = t.a.kind === "vreg" ? [t.a, t.b] : [t.b, t.a];
+      if (x.kind === "vreg" && defs.get(x.id) === 1 && addr.has(x.id) && y.kind === "imm" && y.value === 0n) {
+        b.term = { op: "br", target: t.cmp === "eq" ? t.else : t.then, ...(t.loc ? { loc: t.loc } : {}) };
+        changed = true;
+      }
+    }
     b.insts = b.insts.map((inst): Inst => {
       if (inst.op !== "load" && inst.op !== "store") return inst;
       const a = defs.get(inst.ptr) === 1 ? addr.get(inst.ptr) : undefined;
