@@ -13,7 +13,7 @@ import { PoisonedUse, type Binding } from "./lower-call.ts";
 import { SocketLowerer } from "./lower-sock.ts";
 import { wrap, type ConstVal } from "./module.ts";
 import { I32, I64, U16, U32, U64, sizeOf, type IntTy, type Ty } from "./types.ts";
-import { LowerError, mixedSign, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type Place, type V } from "./values.ts";
+import { LowerError, compareInts, mixedSign, promote, bswapConst, constValue, describe, foldCmpConst, loadWord, type IntCompare, type Place, type V } from "./values.ts";
 
 export { PoisonedUse, type Binding } from "./lower-call.ts";
 
@@ -466,10 +466,18 @@ export class ExprLowerer extends SocketLowerer {
         this.b.emit({ op: "setcc", dst, cmp: r.cmp, width: r.width, a: r.a, b: r.b });
         return { k: "bool", v: vreg(dst) };
       }
+      if (r?.kind === "const") return { k: "bool", v: imm(r.value ? 1 : 0) };
+      if (r?.kind === "mixed") return this.boolOf((t, f) => this.branchMixed(r, t, f));
+      if (r?.kind === "ip6") return this.boolOf((t, f) => this.ip6Equal(r.a, r.b, r.negate ? f : t, r.negate ? t : f));
     }
+    return this.boolOf((t, f) => this.cond(e, t, f));
+  }
+
+  /** A 0/1 value from a branch to `t` (true) or `f` (false). */
+  private boolOf(branch: (t: B, f: B) => void): V {
     const dst = this.b.vreg();
     const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
-    this.cond(e, t, f);
+    branch(t, f);
     this.b.setBlock(t);
     this.b.emit({ op: "mov", dst, src: imm(1) });
     this.b.terminate({ op: "br", target: join.id });
@@ -511,6 +519,7 @@ export class ExprLowerer extends SocketLowerer {
         if (!r) return;
         if (r.kind === "const") return void this.b.terminate({ op: "br", target: (r.value ? t : f).id });
         if (r.kind === "ip6") return this.ip6Equal(r.a, r.b, r.negate ? f : t, r.negate ? t : f);
+        if (r.kind === "mixed") return this.branchMixed(r, t, f);
         if (r.a.kind === "imm" && r.b.kind === "imm") {
           return void this.b.terminate({ op: "br", target: (foldCmpConst(r.cmp, r.a.value, r.b.value) ? t : f).id });
         }
@@ -590,9 +599,8 @@ export class ExprLowerer extends SocketLowerer {
   }
 
   private compareOperands(e: ts.BinaryExpression, onNull?: (ptr: Value) => void):
-    | { kind: "cmp"; cmp: CmpOp; width: 32 | 64; a: Value; b: Value }
+    | IntCompare
     | { kind: "ip6"; a: Value[]; b: Value[]; negate: boolean }
-    | { kind: "const"; value: boolean }
     | undefined {
     const [ucmp, scmp] = CMP[e.operatorToken.kind]!;
     // A negative literal keeps its value (`ip > -1` is true in TypeScript): it is an i64, not the other side's u32.
@@ -633,14 +641,21 @@ export class ExprLowerer extends SocketLowerer {
         return { kind: "cmp", cmp: ucmp, width: n.bits === 64 ? 64 : 32, a: n.raw, b: imm(bswapConst(BigInt.asUintN(n.bits, value), n.bits)) };
       }
     }
-    let ops;
     try {
-      ops = this.intOperands(a, c);
+      return compareInts(this, a, c, ucmp, scmp, this.mod.exactValue(e.left), this.mod.exactValue(e.right));
     } catch (err) {
       if (err instanceof LowerError) this.fail("Unsupported", e, `cannot compare ${describe(a)} with ${describe(c)}`);
       throw err;
     }
-    return { kind: "cmp", cmp: ops.ty.signed ? scmp : ucmp, width: ops.ty.bits === 64 ? 64 : 32, a: ops.a, b: ops.b };
+  }
+
+  /** Branches on a u64-against-signed comparison: a negative signed side decides alone (see {@link compareInts}). */
+  private branchMixed(r: IntCompare & { kind: "mixed" }, t: B, f: B): void {
+    const unsigned = this.b.newBlock();
+    const neg = r.whenNegative ? t : f;
+    this.b.terminate({ op: "cbr", cmp: "slt", width: 64, a: r.signed, b: imm(0), then: neg.id, else: unsigned.id });
+    this.b.setBlock(unsigned);
+    this.b.terminate({ op: "cbr", cmp: r.cmp, width: 64, a: r.a, b: r.b, then: t.id, else: f.id });
   }
 
   /** Four word compares; all equal → t. */

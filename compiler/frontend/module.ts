@@ -315,6 +315,54 @@ export class ModuleInfo {
     return undefined;
   }
 
+  /**
+   * The value TypeScript gives a constant integer expression, with no width to wrap at: comparisons use it, so that
+   * `x > -1n` compares with -1 (not with the u64 that -1n wraps to) and `i < 3000000000` with three billion. Built
+   * from literals, parentheses, unary `- + ~`, binary `+ - *`, enum members and named constants (a constant declared
+   * with a width has its value in that width). Undefined for anything else.
+   */
+  exactValue(e: ts.Expression, depth = 0): bigint | undefined {
+    if (depth > 64) return undefined;
+    if (ts.isParenthesizedExpression(e) || ts.isSatisfiesExpression(e)) return this.exactValue(e.expression, depth + 1);
+    if (ts.isAsExpression(e)) {
+      const isConst = ts.isTypeReferenceNode(e.type) && e.type.getText(this.ctx.sf) === "const";
+      if (isConst) return this.exactValue(e.expression, depth + 1);
+      const c = this.evalConst(e); // `x as u32` converts
+      return c?.k === "int" ? c.value : undefined;
+    }
+    if (ts.isNumericLiteral(e)) return integerLiteralValue(e.getText(this.ctx.sf));
+    if (ts.isBigIntLiteral(e)) return BigInt(e.text.slice(0, -1).replace(/_/g, ""));
+    if (ts.isPrefixUnaryExpression(e)) {
+      const v = this.exactValue(e.operand, depth + 1);
+      if (v === undefined) return undefined;
+      return e.operator === ts.SyntaxKind.MinusToken ? -v : e.operator === ts.SyntaxKind.PlusToken ? v : e.operator === ts.SyntaxKind.TildeToken ? ~v : undefined;
+    }
+    if (ts.isBinaryExpression(e)) {
+      const op = e.operatorToken.kind;
+      if (op !== ts.SyntaxKind.PlusToken && op !== ts.SyntaxKind.MinusToken && op !== ts.SyntaxKind.AsteriskToken) return undefined;
+      const a = this.exactValue(e.left, depth + 1);
+      const b = a === undefined ? undefined : this.exactValue(e.right, depth + 1);
+      if (a === undefined || b === undefined) return undefined;
+      return op === ts.SyntaxKind.PlusToken ? a + b : op === ts.SyntaxKind.MinusToken ? a - b : a * b;
+    }
+    if (ts.isIdentifier(e)) {
+      const sym = resolveSymbol(this.ctx.checker, this.ctx.checker.getSymbolAtLocation(e));
+      const decl = sym?.declarations?.[0];
+      if (!decl) return undefined;
+      const moduleConst = ts.isVariableDeclaration(decl) && !!(decl.parent.flags & ts.NodeFlags.Const) && !!decl.initializer &&
+        decl.parent.parent.parent === this.ctx.sf; // a local const is a variable of its function
+      if (!moduleConst && !isStdlibDecl(decl)) return undefined;
+      if (moduleConst && !decl.type) return this.exactValue(decl.initializer!, depth + 1);
+      const c = this.evalConst(e);
+      return c?.k === "int" ? c.value : undefined;
+    }
+    if (ts.isPropertyAccessExpression(e)) {
+      const c = this.evalConst(e);
+      return c?.k === "int" ? c.value : undefined;
+    }
+    return undefined;
+  }
+
   /** Evaluates a constant expression; `hint` types an integer literal. Undefined when not constant. */
   evalConst(e: ts.Expression, hint?: IntTy): ConstVal | undefined {
     const { checker } = this.ctx;
@@ -405,6 +453,14 @@ export class ModuleInfo {
       // constant keeps a long sum linear instead of quadratic (a 400-term sum took 18 s).
       const known = this.notConst.get(e);
       if (known?.has(hint)) return undefined;
+      const op = e.operatorToken.kind;
+      if (op >= ts.SyntaxKind.LessThanToken && op <= ts.SyntaxKind.ExclamationEqualsEqualsToken) {
+        // A comparison of constants compares the values TypeScript gives them, not their wrapped bits.
+        const x = this.exactValue(e.left);
+        const y = x === undefined ? undefined : this.exactValue(e.right);
+        const r = x !== undefined && y !== undefined ? foldConst(op, x, y, I64) : undefined;
+        if (typeof r === "boolean") return { k: "bool", value: r };
+      }
       const a = this.evalConst(e.left, hint);
       if (a?.k !== "int") return this.rememberNotConst(e, hint);
       const b = this.evalConst(e.right, hint);

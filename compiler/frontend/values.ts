@@ -10,7 +10,7 @@ import type { BinOp, CmpOp, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import { FnBuilder } from "./builder.ts";
 import { wrap, type ConstVal, type MapInfo } from "./module.ts";
-import { I32, I64, type IntTy, type Ty } from "./types.ts";
+import { I32, I64, U64, type IntTy, type Ty } from "./types.ts";
 
 /** Where a struct (or field) lives: a stack slot, or memory behind a pointer (a map value). */
 export interface Place {
@@ -219,6 +219,48 @@ export class ValueOps {
     if (ty.bits === 32 && !ty.signed && (mixedSign(x, y) || mixedSign(y, x))) ty = I64;
     return { ty, a: this.convert(x, ty).v, b: this.convert(y, ty).v };
   }
+}
+
+/**
+ * A comparison of two integers by their values, as TypeScript compares numbers and bigints: `cmp` one compare in a
+ * type that holds both; `const` when a constant lies beyond every value of the other side (`u64 > -1n`); `mixed`
+ * for an unsigned and a signed 64-bit value (no type holds both): when `signed` is negative the answer is
+ * `whenNegative`, else the unsigned compare of `a` and `b` gives it.
+ */
+export type IntCompare =
+  | { kind: "cmp"; cmp: CmpOp; width: 32 | 64; a: Value; b: Value }
+  | { kind: "const"; value: boolean }
+  | { kind: "mixed"; cmp: CmpOp; a: Value; b: Value; signed: Value; whenNegative: boolean };
+
+/** Compares `a cmp b` exactly; `la`/`lc`: the TypeScript values of constant operands ({@link ModuleInfo.exactValue}). */
+export function compareInts(ops: ValueOps, a: V, c: V, ucmp: CmpOp, scmp: CmpOp, la?: bigint, lc?: bigint): IntCompare {
+  const x = ops.toInt(a);
+  const y = ops.toInt(c);
+  if (la !== undefined && lc !== undefined) return { kind: "const", value: foldCmpConst(ucmp, la, lc) };
+  const fits = (t: IntTy, v: bigint) => wrap(v, t) === v;
+  if (la !== undefined || lc !== undefined) {
+    const [k, other, constLeft] = la !== undefined ? [la, y, true] : [lc!, x, false];
+    const t = promote(other.ty);
+    const ty = fits(t, k) ? t : t.bits < 64 && fits(I64, k) ? I64 : undefined;
+    if (!ty) {
+      // Beyond the other side's range: every value of it compares as its nearest bound does.
+      const bound = k < 0n ? (t.signed ? -(1n << BigInt(t.bits - 1)) : 0n) : t.signed ? (1n << BigInt(t.bits - 1)) - 1n : (1n << BigInt(t.bits)) - 1n;
+      return { kind: "const", value: constLeft ? foldCmpConst(ucmp, k, bound) : foldCmpConst(ucmp, bound, k) };
+    }
+    const v = ops.convert(other, ty).v;
+    return { kind: "cmp", cmp: ty.signed ? scmp : ucmp, width: ty.bits === 64 ? 64 : 32, a: constLeft ? imm(k) : v, b: constLeft ? v : imm(k) };
+  }
+  const tx = promote(x.ty), ty = promote(y.ty);
+  const unsigned64 = (t: IntTy, lit?: boolean) => !lit && !t.signed && t.bits === 64;
+  const signedVar = (t: IntTy, lit?: boolean) => !lit && t.signed;
+  if ((unsigned64(tx, x.lit) && signedVar(ty, y.lit)) || (signedVar(tx, x.lit) && unsigned64(ty, y.lit))) {
+    // u64 against a signed value: a negative one is below every u64; otherwise both are u64 values.
+    const signedLeft = tx.signed;
+    const av = ops.convert(x, signedLeft ? I64 : U64).v, bv = ops.convert(y, signedLeft ? U64 : I64).v;
+    return { kind: "mixed", cmp: ucmp, a: av, b: bv, signed: signedLeft ? av : bv, whenNegative: signedLeft ? foldCmpConst(ucmp, -1n, 0n) : foldCmpConst(ucmp, 0n, -1n) };
+  }
+  const r = ops.intOperands(x, y);
+  return { kind: "cmp", cmp: r.ty.signed ? scmp : ucmp, width: r.ty.bits === 64 ? 64 : 32, a: r.a, b: r.b };
 }
 
 /** `s` is signed (or a negative literal) while `u` is an unsigned 32-bit value: C and TypeScript would disagree. */
