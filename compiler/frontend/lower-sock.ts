@@ -1,6 +1,6 @@
 /**
- * Socket-valued expressions that choose between sockets: `a.lookup(0) ?? b.lookup(0)`, `udp ? u.lookup(0) :
- * t.lookup(0)`, and `let` socket variables (`let sk = a.lookup(0); if (sk === null) sk = b.lookup(0)`). Every lookup
+ * Socket-valued expressions that choose between sockets: `a.lookup(0) ?? b.lookup(0)`, `a.lookup(0) || b.lookup(0)`,
+ * `a.lookup(0) && b.lookup(0)`, `udp ? u.lookup(0) : t.lookup(0)`, and `let` socket variables (`let sk = a.lookup(0); if (sk === null) sk = b.lookup(0)`). Every lookup
  * of such a choice writes one register, so the release pass (compiler/ir/release.ts) sees each reference where it
  * lives and releases it exactly once on every path.
  */
@@ -45,6 +45,8 @@ export abstract class SocketLowerer extends CallLowerer {
     if (ts.isBinaryExpression(x) && (x.operatorToken.kind === K.QuestionQuestionToken || x.operatorToken.kind === K.BarBarToken)) {
       return [x.left, x.right].forEach((y) => this.socketLeaves(y, out));
     }
+    // `a && b` yields `a` only when it is null: `b` is the one socket it can hold.
+    if (ts.isBinaryExpression(x) && x.operatorToken.kind === K.AmpersandAmpersandToken) return this.socketLeaves(x.right, out);
     if (x.kind === K.NullKeyword || (ts.isIdentifier(x) && x.text === "undefined")) return;
     if (this.isSockLookup(x)) return void out.refs.push(x);
     if (ts.isIdentifier(x)) {
@@ -100,7 +102,17 @@ export abstract class SocketLowerer extends CallLowerer {
       return;
     }
     if (ts.isBinaryExpression(x) && x.operatorToken.kind === K.AmpersandAmpersandToken) {
-      this.fail("Unsupported", x, "'&&' between sockets is not supported; write `a !== null ? b : null`");
+      // `a && b`: null when `a` is, else `b`. Only `a`'s truthiness is kept, so it is a condition (a lookup there
+      // is released once tested), never a value of `dst`.
+      const rhs = this.b.newBlock(), nul = this.b.newBlock(), join = this.b.newBlock();
+      this.cond(x.left, rhs, nul);
+      this.b.setBlock(nul);
+      this.b.emit({ op: "mov", dst, src: imm(0) });
+      this.b.terminate({ op: "br", target: join.id });
+      this.b.setBlock(rhs);
+      this.sockInto(x.right, dst);
+      this.b.jumpTo(join);
+      return;
     }
     if (this.isSockLookup(x)) this.sockDst = dst;
     const v = this.expr(x);
