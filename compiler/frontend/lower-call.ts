@@ -20,8 +20,11 @@ export type Binding =
   | { b: "var"; ty: IntTy | { kind: "bool" }; v: VReg }
   | { b: "ptrvar"; ty: Ty; v: VReg }
   | { b: "ip6var"; words: VReg[] }
-  /** A `let` socket variable: lookups assign straight into `v`; `refs` when it holds lookup references. */
-  | { b: "sockvar"; v: VReg; refs: boolean }
+  /**
+   * A `let` socket. `refs`: it holds lookup results (references), which the release pass follows in `v`. `own`: it
+   * may hold a lookup result or a borrowed socket (`ctx.sk`); `v` is then a copy and `own` holds the reference, or 0.
+   */
+  | { b: "sockvar"; v: VReg; refs: boolean; own?: VReg }
   /** A variable whose declaration failed (already reported): uses are silently skipped. */
   | { b: "poison" };
 

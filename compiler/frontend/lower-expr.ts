@@ -759,6 +759,10 @@ export class ExprLowerer extends SocketLowerer {
 
   /** `sk = <socket expression>` for a `let` socket variable. */
   private assignSocket(target: ts.Expression, right: ts.Expression, bnd: Binding & { b: "sockvar" }): V {
+    if (bnd.own !== undefined) {
+      this.mixInto(right, bnd.v, bnd.own);
+      return { k: "sock", v: bnd.v };
+    }
     const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
     this.socketLeaves(right, leaves);
     const [first] = bnd.refs ? leaves.borrowed : leaves.refs;

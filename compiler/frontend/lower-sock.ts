@@ -56,22 +56,72 @@ export abstract class SocketLowerer extends CallLowerer {
     out.borrowed.push(x);
   }
 
-  /** Rejects a choice that would put a reference and a borrowed socket in one register (only one may be released). */
-  checkSocketMix(leaves: { refs: ts.Node[]; borrowed: ts.Node[] }): void {
-    const [ref] = leaves.refs, [other] = leaves.borrowed;
-    if (ref && other) {
-      this.fail("SocketVar", other, `'${other.getText(this.fx.sf)}' is not a lookup result, but this socket may also hold '${ref.getText(this.fx.sf)}' (a reference the compiler releases); keep them in two variables`);
-    }
+  /** Whether a choice may hold both a reference and a borrowed socket (see {@link mixInto}). */
+  isSocketMix(leaves: { refs: ts.Node[]; borrowed: ts.Node[] }): boolean {
+    return leaves.refs.length > 0 && leaves.borrowed.length > 0;
   }
 
-  /** A socket-valued `?:`, `??` or `||`, evaluated into one register that the release pass tracks. */
+  /** A socket-valued `?:`, `??`, `||` or `&&`, evaluated into one register that the release pass tracks. */
   socketChoice(e: ts.Expression): V {
     const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
     this.socketLeaves(e, leaves);
-    this.checkSocketMix(leaves);
     const dst = this.b.vreg("sock_or_null");
-    this.sockInto(e, dst);
+    if (this.isSocketMix(leaves)) this.mixInto(e, dst, this.b.vreg("sock_or_null"));
+    else this.sockInto(e, dst);
     return { k: "sock", v: dst };
+  }
+
+  /**
+   * Evaluates a socket expression whose value may be a lookup result or a borrowed socket (`ctx.sk ?? m.lookup(0)`)
+   * into two registers: `own` receives the reference of a lookup (0 for any other socket), which the release pass
+   * follows and releases exactly once; `dst` receives the socket either way (a copy of `own` after a lookup, which
+   * keeps the reference live while the copy is read). Writing `own` first releases the reference it held before.
+   */
+  mixInto(e: ts.Expression, dst: VReg, own: VReg): void {
+    const x = this.bare(e);
+    if (ts.isConditionalExpression(x)) {
+      const t = this.b.newBlock(), f = this.b.newBlock(), join = this.b.newBlock();
+      this.cond(x.condition, t, f);
+      this.b.setBlock(t);
+      this.mixInto(x.whenTrue, dst, own);
+      this.b.terminate({ op: "br", target: join.id });
+      this.b.setBlock(f);
+      this.mixInto(x.whenFalse, dst, own);
+      this.b.jumpTo(join);
+      return;
+    }
+    const op = ts.isBinaryExpression(x) ? x.operatorToken.kind : undefined;
+    if (ts.isBinaryExpression(x) && (op === K.QuestionQuestionToken || op === K.BarBarToken)) {
+      this.mixInto(x.left, dst, own);
+      const miss = this.b.newBlock(), join = this.b.newBlock();
+      this.b.terminate({ op: "cbr", cmp: "eq", width: 64, a: vreg(dst), b: imm(0), then: miss.id, else: join.id });
+      this.b.setBlock(miss);
+      this.mixInto(x.right, dst, own);
+      this.b.jumpTo(join);
+      return;
+    }
+    if (ts.isBinaryExpression(x) && op === K.AmpersandAmpersandToken) {
+      const rhs = this.b.newBlock(), nul = this.b.newBlock(), join = this.b.newBlock();
+      this.cond(x.left, rhs, nul);
+      this.b.setBlock(nul);
+      this.b.emit({ op: "mov", dst: own, src: imm(0) });
+      this.b.emit({ op: "mov", dst, src: imm(0) });
+      this.b.terminate({ op: "br", target: join.id });
+      this.b.setBlock(rhs);
+      this.mixInto(x.right, dst, own);
+      this.b.jumpTo(join);
+      return;
+    }
+    if (this.isSockLookup(x)) {
+      this.sockInto(x, own);
+      this.b.emit({ op: "mov", dst, src: vreg(own) });
+      return;
+    }
+    this.b.emit({ op: "mov", dst: own, src: imm(0) });
+    const v = this.expr(x);
+    if (v.k === "null") return void this.b.emit({ op: "mov", dst, src: imm(0) });
+    if (v.k !== "sock") this.fail("Unsupported", x, `expected a socket, got ${describe(v)}`);
+    this.b.emit({ op: "mov", dst, src: vreg(v.v) });
   }
 
   /**

@@ -169,8 +169,8 @@ class FnLowerer extends ExprLowerer {
   }
 
   /**
-   * A `let` socket variable. Every value it may hold (initializer and every assignment in the function) is either a
-   * lookup (a reference) or not; a mix is refused, since the compiler releases what the variable holds.
+   * A `let` socket variable. When every value it may hold (initializer and every assignment in the function) is a
+   * lookup (a reference) or every one is not, one register holds it; a mix keeps the reference in a second one.
    */
   private socketVar(s: ts.Symbol, d: ts.VariableDeclaration): Binding {
     const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
@@ -182,8 +182,14 @@ class FnLowerer extends ExprLowerer {
       ts.forEachChild(n, visit);
     };
     visit(this.fn.body!);
-    this.checkSocketMix(leaves);
     const v = this.b.vreg("sock_or_null");
+    if (this.isSocketMix(leaves)) {
+      // Lookup results and borrowed sockets: the reference lives in `own` (see mixInto).
+      const own = this.b.vreg("sock_or_null");
+      if (d.initializer) this.mixInto(d.initializer, v, own);
+      else for (const r of [own, v]) this.b.emit({ op: "mov", dst: r, src: imm(0) });
+      return { b: "sockvar", v, refs: false, own };
+    }
     if (d.initializer) this.sockInto(d.initializer, v);
     else this.b.emit({ op: "mov", dst: v, src: imm(0) });
     return { b: "sockvar", v, refs: leaves.refs.length > 0 };
@@ -193,10 +199,12 @@ class FnLowerer extends ExprLowerer {
   private bind(value: V, declared: Ty | undefined, isConst: boolean, d: ts.VariableDeclaration | ts.BindingElement): Binding {
     if (value.k === "sock") {
       if (isConst) return { b: "val", val: value };
-      // `let { sk } = ctx`: a borrowed socket in a variable of its own (assignments are checked in assign()).
-      const v = this.b.vreg("sock_or_null");
+      // `let { sk } = ctx`: a borrowed socket in a variable of its own, which may later hold a lookup result (the
+      // reference then lives in `own`; an `own` that never receives one costs nothing once simplified).
+      const v = this.b.vreg("sock_or_null"), own = this.b.vreg("sock_or_null");
+      this.b.emit({ op: "mov", dst: own, src: imm(0) });
       this.b.emit({ op: "mov", dst: v, src: vreg(value.v) });
-      return { b: "sockvar", v, refs: false };
+      return { b: "sockvar", v, refs: false, own };
     }
     if (value.k === "ptr" && declared && (declared.kind === "int" || declared.kind === "bool")) {
       // `const id: u32 = label` reads the map value now (a copy), it does not alias the map.

@@ -90,8 +90,38 @@ function uses(x: Inst | Terminator): VReg[] {
   return vals.filter((v): v is Value & { kind: "vreg" } => v.kind === "vreg").map((v) => v.id);
 }
 
+/**
+ * The references each copy may hold: a vreg assigned by `mov` from a reference (or from such a copy) holds the same
+ * pointer, and the kernel invalidates every copy when the reference is released. A socket variable that may hold a
+ * lookup result or `ctx.sk` reads its value from such a copy (frontend/lower-sock.ts), so the reference must stay
+ * live as long as the copy is read.
+ */
+function copiesOf(fn: Function, refs: Set<VReg>): Map<VReg, Set<VReg>> {
+  const copies = new Map<VReg, Set<VReg>>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const b of fn.blocks) {
+      for (const i of b.insts) {
+        if (i.op !== "mov" || i.src.kind !== "vreg" || refs.has(i.dst)) continue;
+        const from = refs.has(i.src.id) ? [i.src.id] : [...(copies.get(i.src.id) ?? [])];
+        let set = copies.get(i.dst);
+        for (const r of from) {
+          if (set?.has(r)) continue;
+          if (!set) copies.set(i.dst, (set = new Set()));
+          set.add(r);
+          changed = true;
+        }
+      }
+    }
+  }
+  return copies;
+}
+
 /** References live at the end of each block (read later on some path), including the terminator's reads. */
 function liveAtEnd(fn: Function, refs: Set<VReg>): Map<number, Set<VReg>> {
+  const copies = copiesOf(fn, refs);
+  // A read of a copy is a read of every reference it may hold.
+  const read = (x: Inst | Terminator): VReg[] => uses(x).flatMap((r) => (refs.has(r) ? [r] : [...(copies.get(r) ?? [])]));
   const succ = (b: Block): number[] => (b.term.op === "br" ? [b.term.target] : b.term.op === "cbr" ? [b.term.then, b.term.else] : []);
   const liveIn = new Map<number, Set<VReg>>(fn.blocks.map((b) => [b.id, new Set()]));
   const end = new Map<number, Set<VReg>>();
@@ -100,11 +130,11 @@ function liveAtEnd(fn: Function, refs: Set<VReg>): Map<number, Set<VReg>> {
     for (const b of [...fn.blocks].reverse()) {
       const live = new Set<VReg>();
       for (const s of succ(b)) for (const r of liveIn.get(s)!) live.add(r);
-      for (const r of uses(b.term)) if (refs.has(r)) live.add(r);
+      for (const r of read(b.term)) live.add(r);
       end.set(b.id, new Set(live));
       for (const i of [...b.insts].reverse()) {
         if ("dst" in i && i.dst !== undefined) live.delete(i.dst);
-        for (const r of uses(i)) if (refs.has(r)) live.add(r);
+        for (const r of read(i)) live.add(r);
       }
       const prev = liveIn.get(b.id)!;
       if (live.size !== prev.size || [...live].some((r) => !prev.has(r))) {

@@ -55,7 +55,6 @@ const CASES: Record<string, string[]> = {
   "optional-chaining": ["4:15 - error TSBPF1018: optional chaining is supported on fields only (`v?.hits ?? 0`); test for null first (`if (x !== null) ...`)"],
   // The loop is unrolled three times; the mistake is reported once.
   "unrolled-once": ["5:9 - error TSBPF1018: a `let` cannot hold a constant tuple; declare it with const"],
-  "socket-mix": ["5:25 - error TSBPF1019: 'ctx.sk' is not a lookup result, but this socket may also hold 'sockets.lookup(0)' (a reference the compiler releases); keep them in two variables"],
   "type-error": ["3:9 - error TSBPF0001: Type 'Sock | null' is not assignable to type 'number'. (TS2322)"],
   "bad-map-type": ["2:35 - error TSBPF2001: type 'string' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)"],
   "trace-license": ["4:3 - error TSBPF2005: trace (bpf_trace_printk) is GPL-only, and the license is \"Proprietary\""],
