@@ -161,6 +161,7 @@ export class ExprLowerer extends SocketLowerer {
       return { k: "int", ty: f.ty, v: vreg(dst) };
     }
     const place = this.placeOf(obj, whole);
+    if (place?.ty.kind === "array" && name === "length") return { k: "int", ty: I32, v: imm(place.ty.length), lit: true };
     if (place) return this.readPlace(this.field(place, name, e.name));
     if (obj.k === "const" && obj.c.k === "tuple" && name === "length") return { k: "int", ty: I32, v: imm(obj.c.elems.length), lit: true };
     if (obj.k === "const" && obj.c.k === "object") {

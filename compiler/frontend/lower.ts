@@ -12,9 +12,9 @@ import type { FileContext } from "./context.ts";
 import { FnBuilder, STACK_LIMIT } from "./builder.ts";
 import { ExprLowerer, PoisonedUse, type Binding } from "./lower-expr.ts";
 import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
-import { alignOf, I32, I64, sizeOf, type IntTy, type Ty } from "./types.ts";
+import { alignOf, I32, I64, layoutStruct, sizeOf, type IntTy, type Ty } from "./types.ts";
 import { shouldUnroll } from "./unroll.ts";
-import { LowerError, constValue, describe, type V } from "./values.ts";
+import { LowerError, constValue, describe, type Place, type V } from "./values.ts";
 
 /** The most iterations a loop is unrolled to; longer counted loops stay loops (counter in a register). */
 export const MAX_UNROLL = 64;
@@ -60,8 +60,10 @@ class FnLowerer extends ExprLowerer {
       // Later uses of variables this statement failed to declare would only repeat the problem.
       if (ts.isVariableStatement(s)) {
         for (const d of s.declarationList.declarations) {
-          const sym = ts.isIdentifier(d.name) ? this.sym(d.name) : undefined;
-          if (sym && !this.scope.has(sym)) this.scope.set(sym, { b: "poison" });
+          for (const id of boundNames(d.name)) {
+            const sym = this.sym(id);
+            if (sym && !this.scope.has(sym)) this.scope.set(sym, { b: "poison" });
+          }
         }
       }
     } finally {
@@ -154,7 +156,11 @@ class FnLowerer extends ExprLowerer {
     if (ts.isIdentifier(pattern)) return; // handled by the callers that own the declaration
     pattern.elements.forEach((el, i) => {
       if (ts.isOmittedExpression(el)) return;
-      if (el.dotDotDotToken) this.fail("Unsupported", el, "a rest element (`...rest`) is not supported; name the fields you need");
+      if (el.dotDotDotToken) {
+        if (!ts.isIdentifier(el.name)) this.fail("Unsupported", el.name, "destructure a rest element into one name (`...rest`)");
+        const rest = ts.isObjectBindingPattern(pattern) ? this.restOfObject(value, pattern, el) : this.restOfArray(value, i, el);
+        return void this.scope.set(this.sym(el.name)!, this.bind(rest, undefined, isConst, el));
+      }
       let part: V;
       if (ts.isObjectBindingPattern(pattern)) {
         const key = el.propertyName ?? el.name;
@@ -166,6 +172,49 @@ class FnLowerer extends ExprLowerer {
       if (ts.isIdentifier(el.name)) this.scope.set(this.sym(el.name)!, this.bind(part, undefined, isConst, el));
       else this.bindPattern(el.name, part, isConst);
     });
+  }
+
+  /**
+   * `[a, ...rest]`: the elements from `from` on. A constant tuple gives a constant tuple; an array in memory is copied
+   * into a new stack array, as JavaScript copies it (later writes to either do not reach the other).
+   */
+  private restOfArray(value: V, from: number, el: ts.BindingElement): V {
+    if (value.k === "const" && value.c.k === "tuple") return { k: "const", c: { k: "tuple", elems: value.c.elems.slice(from) } };
+    const p = this.placeOf(value, el);
+    if (!p || p.ty.kind !== "array") this.fail("Unsupported", el, `a rest element needs a constant tuple or an array, got ${describe(value)}`);
+    const ty: Ty = { kind: "array", elem: p.ty.elem, length: Math.max(0, p.ty.length - from) };
+    const copy: Place = { base: { slot: this.b.slot(Math.max(1, sizeOf(ty)), alignOf(ty) as 1, el.name.getText(this.fx.sf)) }, offset: 0, ty };
+    this.storeValue(copy, { k: "place", place: { base: p.base, offset: p.offset + from * sizeOf(p.ty.elem), ty } }, el);
+    return { k: "place", place: copy };
+  }
+
+  /**
+   * `{ a, ...rest }`: the other fields. A constant object gives a constant object; a struct gives a new struct of the
+   * remaining integer, boolean and Ip6 fields, copied now as JavaScript copies them. A struct or array field would be
+   * shared with the original in JavaScript (the copy is shallow), so it is refused, as is the context.
+   */
+  private restOfObject(value: V, pattern: ts.ObjectBindingPattern, el: ts.BindingElement): V {
+    const named = new Set(pattern.elements.filter((x) => x !== el).map((x) => (x.propertyName ?? x.name).getText(this.fx.sf)));
+    if (value.k === "const" && value.c.k === "object") {
+      return { k: "const", c: { k: "object", fields: new Map([...value.c.fields].filter(([n]) => !named.has(n))) } };
+    }
+    if (value.k === "ctx" || value.k === "sock") {
+      this.fail("Unsupported", el, `a rest element of ${value.k === "ctx" ? "the context" : "a socket"} is not supported (it would copy fields the kernel fills in later); read the fields you need (\`${value.k === "ctx" ? "ctx" : "sk"}.protocol\`)`);
+    }
+    const p = this.placeOf(value, el);
+    if (!p || p.ty.kind !== "struct") this.fail("Unsupported", el, `a rest element needs a struct or a constant object, got ${describe(value)}`);
+    const fields = p.ty.fields.filter((f) => !named.has(f.name));
+    const shared = fields.find((f) => f.ty.kind === "struct" || f.ty.kind === "array");
+    if (shared) {
+      this.fail("Unsupported", el, `'...${el.name.getText(this.fx.sf)}' would share the struct field '${shared.name}' with the original (JavaScript copies one level); destructure '${shared.name}' by name`);
+    }
+    const ty = layoutStruct(`${p.ty.name} rest`, fields.map((f) => ({ name: f.name, ty: f.ty })));
+    const copy: Place = { base: { slot: this.b.slot(Math.max(1, ty.size), ty.align as 1, el.name.getText(this.fx.sf)) }, offset: 0, ty };
+    for (const f of fields) {
+      const from = this.field(p, f.name, el);
+      this.storeValue(this.field(copy, f.name, el), this.readPlace(from), el);
+    }
+    return { k: "place", place: copy };
   }
 
   /**
@@ -568,4 +617,10 @@ export function lowerModule(fx: FileContext, mod: ModuleInfo): Module {
     functions,
     maps: [...mod.maps.values()].map((m) => m.def),
   };
+}
+
+/** The names a declaration binds (every identifier of a destructuring pattern). */
+function boundNames(name: ts.BindingName): ts.Identifier[] {
+  if (ts.isIdentifier(name)) return [name];
+  return name.elements.flatMap((el) => (ts.isOmittedExpression(el) ? [] : boundNames(el.name)));
 }

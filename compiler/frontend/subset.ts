@@ -275,6 +275,12 @@ export function checkSubset(ctx: FileContext): void {
     if (decl && ts.isVariableDeclaration(decl) && ts.isVariableDeclarationList(decl.parent) && ts.isForOfStatement(decl.parent.parent)) {
       return isConstTuple(decl.parent.parent.expression);
     }
+    // `const [first, ...rest] = TABLE`: the rest (or a row) of a constant tuple is one too.
+    if (decl && ts.isBindingElement(decl)) {
+      let n: ts.Node = decl;
+      while (ts.isBindingElement(n) && ts.isArrayBindingPattern(n.parent)) n = n.parent.parent;
+      return ts.isVariableDeclaration(n) && !!(n.parent.flags & ts.NodeFlags.Const) && !!n.initializer && isConstTuple(n.initializer);
+    }
     return !!decl && ts.isVariableDeclaration(decl) && !!(decl.parent.flags & ts.NodeFlags.Const) && !!decl.initializer &&
       decl.parent.parent.parent === sf && isArrayInit(decl.initializer);
   };
