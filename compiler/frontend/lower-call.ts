@@ -430,8 +430,16 @@ export abstract class CallLowerer extends ValueOps {
       }
       return vreg(dst);
     }
-    if (t?.kind === "struct" || t?.kind === "array") return this.structRef(t, given);
+    if ((t?.kind === "struct" || t?.kind === "array") && (ts.isObjectLiteralExpression(given) || ts.isArrayLiteralExpression(given))) {
+      return this.structRef(t, given);
+    }
     const x = this.expr(given, t?.kind === "int" ? t : undefined);
+    if (t?.kind === "struct" || t?.kind === "array") {
+      // A struct or map value that may be null is passed as it is: null stays undefined's 0.
+      if (x.k === "null") return imm(0);
+      if (x.k === "ptr" && !x.off) return vreg(x.v);
+      return this.structRef(t, given, x);
+    }
     if (x.k === "null") return imm(0);
     if (x.k === "ptr" && !x.off && t && JSON.stringify(x.ty) === JSON.stringify(t)) return vreg(x.v);
     const size = t?.kind === "int" ? t.bits / 8 : 1;
@@ -441,11 +449,11 @@ export abstract class CallLowerer extends ValueOps {
   }
 
   /** A pointer to a struct argument: the struct itself when it is already in memory, else a temporary built from `arg`. */
-  private structRef(t: Ty, arg: ts.Expression): Value {
+  private structRef(t: Ty, arg: ts.Expression, evaluated?: V): Value {
     let inner = arg;
     while (ts.isParenthesizedExpression(inner)) inner = inner.expression;
     if (!ts.isObjectLiteralExpression(inner) && !ts.isArrayLiteralExpression(inner)) {
-      const x = this.expr(arg);
+      const x = evaluated ?? this.expr(arg);
       const p = this.placeOf(x, arg);
       if (p && sizeOf(p.ty) === sizeOf(t)) {
         if ("slot" in p.base) return this.slotAddr(p.base.slot, p.offset);

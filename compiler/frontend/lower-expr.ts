@@ -203,7 +203,24 @@ export class ExprLowerer extends SocketLowerer {
       this.fail("DynamicAccess", e, "dynamic property access is not supported (only constant indexes)");
     }
     const obj = this.expr(e.expression);
+    if (e.questionDotToken) {
+      const opt = this.optionalElement(obj, Number(idx.v.value), e);
+      if (opt) return opt;
+    }
     return this.elementAt(obj, Number(idx.v.value), e.argumentExpression, e);
+  }
+
+  /**
+   * `x?.[i]` on an array that may be null (an array map value, an optional array parameter): a pointer to the
+   * element, null when `x` is, like {@link optionalField}. A value that cannot be null is indexed as `x[i]`.
+   */
+  private optionalElement(obj: V, i: number, e: ts.ElementAccessExpression): V | undefined {
+    if (obj.k === "null") return obj;
+    if (obj.k !== "ptr" || obj.ty.kind !== "array") return undefined;
+    if (i < 0 || i >= obj.ty.length) this.fail("IndexOutOfRange", e.argumentExpression, `index ${i} is out of range for an array of length ${obj.ty.length}`);
+    const elem = obj.ty.elem;
+    if (elem.kind !== "int" && elem.kind !== "bool") this.fail("Unsupported", e, `'?.[i]' reaches integer and boolean elements only; test '${e.expression.getText(this.fx.sf)}' for null first`);
+    return { k: "ptr", ty: elem, v: obj.v, off: (obj.off ?? 0) + i * sizeOf(elem), ...(obj.undef ? { undef: true } : {}) };
   }
 
   /** Element `i` of a constant tuple or a struct array, read now (`indexNode`/`whole` for messages). */

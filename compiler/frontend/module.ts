@@ -276,6 +276,9 @@ export class ModuleInfo {
         break;
       }
     }
+    if (ts.isFunctionTypeNode(node)) {
+      throw new TypeError_(node, `a function type has no BPF layout: BPF has no function values; call a top-level function by name (if it may be absent, pass a boolean and test it: \`if (on) f(x)\`)`);
+    }
     throw new TypeError_(node, `type '${node.getText(this.ctx.sf)}' has no BPF layout (use u8..u64, i8..i64, boolean, Ip6, fixed tuples or interfaces of those)`);
   }
 

@@ -57,9 +57,11 @@ export function checkSubset(ctx: FileContext): void {
   /** Checks one node; returns false to skip its children (the error already covers them). */
   const check = (node: ts.Node): boolean | void => {
     const qdot = (node as { questionDotToken?: ts.Node }).questionDotToken;
-    // `x?.field` is lowered (map values and sockets); `x?.[i]` and `f?.()` have nothing to read in BPF.
-    if (qdot && (ts.isElementAccessExpression(node) || ts.isCallExpression(node))) {
-      ctx.report("Unsupported", qdot, "optional chaining is supported on fields only (`v?.hits ?? 0`); test for null first (`if (x !== null) ...`)");
+    // `x?.field` and `x?.[i]` are lowered (map values, sockets, optional parameters). `f?.()` calls a function
+    // declared in this file, which is never undefined; a function value has no BPF form (reported where it is made).
+    if (qdot && ts.isCallExpression(node) && !isDeclaredFunction(node.expression) && !functionValueVariable(node.expression) &&
+      ctx.checker.getNonNullableType(ctx.checker.getTypeAtLocation(node.expression)) !== ctx.checker.getTypeAtLocation(node.expression)) {
+      ctx.report("Unsupported", qdot, "'?.()' calls only functions declared in this file (`f?.(x)` is `f(x)`); test for null first (`if (x !== null) ...`)");
     }
     switch (node.kind) {
       case ts.SyntaxKind.StringLiteral:
@@ -202,6 +204,23 @@ export function checkSubset(ctx: FileContext): void {
     return false;
   };
 
+  /** `f` names a top-level function declared in this file. */
+  const isDeclaredFunction = (callee: ts.Expression): boolean => {
+    const decl = ts.isIdentifier(callee) ? resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(callee))?.valueDeclaration : undefined;
+    return !!decl && ts.isFunctionDeclaration(decl);
+  };
+
+  /**
+   * `f` is a variable or parameter holding a function value: where that value is made (TSBPF1003) or typed (TSBPF2001)
+   * is the mistake, so a call through it adds no second diagnostic.
+   */
+  const functionValueVariable = (callee: ts.Expression): boolean => {
+    if (!ts.isIdentifier(callee)) return false;
+    const decl = resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(callee))?.valueDeclaration;
+    if (!decl || !(ts.isVariableDeclaration(decl) || ts.isParameter(decl))) return false;
+    return ctx.checker.getNonNullableType(ctx.checker.getTypeAtLocation(callee)).getCallSignatures().length > 0;
+  };
+
   /** A reference to a function that is not the callee of a call is a function value. */
   const checkFunctionValue = (id: ts.Identifier): void => {
     if (!isValuePosition(id)) return;
@@ -213,7 +232,7 @@ export function checkSubset(ctx: FileContext): void {
     if (ts.isPropertyAssignment(p) && p.name === id) return;
     const sym = resolveSymbol(ctx.checker, ctx.checker.getSymbolAtLocation(id));
     if (sym && sym.flags & ts.SymbolFlags.Function) {
-      ctx.report("Closure", id, `'${id.text}' is used as a function value; functions can only be called`);
+      ctx.report("Closure", id, `'${id.text}' is used as a function value; functions can only be called${ts.isConditionalExpression(p) || ts.isBinaryExpression(p) ? ` (to call it only sometimes, test the condition: \`if (c) ${id.text}(x)\`)` : ""}`);
     }
   };
 
@@ -291,7 +310,8 @@ export function checkSubset(ctx: FileContext): void {
     const arg = e.argumentExpression;
     if (isLoopVariable(arg)) return; // unrolled: a constant in each copy, checked during lowering
     const value = constInt(arg);
-    const type = ctx.checker.getTypeAtLocation(e.expression);
+    // `x?.[i]`: x may be null or undefined; its element type is what is indexed.
+    const type = ctx.checker.getNonNullableType(ctx.checker.getTypeAtLocation(e.expression));
     // A row of a const table (`TABLE[i]` with i unrolled) is a union of its rows' tuple types.
     const parts = type.isUnion() ? type.types : [type];
     if (value === undefined || !parts.every((p) => ctx.checker.isTupleType(p))) {
@@ -374,7 +394,8 @@ export function checkSubset(ctx: FileContext): void {
         if (currentFn) calls.push({ from: currentFn, to: target, node: call });
         return;
       }
-      // Calls to a closure or nested function: the declaration is already reported.
+      // Calls to a closure, a nested function or a function value: the declaration is already reported.
+      if (functionValueVariable(callee)) return;
       const decl = sym?.valueDeclaration;
       if (decl && (ts.isFunctionDeclaration(decl) || (ts.isVariableDeclaration(decl) && decl.initializer &&
         (ts.isArrowFunction(decl.initializer) || ts.isFunctionExpression(decl.initializer))))) return;

@@ -52,7 +52,8 @@ const CASES: Record<string, string[]> = {
   "math-random": ["3:10 - error TSBPF1016: 'Math.random' does not exist in a BPF program; use getPrandomU32() from \"tsbpf\", a random u32 (`Math.random() < 0.5` becomes `getPrandomU32() % 2 === 0`; `getPrandomU32() % n` picks one of n)"],
   "console-log": ["3:3 - error TSBPF1016: 'console.log' does not exist in a BPF program; use trace(\"port %d\", ctx.localPort) from \"tsbpf\" (bpf_trace_printk, at most 3 values; read it with `bpftool prog tracelog`)"],
   "bad-return": ["3:10 - error TSBPF1017: a program must return SK_PASS or SK_DROP; 'ctx.protocol as Verdict' is only cast to Verdict"],
-  "optional-chaining": ["4:15 - error TSBPF1018: optional chaining is supported on fields only (`v?.hits ?? 0`); test for null first (`if (x !== null) ...`)"],
+  // `f?.(x)` through an optional function parameter: the parameter's type is the one mistake.
+  "optional-chaining": ["2:28 - error TSBPF2001: a function type has no BPF layout: BPF has no function values; call a top-level function by name (if it may be absent, pass a boolean and test it: `if (on) f(x)`)"],
   // The loop is unrolled three times; the mistake is reported once.
   "unrolled-once": ["5:9 - error TSBPF1018: a `let` cannot hold a constant tuple; declare it with const"],
   "type-error": ["3:9 - error TSBPF0001: Type 'Sock | null' is not assignable to type 'number'. (TS2322)"],
