@@ -9,7 +9,7 @@ import type { Block, Value, VReg } from "../ir/ir.ts";
 import { imm, vreg } from "../ir/ir.ts";
 import type { FileContext } from "./context.ts";
 import type { FnBuilder } from "./builder.ts";
-import type { MapInfo, ModuleInfo } from "./module.ts";
+import { wrap, type MapInfo, type ModuleInfo } from "./module.ts";
 import { I32, I64, U32, U64, paddingOf, sizeOf, alignOf, stdlibName, resolveSymbol, type IntTy, type Ty } from "./types.ts";
 import { isIntConversion } from "./subset.ts";
 import { LowerError, ValueOps, constValue, describe, type Place, type V } from "./values.ts";
@@ -74,7 +74,7 @@ export abstract class CallLowerer extends ValueOps {
 
   placeOf(x: V, _node: ts.Node): Place | undefined {
     if (x.k === "place") return x.place;
-    if (x.k === "ptr" && x.ty.kind === "struct") return { base: { ptr: x.v }, offset: x.off ?? 0, ty: x.ty };
+    if (x.k === "ptr" && (x.ty.kind === "struct" || x.ty.kind === "array")) return { base: { ptr: x.v }, offset: x.off ?? 0, ty: x.ty };
     return undefined;
   }
 
@@ -181,11 +181,13 @@ export abstract class CallLowerer extends ValueOps {
       if (name === "trace") return this.trace(e);
       const s = this.sym(callee);
       if (isIntConversion(callee, s) && e.arguments.length === 1) {
-        // BigInt(x): C's (u64)x (sign-extending signed sources); Number(x): a `number` (i64), exact as TypeScript's
-        // Number(bigint) is below 2^53 (and a u32/i32 target keeps the low 32 bits, as the assignment rules say).
-        const to = callee.text === "BigInt" ? U64 : I64;
+        // BigInt(x): the same value as a bigint — an i64 for a signed source (BigInt(-3) < 0n, as in TypeScript), a
+        // u64 for an unsigned one; Number(x): a `number` (i64), exact as TypeScript's Number(bigint) is below 2^53
+        // (and a u32/i32 target keeps the low 32 bits, as the assignment rules say).
         const arg = e.arguments[0]!;
         const x = this.expr(arg);
+        const signed = x.k === "int" && (x.lit ? x.v.kind === "imm" && wrap(x.v.value, x.ty) < 0n : x.ty.signed);
+        const to = callee.text === "BigInt" ? (signed ? I64 : U64) : I64;
         try {
           return this.convert(x, to);
         } catch (err) {
