@@ -5,6 +5,8 @@
  * stated once and checked on every tier, and the exact diagnostics of what stays out.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { formatObject } from "../../compiler/cli/objdump.ts";
+import { readObject } from "../../compiler/elf/index.ts";
 import { compile } from "../../compiler/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { TSFORMS, tsformSource } from "./tsforms.ts";
@@ -237,6 +239,17 @@ describeKernel("each construct means what TypeScript means (interp, JIT, kernel)
       }, ctx);
     }
   });
+});
+
+describe("golden disassembly of the new forms (5.10 target, source lines interleaved)", () => {
+  for (const f of TSFORMS) {
+    const name = f.construct.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
+    test(f.construct, async () => {
+      const r = compile({ fileName: "tsform.ts", source: tsformSource(f) });
+      expect(r.diagnostics).toEqual([]);
+      await expect(formatObject(readObject(r.object!), "tsform.o")).toMatchFileSnapshot(`./golden/tsforms/${name}.txt`);
+    });
+  }
 });
 
 /** Compiles one file and returns its headlines (`LINE:COL - error CODE: message`). */
