@@ -65,10 +65,12 @@ interface Slot {
   readonly f: NonNullable<Fact>;
 }
 
-/** Facts before one instruction: r0..r10 and the known constant stack slots (by byte offset in the frame). */
+/** Facts before one instruction: r0..r10, the known stack slots (by byte offset in the frame), written bytes. */
 export interface State {
   readonly regs: Fact[];
   readonly stack: Map<number, Slot>;
+  /** Bit i set: frame byte i has been written on every path here (through a proven frame pointer). */
+  init: bigint;
 }
 
 const M64 = 0xffffffffffffffffn;
@@ -120,10 +122,13 @@ export function topState(init: Fact[] = []): State {
   const regs: Fact[] = [];
   for (let r = 0; r <= 10; r++) regs.push(init[r]);
   regs[10] = { k: FK.Fp, off: 0 };
-  return { regs, stack: new Map() };
+  return { regs, stack: new Map(), init: 0n };
 }
 
-const cloneState = (s: State): State => ({ regs: s.regs.slice(), stack: new Map(s.stack) });
+const cloneState = (s: State): State => ({ regs: s.regs.slice(), stack: new Map(s.stack), init: s.init });
+
+/** The bit mask of frame bytes [o, o + size). */
+const bytesMask = (o: number, size: number): bigint => ((1n << BigInt(size)) - 1n) << BigInt(o);
 
 function sameFact(a: Fact, b: Fact): boolean {
   if (a === b) return true;
@@ -173,6 +178,11 @@ function meetInto(into: State, from: State): boolean {
       into.regs[r] = m;
       changed = true;
     }
+  }
+  const init = into.init & from.init;
+  if (init !== into.init) {
+    into.init = init;
+    changed = true;
   }
   for (const [o, s] of into.stack) {
     const t = from.stack.get(o);
@@ -310,6 +320,7 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
       if (base?.k === FK.Fp) {
         const o = STACK_SIZE + base.off + insn.off;
         clobber(state.stack, o, size);
+        if (o >= 0 && o + size <= STACK_SIZE) state.init |= bytesMask(o, size);
         const v = atomic ? undefined : cls === Class.ST ? BigInt(insn.imm) & M64 : srcConst(state, true, s, 0);
         const plain = (op & 0xe0) === Mode.MEM;
         if (v !== undefined && plain) state.stack.set(o, { size, f: konst(size === 8 ? v : v & ((1n << BigInt(size * 8)) - 1n)) });
@@ -470,3 +481,61 @@ export function analyse(p: PreparedProgram, lo: number, hi: number, entry: State
 }
 
 export { cloneState };
+
+/**
+ * True when some reachable instruction may read frame bytes not written earlier in the same run: a frame load or
+ * helper argument (key, value, format) not covered by the written-bytes facts, or any read through a pointer the
+ * facts do not place outside the frame. A program for which this is false never sees what an earlier run left on
+ * the stack, so its run needs no zeroed frame (`states` undefined: unknown, true).
+ */
+export function readsUnwrittenStack(p: PreparedProgram, states: readonly (State | undefined)[] | undefined, lo: number, hi: number): boolean {
+  if (!states) return true;
+  const outside = (f: Fact): boolean => f?.k === FK.Ctx || f?.k === FK.Val || f?.k === FK.Sock || f?.k === FK.Map || f?.k === FK.Const;
+  /** False when `size` bytes at the pointer in register `r` are written frame bytes or memory outside the frame. */
+  const unwritten = (st: State, r: number, off: number, size: number): boolean => {
+    const f = st.regs[r];
+    if (f?.k === FK.Fp) {
+      const o = STACK_SIZE + f.off + off;
+      if (o < 0 || o + size > STACK_SIZE) return false; // faults before reading
+      const m = bytesMask(o, size);
+      return (st.init & m) !== m;
+    }
+    return !outside(f);
+  };
+  for (let pc = lo; pc < hi; pc++) {
+    const st = states[pc];
+    if (!st || p.invalid[pc] !== undefined) continue;
+    const insn = p.insns[pc]!;
+    const op = insn.opcode;
+    const cls = op & 7;
+    const size = SIZES[op & 0x18]!;
+    if (cls === Class.LDX && unwritten(st, insn.src, insn.off, size)) return true;
+    if (cls === Class.STX && (op & 0xe0) === Mode.ATOMIC && unwritten(st, insn.dst, insn.off, size)) return true;
+    if (cls !== Class.JMP || (op & 0xf0) !== JmpOp.CALL) continue;
+    if (insn.src === Pseudo.CALL) return true;
+    const map = st.regs[1]?.k === FK.Map ? (st.regs[1] as { map: VmMap }).map : undefined;
+    switch (insn.imm) {
+      case Helper.map_lookup_elem:
+      case Helper.map_delete_elem:
+        if (!map || unwritten(st, 2, 0, map.def.keySize)) return true;
+        break;
+      case Helper.map_update_elem:
+        if (!map || unwritten(st, 2, 0, map.def.keySize) || (!map.holdsSockets && unwritten(st, 3, 0, map.def.valueSize))) return true;
+        break;
+      case Helper.trace_printk: {
+        const len = st.regs[2];
+        if (len?.k !== FK.Const || len.v > 4096n || unwritten(st, 1, 0, Number(len.v))) return true;
+        break;
+      }
+      case Helper.ktime_get_ns:
+      case Helper.get_prandom_u32:
+      case Helper.get_smp_processor_id:
+      case Helper.sk_assign:
+      case Helper.sk_release:
+        break;
+      default:
+        return true;
+    }
+  }
+  return false;
+}

@@ -89,7 +89,7 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
         return carriesObject(f) ? `a${d}=a${s};b${d}=b${s};g${d}=g${s};` : undefined;
       }
       // A result the facts know (constant folding, a frame or ctx pointer moved by a constant) is written as words.
-      const after = { regs: regs.slice(), stack: st.stack };
+      const after = { regs: regs.slice(), stack: st.stack, init: st.init };
       step(cx.p, pc, after, cx.table);
       const r = after.regs[d];
       if (r?.k === FK.Const) {

@@ -24,13 +24,21 @@ import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } fr
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, type Region, type RegionTable } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
-import { FK, analyse, topState, type State } from "./jit-facts.ts";
+import { FK, analyse, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
 import { emitSpecial, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
 import { assignSocket, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
-export type JitFn = (m: Machine) => number;
+export interface JitFn {
+  (m: Machine): number;
+  /**
+   * False when the program provably reads no frame byte it has not written in the same run (jit-facts.ts
+   * readsUnwrittenStack): its run may start on whatever earlier runs left in the frames, so the machine skips
+   * zeroing them (a later run that can read unwritten bytes still gets them zeroed). Unset: true.
+   */
+  needsZeroStack?: boolean;
+}
 
 /**
  * Largest program (in slots) the JIT compiles. Generated source grows with the program and V8 compiles it on every
@@ -92,6 +100,8 @@ export interface JitSource {
   single: boolean;
   /** Declarations of the callee functions `f<entry>` the body calls (split BPF-to-BPF calls), or "". */
   funcs: string;
+  /** See JitFn.needsZeroStack. */
+  needsZeroStack: boolean;
 }
 
 /** Generates the JS source of the whole program: callee declarations (if any), then the entry body (for debugging and tests). */
@@ -152,13 +162,15 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     // The usual case: one BPF function without BPF-to-BPF calls, always at depth 0. Registers start as the kernel
     // sets them (r1 = ctx, the rest 0) and frame 0's words and views are constants. Without backward jumps (most
     // sk_lookup programs) the blocks become straight-line code with labelled breaks instead of the dispatch loop.
-    const g = genBody(p, table, 0, n, leaders, constRef, false, false, analyse(p, 0, n, MAIN_ENTRY, table), true);
+    const states = analyse(p, 0, n, MAIN_ENTRY, table);
+    const g = genBody(p, table, 0, n, leaders, constRef, false, false, states, true);
     const guard = g.budgetBound !== undefined ? `if(M.n+${g.budgetBound}>M.budget)return IN(M);` : "";
     return {
       source: `${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
       consts,
       single: true,
       funcs: "",
+      needsZeroStack: readsUnwrittenStack(p, states, 0, n),
     };
   }
   const ranges = p.funcs.map((f, i) => [f, p.funcs[i + 1] ?? n] as const);
@@ -180,6 +192,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
       consts,
       single: true,
       funcs: decls.join("\n"),
+      needsZeroStack: true,
     };
   }
   // Anything else: every BPF function entry runs one JS function over the whole program (entered at its block).
@@ -190,6 +203,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     consts,
     single: false,
     funcs: "",
+    needsZeroStack: true,
   };
 }
 
@@ -607,7 +621,7 @@ export function interpreted(p: PreparedProgram): JitFn {
 
 /** Compiles `p` into a JS function. Throws nothing for bad bytecode: invalid instructions fault when reached. */
 export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
-  const { source, consts, single, funcs } = jitProgram(p, table);
+  const { source, consts, single, funcs, needsZeroStack } = jitProgram(p, table);
   const params = single ? ["M"] : ["M", "entry", "depth", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])];
   // One JS function per BPF function entry, each over the whole program (see the file comment).
   // Every helper call emit() can generate (a valid JMP|CALL that is not a BPF-to-BPF call), so none is left undeclared.
@@ -635,6 +649,9 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   };
   const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume, assignSocket, releaseSocket, interpreted(p));
   for (const f of p.funcs) fns[f] = entryFn;
-  if (single) return entryFn as JitFn;
-  return (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const fn: JitFn = single
+    ? (entryFn as JitFn)
+    : (m: Machine): number => entryFn(m, 0, 0, 0, 0, OFF_BIAS, m.hiOf(m.ctx), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  fn.needsZeroStack = needsZeroStack;
+  return fn;
 }

@@ -130,8 +130,12 @@ export class Machine {
     this.defaultClock = opts.clock === undefined;
   }
 
-  /** Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. */
-  reset(ctxBytes: Uint8Array, selected: Socket | null = null, noReuseport = false): void {
+  /**
+   * Resets per-run state; `ctxBytes` is a normalized 72-byte struct bpf_sk_lookup. `zeroStack` false (a JIT program
+   * proven never to read a frame byte before writing it) leaves the frames and their watermark as they are, for the
+   * next run that can read unwritten bytes to clear.
+   */
+  reset(ctxBytes: Uint8Array, selected: Socket | null = null, noReuseport = false, zeroStack = true): void {
     if (ctxBytes !== SHARED.lastCtx) {
       SHARED.ctx.bytes.set(ctxBytes);
       SHARED.lastCtx = ctxBytes;
@@ -147,6 +151,7 @@ export class Machine {
     if (this.held.length) this.held = [];
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
+    if (!zeroStack) return;
     const low = SHARED.stackLow;
     if (low < STACK_SIZE) {
       // The watermark is the lowest offset any store wrote in any frame (JIT entry marks, st and wview lower it for

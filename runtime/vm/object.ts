@@ -212,9 +212,10 @@ export class VmProgram {
   /** Runs once; returns r0's low word and leaves the high word in machine.h (no allocation on the hot path). */
   private execute(ctxBytes: Uint8Array, opts: RunOptions): number {
     const m = this.object.machine;
-    m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false);
+    const jit = opts.tier === "jit" ? this.jit() : undefined;
+    m.reset(ctxBytes, opts.selected ?? null, opts.noReuseport ?? false, jit === undefined || jit.needsZeroStack !== false);
     try {
-      if (opts.tier === "jit") return this.jit()(m);
+      if (jit !== undefined) return jit(m);
       const r0 = interpret(this.prepared, m);
       m.h = Number(r0 >> 32n) | 0;
       return Number(r0 & 0xffffffffn) | 0;

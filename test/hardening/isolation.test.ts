@@ -129,10 +129,18 @@ describe("the shared stack frames carry nothing from one object's run into anoth
       ldx(Size.W, 0, 10, -8),
       exit(),
     ]);
+    // A program that writes every byte before reading it skips zeroing the frames on the JIT tier; running it in
+    // between must not let the writer's secret reach the reader.
+    const between = vmOf([st(Size.W, 10, -4, 7), ldx(Size.W, 0, 10, -4), exit()]);
+    expect(between.program("prog").jit().needsZeroStack).toBe(false);
+    expect(reader.program("prog").jit().needsZeroStack).toBe(true);
     for (const wt of TIERS) {
       for (const rt of TIERS) {
         writer.program("prog").exec(TCP4, { tier: wt });
         expect(reader.program("prog").exec(TCP4, { tier: rt }), `${wt} then ${rt}`).toBe(0n);
+        writer.program("prog").exec(TCP4, { tier: wt });
+        expect(between.program("prog").exec(TCP4, { tier: "jit" })).toBe(7n);
+        expect(reader.program("prog").exec(TCP4, { tier: rt }), `${wt}, a write-first JIT run, then ${rt}`).toBe(0n);
       }
     }
   });

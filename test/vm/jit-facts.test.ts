@@ -149,3 +149,20 @@ describe("JIT facts: ctx->sk", () => {
     expect(src).toContain("g8.region.view.getInt32(12,true)");
   });
 });
+
+describe("JIT facts: frames read before written", () => {
+  const needs = (insns: Instruction[]): boolean | undefined => vmOf(insns, [arr, socks]).program("prog").jit().needsZeroStack;
+  test("a key written before the lookup reads, a socket assigned and released: no zeroed frame needed", () => {
+    expect(needs(sockLookup([mov64(1, reg(0)), call(Helper.sk_release), mov64(0, 1), exit()]))).toBe(false);
+  });
+  test("each read of a byte some path leaves unwritten needs the zeroed frame", () => {
+    expect(needs([ldx(Size.W, 0, 10, -4), exit()])).toBe(true);
+    // Written on one path only.
+    expect(needs([...hidden(3, 0), jmp64(JmpOp.JEQ, 3, 0, "skip"), st(Size.W, 10, -4, 1), withLabel(ldx(Size.W, 0, 10, -4), "skip"), exit()])).toBe(true);
+    // A wider read than the write; a key of 4 bytes with only 2 written.
+    expect(needs([st(Size.W, 10, -8, 1), ldx(Size.DW, 0, 10, -8), exit()])).toBe(true);
+    expect(needs([st(Size.H, 10, -4, 1), mov64(2, reg(10)), alu64(AluOp.ADD, 2, -4), ldMap(1, "arr"), call(Helper.map_lookup_elem), exit()])).toBe(true);
+    // Through a frame pointer the facts do not know.
+    expect(needs([...hidden(3, 0), st(Size.W, 10, -4, 1), mov64(4, reg(10)), alu64(AluOp.ADD, 4, reg(3)), ldx(Size.W, 0, 4, -4), exit()])).toBe(true);
+  });
+});
