@@ -150,16 +150,23 @@ export function assignSocket(m: Machine, sk: Socket | null, l3: number, h3: numb
   const flagsLo = l3 >>> 0;
   if (h3 !== 0 || (flagsLo & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return retInt(m, -Errno.EINVAL);
   if (sk) {
-    if (!sk.assignable) return retInt(m, -Errno.ESOCKTNOSUPPORT);
-    const ctxProto = m.ctx.view.getUint16(CtxOff.protocol, true);
-    const ctxFamily = m.ctx.view.getUint16(CtxOff.family, true);
-    if (sk.protocol !== ctxProto) return retInt(m, -Errno.EPROTOTYPE);
-    if (sk.family !== ctxFamily && (sk.family === 2 || sk.v6only)) return retInt(m, -Errno.EAFNOSUPPORT);
+    const e = assignError(m, sk);
+    if (e !== 0) return retInt(m, e);
   }
   if (m.selected && (flagsLo & SkLookupFlag.REPLACE) === 0) return retInt(m, -Errno.EEXIST);
   m.selected = sk;
   m.noReuseport = (flagsLo & SkLookupFlag.NO_REUSEPORT) !== 0;
   return retInt(m, 0);
+}
+
+/** Why bpf_sk_assign refuses a (non-NULL) socket for the current lookup, as a negative errno, or 0. */
+export function assignError(m: Machine, sk: Socket): number {
+  if (!sk.assignable) return -Errno.ESOCKTNOSUPPORT;
+  const ctxProto = m.ctx.view.getUint16(CtxOff.protocol, true);
+  const ctxFamily = m.ctx.view.getUint16(CtxOff.family, true);
+  if (sk.protocol !== ctxProto) return -Errno.EPROTOTYPE;
+  if (sk.family !== ctxFamily && (sk.family === 2 || sk.v6only)) return -Errno.EAFNOSUPPORT;
+  return 0;
 }
 
 const skRelease: HelperFn = (m, pc, l1, h1) => releaseSocket(m, argSock(m, l1, h1, pc, "sk_release"), pc);

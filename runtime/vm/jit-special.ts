@@ -8,7 +8,8 @@
  */
 import { AluOp, Class, JmpOp, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
-import { CTX_SIZE, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
+import { CTX_SIZE, Errno, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
+import { SkLookupFlag } from "../../compiler/asm/helpers.ts";
 import { ArrayMap } from "../maps/array.ts";
 import { SockMap } from "../maps/sockmap.ts";
 import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
@@ -182,8 +183,7 @@ function helperCall(cx: SpecialContext, pc: number, id: number, st: State): stri
     if (flags?.k !== FK.Const) return undefined;
     const arg = sk?.k === FK.Sock && sk.nonNull ? "g2" : sk?.k === FK.Const && sk.v === 0n ? "null" : undefined;
     if (!arg) return undefined;
-    const w = words(flags.v);
-    return `a0=SA(M,${arg},${w.lo},${w.hi});b0=M.h;${SCRATCH}`;
+    return assign(arg, flags.v);
   }
   if (id === Helper.sk_release) {
     const sk = regs[1];
@@ -191,6 +191,19 @@ function helperCall(cx: SpecialContext, pc: number, id: number, st: State): stri
     return `a0=SR(M,g1,${pc});b0=M.h;${SCRATCH}`;
   }
   return undefined;
+}
+
+/**
+ * bpf_sk_assign with constant flags and a proven socket (`g2`) or NULL, inline: the flag check decided here, the
+ * socket's own checks in SC (helpers assignError), then the EEXIST rule and the selection, as assignSocket does.
+ */
+function assign(sk: "g2" | "null", flags: bigint): string {
+  if (flags > 0xffffffffn || (Number(flags) & ~(SkLookupFlag.REPLACE | SkLookupFlag.NO_REUSEPORT)) !== 0) return `a0=${-Errno.EINVAL};b0=-1;${SCRATCH}`;
+  const replace = (Number(flags) & SkLookupFlag.REPLACE) !== 0;
+  const select = `M.selected=${sk};M.noReuseport=${(Number(flags) & SkLookupFlag.NO_REUSEPORT) !== 0};a0=0;b0=0;`;
+  const exists = replace ? "" : `if(M.selected!==null){a0=${-Errno.EEXIST};b0=-1;}else `;
+  const body = `${exists}{${select}}`;
+  return (sk === "g2" ? `{const e=SC(M,g2);if(e!==0){a0=e;b0=-1;}else ${body}}` : body) + SCRATCH;
 }
 
 /**

@@ -27,7 +27,7 @@ import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { FK, analyse, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
 import { emitSpecial, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
-import { assignSocket, releaseSocket } from "../helpers/index.ts";
+import { assignError, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
 export interface JitFn {
@@ -631,7 +631,7 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
   const hoisted = [...helperIds.map((id) => `h${id}=H(${id})`), ...consts.map((_, i) => `K${i}=KS[${i}]`)];
   const prelude = (hoisted.length ? `const ${hoisted.join(",")};\n` : "") + (funcs ? `${funcs}\n` : "");
   const factory = new Function(
-    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT", "BX", "SA", "SR", "IN",
+    "F", "S", "H", "FN", "SD", "CV", "KS", "PH", "FH0", "SV0", "SB0", "RG", "RT", "BX", "SC", "SR", "IN",
     `"use strict";\n${prelude}return function bpf(${params.join(",")}){\n${source}\n};`,
   ) as (...args: unknown[]) => (...a: unknown[]) => number;
   const helpers = (id: number): HelperFn => helperFor(id | 0);
@@ -647,7 +647,7 @@ export function jitCompile(p: PreparedProgram, table: RegionTable): JitFn {
     m.n = n;
     return finishInInterpreter(p, m, pc, words);
   };
-  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume, assignSocket, releaseSocket, interpreted(p));
+  const entryFn = factory(fault, slow64, helpers, fns, SHARED, SHARED.ctx.view, consts, ph, fixedHi(FRAME0_ID), f0.view, f0.bytes, table.regions, table, resume, assignError, releaseSocket, interpreted(p));
   for (const f of p.funcs) fns[f] = entryFn;
   const fn: JitFn = single
     ? (entryFn as JitFn)
