@@ -62,7 +62,8 @@ export class PrefixTrie {
   /**
    * The start of a lookup: nodes from the root that hold a single child node and nothing else (the part every stored
    * prefix shares, such as the protocol and port in front of the addresses of the bench's keys) are skipped at once
-   * after comparing the key with `skipFrom`'s data. Recomputed on the first lookup after a change.
+   * after comparing the key with `skipFrom`'s data. Recomputed on the first lookup after a change that may have
+   * altered that path (not after inserts below it, so that updates between lookups stay cheap).
    */
   private skipNode = 0;
   private skipDepth = 0;
@@ -225,9 +226,16 @@ export class PrefixTrie {
 
   /** Adds entry `id` (a prefix of `len` bits not stored yet, `reserve`d; its key is in the key chunks). */
   insert(id: number, len: number): void {
-    this.skipStale = true;
-    if (len === 0) this.root = id;
-    else this.insertAt(id, len, 0, 0);
+    if (len === 0) {
+      this.root = id;
+      return;
+    }
+    // A prefix that follows the skipped path to its end goes in below it and leaves the path as it is.
+    const skip = this.skipDepth;
+    if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.stride + 4, skip))) {
+      this.skipStale = true;
+    }
+    this.insertAt(id, len, 0, 0);
   }
 
   /** Adds entry `id` below `node` at nibble depth `j`; a leaf in the way moves one level down. */
@@ -273,7 +281,6 @@ export class PrefixTrie {
     const n = this.n;
     const node = this.placeNode;
     const index = this.placeIndex;
-    this.skipStale = true;
     switch (this.place) {
       case Place.None:
         throw new Error("PrefixTrie.remove without a located entry");
@@ -298,6 +305,8 @@ export class PrefixTrie {
       }
     }
     if (this.place !== Place.Root) {
+      // A removal where the skipped path ends may leave that node a single child's: the path can grow.
+      if (this.placeDepth <= this.skipDepth) this.skipStale = true;
       n[node + FILL]!--;
       this.prune(node, this.placeDepth);
     }
@@ -329,6 +338,7 @@ export class PrefixTrie {
         }
         if (lifted === 0) return; // the one thing is a child node or a prefix ending here
       } else if (fill !== 0) return;
+      if (j <= this.skipDepth) this.skipStale = true; // the skipped path ends in this node or runs through it
       const parent = this.pathNode[j - 1]!;
       n[parent + 2 * this.pathSlot[j - 1]!] = lifted;
       this.freeNode(node);
@@ -381,7 +391,11 @@ export class PrefixTrie {
     return best;
   }
 
-  /** Whether the first `nibbles` nibbles of `buf[at..]` are those of the skipped path (skipFrom's data). */
+  /**
+   * Whether the first `nibbles` nibbles of `buf[at..]` are those of the skipped path (skipFrom's data). Those bytes of
+   * skipFrom's record stay the path's while the skip holds, even once that entry is deleted: its record is rewritten
+   * only by an update of the same prefix or by an insert that reuses its id, which shares the path or makes it stale.
+   */
   private samePath(buf: Uint8Array, at: number, nibbles: number): boolean {
     const data = this.keyChunks[this.skipFrom >> CHUNK_BITS]!;
     const base = (this.skipFrom & (CHUNK - 1)) * this.stride + 4;

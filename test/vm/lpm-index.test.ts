@@ -119,3 +119,41 @@ test("deleting every prefix frees every trie node, and refilling reuses them", (
   expect(fill()).toBe(stored);
   expect(trie.top / 48).toBe(made);
 });
+
+test("the shared head of every prefix is skipped, and inserts and deletes that change it are seen", () => {
+  // 8-byte data: A and B share their first 4 nibbles (the skipped path ends in the node where they part).
+  const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 12, 4, 16, BPF_F_NO_PREALLOC));
+  const data = (...bytes: number[]) => Uint8Array.from({ length: 8 }, (_, i) => bytes[i] ?? 0);
+  const val = (d: Uint8Array) => (m.lookup(key(64, d)) as Region | null)?.bytes[0] ?? null;
+  const A = data(0xaa, 0xbb, 0x11, 0x22);
+  const B = data(0xaa, 0xbb, 0x33, 0x44);
+  const C = data(0xaa, 0xcc, 0x55);
+  expect(m.update(key(64, A), Uint8Array.of(1, 0, 0, 0), 0)).toBe(0);
+  expect(m.update(key(64, B), Uint8Array.of(2, 0, 0, 0), 0)).toBe(0);
+  expect([val(A), val(B), val(C)]).toEqual([1, 2, null]);
+  const trie = m as unknown as { trie: { skipDepth: number } };
+  expect(trie.trie.skipDepth).toBe(4);
+  // An insert that leaves the skipped path inside it: the path is shorter now.
+  expect(m.update(key(24, C), Uint8Array.of(3, 0, 0, 0), 0)).toBe(0);
+  expect([val(A), val(B), val(C)]).toEqual([1, 2, 3]);
+  expect(trie.trie.skipDepth).toBe(2);
+  // An insert below the path keeps it (no recomputation between updates and lookups).
+  expect(m.update(key(64, data(0xaa, 0xbb, 0x11, 0x99)), Uint8Array.of(4, 0, 0, 0), 0)).toBe(0);
+  expect(val(data(0xaa, 0xbb, 0x11, 0x99))).toBe(4);
+  // Deletes that free the node where the path ended: the one prefix left moves up to the root.
+  expect(m.delete(key(24, C))).toBe(0);
+  expect(m.delete(key(64, data(0xaa, 0xbb, 0x11, 0x99)))).toBe(0);
+  expect([val(A), val(B), val(C)]).toEqual([1, 2, null]);
+  expect(trie.trie.skipDepth).toBe(4);
+  expect(m.delete(key(64, B))).toBe(0);
+  expect([val(A), val(B)]).toEqual([1, null]);
+  expect(trie.trie.skipDepth).toBe(0);
+  // A delete below the node where the path ends that empties a child of it, so that node goes too.
+  expect(m.update(key(64, B), Uint8Array.of(2, 0, 0, 0), 0)).toBe(0);
+  expect(m.update(key(24, B), Uint8Array.of(5, 0, 0, 0), 0)).toBe(0); // B's /24 and B below it, one level down
+  expect([val(A), val(B)]).toEqual([1, 2]);
+  expect(trie.trie.skipDepth).toBe(4);
+  expect(m.delete(key(64, B))).toBe(0);
+  expect(m.delete(key(24, B))).toBe(0);
+  expect([val(A), val(B)]).toEqual([1, null]);
+});
