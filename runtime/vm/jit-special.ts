@@ -15,6 +15,7 @@ import { SockMap } from "../maps/sockmap.ts";
 import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { OFF_BIAS, PTR_TAG, RegionKind, type RegionTable } from "./region.ts";
+import { lazyWord } from "./jit-lazy.ts";
 import { FK, carriesObject, decideJump, lookupPlan, step, words, type Fact, type State } from "./jit-facts.ts";
 
 /** What the specialised emitter needs from jit.ts. */
@@ -165,7 +166,7 @@ function ctxLoad(off: number, size: number, sx: boolean, d: number): string | un
   const B = `b${d}`;
   if (kind === 2) {
     if (sx) return undefined;
-    return `{const s=M.selected;g${d}=s;if(s===null){${A}=0;${B}=0;}else{${A}=${OFF_BIAS};${B}=PH(s.region);}}`;
+    return `{const s=M.selected;g${d}=s;if(s===null){${A}=0;${B}=0;}else{${A}=${OFF_BIAS};${B}=${lazyWord("PH(s.region)")};}}`;
   }
   if (kind === 3) return sx ? `${A}=CV.getInt16(${off - 2},true);${B}=${A}>>31;` : `${A}=CV.getUint16(${off - 2},true);${B}=0;`;
   // Machine.ctxLoad reads plain fields as at most 4 bytes.
@@ -228,7 +229,7 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
   } else v = `const v=${K}.lookupAt(SB,${o});`;
   const tag = `${PTR_TAG}`;
   if (map.holdsSockets) {
-    return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);const g=v.region;a0=${OFF_BIAS};b0=g.table===RT?(${tag}|g.id):PH(g);}}${SCRATCH}`;
+    return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=${lazyWord(`v.region.table===RT?(${tag}|v.region.id):PH(v.region)`)};}}${SCRATCH}`;
   }
-  return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=v.table===RT?(${tag}|v.id):PH(v);}}${SCRATCH}`;
+  return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=${lazyWord(`v.table===RT?(${tag}|v.id):PH(v)`)};}}${SCRATCH}`;
 }

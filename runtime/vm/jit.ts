@@ -27,6 +27,7 @@ import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { FK, analyse, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
 import { emitSpecial, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
+import { lazyPointersSafe, resolveLazy } from "./jit-lazy.ts";
 import { assignError, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
@@ -165,8 +166,10 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     const states = analyse(p, 0, n, MAIN_ENTRY, table);
     const g = genBody(p, table, 0, n, leaders, constRef, false, false, states, true);
     const guard = g.budgetBound !== undefined ? `if(M.n+${g.budgetBound}>M.budget)return IN(M);` : "";
+    // Straight-line code has no budget exits into the interpreter, so only its own instructions see the words.
+    const lazy = g.budgetBound !== undefined && lazyPointersSafe(p, states, 0, n, g.special, table);
     return {
-      source: `${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: resolveLazy(`${guard}let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`, lazy),
       consts,
       single: true,
       funcs: "",
@@ -188,10 +191,10 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     });
     const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true, false, analyse(p, 0, ranges[0]![1], MAIN_ENTRY, table));
     return {
-      source: `let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`,
+      source: resolveLazy(`let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`, false),
       consts,
       single: true,
-      funcs: decls.join("\n"),
+      funcs: resolveLazy(decls.join("\n"), false),
       needsZeroStack: true,
     };
   }
@@ -199,7 +202,7 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
   const g = genBody(p, table, 0, n, leaders, constRef, false, true);
   const entry = p.funcs.map((f) => `entry===${f}?${g.blockOf.get(f)}:`).join("") + "-1";
   return {
-    source: `let bb=${entry},n=M.n,${OBJECTS}${g.locals};const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`,
+    source: resolveLazy(`let bb=${entry},n=M.n,${OBJECTS}${g.locals};const BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}`, false),
     consts,
     single: false,
     funcs: "",
@@ -238,6 +241,8 @@ interface Body {
   entryBlock: number;
   /** Declarations of the spill locals (",s<o>=null..."), or "". */
   locals: string;
+  /** The slots whose code jit-special.ts emitted. */
+  special: Set<number>;
   /**
    * Set when the blocks carry no budget checks (`hoist` and straight-line code): the most instructions any run can
    * execute, which the entry compares with the budget once.
@@ -294,6 +299,7 @@ function genBody(
     noteSpill: (o) => spills.add(o),
   };
   const spills = new Set<number>();
+  const special = new Set<number>();
   // An emitted invalid instruction ends its block (the next slot starts a new one even when nothing jumps to it,
   // so that the counter of a block never includes code after a fault). Skipped lddw halves end nothing.
   let afterFault = false;
@@ -314,7 +320,9 @@ function genBody(
     }
     // A temporary lives only inside its instruction's block: a function-wide `t` would merge integers and doubles
     // at the loop header and make V8 box it.
-    const code = emitSpecial(cx, pc, states?.[pc] ?? TOP) ?? emit(p, table, pc, split);
+    const fast = emitSpecial(cx, pc, states?.[pc] ?? TOP);
+    if (fast !== undefined) special.add(pc);
+    const code = fast ?? emit(p, table, pc, split);
     const o = directStoreOffset(insns[pc]!);
     if (o !== undefined && o < minStore) minStore = o;
     body.push(code.startsWith("t=") ? `{let ${code}}` : code);
@@ -359,7 +367,7 @@ function genBody(
     shaped = structured(body);
   }
   const locals = [...spills].map((o) => `,s${o}=null`).join("");
-  return { code: shaped?.code ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals };
+  return { code: shaped?.code ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals, special };
 }
 
 /** The frame offset a direct (r10-relative, in-frame) store writes at, or undefined. */
