@@ -225,7 +225,10 @@ class FnLowerer extends ExprLowerer {
     const leaves = { refs: [] as ts.Node[], borrowed: [] as ts.Node[] };
     if (d.initializer) this.socketLeaves(d.initializer, leaves);
     const visit = (n: ts.Node): void => {
-      if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isIdentifier(n.left) && this.sym(n.left) === s) {
+      const op = ts.isBinaryExpression(n) ? n.operatorToken.kind : undefined;
+      const assigns = op === ts.SyntaxKind.EqualsToken || op === ts.SyntaxKind.QuestionQuestionEqualsToken ||
+        op === ts.SyntaxKind.BarBarEqualsToken || op === ts.SyntaxKind.AmpersandAmpersandEqualsToken;
+      if (ts.isBinaryExpression(n) && assigns && ts.isIdentifier(n.left) && this.sym(n.left) === s) {
         this.socketLeaves(n.right, leaves);
       }
       ts.forEachChild(n, visit);

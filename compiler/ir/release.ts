@@ -174,11 +174,15 @@ function splitAtRedefinitions(fn: Function, refs: Set<VReg>): void {
   const defs = new Map<VReg, number>();
   for (const b of fn.blocks) for (const i of b.insts) if ("dst" in i && i.dst !== undefined && refs.has(i.dst)) defs.set(i.dst, (defs.get(i.dst) ?? 0) + 1);
   const reassigned = (i: Inst) => "dst" in i && i.dst !== undefined && (defs.get(i.dst) ?? 0) > 1;
+  // A block that starts with the reassignment (`if (c) sk = ctx.sk` writes 0 to the reference first) is split too:
+  // it becomes an empty block, where the old reference is released on every path into it, then the rest.
+  const rests = new Set<number>();
   for (let id = 0; id < fn.blocks.length; id++) {
     const block = fn.blocks[id]!;
-    const at = block.insts.findIndex((i, k) => k > 0 && reassigned(i));
+    const at = block.insts.findIndex((i, k) => (k > 0 || !rests.has(id)) && reassigned(i));
     if (at < 0) continue;
     const rest: Block = { id: fn.blocks.length, insts: block.insts.slice(at), term: block.term };
+    rests.add(rest.id);
     fn.blocks.push(rest);
     block.insts = block.insts.slice(0, at);
     block.term = { op: "br", target: rest.id, ...(rest.insts[0]!.loc ? { loc: rest.insts[0]!.loc } : {}) };

@@ -49,7 +49,7 @@ describeKernel("new forms mean what the old spellings meant (interp, JIT, kernel
   }
 });
 
-const HEAD = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP, SockMap, HashMap, ArrayMap, ASSIGN_REPLACE,
+const HEAD = `import { type SkLookup, type Verdict, type Sock, SK_PASS, SK_DROP, SockMap, HashMap, ArrayMap, ASSIGN_REPLACE,
   type u16, type u32, type u64, type i64, type i32 } from "tsbpf";
 export const out = new ArrayMap<u64>({ maxEntries: 4 });
 export const primary = new SockMap({ maxEntries: 2 });
@@ -149,6 +149,24 @@ export function currentOrLookup(ctx: SkLookup): Verdict {
   if (sk === null) return SK_PASS;
   return ctx.assign(sk, ASSIGN_REPLACE) === 0 ? SK_PASS : SK_DROP;
 }
+function serve(ctx: SkLookup, sk: Sock | null): Verdict {
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk, ASSIGN_REPLACE) === 0 ? SK_PASS : SK_DROP;
+}
+export function fillIn(ctx: SkLookup): Verdict {
+  const first = primary.lookup(1);
+  if (first !== null) ctx.assign(first);
+  let sk = ctx.sk;
+  sk ??= backup.lookup(0);                        // a reference only when ctx.sk was null
+  return serve(ctx, sk);
+}
+export function reassigned(ctx: SkLookup): Verdict {
+  let sk = primary.lookup(0);
+  if (ctx.localPort === 7007) sk = ctx.sk;        // releases primary[0] first (the block starts with it)
+  if (ctx.protocol === 6) sk = backup.lookup(0);
+  if (sk === null) return SK_PASS;
+  return ctx.assign(sk) === 0 ? SK_PASS : SK_DROP;
+}
 `;
 
 const REST = HEAD + `
@@ -225,6 +243,16 @@ describeKernel("each construct means what TypeScript means (interp, JIT, kernel)
     // ctx.sk (A) is kept: the loop never looks up.
     t.expect("currentOrLookup", { primary: [[1, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "A" });
     t.expect("currentOrLookup", { backup: [[1, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("fillIn", { backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "B" });
+    t.expect("fillIn", { primary: [[1, "A"]], backup: [[0, "B"]] }, { verdict: "SK_PASS", selected: "A" });
+    for (const ctx of CTXS) {
+      const tcp = ctx.protocol === "tcp";
+      t.expect("reassigned", {}, { verdict: "SK_PASS", selected: null }, ctx);
+      // A UDP lookup keeps primary[0], a TCP listener: assign refuses it (-EPROTOTYPE), so SK_DROP.
+      const keptA = { verdict: "SK_DROP" as const, selected: null };
+      t.expect("reassigned", { primary: [[0, "A"]] }, tcp ? { verdict: "SK_PASS", selected: null } : keptA, ctx);
+      t.expect("reassigned", { primary: [[0, "A"]], backup: [[0, "B"]] }, tcp ? { verdict: "SK_PASS", selected: "B" } : keptA, ctx);
+    }
   });
 
   test("rest elements: constant tuples and objects, struct and array copies", async () => {
@@ -299,7 +327,7 @@ function isSet(a?: Ip6): boolean { return a !== undefined; }
 export function p(ctx: SkLookup): Verdict { return isSet(ctx.localIp6) ? SK_DROP : SK_PASS; }`))
       .toEqual(["8:17 - error TSBPF1018: optional parameters must be integers, booleans or structs; give it a default value (`addr: Ip6 = ip6(\"::\")`)"]);
     expect(errors(`${HEAD}
-import { type Sock } from "tsbpf";
+
 function has(sk?: Sock | null): boolean { return sk !== undefined; }
 export function p(ctx: SkLookup): Verdict { return has(ctx.sk) ? SK_DROP : SK_PASS; }`))
       .toEqual(["8:16 - error TSBPF1018: an optional socket parameter cannot also be null; write `sk: Sock | null` and pass null"]);
