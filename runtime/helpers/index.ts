@@ -9,7 +9,7 @@ import type { VmMap } from "../maps/map.ts";
 import { Socket } from "../net/socket.ts";
 import type { Machine } from "../vm/machine.ts";
 import { OFF_BIAS, Region, RegionKind, VmFault } from "../vm/region.ts";
-import { formatPrintkOutput } from "./printk.ts";
+import { formatWords } from "./printk.ts";
 
 /** A helper implementation. */
 export type HelperFn = (
@@ -234,12 +234,8 @@ const smpId: HelperFn = (m) => {
 const tracePrintk: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5) => {
   const size = l2 >>> 0;
   if (size === 0 || h2 !== 0 || size > 4096) return retInt(m, -Errno.EINVAL);
-  const fmt = argBytes(m, l1, h1, size, pc, "trace_printk fmt");
-  const out = formatPrintkOutput(m, fmt, [
-    [l3, h3],
-    [l4, h4],
-    [l5, h5],
-  ], pc);
+  const r = argRegion(m, l1, h1, size, pc, "trace_printk fmt");
+  const out = formatWords(m, r.bytes, (l1 - OFF_BIAS) | 0, size, l3, h3, l4, h4, l5, h5, pc);
   if (typeof out === "number") return retInt(m, out);
   m.addTrace(out.text);
   return retInt(m, out.length);

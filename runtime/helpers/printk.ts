@@ -94,22 +94,62 @@ export function formatPrintk(m: Machine, fmt: Uint8Array, args: Array<[number, n
 
 /** formatPrintk with the would-be length the helper returns. */
 export function formatPrintkOutput(m: Machine, fmt: Uint8Array, args: Array<[number, number]>, pc: number): PrintkOutput | number {
-  const nul = fmt.indexOf(0);
-  if (nul < 0) return -Errno.EINVAL;
+  const [a, b, c] = args as [[number, number], [number, number], [number, number]];
+  return formatWords(m, fmt, 0, fmt.length, a[0], a[1], b[0], b[1], c[0], c[1], pc);
+}
+
+/** The last format text parsed, by its bytes: a program prints the same format run after run. */
+let lastFmt = new Uint8Array(0);
+let lastParsed: Parsed = { lits: [""], convs: [] };
+
+/** The parsed format of the NUL-terminated text in `bytes[at..at + size)`, or undefined for a missing NUL. */
+function parsedAt(bytes: Uint8Array, at: number, size: number): Parsed | undefined {
+  let nul = -1;
+  for (let i = 0; i < size; i++) {
+    if (bytes[at + i] === 0) {
+      nul = i;
+      break;
+    }
+  }
+  if (nul < 0) return undefined;
+  // The same bytes as last time (compared, not trusted: stack and map memory change): the same parse.
+  if (nul === lastFmt.length) {
+    let same = true;
+    for (let i = 0; i < nul; i++) {
+      if (bytes[at + i] !== lastFmt[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastParsed;
+  }
+  const fmt = bytes.subarray(at, at + nul);
   // Latin-1 text in one call (no Buffer copy); formats are short (the helper's size limit is checked by the caller).
-  const text = nul <= 4096 ? String.fromCharCode.apply(null, fmt.subarray(0, nul) as unknown as number[]) : Buffer.from(fmt.subarray(0, nul)).toString("latin1");
+  const text = nul <= 4096 ? String.fromCharCode.apply(null, fmt as unknown as number[]) : Buffer.from(fmt).toString("latin1");
   let parsed = PARSED.get(text);
   if (parsed === undefined) {
     if (PARSED.size >= 256) PARSED.clear();
     PARSED.set(text, (parsed = parse(text)));
   }
-  if (parsed === null) return -Errno.EINVAL;
+  lastFmt = fmt.slice();
+  lastParsed = parsed;
+  return parsed;
+}
+
+/**
+ * Formats the format at `bytes[at..at + size)` with its three arguments as words (the helper's no-allocation path);
+ * the trace line and would-be length, or a negative errno.
+ */
+export function formatWords(m: Machine, bytes: Uint8Array, at: number, size: number, l1: number, h1: number, l2: number, h2: number, l3: number, h3: number, pc: number): PrintkOutput | number {
+  const parsed = parsedAt(bytes, at, size);
+  if (!parsed) return -Errno.EINVAL;
   const { lits, convs } = parsed;
   const out = new Line();
   out.add(lits[0]!);
   for (let k = 0; k < convs.length; k++) {
     const c = convs[k]!;
-    const [lo, hi] = args[k]!;
+    const lo = k === 0 ? l1 : k === 1 ? l2 : l3;
+    const hi = k === 0 ? h1 : k === 1 ? h2 : h3;
     let s = convert(m, c, lo, hi, pc);
     if (c.plus && (c.conv === "d" || c.conv === "i") && /^\d/.test(s)) s = `+${s}`;
     const pad = c.width - s.length;

@@ -44,3 +44,18 @@ test("formats the kernel rejects return -EINVAL, before or after a cached parse"
 test("three arguments in order, literal text between them kept", () => {
   expect(run("a=%u b=%d c=%x.", [1, 0], [-2, -1], [26, 0])).toBe("a=1 b=-2 c=1a.");
 });
+
+test("the last-format cache compares bytes: a format rewritten in place (same buffer, same length) is parsed again", () => {
+  const buf = fmt("x=%u");
+  const words: Array<[number, number]> = [[7, 0], [0, 0], [0, 0]];
+  expect(formatPrintk(m, buf, words, 0)).toBe("x=7");
+  buf[2] = "x".charCodeAt(0); // "x=xu": no conversion left
+  expect(formatPrintk(m, buf, words, 0)).toBe("x=xu");
+  buf[3] = 0; // "x=x"
+  expect(formatPrintk(m, buf, words, 0)).toBe("x=x");
+  // An empty format is an empty line, first time and cached.
+  expect(run("")).toBe("");
+  expect(run("")).toBe("");
+  expect(run("%q")).toBe(-22);
+  expect(run("")).toBe("");
+});
