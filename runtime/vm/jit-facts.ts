@@ -483,12 +483,32 @@ export function analyse(p: PreparedProgram, lo: number, hi: number, entry: State
 export { cloneState };
 
 /**
+ * The facts at a BPF function's entry from the states at its call sites: r1-r5 that are the same constant, ctx
+ * pointer or map handle at every site (frame pointers name the caller's frame, and map value or socket objects stay
+ * in the caller's locals, so those are not passed). No sites: nothing known.
+ */
+export function calleeEntry(sites: readonly State[]): State {
+  const init: Fact[] = [];
+  for (let r = 1; r <= 5 && sites.length; r++) {
+    let f: Fact;
+    sites.forEach((s, i) => {
+      const g = s.regs[r];
+      const passed = g?.k === FK.Const || g?.k === FK.Ctx || g?.k === FK.Map ? g : undefined;
+      f = i === 0 ? passed : meetFact(f, passed);
+    });
+    init[r] = f;
+  }
+  return topState(init);
+}
+
+/**
  * True when some reachable instruction may read frame bytes not written earlier in the same run: a frame load or
  * helper argument (key, value, format) not covered by the written-bytes facts, or any read through a pointer the
  * facts do not place outside the frame. A program for which this is false never sees what an earlier run left on
- * the stack, so its run needs no zeroed frame (`states` undefined: unknown, true).
+ * the stack, so its run needs no zeroed frame (`states` undefined: unknown, true). `ownFrames`: every BPF function
+ * of the program is checked this way, each for its own frame.
  */
-export function readsUnwrittenStack(p: PreparedProgram, states: readonly (State | undefined)[] | undefined, lo: number, hi: number): boolean {
+export function readsUnwrittenStack(p: PreparedProgram, states: readonly (State | undefined)[] | undefined, lo: number, hi: number, ownFrames = false): boolean {
   if (!states) return true;
   const outside = (f: Fact): boolean => f?.k === FK.Ctx || f?.k === FK.Val || f?.k === FK.Sock || f?.k === FK.Map || f?.k === FK.Const;
   /** False when `size` bytes at the pointer in register `r` are written frame bytes or memory outside the frame. */
@@ -512,7 +532,12 @@ export function readsUnwrittenStack(p: PreparedProgram, states: readonly (State 
     if (cls === Class.LDX && unwritten(st, insn.src, insn.off, size)) return true;
     if (cls === Class.STX && (op & 0xe0) === Mode.ATOMIC && unwritten(st, insn.dst, insn.off, size)) return true;
     if (cls !== Class.JMP || (op & 0xf0) !== JmpOp.CALL) continue;
-    if (insn.src === Pseudo.CALL) return true;
+    // A BPF-to-BPF call reads nothing here; with `ownFrames` the callee is checked on its own (it cannot name this
+    // frame through facts, since frame pointers are not passed, so any read of it goes through an unproven pointer).
+    if (insn.src === Pseudo.CALL) {
+      if (!ownFrames) return true;
+      continue;
+    }
     const map = st.regs[1]?.k === FK.Map ? (st.regs[1] as { map: VmMap }).map : undefined;
     switch (insn.imm) {
       case Helper.map_lookup_elem:

@@ -24,7 +24,7 @@ import { CTX_HI, CTX_LO, CTX_LOADS, Machine, MAX_FRAMES, SHARED, STACK_SIZE } fr
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, type Region, type RegionTable } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
-import { FK, analyse, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
+import { FK, analyse, calleeEntry, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
 import { emitSpecial, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
 import { lazyPointersSafe, resolveLazy } from "./jit-lazy.ts";
@@ -184,18 +184,39 @@ function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
     // as an argument and comes back in M.n.
     // A call to slot 0 (recursion into the main function) needs a declaration of the main function too.
     const targets = new Set(p.insns.flatMap((i, pc) => (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === Pseudo.CALL ? [pc + i.imm + 1] : [])));
+    // Facts flow into a callee from its call sites when every site's function was analysed before it (main first,
+    // then callees in order; recursion into main keeps nothing).
+    const mainStates = analyse(p, 0, ranges[0]![1], MAIN_ENTRY, table);
+    const analysed = new Map<number, readonly (State | undefined)[]>([[0, mainStates]]);
+    const entryOf = (lo: number): State => {
+      if (lo === 0 || targets.has(0)) return TOP;
+      const sites: State[] = [];
+      for (let pc = 0; pc < n; pc++) {
+        const i = p.insns[pc]!;
+        if (i.opcode !== (Class.JMP | JmpOp.CALL) || i.src !== Pseudo.CALL || p.invalid[pc] !== undefined || pc + i.imm + 1 !== lo) continue;
+        const owner = ranges.find(([a, b]) => a <= pc && pc < b)![0];
+        const st = analysed.get(owner);
+        if (!st) return TOP;
+        if (st[pc]) sites.push(st[pc]!);
+      }
+      return calleeEntry(sites);
+    };
+    let needsZeroStack = readsUnwrittenStack(p, mainStates, 0, ranges[0]![1], true);
     const decls = ranges.filter(([lo]) => lo !== 0 || targets.has(0)).map(([lo, hi]) => {
-      const g = genBody(p, table, lo, hi, leaders, constRef, true, false, analyse(p, lo, hi, TOP, table));
+      const states = analyse(p, lo, hi, entryOf(lo), table);
+      if (lo !== 0) analysed.set(lo, states);
+      needsZeroStack ||= readsUnwrittenStack(p, states, lo, hi, true);
+      const g = genBody(p, table, lo, hi, leaders, constRef, true, false, states);
       const params = ["M", "depth", "n", ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((r) => [`a${r}`, `b${r}`])].join(",");
       return `function f${lo}(${params}){let bb=${g.entryBlock},${OBJECTS}${g.locals};const entry=${lo},BU=M.budget,a10=${Machine.FP_LO},b10=M.frameHi(depth,entry),SV=M.frames[depth].view,SB=M.frames[depth].bytes;${g.stackMark}\n${g.code}}`;
     });
-    const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true, false, analyse(p, 0, ranges[0]![1], MAIN_ENTRY, table));
+    const g = genBody(p, table, 0, ranges[0]![1], leaders, constRef, true, false, mainStates);
     return {
       source: resolveLazy(`let bb=${g.entryBlock},n=M.n,${regs},${OBJECTS}${g.locals};const entry=0,depth=0,BU=M.budget,a10=${Machine.FP_LO},b10=FH0,SV=SV0,SB=SB0;${g.stackMark}\n${g.code}`, false),
       consts,
       single: true,
       funcs: resolveLazy(decls.join("\n"), false),
-      needsZeroStack: true,
+      needsZeroStack,
     };
   }
   // Anything else: every BPF function entry runs one JS function over the whole program (entered at its block).

@@ -4,7 +4,7 @@
  * and both tiers must agree on r0, the count and every fault.
  */
 import { describe, expect, test } from "vitest";
-import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, Helper, JmpOp, Size, alu64, call, callLocal, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { Socket } from "../../runtime/net/socket.ts";
@@ -164,6 +164,15 @@ describe("JIT facts: frames read before written", () => {
     expect(needs([st(Size.H, 10, -4, 1), mov64(2, reg(10)), alu64(AluOp.ADD, 2, -4), ldMap(1, "arr"), call(Helper.map_lookup_elem), exit()])).toBe(true);
     // Through a frame pointer the facts do not know.
     expect(needs([...hidden(3, 0), st(Size.W, 10, -4, 1), mov64(4, reg(10)), alu64(AluOp.ADD, 4, reg(3)), ldx(Size.W, 0, 4, -4), exit()])).toBe(true);
+  });
+  test("BPF-to-BPF calls: each function checked on its own frame; a callee reading its caller's frame needs zeroing", () => {
+    const callee = (body: Instruction[]): Instruction[] => [st(Size.W, 10, -4, 5), mov64(1, reg(10)), alu64(AluOp.ADD, 1, -4), callLocal("f"), exit(), ...body];
+    expect(needs(callee([withLabel(st(Size.W, 10, -8, 1), "f"), ldx(Size.W, 0, 10, -8), exit()]))).toBe(false);
+    expect(needs(callee([withLabel(ldx(Size.W, 0, 10, -8), "f"), exit()]))).toBe(true);
+    // r1 points into the caller's frame: read through a pointer the callee's facts do not place.
+    expect(needs(callee([withLabel(ldx(Size.W, 0, 1, 0), "f"), exit()]))).toBe(true);
+    // Both tiers agree on the value read through it, run after run.
+    for (const tier of TIERS) expect(outcome(vmOf(callee([withLabel(ldx(Size.W, 0, 1, 0), "f"), exit()])).program("prog"), tier)).toMatchObject({ r0: 5n });
   });
 });
 
