@@ -5,8 +5,9 @@
  * change it in place. The entries' keys live in the map's record chunks (see lpm.ts), which the trie reads.
  *
  * Node layout (NODE_INTS ints per node; a node is named by its offset in `n`, the root is offset 0):
- * - `n[node + 2s]`, s = 0..15: the slot of nibble s: a child node's offset (> 0), a leaf (-id: the one prefix below
- *   this slot, checked against the key's remaining bits, instead of a chain of nodes), or 0;
+ * - `n[node + 2s]`, s = 0..15: the slot of nibble s: a child node's offset (> 0), a leaf (-id: the prefixes below
+ *   this slot, one or two (the second linked from the first's record), checked against the key's remaining bits,
+ *   instead of a node), or 0;
  * - `n[node + 2s + 1]`: the longest prefix ending in this node that covers nibble s (controlled prefix expansion),
  *   so a lookup step that consumes a whole nibble reads its best match from the same cache line as the child;
  * - `n[node + EXACT + pos]`, pos = (1 << q) | bits for q = 1..3: the prefix ending q bits into this node's nibble
@@ -16,9 +17,10 @@
  *   single leaf gives it back to its parent), `n[node + LINK]`: the free list.
  * A prefix of L > 0 bits ends in the node reached by its first floor((L - 1) / 4) nibbles; the /0 prefix is `root`.
  *
- * Measured at a million IPv4 prefixes (npm run bench, section e): ~200 bytes a node, ~0.23 nodes a prefix; per-length
- * hash tables beside the trie had cost ~60 MiB more. A path-compressed binary trie (the kernel's layout) takes less
- * memory but needs ~25 dependent steps, each comparing data, per lookup.
+ * Measured at a million IPv4 prefixes (npm run bench, section e): ~200 bytes a node; with leaves of one prefix 0.23
+ * nodes a prefix, half of them holding just two, which leaves of two prefixes replace. Per-length hash tables beside
+ * the trie had cost ~60 MiB more. A path-compressed binary trie (the kernel's layout) takes less memory but needs ~25
+ * dependent steps, each comparing data, per lookup.
  */
 
 /** Ints per node: 16 (child, best) pairs, then the exact-prefix area, whose positions 0 and 1 hold FILL and LINK. */
@@ -59,6 +61,8 @@ export class PrefixTrie {
   private placeNode = 0;
   private placeIndex = 0;
   private placeDepth = 0;
+  /** The entry located (for a leaf of two, which one). */
+  private placeId = 0;
   /**
    * The start of a lookup: nodes from the root that hold a single child node and nothing else (the part every stored
    * prefix shares, such as the protocol and port in front of the addresses of the bench's keys) are skipped at once
@@ -73,15 +77,18 @@ export class PrefixTrie {
   constructor(
     /**
      * The map's record chunks (the list itself, which grows in place): entry id → its record, `stride` bytes at
-     * (id % CHUNK) * stride of chunk id / CHUNK, starting with its key (u32 prefix length, then the data).
+     * (id % CHUNK) * stride of chunk id / CHUNK, starting with its key (u32 prefix length, then the data), with the
+     * trie's u32 link to the other prefix of its leaf at `linkAt`.
      */
     private readonly keyChunks: Uint8Array[],
     private readonly stride: number,
+    private readonly linkAt: number,
     dataSize: number,
     /**
-     * What nodes are charged to (the loaded object's map memory). Random prefixes take ~0.25 nodes each, but prefixes
-     * that share long paths take up to one node per nibble of the path (a /127 pair of IPv6 keys: 31 nodes, 6 KB),
-     * which the kernel's per-element charge does not cover: without a budget, a program could fill a Node process.
+     * What nodes are charged to (the loaded object's map memory). Random prefixes take ~0.1 nodes each, but prefixes
+     * that share long paths take up to one node per nibble of the path (three /128 IPv6 keys that differ in their last
+     * nibble: 31 nodes, 6 KB), which the kernel's per-element charge does not cover: without a budget, a program could
+     * fill a Node process.
      */
     private readonly budget?: { charge(bytes: number): boolean; release(bytes: number): void },
   ) {
@@ -100,6 +107,22 @@ export class PrefixTrie {
     const c = this.keyChunks[id >> CHUNK_BITS]!;
     const at = (id & (CHUNK - 1)) * this.stride;
     return (c[at]! | (c[at + 1]! << 8) | (c[at + 2]! << 16) | (c[at + 3]! << 24)) >>> 0;
+  }
+
+  /** The second prefix of the leaf entry `id` comes first in (else 0). */
+  private linkOf(id: number): number {
+    const c = this.keyChunks[id >> CHUNK_BITS]!;
+    const at = (id & (CHUNK - 1)) * this.stride + this.linkAt;
+    return c[at]! | (c[at + 1]! << 8) | (c[at + 2]! << 16) | (c[at + 3]! << 24);
+  }
+
+  private setLink(id: number, to: number): void {
+    const c = this.keyChunks[id >> CHUNK_BITS]!;
+    const at = (id & (CHUNK - 1)) * this.stride + this.linkAt;
+    c[at] = to;
+    c[at + 1] = to >> 8;
+    c[at + 2] = to >> 16;
+    c[at + 3] = to >> 24;
   }
 
   /** A zeroed node's offset. */
@@ -163,9 +186,12 @@ export class PrefixTrie {
         node = k;
         continue;
       }
-      if (k < 0 && this.lenOf(-k) === len && this.sameBits(-k, len, buf, at, j >> 1)) {
-        this.setPlace(Place.Leaf, node, s, j);
-        return -k;
+      for (let e = -k; e > 0; e = this.linkOf(e)) {
+        if (this.lenOf(e) === len && this.sameBits(e, len, buf, at, j >> 1)) {
+          this.setPlace(Place.Leaf, node, s, j);
+          this.placeId = e;
+          return e;
+        }
       }
       return 0;
     }
@@ -208,16 +234,23 @@ export class PrefixTrie {
         continue;
       }
       if (k === 0) break;
-      // The leaf moves down a level with each node made, while it and the new prefix both go on past the node's
-      // nibble and agree on it (insertAt's loop).
-      const other = -k;
-      const data = this.keyChunks[other >> CHUNK_BITS]!;
-      const otherAt = (other & (CHUNK - 1)) * this.stride + 4;
-      const otherLen = this.lenOf(other);
+      const a = -k;
+      const b = this.linkOf(a);
+      if (b === 0) break; // the leaf takes a second prefix
+      // A full leaf moves down a level with each node made, while its two prefixes and the new one all go on past the
+      // node's nibble and agree on it (insertAt's loop): otherwise they fit the new node's slots, two at most a slot.
+      const aData = this.keyChunks[a >> CHUNK_BITS]!;
+      const aAt = (a & (CHUNK - 1)) * this.stride + 4;
+      const bData = this.keyChunks[b >> CHUNK_BITS]!;
+      const bAt = (b & (CHUNK - 1)) * this.stride + 4;
+      const aLen = this.lenOf(a);
+      const bLen = this.lenOf(b);
       for (;;) {
         made++;
         j++;
-        if (len - 4 * j <= 4 || otherLen - 4 * j <= 4 || nibble(data, otherAt, j) !== nibble(buf, at, j)) break;
+        if (len - 4 * j <= 4 || aLen - 4 * j <= 4 || bLen - 4 * j <= 4) break;
+        const nib = nibble(buf, at, j);
+        if (nibble(aData, aAt, j) !== nib || nibble(bData, bAt, j) !== nib) break;
       }
       break;
     }
@@ -243,6 +276,7 @@ export class PrefixTrie {
     const data = this.keyChunks[id >> CHUNK_BITS]!;
     const at = (id & (CHUNK - 1)) * this.stride + 4;
     let n = this.n;
+    this.setLink(id, 0);
     for (; len - 4 * j > 4; j++) {
       const slot = node + 2 * nibble(data, at, j);
       const k = n[slot]!;
@@ -252,10 +286,18 @@ export class PrefixTrie {
         return;
       }
       if (k < 0) {
+        const second = this.linkOf(-k);
+        if (second === 0) {
+          this.setLink(id, -k);
+          n[slot] = -id;
+          return;
+        }
+        // A full leaf: a node takes its place, its two prefixes go into the node, and the new one goes on there.
         const fresh = this.newNode();
         n = this.n;
         n[slot] = fresh;
         this.insertAt(-k, this.lenOf(-k), fresh, j + 1);
+        this.insertAt(second, this.lenOf(second), fresh, j + 1);
         node = fresh;
         continue;
       }
@@ -287,9 +329,19 @@ export class PrefixTrie {
       case Place.Root:
         this.root = 0;
         break;
-      case Place.Leaf:
+      case Place.Leaf: {
+        const head = -n[node + 2 * index]!;
+        const other = this.linkOf(head);
+        if (other !== 0) {
+          // A leaf of two keeps the other prefix: the node holds as many things as before.
+          n[node + 2 * index] = -(head === this.placeId ? other : head);
+          this.setLink(head, 0);
+          this.place = Place.None;
+          return;
+        }
         n[node + 2 * index] = 0;
         break;
+      }
       case Place.Slot:
         n[node + 2 * index + 1] = this.innerCovering(node, index, 4);
         break;
@@ -374,10 +426,18 @@ export class PrefixTrie {
         node = k;
         continue;
       }
-      // A leaf: the one longer prefix below this slot, if the key has it within its limit.
+      // A leaf: the longest of its prefixes (all longer than best's) that the key has within its limit.
       if (k < 0) {
-        const len = this.lenOf(-k);
-        if (len <= limit && this.sameBits(-k, len, buf, at, (j + 1) >> 1)) return -k;
+        let found = best;
+        let foundLen = 0;
+        for (let e = -k; e > 0; e = this.linkOf(e)) {
+          const len = this.lenOf(e);
+          if (len <= limit && len > foundLen && this.sameBits(e, len, buf, at, (j + 1) >> 1)) {
+            found = e;
+            foundLen = len;
+          }
+        }
+        return found;
       }
       return best;
     }
@@ -460,7 +520,14 @@ export class PrefixTrie {
       const s = pos - 16;
       const k = n[node + 2 * s]!;
       if (k > 0) this.visitBits(k, j + 1, 1, visit);
-      else if (k < 0) visit(-k);
+      else if (k < 0) {
+        const a = -k;
+        const b = this.linkOf(a);
+        const bFirst = b !== 0 && this.kernelBefore(b, a);
+        if (bFirst) visit(b);
+        visit(a);
+        if (b !== 0 && !bFirst) visit(b);
+      }
       const e = n[node + 2 * s + 1]!;
       if (e !== 0 && this.lenOf(e) === 4 * j + 4) visit(e);
       return;
@@ -468,6 +535,25 @@ export class PrefixTrie {
     this.visitBits(node, j, 2 * pos, visit);
     this.visitBits(node, j, 2 * pos + 1, visit);
     if (pos >= 2 && n[node + EXACT + pos] !== 0) visit(n[node + EXACT + pos]!);
+  }
+
+  /**
+   * Whether entry `a` comes before entry `b` in the kernel's order (see forEach): at the first bit where they differ
+   * within both prefixes, 0 first; where one prefix extends the other, the longer first.
+   */
+  private kernelBefore(a: number, b: number): boolean {
+    const aData = this.keyChunks[a >> CHUNK_BITS]!;
+    const aAt = (a & (CHUNK - 1)) * this.stride + 4;
+    const bData = this.keyChunks[b >> CHUNK_BITS]!;
+    const bAt = (b & (CHUNK - 1)) * this.stride + 4;
+    const aLen = this.lenOf(a);
+    const bLen = this.lenOf(b);
+    const common = Math.min(aLen, bLen);
+    for (let byte = 0; byte * 8 < common; byte++) {
+      const diff = (aData[aAt + byte]! ^ bData[bAt + byte]!) & (0xff00 >> Math.min(8, common - byte * 8)) & 0xff;
+      if (diff !== 0) return (aData[aAt + byte]! & (0x80 >> (Math.clz32(diff) - 24))) === 0;
+    }
+    return aLen > bLen;
   }
 }
 

@@ -23,9 +23,9 @@ export class LpmTrieMap implements VmMap {
   /** Bits of data (max prefix length). */
   readonly maxPrefix: number;
   /**
-   * Entry id → its record: its key (as last given, prefix length included), then its value, `stride` bytes in chunk
-   * id / CHUNK. One record per entry, so that the lookup's final key check and the program's value read share a
-   * cache line (at a million prefixes most lookups miss the caches).
+   * Entry id → its record: its key (as last given, prefix length included), its value, then the trie's u32 link,
+   * `stride` bytes in chunk id / CHUNK. One record per entry, so that the lookup's final key check and the program's
+   * value read share a cache line (at a million prefixes most lookups miss the caches).
    */
   private readonly records: Uint8Array[] = [];
   private readonly stride: number;
@@ -55,8 +55,8 @@ export class LpmTrieMap implements VmMap {
     if ((def.flags & BPF_F_NO_PREALLOC) === 0) throw new MapError(`lpm trie ${def.name}: needs map_flags BPF_F_NO_PREALLOC`);
     this.maxPrefix = dataSize * 8;
     this.padded = new Uint8Array(def.keySize);
-    this.stride = def.keySize + def.valueSize;
-    this.trie = new PrefixTrie(this.records, this.stride, dataSize, memory);
+    this.stride = def.keySize + def.valueSize + 4;
+    this.trie = new PrefixTrie(this.records, this.stride, def.keySize + def.valueSize, dataSize, memory);
     this.handle = newHandle(def, this);
   }
   /** `key` as at least keySize bytes (missing trailing bytes read as zero, as the kernel copies keySize bytes). */

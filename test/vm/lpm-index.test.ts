@@ -121,39 +121,50 @@ test("deleting every prefix frees every trie node, and refilling reuses them", (
 });
 
 test("the shared head of every prefix is skipped, and inserts and deletes that change it are seen", () => {
-  // 8-byte data: A and B share their first 4 nibbles (the skipped path ends in the node where they part).
+  // 8-byte data: A, B and D share their first 4 nibbles (the skipped path ends in the node where they part; three,
+  // as a leaf holds two prefixes).
   const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 12, 4, 16, BPF_F_NO_PREALLOC));
   const data = (...bytes: number[]) => Uint8Array.from({ length: 8 }, (_, i) => bytes[i] ?? 0);
   const val = (d: Uint8Array) => (m.lookup(key(64, d)) as Region | null)?.bytes[0] ?? null;
+  const put = (len: number, d: Uint8Array, v: number) => expect(m.update(key(len, d), Uint8Array.of(v, 0, 0, 0), 0)).toBe(0);
   const A = data(0xaa, 0xbb, 0x11, 0x22);
   const B = data(0xaa, 0xbb, 0x33, 0x44);
+  const D = data(0xaa, 0xbb, 0x55, 0x66);
   const C = data(0xaa, 0xcc, 0x55);
-  expect(m.update(key(64, A), Uint8Array.of(1, 0, 0, 0), 0)).toBe(0);
-  expect(m.update(key(64, B), Uint8Array.of(2, 0, 0, 0), 0)).toBe(0);
-  expect([val(A), val(B), val(C)]).toEqual([1, 2, null]);
+  put(64, A, 1);
+  put(64, B, 2);
+  put(64, D, 6);
+  expect([val(A), val(B), val(C), val(D)]).toEqual([1, 2, null, 6]);
   const trie = m as unknown as { trie: { skipDepth: number } };
   expect(trie.trie.skipDepth).toBe(4);
   // An insert that leaves the skipped path inside it: the path is shorter now.
-  expect(m.update(key(24, C), Uint8Array.of(3, 0, 0, 0), 0)).toBe(0);
-  expect([val(A), val(B), val(C)]).toEqual([1, 2, 3]);
+  put(24, C, 3);
+  expect([val(A), val(B), val(C), val(D)]).toEqual([1, 2, 3, 6]);
   expect(trie.trie.skipDepth).toBe(2);
   // An insert below the path keeps it (no recomputation between updates and lookups).
-  expect(m.update(key(64, data(0xaa, 0xbb, 0x11, 0x99)), Uint8Array.of(4, 0, 0, 0), 0)).toBe(0);
+  put(64, data(0xaa, 0xbb, 0x11, 0x99), 4);
   expect(val(data(0xaa, 0xbb, 0x11, 0x99))).toBe(4);
-  // Deletes that free the node where the path ended: the one prefix left moves up to the root.
+  // A delete in the node where the path ends lets it grow back.
   expect(m.delete(key(24, C))).toBe(0);
   expect(m.delete(key(64, data(0xaa, 0xbb, 0x11, 0x99)))).toBe(0);
-  expect([val(A), val(B), val(C)]).toEqual([1, 2, null]);
+  expect([val(A), val(B), val(C), val(D)]).toEqual([1, 2, null, 6]);
   expect(trie.trie.skipDepth).toBe(4);
+  // Deletes that leave one prefix: it moves up to the root, and there is no path to skip.
   expect(m.delete(key(64, B))).toBe(0);
-  expect([val(A), val(B)]).toEqual([1, null]);
+  expect(m.delete(key(64, D))).toBe(0);
+  expect([val(A), val(B), val(D)]).toEqual([1, null, null]);
   expect(trie.trie.skipDepth).toBe(0);
-  // A delete below the node where the path ends that empties a child of it, so that node goes too.
-  expect(m.update(key(64, B), Uint8Array.of(2, 0, 0, 0), 0)).toBe(0);
-  expect(m.update(key(24, B), Uint8Array.of(5, 0, 0, 0), 0)).toBe(0); // B's /24 and B below it, one level down
-  expect([val(A), val(B)]).toEqual([1, 2]);
+  // A delete below the node where the path ends that empties a child of it, so that node goes too: B's /24, B and
+  // B2 fill a node below the path's end (the /24 ends in it, B and B2 share a leaf there).
+  const B2 = data(0xaa, 0xbb, 0x33, 0x55);
+  put(64, B, 2);
+  put(24, B, 5);
+  put(64, B2, 7);
+  expect([val(A), val(B), val(B2)]).toEqual([1, 2, 7]);
   expect(trie.trie.skipDepth).toBe(4);
   expect(m.delete(key(64, B))).toBe(0);
+  expect(m.delete(key(64, B2))).toBe(0);
+  expect(val(B)).toBe(5);
   expect(m.delete(key(24, B))).toBe(0);
   expect([val(A), val(B)]).toEqual([1, null]);
 });
