@@ -11,7 +11,7 @@ import { DiagnosticError } from "../diagnostics/index.ts";
 import type { FileContext } from "./context.ts";
 import { FnBuilder, STACK_LIMIT } from "./builder.ts";
 import { ExprLowerer, PoisonedUse, type Binding } from "./lower-expr.ts";
-import { TypeError_, type ConstVal, type ModuleInfo } from "./module.ts";
+import { TypeError_, wrap, type ConstVal, type ModuleInfo } from "./module.ts";
 import { alignOf, I32, I64, layoutStruct, sizeOf, type IntTy, type Ty } from "./types.ts";
 import { shouldUnroll } from "./unroll.ts";
 import { LowerError, constValue, describe, type Place, type V } from "./values.ts";
@@ -475,6 +475,9 @@ class FnLowerer extends ExprLowerer {
       if (ts.isDefaultClause(c)) return void (defaultIdx = i);
       const cv = this.mod.evalConst(c.expression, x.ty);
       if (cv?.k !== "int") this.fail("Unsupported", c.expression, "case labels must be integer constants");
+      // `===` compares values: a label no value of the switched type equals never matches (not its wrapped bits).
+      const exact = this.mod.exactValue(c.expression);
+      if (exact !== undefined && wrap(exact, x.ty) !== exact) return;
       const next = this.b.newBlock();
       this.b.terminate({ op: "cbr", cmp: "eq", width: x.ty.bits === 64 ? 64 : 32, a: x.v, b: imm(cv.value), then: bodies[i]!.id, else: next.id });
       this.b.setBlock(next);

@@ -79,6 +79,14 @@ export function compare(ctx: SkLookup): Verdict {
   out.update(1, big <= neg ? 1n : 0n);
   return SK_PASS;
 }
+export function cases(ctx: SkLookup): Verdict {
+  const big: u64 = BigInt(ctx.localPort) - 7008n;
+  let r = 0n;
+  switch (big) { case -1n: r = 1n; break; case 0xffffffffffffffffn: r = 2n; break; }
+  switch (ctx.localPort) { case 7007 + 65536: r += 10n; break; case 7007: r += 20n; break; }
+  out.update(0, r);
+  return SK_PASS;
+}
 `;
 
 /** What TypeScript computes for COMPARE at a local port: the same expressions on exact bigints. */
@@ -204,6 +212,9 @@ describeKernel("each construct means what TypeScript means (interp, JIT, kernel)
     for (const ctx of CTXS) t.expect("compare", {}, { verdict: "SK_PASS", out: compareExpected(ctx.localPort) }, ctx);
     // Every comparison but the 1024 one holds at 7007; the old lowering gave 768 (the bit patterns' answers).
     expect(compareExpected(7007)[0]).toBe(511n);
+    // case labels are compared by value too: -1n is no u64, 7007 + 65536 no u16 (the old lowering matched both: 11n).
+    t.expect("cases", {}, { verdict: "SK_PASS", out: [22n] });
+    t.expect("cases", {}, { verdict: "SK_PASS", out: [0n] }, UDP);
   });
 
   test("optional parameters: undefined when omitted, === undefined, ??, truthiness, ?.f, ?.[i], passed on", async () => {
