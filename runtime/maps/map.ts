@@ -72,7 +72,10 @@ export interface VmMap {
   update(key: Uint8Array, value: Uint8Array | Socket, flags: number): number;
   /** Delete; 0 or a negative errno. */
   delete(key: Uint8Array): number;
-  /** All entries, in a stable order (index order for arrays, insertion order otherwise). */
+  /**
+   * All entries, in a stable order: index order for arrays, the kernel's get_next_key order for LPM tries, insertion
+   * order otherwise.
+   */
   entries(): Array<[Uint8Array, Region | Socket]>;
 }
 
