@@ -79,6 +79,37 @@ export function threadJumps(fn: Function): boolean {
   return changed;
 }
 
+/**
+ * Redirects an edge of a null test (`cbr eq/ne x, 0`) that leads to an empty block testing the same `x` again to
+ * where that second test goes: on the edge the answer is known. The release pass puts such guarded releases after
+ * a socket variable's own null test (`if (sk === null) sk = ctx.sk`, see ir/release.ts).
+ */
+export function threadDecidedTests(fn: Function): boolean {
+  let changed = false;
+  const nullTest = (t: Terminator) => {
+    if (t.op !== "cbr" || (t.cmp !== "eq" && t.cmp !== "ne")) return undefined;
+    const [x, y] = t.a.kind === "vreg" ? [t.a, t.b] : [t.b, t.a];
+    if (x.kind !== "vreg" || y.kind !== "imm" || y.value !== 0n) return undefined;
+    // The target taken when x is 0, and the other one.
+    return { x: x.id, width: t.width, zero: t.cmp === "eq" ? t.then : t.else, nonZero: t.cmp === "eq" ? t.else : t.then };
+  };
+  for (const b of fn.blocks) {
+    const p = nullTest(b.term);
+    if (!p || b.term.op !== "cbr") continue;
+    const term = b.term;
+    for (const [edge, isZero] of [["then", term.then === p.zero], ["else", term.else === p.zero]] as const) {
+      if (term.then === term.else) break;
+      const s = fn.blocks[term[edge]]!;
+      const q = s.insts.length === 0 && s.id !== b.id ? nullTest(s.term) : undefined;
+      if (!q || q.x !== p.x || q.width !== p.width) continue;
+      term[edge] = isZero ? q.zero : q.nonZero;
+      changed = true;
+    }
+  }
+  if (changed) compactBlocks(fn);
+  return changed;
+}
+
 /** Appends a block to its only predecessor when that predecessor ends in an unconditional branch to it. */
 export function mergeStraightLines(fn: Function): boolean {
   let changed = false;

@@ -14,7 +14,7 @@
  */
 import type { Function, Inst, Value, VReg } from "../ir.ts";
 import { branchToSharedReturns, convertBooleanDiamonds, convertBooleanReturns, fuseSetccBranches } from "./booleans.ts";
-import { hoistCommonPrefix, mergeIdenticalBlocks, mergeStraightLines, threadJumps } from "./control.ts";
+import { hoistCommonPrefix, mergeIdenticalBlocks, mergeStraightLines, threadDecidedTests, threadJumps } from "./control.ts";
 import { crossJump } from "./crossjump.ts";
 import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldBin, foldBswap, foldCmp, foldExt, swapCmp, u64 } from "./fold.ts";
@@ -40,6 +40,7 @@ export function simplify(fn: Function, ctx?: VReg): void {
     changed = eliminateRedundantStores(fn) || changed;
     changed = eliminateCommonSubexpressions(fn) || changed;
     changed = threadJumps(fn) || changed;
+    changed = threadDecidedTests(fn) || changed;
     changed = mergeStraightLines(fn) || changed;
     changed = mergeIdenticalBlocks(fn) || changed;
     changed = crossJump(fn, ctx) || changed;
