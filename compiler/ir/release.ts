@@ -68,7 +68,8 @@ function transfer(insts: Inst[], refs: Set<VReg>, f: Facts): Facts {
   const out = { state: new Map(f.state), defined: new Map(f.defined) };
   for (const i of insts) {
     if ("dst" in i && i.dst !== undefined && refs.has(i.dst)) {
-      out.state.set(i.dst, "maybe");
+      // `mov ref, 0` (a socket variable given ctx.sk or null keeps no reference) holds nothing to release.
+      out.state.set(i.dst, i.op === "mov" && i.src.kind === "imm" && i.src.value === 0n ? "none" : "maybe");
       out.defined.set(i.dst, true);
     }
   }
