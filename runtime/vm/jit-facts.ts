@@ -85,11 +85,15 @@ export function words(v: bigint): { lo: number; hi: number } {
   return { lo: Number(v & M32) | 0, hi: Number((v >> 32n) & M32) | 0 };
 }
 
-/** How an inline map lookup on a known map with a key at a known frame offset is done, or undefined (helper call). */
+/** How an inline map lookup on a known map with a key at a known place is done, or undefined (helper call). */
 export interface LookupPlan {
   map: VmMap;
-  /** Frame byte offset of the key. */
+  /** Byte offset of the key: in the frame, or (`inValue`) in the map value r2 points into. */
   keyOff: number;
+  /** The key is in a map value (r2 a proven non-NULL map value pointer, its Region in g2 or `keyRegion`). */
+  inValue: boolean;
+  /** The constant Region of that map value, when known. */
+  keyRegion?: Region;
   /** The key as an index, when the key is a known constant and the map is indexed (ARRAY, SOCKMAP). */
   index?: number;
   /** The value, when it is certain to exist and to keep its region id for the object's life (pinned ARRAY value). */
@@ -100,21 +104,29 @@ export interface LookupPlan {
   isNull?: boolean;
 }
 
-/** The inline-lookup plan for the helper call at a state, or undefined. */
+/**
+ * The inline-lookup plan for the helper call at a state, or undefined: r1 a known map, r2 a key the helper's checks
+ * would accept (in this frame, or inside a non-NULL map value).
+ */
 export function lookupPlan(state: State, table: RegionTable): LookupPlan | undefined {
   const r1 = state.regs[1];
   const r2 = state.regs[2];
-  if (r1?.k !== FK.Map || r2?.k !== FK.Fp) return undefined;
+  if (r1?.k !== FK.Map || typeof r1.map.lookupAt !== "function") return undefined;
   const map = r1.map;
+  const keySize = map.def.keySize;
+  if (r2?.k === FK.Val && r2.nonNull && r2.off >= 0 && r2.off + keySize <= r2.size) {
+    return { map, keyOff: r2.off, inValue: true, keyRegion: r2.region, nonNull: false };
+  }
+  if (r2?.k !== FK.Fp) return undefined;
   const keyOff = STACK_SIZE + r2.off;
-  if (keyOff < 0 || keyOff + map.def.keySize > STACK_SIZE || typeof map.lookupAt !== "function") return undefined;
+  if (keyOff < 0 || keyOff + keySize > STACK_SIZE) return undefined;
   const indexed = map instanceof ArrayMap || (map instanceof SockMap && !map.isHash);
   const slot = state.stack.get(keyOff);
   const index = indexed && slot && slot.size >= 4 && slot.f.k === FK.Const ? Number(slot.f.v & M32) : undefined;
-  if (index !== undefined && index >= map.def.maxEntries) return { map, keyOff, index, nonNull: false, isNull: true };
-  if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, index, nonNull: false };
+  if (index !== undefined && index >= map.def.maxEntries) return { map, keyOff, inValue: false, index, nonNull: false, isNull: true };
+  if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, inValue: false, index, nonNull: false };
   const v = map.values[index];
-  return { map, keyOff, index, region: v && table.pinned(v) ? v : undefined, nonNull: true };
+  return { map, keyOff, inValue: false, index, region: v && table.pinned(v) ? v : undefined, nonNull: true };
 }
 
 /** A fresh state: nothing known but r10 (and what `init` says). */

@@ -221,8 +221,9 @@ function callLazy(
   if (insn.src === Pseudo.CALL) return false;
   const id = insn.imm;
   const argc = HELPER_ARGC.get(id) ?? 0;
-  // Specialised sk_assign / sk_release take their socket as an object; everything else reads argument words.
-  const byObject = special && (id === Helper.sk_assign || id === Helper.sk_release) ? (id === Helper.sk_assign ? 2 : 1) : 0;
+  // Specialised sk_assign / sk_release take their socket as an object, an inline lookup its key's map value;
+  // everything else reads argument words.
+  const byObject = !special ? 0 : id === Helper.sk_assign ? 2 : id === Helper.sk_release ? 1 : id === Helper.map_lookup_elem ? 2 : 0;
   for (let r = 1; r <= argc; r++) if (r !== byObject && lazy(r)) return false;
   const map = st.regs[1]?.k === FK.Map ? st.regs[1].map : undefined;
   switch (id) {

@@ -220,13 +220,16 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
   const K = cx.constRef(map);
   const o = plan.keyOff;
   const max = map.def.maxEntries;
-  const idx = plan.index !== undefined ? String(plan.index) : `SV.getUint32(${o},true)`;
+  // The key's bytes and view: this frame, or the map value r2 points into.
+  const KB = !plan.inValue ? "SB" : plan.keyRegion ? cx.constRef(plan.keyRegion.bytes) : "g2.bytes";
+  const KV = !plan.inValue ? "SV" : plan.keyRegion ? cx.constRef(plan.keyRegion.view) : "g2.view";
+  const idx = plan.index !== undefined ? String(plan.index) : `${KV}.getUint32(${o},true)`;
   let v: string;
   if (map instanceof ArrayMap) {
-    v = plan.index !== undefined ? `const v=${K}.values[${idx}]??${K}.lookupAt(SB,${o});` : `const i=${idx},v=i<${max}?(${K}.values[i]??${K}.lookupAt(SB,${o})):null;`;
+    v = plan.index !== undefined ? `const v=${K}.values[${idx}]??${K}.lookupAt(${KB},${o});` : `const i=${idx},v=i<${max}?(${K}.values[i]??${K}.lookupAt(${KB},${o})):null;`;
   } else if (map instanceof SockMap && !map.isHash) {
     v = plan.index !== undefined ? `const v=${K}.slots[${idx}]??null;` : `const i=${idx},v=i<${max}?(${K}.slots[i]??null):null;`;
-  } else v = `const v=${K}.lookupAt(SB,${o});`;
+  } else v = `const v=${K}.lookupAt(${KB},${o});`;
   const tag = `${PTR_TAG}`;
   if (map.holdsSockets) {
     return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=${lazyWord(`v.region.table===RT?(${tag}|v.region.id):PH(v.region)`)};}}${SCRATCH}`;

@@ -246,3 +246,49 @@ describe("JIT facts: sk_assign inline", () => {
     }
   }
 });
+
+describe("JIT facts: a map value as the key of another lookup", () => {
+  // r0 = &arr[hidden 1] (its value 1 set by the test), then socks[*(u32 *)(r0 + off)]: inline with the key read
+  // from the value; past the value's end the helper checks the key and faults as the interpreter does.
+  const prog = (off: number): Instruction[] => [
+    ...hidden(3, 1),
+    stx(Size.W, 10, -4, 3),
+    mov64(2, reg(10)),
+    alu64(AluOp.ADD, 2, -4),
+    ldMap(1, "arr"),
+    call(Helper.map_lookup_elem),
+    jmp64(JmpOp.JEQ, 0, 0, "none"),
+    mov64(2, reg(0)),
+    alu64(AluOp.ADD, 2, off),
+    ldMap(1, "socks"),
+    call(Helper.map_lookup_elem),
+    jmp64(JmpOp.JEQ, 0, 0, "none"),
+    mov64(1, reg(0)),
+    call(Helper.sk_release),
+    mov64(0, 1),
+    exit(),
+    withLabel(mov64(0, 0), "none"),
+    exit(),
+  ];
+  const run = (off: number) =>
+    TIERS.map((tier) => {
+      const obj = vmOf(prog(off), [arr, socks]);
+      obj.map("socks").set(1, new Socket({ family: "inet", protocol: "tcp", port: 7007 }));
+      obj.map("arr").set(1, 1n);
+      return { out: outcome(obj.program("prog"), tier), src: jitSource(obj.program("prog").prepared), held: obj.machine.held.length };
+    });
+  test("in bounds: the index read from the value, the socket found and released", () => {
+    const [i, j] = run(0);
+    expect(j!.out).toEqual(i!.out);
+    expect(i!.out).toMatchObject({ r0: 1n });
+    expect(j!.held).toBe(0);
+    expect(j!.src).toContain("g2.view.getUint32(0,true)");
+    expect(j!.src).not.toContain("h1(M,");
+  });
+  test("a key running past the value's end: the helper call, the same fault", () => {
+    const [i, j] = run(6);
+    expect(j!.out).toEqual(i!.out);
+    expect(i!.out).toMatchObject({ fault: "VmFault" });
+    expect(j!.src).toContain("h1(M,");
+  });
+});
