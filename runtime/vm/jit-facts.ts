@@ -16,7 +16,7 @@ import { CtxOff } from "../../compiler/abi/sk-lookup.ts";
 import type { PreparedProgram } from "./program.ts";
 import { refAlu, refCond } from "./interp.ts";
 import { STACK_SIZE } from "./machine.ts";
-import { RegionKind, type Region, type RegionTable } from "./region.ts";
+import { OFF_BIAS, RegionKind, type Region, type RegionTable } from "./region.ts";
 import type { VmMap } from "../maps/map.ts";
 import { ArrayMap } from "../maps/array.ts";
 import { SockMap } from "../maps/sockmap.ts";
@@ -281,7 +281,11 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
           return;
         }
         const delta = aop === AluOp.ADD ? insn.imm | 0 : -(insn.imm | 0);
-        regs[d] = { ...f, off: f.off + delta };
+        // The low word must neither carry into nor borrow from the high word (that would name another region), and
+        // the region offset the machine derives from it ((lo - OFF_BIAS) | 0) must be this one, unwrapped.
+        const base = f.k === FK.Fp ? OFF_BIAS + STACK_SIZE : OFF_BIAS;
+        const lo = base + f.off + delta;
+        regs[d] = lo >= 0 && lo < 2 ** 32 && lo - OFF_BIAS >= -(2 ** 31) && lo - OFF_BIAS < 2 ** 31 ? { ...f, off: f.off + delta } : undefined;
         return;
       }
       const b = srcConst(state, x, s, insn.imm);

@@ -292,3 +292,18 @@ describe("JIT facts: a map value as the key of another lookup", () => {
     expect(j!.src).toContain("h1(M,");
   });
 });
+
+describe("JIT facts: pointer arithmetic that carries into the high word", () => {
+  // r10 - 2^31 borrows from the high word: the pointer names the region below frame 0 (ctx), not the frame at a far
+  // offset; the facts must drop it, and both tiers fault alike (found by the hardening fuzzer).
+  for (const [name, insns] of [
+    ["frame - 2^31 as a key", [st(Size.W, 10, -4, 0), mov64(2, reg(10)), alu64(AluOp.ADD, 2, -0x80000000), ldMap(1, "arr"), call(Helper.map_lookup_elem), exit()]],
+    ["frame - 2^31 loaded", [mov64(2, reg(10)), alu64(AluOp.ADD, 2, -0x80000000), ldx(Size.W, 0, 2, 0), exit()]],
+    ["ctx + 2^31 - 1 + 2^31 - 1", [mov64(2, reg(1)), alu64(AluOp.ADD, 2, 0x7fffffff), alu64(AluOp.ADD, 2, 0x7fffffff), ldx(Size.W, 0, 2, 0), exit()]],
+  ] as Array<[string, Instruction[]]>) {
+    test(name, () => {
+      const { out } = both(insns);
+      expect(out).toMatchObject({ fault: "VmFault" });
+    });
+  }
+});
