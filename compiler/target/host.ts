@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { release as osRelease, version as osVersion } from "node:os";
 import { join } from "node:path";
 import { encode, type Instruction, AluOp, AtomicOp, Class, JmpOp, Size, Source, atomic, call, exit, jmp64, lddw, ldx, mov64, alu64, reg, stx, withLabel } from "../asm/index.ts";
-import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../abi/sk-lookup.ts";
+import { ATTACH_TYPE_SK_LOOKUP, CtxOff, PROG_TYPE_SK_LOOKUP } from "../abi/sk-lookup.ts";
 import { MapType } from "../abi/maps.ts";
 import { KernelError, asKernelError, nativeBpf, type NativeBpf } from "../../runtime/kernel/native.ts";
 import type { KernelTarget, SockmapLookupType } from "./index.ts";
@@ -21,7 +21,7 @@ import { TargetError, parseVersion } from "./versions.ts";
 import { tsbpfCacheDir } from "../cache-dir.ts";
 
 /** Bumped whenever a probe changes, so stale cache files are ignored. */
-const PROBE_SCHEMA = 1;
+const PROBE_SCHEMA = 2;
 
 /** Options of {@link probeHost}. */
 export interface HostProbeOptions {
@@ -148,6 +148,7 @@ function measure(): KernelTarget {
       atomicFetch: load([mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 10, -8, 1), mov64(0, 1), exit()]).ok,
       btfKinds: probeBtfKinds(bpf),
       testRunSkLookup: probeTestRun(bpf, load),
+      ctxIngressIfindex: load([ldx(Size.W, 0, 1, CtxOff.ingress_ifindex), mov64(0, 1), exit()]).ok,
       arrayLookupConstKeyNonNull: load([...zeroKey(array), ldx(Size.DW, 0, 0, 0), mov64(0, 1), exit()]).ok,
       sockmapLookupType,
       skAssignAcceptsUncheckedLookup: load([

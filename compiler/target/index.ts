@@ -64,6 +64,8 @@ export interface KernelTarget {
   btfKinds: { float: boolean; declTag: boolean; typeTag: boolean; enum64: boolean };
   /** BPF_PROG_TEST_RUN for sk_lookup. Linux 5.13 (and 5.10.135+ stable). */
   testRunSkLookup: boolean;
+  /** The context has `ingress_ifindex` (offset 64); before, a load there is an invalid context access. Linux 5.17. */
+  ctxIngressIfindex: boolean;
   /** ARRAY/PERCPU_ARRAY lookups with a constant in-range key are non-NULL. Linux 6.14. */
   arrayLookupConstKeyNonNull: boolean;
   /** Type of an unchecked SOCKMAP/SOCKHASH lookup (upstream: map_value_or_null; some 6.18 builds: sock_or_null). */
@@ -103,6 +105,7 @@ export function targetForVersion(version: KernelVersion, name = formatVersion(ve
       enum64: has(version, "btfEnum64"),
     },
     testRunSkLookup: has(version, "testRunSkLookup"),
+    ctxIngressIfindex: has(version, "ctxIngressIfindex"),
     arrayLookupConstKeyNonNull: has(version, "arrayLookupConstKeyNonNull"),
     sockmapLookupType: SOCKMAP_LOOKUP_ROW.upstream,
     skAssignAcceptsUncheckedLookup: false,

@@ -5,7 +5,8 @@
  * which `--target-kernel` would have been right.
  *
  * Only what can be read off the object is listed. Verifier leniencies (a dereference that a newer verifier proves
- * safe) leave no trace in the bytes, so they are not.
+ * safe) leave no trace in the bytes, so they are not. Context fields are read off loads through a register that
+ * still holds the context pointer (see {@link ctxFieldLoads}).
  */
 import { AluOp, AtomicOp, Class, JmpOp, Mode, Source, classOf } from "../asm/opcode.ts";
 import { isLddw, type Instruction } from "../asm/instruction.ts";
@@ -13,6 +14,7 @@ import { decodeBtf } from "../btf/decode.ts";
 import { BtfKind } from "../btf/types.ts";
 import type { ObjectFile } from "../elf/object.ts";
 import type { KernelTarget } from "./index.ts";
+import { CtxOff } from "../abi/sk-lookup.ts";
 import { FEATURE_ROWS, HELPER_ROWS, OLDEST_VERSION, atLeast, compareVersions, type Feature, type KernelVersion } from "./versions.ts";
 
 /**
@@ -96,6 +98,39 @@ function atomicForm(i: Pick<Instruction, "opcode" | "imm">): { what: string; com
   return { what: `atomic ${name}`, commit: commitOf("atomicFetch", "bitwise") };
 }
 
+/**
+ * The slots of `insns` that load the context field at `offset`, found by a linear pass that follows the context
+ * pointer from r1 through register copies (as tsbpf and clang keep it: whole in one register). A register stops
+ * holding it when written or, for r0-r5, at a call. Branches are not followed, so a register that holds the context
+ * on one path only may be taken for it; the result only names a missing feature for a kernel that already refused
+ * the object.
+ */
+export function ctxFieldLoads(insns: readonly Instruction[], offset: number): number[] {
+  const out: number[] = [];
+  let ctx = new Set([1]);
+  for (let slot = 0; slot < insns.length; slot++) {
+    const i = insns[slot]!;
+    if (isLddw(i)) {
+      ctx.delete(i.dst);
+      slot++;
+      continue;
+    }
+    const cls = classOf(i.opcode);
+    if (cls === Class.LDX) {
+      if (ctx.has(i.src) && i.off === offset) out.push(slot);
+      ctx.delete(i.dst);
+    } else if (cls === Class.ALU64 && (i.opcode & 0xf0) === AluOp.MOV && (i.opcode & Source.X) !== 0 && i.off === 0) {
+      if (ctx.has(i.src)) ctx.add(i.dst);
+      else ctx.delete(i.dst);
+    } else if (cls === Class.ALU || cls === Class.ALU64) {
+      ctx.delete(i.dst);
+    } else if (i.opcode === (Class.JMP | JmpOp.CALL)) {
+      ctx = new Set([...ctx].filter((r) => r > 5));
+    }
+  }
+  return out;
+}
+
 /** The first release whose sk_lookup programs may call helper `id`, if any modelled one does. */
 export function helperSince(id: number): { since: KernelVersion; commit: string } | undefined {
   const row = HELPER_ROWS.find((r) => r.ids.includes(id));
@@ -120,6 +155,7 @@ export function objectRequirements(obj: ObjectFile): Requirement[] {
   };
   const row = (feature: Feature) => ({ since: FEATURE_ROWS[feature].since, commit: FEATURE_ROWS[feature].commit });
   for (const p of obj.programs) {
+    const ifindexLoads = new Set(ctxFieldLoads(p.insns, CtxOff.ingress_ifindex));
     for (let slot = 0; slot < p.insns.length; slot++) {
       const i = p.insns[slot]!;
       if (isLddw(i)) {
@@ -133,6 +169,9 @@ export function objectRequirements(obj: ObjectFile): Requirement[] {
       }
       const at = atomicForm(i);
       if (at) add(`atomic:${at.what}`, { feature: "atomicFetch", ...at, since: FEATURE_ROWS.atomicFetch.since, program: p.name, slot });
+      if (ifindexLoads.has(slot)) {
+        add("ctx:ingress_ifindex", { feature: "ctxIngressIfindex", what: "context field ingress_ifindex", ...row("ctxIngressIfindex"), program: p.name, slot });
+      }
       // src 0: a helper (src 1 is a BPF-to-BPF call; kfuncs, src 2, are not modelled).
       if (i.opcode === (Class.JMP | JmpOp.CALL) && i.src === 0) {
         const h = helperSince(i.imm);
@@ -193,6 +232,8 @@ export function unmetOn(target: KernelTarget, reqs: readonly Requirement[]): Req
         return !target.testRunSkLookup;
       case "arrayLookupConstKeyNonNull":
         return !target.arrayLookupConstKeyNonNull;
+      case "ctxIngressIfindex":
+        return !target.ctxIngressIfindex;
       default:
         return r.since !== undefined && !atLeast(target.version, r.since);
     }

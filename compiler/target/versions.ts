@@ -65,6 +65,19 @@ export const FEATURE_ROWS = {
     what: "cpu v4 instructions (sign-extending loads and moves, signed division and remainder, bswap, gotol)",
   },
   /**
+   * `ctx->ingress_ifindex` (offset 64) exists: before it, `struct bpf_sk_lookup` ends at 64 bytes and
+   * sk_lookup_is_valid_access refuses the load (`off >= sizeof(struct bpf_sk_lookup)`), so the verifier says
+   * "invalid bpf_context access off=64 size=N". Sources: net/core/filter.c has no such case in the 5.10 and 5.15
+   * trees (AltafYafai/kernel_common_5.10 96d8420, 0xUnbound/kernel_common-android13-5.15-lts ff3bfbb) and has it,
+   * a u32 field with narrow loads, in 6.1 (ApertureLatticework/android_kernel_test_6.1 b92b35b). The patch's v3 was
+   * posted to bpf-next on 10 Nov 2021, inside the 5.16 merge window, so it first shipped in 5.17.
+   */
+  ctxIngressIfindex: {
+    since: [5, 17],
+    commit: "bpf: Add ingress_ifindex to bpf_sk_lookup",
+    what: "the sk_lookup context field ingress_ifindex (ctx.ingressIfindex)",
+  },
+  /**
    * An ARRAY / PERCPU_ARRAY lookup whose key is a constant on the stack and in range returns a non-NULL map value
    * pointer (the verifier's `const_map_key` / `can_elide_value_nullness`). Older verifiers want a NULL check.
    */

@@ -164,6 +164,11 @@ export function access(
       if (constVar(ptr) !== 0) reject(`variable ctx access var_off=${tformat(ptr.s.t)} disallowed`);
       const field = write ? undefined : ctxLoadField(off, size);
       if (!field) reject(`invalid bpf_context access off=${off} size=${size}`);
+      if (field.name === "ingress_ifindex" && !env.target.ctxIngressIfindex) {
+        // Before 5.17 struct bpf_sk_lookup ends at 64: the same message as any load past the context.
+        env.targetLimited = true;
+        reject(`invalid bpf_context access off=${off} size=${size}`);
+      }
       if (field.name === "sk") return ptrReg("sock_or_null", { id: env.nextId() });
       return loaded(size);
     }

@@ -19,6 +19,8 @@ import {
   FEATURE_ROWS, HELPER_ROWS, MAX_HELPER_ID_ROWS, atLeast, formatVersion, resolveTarget, targetForVersion,
   type Feature, type KernelTarget, type KernelVersion,
 } from "../../compiler/target/index.ts";
+import { ctxFieldLoads, objectRequirements, unmetOn } from "../../compiler/target/requirements.ts";
+import { readObject } from "../../compiler/elf/index.ts";
 import { MAPS } from "../fixtures/verifier/asm-cases.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { asmProgram, hostTarget, kernelVerdict, objectOf } from "./kernel-harness.ts";
@@ -56,6 +58,13 @@ const ROW_CASES: RowCase[] = [
       ldsx: { before: "BPF_LDX uses reserved fields", insns: [st(Size.DW, 10, -8, 1), { opcode: Class.LDX | Mode.MEMSX | Size.B, dst: 0, src: 10, off: -8, imm: 0 }, alu64(AluOp.AND, 0, 1), exit()] },
       bswap: { before: "unknown opcode d7", insns: [mov64(0, 1), { opcode: Class.ALU64 | AluOp.END, dst: 0, src: 0, off: 0, imm: 16 }, alu64(AluOp.AND, 0, 1), exit()] },
       gotol: { before: "unknown opcode 06", insns: [{ opcode: Class.JMP32 | JmpOp.JA, dst: 0, src: 0, off: 0, imm: 0 }, ...ret1] },
+    },
+  },
+  {
+    feature: "ctxIngressIfindex",
+    programs: {
+      word: { before: "invalid bpf_context access off=64 size=4", insns: [ldx(Size.W, 0, 1, 64), alu64(AluOp.AND, 0, 1), exit()] },
+      byte: { before: "invalid bpf_context access off=65 size=1", insns: [ldx(Size.B, 0, 1, 65), alu64(AluOp.AND, 0, 1), exit()] },
     },
   },
   {
@@ -181,6 +190,38 @@ export function p(ctx: SkLookup): Verdict {
   return v.a / 7 === 1 ? SK_DROP : SK_PASS;
 }
 `;
+
+const IFINDEX = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  const lo = ctx.localPort === 7007;
+  return lo && ctx.ingressIfindex === 1 ? SK_DROP : SK_PASS;
+}
+`;
+
+describe("ctx.ingressIfindex follows the target (the field arrived in 5.17)", () => {
+  test("the default target (5.10): TSBPF3003 at the TS line, naming 5.17", () => {
+    const r = compile({ fileName: "ifindex.ts", source: IFINDEX });
+    const [d, ...more] = r.diagnostics;
+    expect(more).toEqual([]);
+    expect(d).toMatchObject({ code: "TSBPF3003", file: "ifindex.ts", line: 4 });
+    expect(d!.message).toBe("program 'p' loads only from Linux 5.17: the verifier of Linux 5.10 rejects it: invalid bpf_context access off=64 size=4");
+  });
+
+  test("5.16 rejects it, 5.17 builds it; the object's requirements name the field", () => {
+    expect(compile({ fileName: "ifindex.ts", source: IFINDEX }, { target: "5.16" }).diagnostics[0]?.message).toContain("loads only from Linux 5.17: the verifier of Linux 5.16 rejects it");
+    const r = compile({ fileName: "ifindex.ts", source: IFINDEX }, { target: "5.17" });
+    expect(r.diagnostics).toEqual([]);
+    const reqs = objectRequirements(readObject(r.object!));
+    expect(reqs).toEqual([expect.objectContaining({ feature: "ctxIngressIfindex", what: "context field ingress_ifindex", since: [5, 17], program: "p" })]);
+    expect(unmetOn(at([5, 16]), reqs).map((q) => q.feature)).toEqual(["ctxIngressIfindex"]);
+    expect(unmetOn(at([5, 17]), reqs)).toEqual([]);
+  });
+
+  test("the scan follows the context pointer through copies and stops at a call or an overwrite", () => {
+    const via6 = [mov64(6, reg(1)), call(7), ldx(Size.W, 2, 6, 64), ldx(Size.W, 2, 1, 64), mov64(6, 0), ldx(Size.W, 2, 6, 64), ...ret1];
+    expect(ctxFieldLoads(via6, 64)).toEqual([2]);
+  });
+});
 
 describe("an object built for a newer target, checked against an older one", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-targets-"));
