@@ -845,6 +845,31 @@ export class ExprLowerer extends SocketLowerer {
     return undefined;
   }
 
+  /** A slot of its own for each optional parameter that is assigned (see {@link assignOptional}). */
+  private readonly optionalSlots = new Map<VReg, number>();
+
+  /**
+   * `x = v` / `x ??= 5` on an optional parameter (`x?: u32`): the value goes into a slot of this function (the
+   * caller's value is a copy in TypeScript, so it is never written), and the parameter's pointer moves there;
+   * `x = undefined` makes it 0 again.
+   */
+  private assignOptional(param: V & { k: "ptr" }, value: V, node: ts.Node): V {
+    if (value.k === "null") {
+      this.b.emit({ op: "mov", dst: param.v, src: imm(0) });
+      return value;
+    }
+    let slot = this.optionalSlots.get(param.v);
+    if (slot === undefined) {
+      const size = param.ty.kind === "int" ? param.ty.bits / 8 : 1;
+      this.optionalSlots.set(param.v, (slot = this.b.slot(size, size as 1, "optional parameter")));
+    }
+    const place: Place = { base: { slot }, offset: 0, ty: param.ty };
+    this.storeValue(place, value, node);
+    const addr = this.slotAddr(slot);
+    this.b.emit({ op: "mov", dst: param.v, src: addr });
+    return this.readPlace(place);
+  }
+
   /** Writes `compute(current)` to an lvalue: a local variable, or a field of a struct (local or map value). */
   private store(target: ts.Expression, compute: (cur: () => V) => V, node: ts.Node): V {
     if (ts.isParenthesizedExpression(target)) return this.store(target.expression, compute, node);
@@ -852,6 +877,9 @@ export class ExprLowerer extends SocketLowerer {
       const s = this.sym(target);
       const bnd = s && this.scope.get(s);
       if (bnd?.b === "poison") throw new PoisonedUse();
+      if (bnd?.b === "val" && bnd.val.k === "ptr" && bnd.val.undef && !bnd.val.off && (bnd.val.ty.kind === "int" || bnd.val.ty.kind === "bool")) {
+        return this.assignOptional(bnd.val, compute(() => this.readBinding(bnd)), node);
+      }
       if (!bnd || bnd.b === "val") this.fail("Unsupported", target, `cannot assign to '${target.text}'`);
       const value = compute(() => this.readBinding(bnd));
       if (bnd.b === "var") {

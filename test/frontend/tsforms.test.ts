@@ -117,6 +117,23 @@ export function optional(ctx: SkLookup): Verdict {
   out.update(3, BigInt(kinds() + kinds(1) * 16 + firstOf() * 1000 + firstOf(row) * 100000));
   return SK_PASS;
 }
+function bump(x?: u32): u32 {
+  let r: u32 = 0;
+  for (let i = 0; i < 3; i++) {
+    if (x === undefined) x = 1;
+    else x += 1;
+    r += x;
+  }
+  return r;
+}
+function orFive(x?: u32): u32 { x ??= 5; return x; }
+export function assigned(ctx: SkLookup): Verdict {
+  const v: u32 = ctx.localPort;
+  out.update(0, BigInt(bump() + bump(v) * 100));
+  out.update(1, BigInt(v));                       // the caller's value is a copy: unchanged
+  out.update(2, BigInt(orFive() + orFive(2) * 10));
+  return SK_PASS;
+}
 `;
 
 const SOCKETS = HEAD + `
@@ -226,6 +243,14 @@ describeKernel("each construct means what TypeScript means (interp, JIT, kernel)
         // kinds() = 2|4|8 (undefined is not null under ===), kinds(1) = 8; firstOf() = 77, firstOf(row) = port
         out: [7541n, 20n + 1000n + (port === 7007n ? 5n : 4n) + 30n + 5000n, 9n + port * 10n, 14n + 8n * 16n + 77n * 1000n + port * 100000n],
       }, ctx);
+    }
+  });
+
+  test("an optional parameter can be assigned (x ??= 5, x += 1) without writing the caller's value", async () => {
+    const t = await make(OPTIONAL, "optional.ts");
+    for (const ctx of CTXS) {
+      const v = BigInt(ctx.localPort);
+      t.expect("assigned", {}, { verdict: "SK_PASS", out: [6n + (3n * v + 6n) * 100n, v, 25n] }, ctx);
     }
   });
 
