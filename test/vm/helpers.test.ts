@@ -7,6 +7,7 @@ import { MapType } from "../../compiler/abi/maps.ts";
 import { AluOp, Helper, Size, alu64, call, exit, lddw, mov64, reg, stx, type Instruction } from "../../compiler/asm/index.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
+import { hrtimeNs } from "../../runtime/helpers/index.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { TCP4, TIERS, mapDef, objectOf, vmOf, wrap } from "./harness.ts";
 
@@ -144,4 +145,13 @@ test("trace_printk %s reads a NUL-terminated string from the stack", () => {
     expect(obj.program("prog").exec(TCP4, { tier })).toBe(5n);
     expect(obj.machine.trace).toEqual(["<hi!>"]);
   }
+});
+
+test("ktime_get_ns on the default clock reads process.hrtime.bigint()'s clock, exactly and monotonically", () => {
+  const before = process.hrtime.bigint();
+  const a = hrtimeNs();
+  const b = hrtimeNs();
+  const after = process.hrtime.bigint();
+  expect(Number.isInteger(a)).toBe(true);
+  expect(BigInt(a) >= before && BigInt(b) >= BigInt(a) && BigInt(b) <= after).toBe(true);
 });
