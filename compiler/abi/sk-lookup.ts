@@ -44,6 +44,9 @@ export interface CtxField {
   loads: ReadonlyArray<readonly [number, 1 | 2 | 4 | 8]>;
 }
 
+/** The offset of the 2 padding bytes after remote_port: a 2-byte load there reads 0 from 5.18, the port before (target/versions.ts CTX_LAYOUT_ROW). */
+export const REMOTE_PORT_PADDING = 38;
+
 /** The loads accepted in a 4-byte field: bytes at +0..+3, halves at +0 and +2, the word at +0. */
 const WORD_LOADS = [[0, 1], [1, 1], [2, 1], [3, 1], [0, 2], [2, 2], [0, 4]] as const;
 

@@ -34,7 +34,7 @@ import {
   type Instruction,
   type SourceLoc,
 } from "../asm/index.ts";
-import { U16_BACKED_FIELDS, ctxLoadField } from "../abi/sk-lookup.ts";
+import { REMOTE_PORT_PADDING, U16_BACKED_FIELDS, ctxLoadField } from "../abi/sk-lookup.ts";
 import type { BinOp, CmpOp, Function, Inst, Module, Terminator, Value, VReg } from "../ir/ir.ts";
 import { fitsImm32, invertCmp } from "../ir/passes/fold.ts";
 import { printInst, printTerminator } from "../ir/print.ts";
@@ -311,6 +311,10 @@ class Selector {
         if (inst.size === 2 && inst.offset === field.offset + 2 && U16_BACKED_FIELDS.has(field.offset)) {
           // Accepted by the kernel but it reads the field's low half, not bytes 2..3 (see abi/sk-lookup.ts).
           this.fail(`a 2-byte context load at offset ${inst.offset} (upper half of ${field.name}) reads the wrong bytes on this kernel`);
+        }
+        if (inst.size === 2 && inst.offset === REMOTE_PORT_PADDING) {
+          // Reads 0 from Linux 5.18 but the port itself before (see CTX_LAYOUT_ROW in target/versions.ts).
+          this.fail(`a 2-byte context load at offset ${inst.offset} (the padding after remote_port) reads the port on kernels before 5.18`);
         }
         const rd = this.defReg(inst.dst, S0);
         // Always through the original context register (the verifier rejects modified ctx pointers).

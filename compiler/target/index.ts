@@ -31,6 +31,7 @@ export {
   NEWEST_VERSION,
   OLDEST_VERSION,
   SOCKMAP_LOOKUP_ROW,
+  CTX_LAYOUT_ROW,
   type Feature,
   type HelperRow,
   type KernelVersion,

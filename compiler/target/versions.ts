@@ -36,7 +36,10 @@ export const FEATURE_ROWS = {
     commit: "bpf: Add BPF_FETCH field / create atomic_fetch_add instruction; bpf: Add instructions for atomic_[cmp]xchg; bpf: Add bitwise atomic instructions",
     what: "atomic fetch-and-add/and/or/xor, xchg and cmpxchg instructions",
   },
-  /** BTF_KIND_FLOAT in the object's BTF. */
+  /**
+   * BTF_KIND_FLOAT in the object's BTF. Kernel side b1828f0b0482, applied to bpf-next after its v6 was reviewed on
+   * 25 Feb 2021, i.e. after the 5.12 merge window opened (5.11: 14 Feb), so 5.13 (mailing-list archive).
+   */
   btfFloat: { since: [5, 13], commit: "bpf: Add BTF_KIND_FLOAT support", what: "BTF_KIND_FLOAT" },
   /**
    * PROG_TEST_RUN of sk_lookup programs (runtime tests and `tsbpf run --kernel`). Upstream in 5.13 (the commit sits in
@@ -47,15 +50,18 @@ export const FEATURE_ROWS = {
     commit: "bpf: Add PROG_TEST_RUN support for sk_lookup programs",
     what: "BPF_PROG_TEST_RUN for sk_lookup programs",
   },
-  /** BTF_KIND_DECL_TAG (introduced as BTF_KIND_TAG and renamed in the same release). */
+  /**
+   * BTF_KIND_DECL_TAG (introduced as BTF_KIND_TAG and renamed in the same release): b5ea834dde6b was committed on
+   * 14 Sep 2021, after 5.15-rc1, and the rename 223f903e9c83 is v5.15-rc3-1032, so both first shipped in 5.16.
+   */
   btfDeclTag: {
     since: [5, 16],
     commit: "bpf: Support for new btf kind BTF_KIND_TAG; bpf: Rename BTF_KIND_TAG to BTF_KIND_DECL_TAG",
     what: "BTF_KIND_DECL_TAG",
   },
-  /** BTF_KIND_TYPE_TAG. */
-  btfTypeTag: { since: [5, 17], commit: "bpf: Add BTF_KIND_TYPE_TAG support", what: "BTF_KIND_TYPE_TAG" },
-  /** BTF_KIND_ENUM64. */
+  /** BTF_KIND_TYPE_TAG: 8c42d2fa4eea, merged with the "Networking for 5.17" pull (9 Jan 2022). */
+  btfTypeTag: { since: [5, 17], commit: "bpf: Support BTF_KIND_TYPE_TAG for btf_type_tag attributes", what: "BTF_KIND_TYPE_TAG" },
+  /** BTF_KIND_ENUM64: 6089fb325cf7 is v5.18-12137, applied to bpf-next in June 2022 after the 5.19 window: 6.0. */
   btfEnum64: { since: [6, 0], commit: "bpf: Add btf enum64 support", what: "BTF_KIND_ENUM64" },
   /** cpu v4 instructions: ldsx, movsx, sdiv/smod, unconditional bswap, gotol (32-bit jump offset). */
   isaV4: {
@@ -105,6 +111,27 @@ export const SOCKMAP_LOOKUP_ROW = {
   what: "the type of an unchecked SOCKMAP/SOCKHASH lookup result, and so whether bpf_sk_assign accepts it",
 } as const;
 
+/**
+ * The sk_lookup context across releases, apart from ingress_ifindex (a feature row). Not a feature row, because no
+ * verdict changes: every release accepts the same loads at 36..39 and the same 8-byte `sk` load at 0.
+ *
+ * - `sk` (offset 0, PTR_TO_SOCKET_OR_NULL, 8-byte loads only) is readable from 5.9 on; the `cookie` member that
+ *   shares its union only names what BPF_PROG_TEST_RUN writes back, the verifier treats offset 0 as `sk`.
+ * - `remote_port`: until 5.17 a u32 field converted to a 16-bit load of the be16 port (filter.c of the 5.10 and 5.15
+ *   trees), so 1-byte loads at 36..39, 2-byte loads at 36 and 38 and a 4-byte load at 36 are accepted. "bpf: Make
+ *   remote_port field in struct bpf_sk_lookup 16-bit wide" (9a69e2b385f4) and "bpf: Treat bpf_sk_lookup remote_port
+ *   as a 2-byte field" (058ec4a7d9cf, merged after v5.17, also in 5.17.3 and 5.15.y stable) made it a be16 plus
+ *   zero padding (6.1 tree) accepting the same loads. What they return is the same at 36 and 37 for every size (the
+ *   4-byte load stays the zero-extended be16), but the 2-byte load at 38 returns the port before the fix (the narrow
+ *   load of a field whose converted load is already 2 bytes wide is neither shifted nor masked: the same quirk as
+ *   family/protocol/local_port, abi/sk-lookup.ts U16_BACKED_FIELDS) and 0 after it. tsbpf emits only the 2-byte load
+ *   at 36 for ctx.remotePort and never the load at 38 (the backend refuses it), so objects read the same value on
+ *   every release; the VM returns the 5.18+ value (0) at 38.
+ */
+export const CTX_LAYOUT_ROW = {
+  remotePortTwoByte: { since: [5, 18] as KernelVersion, commit: "bpf: Treat bpf_sk_lookup remote_port as a 2-byte field" },
+} as const;
+
 /** Helper ids available to sk_lookup (as root) from a given release, with the commit that made them so. */
 export interface HelperRow extends VersionRow {
   ids: readonly number[];
@@ -115,6 +142,13 @@ export interface HelperRow extends VersionRow {
  * and sk_release to bpf_sk_base_func_proto (the skc_to_* casts), which falls back to bpf_base_func_proto (map ops,
  * time, random, ringbuf; then CAP_BPF and CAP_PERFMON extras). A helper arrives when it is written and added to one
  * of those protos.
+ *
+ * Checked against sources (read, 2026-12): bpf_base_func_proto in kernel/bpf/helpers.c of upstream 5.10.13
+ * (Rtoax/linux-5.10.13 01035d1) gives exactly the 5.10 row, get_current_task (35) included (perfmon section); net/core/filter.c
+ * sk_lookup_func_proto / bpf_sk_base_func_proto in the 5.10, 5.15 and 6.1 trees named on FEATURE_ROWS.ctxIngressIfindex
+ * (5.15: + ktime_get_coarse_ns; 6.1: + skc_to_unix_sock, skc_to_mptcp_sock); helpers.c of 6.1 (GrapheneOS/kernel_common-6.1
+ * a6fc30b, an Android tree that also carries backports, so only what upstream dates confirm is taken from it) for the
+ * 5.17, 5.19 and 6.1 rows; release of each helper from the "Networking for 5.17" pull and the bpf-next pulls.
  */
 export const HELPER_ROWS: readonly HelperRow[] = [
   {
@@ -122,11 +156,19 @@ export const HELPER_ROWS: readonly HelperRow[] = [
     commit:
       "bpf: Introduce SK_LOOKUP program type with a dedicated attach point (5.9); bpf: Implement CAP_BPF (5.8, base protos); bpf: Enable bpf_skc_to_* sock casting helper to networking prog type (5.10)",
     what: "map ops, ktime_get_ns/boot_ns, prandom, smp/numa ids, tail_call, ringbuf, spin locks, jiffies64, per/this_cpu_ptr, trace_printk, probe_read_*, snprintf_btf, perf_event_output, sk_assign, sk_release, skc_to_* casts",
-    ids: [1, 2, 3, 5, 6, 7, 8, 12, 25, 42, 86, 87, 88, 89, 93, 94, 112, 113, 114, 115, 118, 124, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 149, 153, 154],
+    ids: [1, 2, 3, 5, 6, 7, 8, 12, 25, 35, 42, 86, 87, 88, 89, 93, 94, 112, 113, 114, 115, 118, 124, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 149, 153, 154],
   },
   { since: [5, 11], commit: "bpf: Add bpf_ktime_get_coarse_ns helper", what: "ktime_get_coarse_ns", ids: [160] },
   { since: [5, 13], commit: "bpf: Add bpf_for_each_map_elem() helper; bpf: Add a bpf_snprintf helper", what: "for_each_map_elem, snprintf", ids: [164, 165] },
   { since: [5, 15], commit: "bpf: Introduce bpf timers.", what: "timer_init/set_callback/start/cancel", ids: [169, 170, 171, 172] },
+  {
+    // Daniel Xu's series moved both into bpf_base_func_proto's perfmon section "for non-tracing progs"; task_pt_regs
+    // (175) is 5.15's highest helper id, and the 5.16 trace_vprintk patch already has both in its diff context.
+    since: [5, 15],
+    commit: "bpf: Extend bpf_base_func_proto helpers with bpf_get_current_task_btf(); bpf: Add bpf_task_pt_regs() helper",
+    what: "get_current_task_btf, task_pt_regs",
+    ids: [158, 175],
+  },
   { since: [5, 16], commit: "bpf: Add bpf_trace_vprintk helper; bpf: Add bpf_skc_to_unix_sock() helper", what: "trace_vprintk, skc_to_unix_sock", ids: [177, 178] },
   { since: [5, 17], commit: "bpf: Add bpf_loop helper; bpf: Add bpf_strncmp helper", what: "loop, strncmp", ids: [181, 182] },
   {
@@ -155,7 +197,7 @@ export const HELPER_ROWS: readonly HelperRow[] = [
     since: [6, 18],
     commit: "measured on 6.18.44 (first release not modelled)",
     what: "other helpers the 6.18 kernel lets sk_lookup call",
-    ids: [22, 35, 55, 105, 106, 109, 117, 141, 148, 156, 157, 158, 175, 176, 180, 191, 210, 211],
+    ids: [22, 55, 105, 106, 109, 117, 141, 148, 156, 157, 176, 180, 191, 210, 211],
   },
 ];
 
@@ -171,7 +213,7 @@ export const MAX_HELPER_ID_ROWS: readonly { since: KernelVersion; maxId: number;
   { since: [5, 14], maxId: 168, commit: "bpf: Introduce bpf_sys_bpf() helper and program type" },
   { since: [5, 15], maxId: 175, commit: "bpf: Add bpf_task_pt_regs() helper" },
   { since: [5, 16], maxId: 179, commit: "bpf: Add bpf_kallsyms_lookup_name helper" },
-  { since: [5, 17], maxId: 186, commit: "bpf: Add get_func_[arg|ret|arg_cnt] helpers" },
+  { since: [5, 17], maxId: 185, commit: "bpf: Add get_func_[arg|ret|arg_cnt] helpers" }, // 186 (get_retval) came with bpf-next 2022-01-24, i.e. 5.18
   { since: [5, 18], maxId: 193, commit: "bpf: Add bpf_ima_file_hash() helper" },
   { since: [5, 19], maxId: 207, commit: "bpf: Add helpers to issue and check SYN cookies in XDP" },
   { since: [6, 1], maxId: 209, commit: "bpf: Add bpf_user_ringbuf_drain() helper" },

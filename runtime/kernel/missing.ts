@@ -82,7 +82,7 @@ export function withMissingFeatures(err: KernelError, obj: ObjectFile, program: 
 }
 
 /**
- * A failed BPF_PROG_TEST_RUN on a kernel without test runs for sk_lookup (before 5.15): says so, and where programs
+ * A failed BPF_PROG_TEST_RUN on a kernel without test runs for sk_lookup (before 5.13): says so, and where programs
  * can run instead, rather than a bare ENOTSUPP. Other failures are returned unchanged.
  */
 export function explainTestRunFailure(err: KernelError, host: KernelTarget | undefined): KernelError {

@@ -223,6 +223,22 @@ describe("ctx.ingressIfindex follows the target (the field arrived in 5.17)", ()
   });
 });
 
+describe("ctx.remotePort reads the same on every release", () => {
+  const REMOTE_PORT = `import { type SkLookup, type Verdict, SK_PASS, SK_DROP } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  return ctx.remotePort === 40000 ? SK_DROP : SK_PASS;
+}
+`;
+  // Every release accepts 1/2/4-byte loads at 36 and returns the be16 port for the 2-byte one (before 5.18 through
+  // the u32 field's narrow-load path, after as the be16 field itself); only the 2-byte load at 38 differs.
+  test.each(["5.10", "5.17", "5.18", "6.18"])("target %s: one 2-byte load at 36, none at 37..39", (target) => {
+    const r = compile({ fileName: "rp.ts", source: REMOTE_PORT }, { target });
+    expect(r.diagnostics).toEqual([]);
+    const loads = r.insns!.get("p")!.filter((i) => (i.opcode & 0x07) === Class.LDX && i.off >= 36 && i.off < 40);
+    expect(loads.map((i) => [i.opcode, i.off])).toEqual([[Class.LDX | Mode.MEM | Size.H, 36]]);
+  });
+});
+
 describe("an object built for a newer target, checked against an older one", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-targets-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
