@@ -45,9 +45,9 @@ const ROW_CASES: RowCase[] = [
   {
     feature: "atomicFetch",
     programs: {
-      fetch_add: { before: "BPF_STX uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 10, -8, 1), ...ret1] },
-      xchg: { before: "BPF_STX uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.XCHG, 10, -8, 1), ...ret1] },
-      atomic_or: { before: "BPF_STX uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.OR, 10, -8, 1), ...ret1] },
+      fetch_add: { before: "BPF_XADD uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.ADD | AtomicOp.FETCH, 10, -8, 1), ...ret1] },
+      xchg: { before: "BPF_XADD uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.XCHG, 10, -8, 1), ...ret1] },
+      atomic_or: { before: "BPF_XADD uses reserved fields", insns: [mov64(1, 0), stx(Size.DW, 10, -8, 1), mov64(1, 1), atomic(Size.DW, AtomicOp.OR, 10, -8, 1), ...ret1] },
     },
   },
   {
