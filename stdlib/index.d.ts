@@ -159,7 +159,7 @@ export interface SkLookup {
   readonly remotePort: u16;
   /** The local (destination) port, host order. */
   readonly localPort: u16;
-  /** The ingress interface index. */
+  /** The ingress interface index. Linux 5.17+: on an older `--target-kernel` (the default is 5.10) reading it is TSBPF3003. */
   readonly ingressIfindex: u32;
   /** The socket selected so far (by an earlier program, or by `assign`), or null. Not a reference. */
   readonly sk: Sock | null;
