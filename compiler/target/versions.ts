@@ -86,6 +86,8 @@ export const FEATURE_ROWS = {
   /**
    * An ARRAY / PERCPU_ARRAY lookup whose key is a constant on the stack and in range returns a non-NULL map value
    * pointer (the verifier's `const_map_key` / `can_elide_value_nullness`). Older verifiers want a NULL check.
+   * d2102f2f5d75 (v7 posted 14 Jan 2025) is in the mainline revlist of the 6.14 merge window (tip push of 24 Jan
+   * 2025), so 6.14.
    */
   arrayLookupConstKeyNonNull: {
     since: [6, 14],
