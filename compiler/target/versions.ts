@@ -37,13 +37,14 @@ export const FEATURE_ROWS = {
     what: "atomic fetch-and-add/and/or/xor, xchg and cmpxchg instructions",
   },
   /**
-   * BTF_KIND_FLOAT in the object's BTF. Kernel side b1828f0b0482, applied to bpf-next after its v6 was reviewed on
-   * 25 Feb 2021, i.e. after the 5.12 merge window opened (5.11: 14 Feb), so 5.13 (mailing-list archive).
+   * BTF_KIND_FLOAT in the object's BTF. Kernel side b1828f0b0482, in "pull-request: bpf-next 2021-03-09" (after
+   * 5.12-rc1), so 5.13.
    */
   btfFloat: { since: [5, 13], commit: "bpf: Add BTF_KIND_FLOAT support", what: "BTF_KIND_FLOAT" },
   /**
-   * PROG_TEST_RUN of sk_lookup programs (runtime tests and `tsbpf run --kernel`). Upstream in 5.13 (the commit sits in
-   * bpf-next of March 2021); also backported to 5.10.135 stable, which a "5.10" target cannot count on.
+   * PROG_TEST_RUN of sk_lookup programs (runtime tests and `tsbpf run --kernel`). Upstream in 5.13 ("pull-request:
+   * bpf-next 2021-03-09", with BTF_KIND_FLOAT and bpf_for_each_map_elem); also backported to 5.10.135 stable (Aug 2022),
+   * which a "5.10" target cannot count on.
    */
   testRunSkLookup: {
     since: [5, 13],
