@@ -30,7 +30,10 @@ export const KNOWN_VERSIONS: readonly KernelVersion[] = [[5, 10], [5, 15], [6, 1
 
 /** Boolean features of the model, each with its row. */
 export const FEATURE_ROWS = {
-  /** Atomic fetch-and-op, xchg, cmpxchg and atomic and/or/xor (BPF_ATOMIC with BPF_FETCH or imm other than ADD). */
+  /**
+   * Atomic fetch-and-op, xchg, cmpxchg and atomic and/or/xor (BPF_ATOMIC with BPF_FETCH or imm other than ADD).
+   * Brendan Jackman's series (v7 posted 14 Jan 2021, 5ffa25502b5a among it) went to bpf-next before the 5.12 window.
+   */
   atomicFetch: {
     since: [5, 12],
     commit: "bpf: Add BPF_FETCH field / create atomic_fetch_add instruction; bpf: Add instructions for atomic_[cmp]xchg; bpf: Add bitwise atomic instructions",
@@ -64,7 +67,11 @@ export const FEATURE_ROWS = {
   btfTypeTag: { since: [5, 17], commit: "bpf: Support BTF_KIND_TYPE_TAG for btf_type_tag attributes", what: "BTF_KIND_TYPE_TAG" },
   /** BTF_KIND_ENUM64: 6089fb325cf7 is v5.18-12137, applied to bpf-next in June 2022 after the 5.19 window: 6.0. */
   btfEnum64: { since: [6, 0], commit: "bpf: Add btf enum64 support", what: "BTF_KIND_ENUM64" },
-  /** cpu v4 instructions: ldsx, movsx, sdiv/smod, unconditional bswap, gotol (32-bit jump offset). */
+  /**
+   * cpu v4 instructions: ldsx, movsx, sdiv/smod, unconditional bswap, gotol (32-bit jump offset). Yonghong Song's
+   * series (v5 posted 27 Jul 2023; ec0e2da95f72, 1f9a1ea821ff, 8100928c8814, 0845c3db7bf5, 4cd58e9af8b9), bpf-next
+   * for the 6.6 window.
+   */
   isaV4: {
     since: [6, 6],
     commit:
