@@ -69,7 +69,7 @@ export const FEATURE_ROWS = {
   btfEnum64: { since: [6, 0], commit: "bpf: Add btf enum64 support", what: "BTF_KIND_ENUM64" },
   /**
    * cpu v4 instructions: ldsx, movsx, sdiv/smod, unconditional bswap, gotol (32-bit jump offset). Yonghong Song's
-   * series (v5 posted 27 Jul 2023; ec0e2da95f72, 1f9a1ea821ff, 8100928c8814, 0845c3db7bf5, 4cd58e9af8b9), bpf-next
+   * series (v5 posted 27 Jul 2023; ec0e2da95f72, 1f9a1ea, 8100928, 0845c3db7bf5, 4cd58e9af8b9), bpf-next
    * for the 6.6 window.
    */
   isaV4: {
