@@ -21,7 +21,7 @@ import { TargetError, parseVersion } from "./versions.ts";
 import { tsbpfCacheDir } from "../cache-dir.ts";
 
 /** Bumped whenever a probe changes, so stale cache files are ignored. */
-const PROBE_SCHEMA = 2;
+const PROBE_SCHEMA = 3;
 
 /** Options of {@link probeHost}. */
 export interface HostProbeOptions {
@@ -134,7 +134,8 @@ function measure(): KernelTarget {
       }
       unknownRun = 0;
       maxHelperId = id;
-      if (v.ok || !/cannot use helper/.test(v.log)) helpers.add(id);
+      // Kernels before HELPER_WORDING_ROW.since say "unknown func bpf_X#N" where newer ones say "cannot use helper".
+      if (v.ok || !/cannot use helper|unknown func /.test(v.log)) helpers.add(id);
     }
     const deref = load([...zeroKey(sockmap), ldx(Size.W, 0, 0, 4), mov64(0, 1), exit()]);
     const sockType = deref.ok ? undefined : /invalid mem access '(\w+)'/.exec(deref.log)?.[1];

@@ -32,6 +32,7 @@ export {
   OLDEST_VERSION,
   SOCKMAP_LOOKUP_ROW,
   CTX_LAYOUT_ROW,
+  HELPER_WORDING_ROW,
   type Feature,
   type HelperRow,
   type KernelVersion,

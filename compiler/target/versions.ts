@@ -142,6 +142,19 @@ export const CTX_LAYOUT_ROW = {
   remotePortTwoByte: { since: [5, 18] as KernelVersion, commit: "bpf: Treat bpf_sk_lookup remote_port as a 2-byte field" },
 } as const;
 
+/**
+ * How the verifier words a helper the program type may not call (a helper id it knows, that get_func_proto refuses).
+ * check_helper_call prints "unknown func bpf_X#N" in the 5.10 (Rtoax/linux-5.10.13), 6.1 (CosmicBulb/android14-gs-pixel-6.1)
+ * and 6.6 (CodeLinaro-mirror/qsdk_oss_kernel_linux-ipq-6.6) sources, and "program of this type cannot use helper
+ * bpf_X#N" on 6.18 (measured here; also in the 2024 get_helper_proto rework's context). The commit that changed the
+ * wording was not found, so `since` is the first release it can be: 6.7. Unknown ids stay "invalid func unknown#N".
+ */
+export const HELPER_WORDING_ROW = {
+  since: [6, 7] as KernelVersion,
+  before: "unknown func",
+  after: "program of this type cannot use helper",
+} as const;
+
 /** Helper ids available to sk_lookup (as root) from a given release, with the commit that made them so. */
 export interface HelperRow extends VersionRow {
   ids: readonly number[];

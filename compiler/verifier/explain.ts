@@ -25,7 +25,7 @@ const RULES: ReadonlyArray<readonly [RegExp, string]> = [
   [/infinite loop detected/, "a loop has no bound the verifier can see; use a constant bound (`for (let i = 0; i < N; i++)`) and keep its counter in a local variable"],
   // Usually replaced by the exploration's own diagnosis (complexity.ts), which names the cause.
   [/BPF program is too large|jumps is too complex/, "the verifier ran out of budget walking the program's paths: a loop without a bound it can see, too many iterations, or branches whose outcomes keep paths apart"],
-  [/cannot use helper/, "this kernel function is not available to sk_lookup programs"],
+  [/cannot use helper|^unknown func /, "this kernel function is not available to sk_lookup programs"],
   [/cannot write into sock/, "socket fields are read-only"],
   [/invalid sock access/, "this socket field cannot be read with this width or offset"],
   [/div by zero/, "division by a constant zero"],

@@ -5,7 +5,7 @@
  */
 import { Helper, helperLabel } from "../asm/index.ts";
 import { MapType } from "../abi/maps.ts";
-import { newestTarget } from "../target/index.ts";
+import { HELPER_WORDING_ROW, atLeast, newestTarget, type KernelVersion } from "../target/index.ts";
 import { Env, clobberArgs, forEachReg, reject, top, use } from "./env.ts";
 import { helperMem } from "./memory.ts";
 import { markPrecise, markSlotPrecise } from "./precision.ts";
@@ -88,6 +88,12 @@ export function releaseRef(st: VState, ref: number): void {
 
 const GPL_COMPATIBLE = new Set(["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"]);
 
+/** The target's wording for a known helper its sk_lookup programs may not call (HELPER_WORDING_ROW). */
+export function helperUnavailableMessage(version: KernelVersion, id: number): string {
+  const w = HELPER_WORDING_ROW;
+  return `${atLeast(version, w.since) ? w.after : w.before} ${helperLabel(id)}`;
+}
+
 /** Checks a helper call at `pc` and applies its effect on the state (R0 set, R1-R5 clobbered). */
 export function callHelper(env: Env, st: VState, id: number, pc: number): void {
   const target = env.target;
@@ -97,7 +103,7 @@ export function callHelper(env: Env, st: VState, id: number, pc: number): void {
   }
   if (!target.helpers.has(id)) {
     env.targetLimited = true;
-    reject(`program of this type cannot use helper ${helperLabel(id)}`);
+    reject(helperUnavailableMessage(target.version, id));
   }
   if (!MODELLED_HELPERS.has(id)) reject(`tsbpf does not model helper ${helperLabel(id)} (the kernel allows it)`);
   const regs = top(st).regs;

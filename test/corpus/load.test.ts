@@ -141,7 +141,7 @@ describe("reject corpus manifest", () => {
 });
 
 describe("reject corpus for the default target (Linux 5.10)", () => {
-  // The manifest's message is what upstream kernels print; tsbpf's verifier gives it for the default target.
+  // The manifest's message is what the 5.10 verifier prints; tsbpf's verifier gives it for the default target.
   for (const r of corpus.rejects) {
     it(`${r.program} is refused with the manifest's message: ${r.why}`, () => {
       const ours = verifyObject(readObject(readFileSync(corpusPath(r.file)))).get(r.program)!;

@@ -91,7 +91,9 @@ describe("each feature row flips the verdict at its release", () => {
 
 /** `call id; r0 = 1; exit`: past the availability check, a helper's own argument checks may still refuse it. */
 const callOnly = (id: number): Instruction[] => [call(id), ...ret1];
-const AVAILABILITY = /^(program of this type cannot use helper|invalid func unknown#)/;
+const AVAILABILITY = /^(program of this type cannot use helper|unknown func |invalid func unknown#)/;
+/** What the kernel of release `v` says for a helper it knows but sk_lookup may not call (HELPER_WORDING_ROW). */
+const unavailable = (v: KernelVersion, id: number): string => `${atLeast(v, [6, 7]) ? "program of this type cannot use helper" : "unknown func"} ${label(id)}`;
 const label = (id: number): string => `bpf_${HELPER_NAMES.get(id)}#${id}`;
 
 describe("each helper row makes its helpers callable at its release", () => {
@@ -102,7 +104,7 @@ describe("each helper row makes its helpers callable at its release", () => {
     if (!atLeast(previous(since), [5, 10])) return;
     const prev = at(previous(since));
     const before = verdict(callOnly(id), prev);
-    expect(before.error?.message).toBe(id > prev.maxHelperId ? `invalid func unknown#${id}` : `program of this type cannot use helper ${label(id)}`);
+    expect(before.error?.message).toBe(id > prev.maxHelperId ? `invalid func unknown#${id}` : unavailable(prev.version, id));
   });
 
   test.each(MAX_HELPER_ID_ROWS.filter((r) => atLeast(previous(r.since), [5, 10])).map((r) => [`${formatVersion(r.since)}: #${r.maxId}`, r] as const))(
@@ -123,8 +125,14 @@ describe("each helper row makes its helpers callable at its release", () => {
 
   test("a helper no release lets sk_lookup call names no release", () => {
     const r = verdict(callOnly(46), at([5, 10]));
-    expect(r).toMatchObject({ ok: false, error: { message: "program of this type cannot use helper bpf_get_socket_cookie#46" } });
+    expect(r).toMatchObject({ ok: false, error: { message: "unknown func bpf_get_socket_cookie#46" } });
     expect(r.loadsFrom).toBeUndefined();
+  });
+
+  test("the refusal is worded as each release words it: 'unknown func' up to 6.6, 'program of this type cannot use helper' from 6.7", () => {
+    expect(verdict(callOnly(46), at([6, 6])).error?.message).toBe("unknown func bpf_get_socket_cookie#46");
+    expect(verdict(callOnly(46), at([6, 7])).error?.message).toBe("program of this type cannot use helper bpf_get_socket_cookie#46");
+    expect(verdict(callOnly(46), at([6, 18])).error?.message).toBe("program of this type cannot use helper bpf_get_socket_cookie#46");
   });
 });
 
