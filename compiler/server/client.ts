@@ -9,7 +9,7 @@
  * TSBPF_SERVER=0 turns the server off; TSBPF_SERVER_TIMEOUT (seconds, default 120) bounds a request;
  * TSBPF_SERVER_LOG=FILE appends one line per command saying who ran it (tests prove with it that the server answered).
  */
-import { appendFileSync, existsSync, writeSync } from "node:fs";
+import { appendFileSync, existsSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { isatty } from "node:tty";
@@ -18,6 +18,23 @@ import { FrameReader, PROTOCOL_VERSION, SERVE_FLAG, encodeFrame, forwardedEnv, s
 /** How long a new server may take to listen (a start without the snapshot loads TypeScript: ~1 s on a busy machine). */
 const START_TIMEOUT_MS = 15_000;
 const DEFAULT_REQUEST_TIMEOUT_S = 120;
+/**
+ * After a server failed to start, builds run locally for this long without trying again: a start that cannot succeed
+ * (say, something that is not a socket sits at the socket path) would otherwise cost every build a second process.
+ */
+const RETRY_START_AFTER_MS = 10 * 60_000;
+
+/** The file that marks a failed start of the server of `socket`. */
+const failedStartMark = (socket: string) => `${socket}.failed`;
+
+/** True when a server for `socket` failed to start less than RETRY_START_AFTER_MS ago. */
+function failedRecently(socket: string): boolean {
+  try {
+    return Date.now() - statSync(failedStartMark(socket)).mtimeMs < RETRY_START_AFTER_MS;
+  } catch {
+    return false;
+  }
+}
 
 /** Commands worth a server: one-shot build and check (`--watch` is its own long-lived process). */
 export function wantsServer(argv: string[], env: NodeJS.ProcessEnv): boolean {
@@ -140,13 +157,22 @@ async function throughServer(root: string, argv: string[]): Promise<Answer> {
   };
   let answer = await ask(socket, request, timeoutMs);
   if (answer.kind === "absent") {
+    if (failedRecently(socket)) return { kind: "no", why: "the server failed to start recently" };
     const failed = await startServer(root, socket, key);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (answer.kind === "absent" && !failed() && Date.now() < deadline) {
       await sleep(10);
       answer = await ask(socket, request, timeoutMs);
     }
-    if (answer.kind === "absent") return { kind: "no", why: failed() ? "the server did not start" : "the server did not listen in time" };
+    if (answer.kind === "absent" && failed()) {
+      try {
+        writeFileSync(failedStartMark(socket), "", { mode: 0o600 });
+      } catch {
+        // Unmarked, the next build tries again.
+      }
+      return { kind: "no", why: "the server did not start" };
+    }
+    if (answer.kind === "absent") return { kind: "no", why: "the server did not listen in time" };
   }
   return answer;
 }

@@ -90,7 +90,7 @@ function removeQuietly(path: string): void {
  * Binds the listening socket at a private name, then claims `socket` with link(2), which fails when the name exists:
  * two servers started at once cannot both win, and a live server's socket is never replaced. A name nobody answers
  * at is a stale socket (a killed server) and is removed first. Resolves to the socket's inode, or undefined when
- * another live server holds the name.
+ * another live server holds the name; throws when the name can be neither taken nor freed.
  */
 async function claim(server: Server, socket: string): Promise<number | undefined> {
   const temporary = `${socket}.${process.pid}`;
@@ -110,7 +110,8 @@ async function claim(server: Server, socket: string): Promise<number | undefined
       if (await answers(socket)) return undefined;
       removeQuietly(socket);
     }
-    return undefined;
+    // Not a stale socket either (a directory, say): a failed start, which the client remembers for a while.
+    throw new Error(`cannot claim ${socket}`);
   } finally {
     removeQuietly(temporary);
   }

@@ -282,6 +282,19 @@ describe("server lifetime", () => {
     expect([...pids]).toEqual(serverPids(cache));
   });
 
+  test("a server that cannot start: the build runs locally, and later builds do not try again for a while", () => {
+    const cache = cacheDir();
+    const socket = socketPath(serverKey(ROOT, envFor({ server: true, cache })), cache)!;
+    // Something that is neither a live server nor a stale socket holds the name.
+    mkdirSync(socket);
+    const args = ["check", "examples/redirect-port.ts"];
+    const local = tsbpf(args, { server: false, cache });
+    expect(tsbpf(args, { server: true, cache })).toEqual(local);
+    expect(tsbpf(args, { server: true, cache })).toEqual(local);
+    expect(logLines(cache)).toEqual([`local (the server did not start): ${args.join(" ")}`, `local (the server failed to start recently): ${args.join(" ")}`]);
+    expect(serverPids(cache)).toEqual([]);
+  });
+
   test("an idle server exits (TSBPF_SERVER_IDLE) and removes its socket and pid file", async () => {
     const cache = cacheDir();
     expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache, env: { TSBPF_SERVER_IDLE: "1" } }).code).toBe(0);
