@@ -36,6 +36,8 @@ export const CHUNK_BITS = 10;
 /** CHUNK_BITS as a count. */
 export const CHUNK = 1 << CHUNK_BITS;
 
+import { FEW_MAX, FewPrefixes } from "./lpm-few.ts";
+
 /** Where `locate` found a prefix (what `remove` undoes). */
 const enum Place {
   None,
@@ -73,6 +75,16 @@ export class PrefixTrie {
   private skipDepth = 0;
   private skipFrom = 0;
   private skipStale = true;
+  /** Prefixes stored, the /0 one aside. */
+  private stored = 0;
+  /**
+   * Lookups while at most `fewLimit` prefixes are stored (the /0 one aside) scan this table instead of walking the
+   * trie (null when the key data is too long for it); refilled on the first lookup after an insert or a removal.
+   */
+  private readonly few: FewPrefixes | null;
+  private fewLimit = FEW_MAX;
+  private fewOn = false;
+  private fewStale = true;
 
   constructor(
     /**
@@ -95,6 +107,7 @@ export class PrefixTrie {
     const depth = (dataSize * 8) / 4 + 1;
     this.pathNode = new Int32Array(depth);
     this.pathSlot = new Int32Array(depth);
+    this.few = FewPrefixes.fits(dataSize) ? new FewPrefixes(dataSize) : null;
   }
 
   /** Bytes the trie holds (its node array). */
@@ -263,6 +276,8 @@ export class PrefixTrie {
       this.root = id;
       return;
     }
+    this.stored++;
+    this.fewStale = true;
     // A prefix that follows the skipped path to its end goes in below it and leaves the path as it is.
     const skip = this.skipDepth;
     if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.stride + 4, skip))) {
@@ -328,8 +343,11 @@ export class PrefixTrie {
         throw new Error("PrefixTrie.remove without a located entry");
       case Place.Root:
         this.root = 0;
-        break;
+        this.place = Place.None;
+        return;
       case Place.Leaf: {
+        this.stored--;
+        this.fewStale = true;
         const head = -n[node + 2 * index]!;
         const other = this.linkOf(head);
         if (other !== 0) {
@@ -343,9 +361,13 @@ export class PrefixTrie {
         break;
       }
       case Place.Slot:
+        this.stored--;
+        this.fewStale = true;
         n[node + 2 * index + 1] = this.innerCovering(node, index, 4);
         break;
       case Place.Inner: {
+        this.stored--;
+        this.fewStale = true;
         const id = n[node + EXACT + index]!;
         n[node + EXACT + index] = 0;
         const q = 31 - Math.clz32(index);
@@ -356,12 +378,10 @@ export class PrefixTrie {
         break;
       }
     }
-    if (this.place !== Place.Root) {
-      // A removal where the skipped path ends may leave that node a single child's: the path can grow.
-      if (this.placeDepth <= this.skipDepth) this.skipStale = true;
-      n[node + FILL]!--;
-      this.prune(node, this.placeDepth);
-    }
+    // A removal where the skipped path ends may leave that node a single child's: the path can grow.
+    if (this.placeDepth <= this.skipDepth) this.skipStale = true;
+    n[node + FILL]!--;
+    this.prune(node, this.placeDepth);
     this.place = Place.None;
   }
 
@@ -402,6 +422,8 @@ export class PrefixTrie {
 
   /** The entry of the longest stored prefix of at most `limit` bits that the data at `buf[at..]` starts with, or 0. */
   find(buf: Uint8Array, at: number, limit: number): number {
+    if (this.fewStale) this.refillFew();
+    if (this.fewOn) return this.few!.find(buf, at, limit) || this.root;
     if (this.skipStale) this.findSkip();
     const n = this.n;
     let best = this.root;
@@ -462,6 +484,22 @@ export class PrefixTrie {
     const whole = nibbles >> 1;
     for (let b = 0; b < whole; b++) if (data[base + b] !== buf[at + b]) return false;
     return (nibbles & 1) === 0 || ((data[base + whole]! ^ buf[at + whole]!) & 0xf0) === 0;
+  }
+
+  /** Turns the few-prefix table on (refilled) or off, as the number of prefixes stored says (see `few`). */
+  private refillFew(): void {
+    this.fewStale = false;
+    this.fewOn = this.few !== null && this.stored <= this.fewLimit;
+    if (!this.fewOn) return;
+    const ids: number[] = [];
+    this.forEach((id) => {
+      if (id !== this.root) ids.push(id);
+    });
+    this.few!.fill(
+      ids,
+      (id) => this.lenOf(id),
+      (id) => ({ bytes: this.keyChunks[id >> CHUNK_BITS]!, at: (id & (CHUNK - 1)) * this.stride + 4 }),
+    );
   }
 
   /** Recomputes the skipped path (see skipNode). */

@@ -8,6 +8,7 @@ import { BPF_F_NO_PREALLOC, MapType } from "../../compiler/abi/maps.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { LpmTrieMap } from "../../runtime/maps/lpm.ts";
 import { NODE_BYTES } from "../../runtime/maps/lpm-trie.ts";
+import { FEW_MAX, FewPrefixes } from "../../runtime/maps/lpm-few.ts";
 import { MapMemory } from "../../runtime/maps/map.ts";
 import type { Region } from "../../runtime/vm/region.ts";
 import { mapDef } from "./harness.ts";
@@ -41,11 +42,13 @@ function samePrefix(a: Uint8Array, b: Uint8Array, len: number): boolean {
 }
 
 describe("LPM trie map", () => {
-  // "few": four prefix lengths (0, 3, half, all), so that prefixes nest often; "any": every length.
-  for (const [dataSize, lengths] of [[1, "any"], [4, "any"], [8, "any"], [1, "few"], [4, "few"], [8, "few"]] as const) {
-    test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data, ${lengths} prefix lengths)`, () => {
-      const next = rng(dataSize * 7919);
-      const def = mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, 64, BPF_F_NO_PREALLOC);
+  // "few": four prefix lengths (0, 3, half, all), so that prefixes nest often; "any": every length. Maps of at most
+  // 12 entries keep crossing FEW_MAX, so that lookups alternate between the few-prefix table and the trie walk.
+  const cases = [[1, "any", 64], [4, "any", 64], [8, "any", 64], [1, "few", 64], [4, "few", 64], [8, "few", 64], [4, "any", 12], [8, "few", 12], [20, "any", 12]] as const;
+  for (const [dataSize, lengths, maxEntries] of cases) {
+    test(`agrees with a brute-force longest-prefix match (${dataSize}-byte data, ${lengths} prefix lengths, ${maxEntries} entries)`, () => {
+      const next = rng(dataSize * 7919 + maxEntries);
+      const def = mapDef("p", MapType.LPM_TRIE, 4 + dataSize, 4, maxEntries, BPF_F_NO_PREALLOC);
       const memory = new MapMemory();
       const m = new LpmTrieMap(def, memory);
       // Elements and trie nodes in use are what the map memory holds (reserve charges exactly the nodes insert makes).
@@ -62,6 +65,8 @@ describe("LPM trie map", () => {
       const pattern = (): Uint8Array => Uint8Array.from({ length: dataSize }, (_, i) => ((next() & 3) === 0 ? next() & 0xff : (i * 37) & 0xff));
       const mask = (d: Uint8Array, len: number): Uint8Array => d.map((b, i) => (i * 8 >= len ? 0 : i * 8 + 8 <= len ? b : b & (0xff00 >> (len - i * 8)) & 0xff));
       let hits = 0;
+      // Lookups made while the few-prefix table answers them (FEW_MAX prefixes or fewer, the /0 one aside).
+      let fewLookups = 0;
       for (let step = 0; step < 1500; step++) {
         const op = next() % 4;
         const len = lengths === "few" ? [0, 3, bits >> 1, bits][next() % 4]! : next() % (bits + 1);
@@ -71,7 +76,12 @@ describe("LPM trie map", () => {
           const value = next() & 0xffff;
           const rc = m.update(key(len, data), Uint8Array.of(value & 0xff, value >> 8, 0, 0), 0);
           if (rc === 0) model.set(id, { len, data: mask(data, len), value });
-          else expect(model.size).toBe(64);
+          else expect(model.size).toBe(maxEntries);
+        } else if (op === 1 && maxEntries < 64 && model.size > 0 && (next() & 1) === 0) {
+          // Small maps delete a stored prefix half the time, so that their size keeps going up and down.
+          const [storedId, e] = [...model.entries()][next() % model.size]!;
+          expect(m.delete(key(e.len, e.data))).toBe(0);
+          model.delete(storedId);
         } else if (op === 1) {
           expect(m.delete(key(len, data))).toBe(model.delete(id) ? 0 : -2);
         } else {
@@ -81,12 +91,14 @@ describe("LPM trie map", () => {
             if (limit <= bits && e.len <= limit && samePrefix(e.data, data, e.len) && (!best || e.len > best.len)) best = e;
           }
           const got = m.lookup(key(limit, data)) as Region | null;
+          if ((trie as unknown as { fewOn: boolean }).fewOn) fewLookups++;
           if (best) hits++;
           expect(got === null ? null : got.bytes[0]! | (got.bytes[1]! << 8)).toBe(best ? best.value : null);
         }
         expect(memory.used).toBe(accounted());
       }
       expect(hits).toBeGreaterThan(50);
+      if (maxEntries <= 12 && FewPrefixes.fits(dataSize)) expect(fewLookups).toBeGreaterThan(50);
       // Iteration: the kernel's get_next_key order (post-order of the binary trie: a longer prefix before the prefix it
       // extends, next bit 0 before next bit 1), which test/vm/lpm-kernel.test.ts checks against the kernel itself.
       const bitsOf = (e: { len: number; data: Uint8Array }) => Array.from({ length: e.len }, (_, i) => (e.data[i >> 3]! >> (7 - (i & 7))) & 1).join("");
@@ -124,6 +136,8 @@ test("the shared head of every prefix is skipped, and inserts and deletes that c
   // 8-byte data: A, B and D share their first 4 nibbles (the skipped path ends in the node where they part; three,
   // as a leaf holds two prefixes).
   const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 12, 4, 16, BPF_F_NO_PREALLOC));
+  // Lookups walk the trie here whatever the number of prefixes (not the few-prefix table).
+  (m as unknown as { trie: { fewLimit: number } }).trie.fewLimit = 0;
   const data = (...bytes: number[]) => Uint8Array.from({ length: 8 }, (_, i) => bytes[i] ?? 0);
   const val = (d: Uint8Array) => (m.lookup(key(64, d)) as Region | null)?.bytes[0] ?? null;
   const put = (len: number, d: Uint8Array, v: number) => expect(m.update(key(len, d), Uint8Array.of(v, 0, 0, 0), 0)).toBe(0);
@@ -167,4 +181,25 @@ test("the shared head of every prefix is skipped, and inserts and deletes that c
   expect(val(B)).toBe(5);
   expect(m.delete(key(24, B))).toBe(0);
   expect([val(A), val(B)]).toEqual([1, null]);
+});
+
+test("lookups scan the few-prefix table up to FEW_MAX prefixes (the /0 one aside) and walk the trie beyond", () => {
+  const m = new LpmTrieMap(mapDef("p", MapType.LPM_TRIE, 8, 4, 64, BPF_F_NO_PREALLOC));
+  const trie = (m as unknown as { trie: { fewOn: boolean } }).trie;
+  const addr = (i: number) => Uint8Array.of(10, i, 0, 0);
+  const val = (len: number, d: Uint8Array) => (m.lookup(key(len, d)) as Region | null)?.bytes[0] ?? null;
+  expect(m.update(key(0, addr(0)), Uint8Array.of(200, 0, 0, 0), 0)).toBe(0);
+  for (let i = 1; i <= FEW_MAX; i++) expect(m.update(key(16, addr(i)), Uint8Array.of(i, 0, 0, 0), 0)).toBe(0);
+  expect(val(32, addr(FEW_MAX))).toBe(FEW_MAX);
+  expect(trie.fewOn).toBe(true);
+  // The longest match wins in the table too, a key's own length bounds it, and a miss falls back to the /0 prefix.
+  expect(m.update(key(24, addr(1)), Uint8Array.of(100, 0, 0, 0), 0)).toBe(0);
+  expect([val(32, addr(1)), val(23, addr(1)), val(32, addr(99))]).toEqual([100, 1, 200]);
+  expect(trie.fewOn).toBe(false);
+  expect(m.delete(key(24, addr(1)))).toBe(0);
+  expect([val(32, addr(1)), val(32, addr(99))]).toEqual([1, 200]);
+  expect(trie.fewOn).toBe(true);
+  expect(m.delete(key(0, addr(0)))).toBe(0);
+  expect(val(32, addr(99))).toBe(null);
+  expect(trie.fewOn).toBe(true);
 });
