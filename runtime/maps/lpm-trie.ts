@@ -47,6 +47,16 @@ const enum Place {
   Inner,
 }
 
+/** How the next lookup finds its prefix. */
+const enum LookupBy {
+  /** Walking the trie (from the skipped path's end). */
+  Walk,
+  /** Scanning the few-prefix table. */
+  Few,
+  /** Either, once the table or the skipped path is brought up to date after a change. */
+  Changed,
+}
+
 /** A multibit trie of prefixes (see the file comment). */
 export class PrefixTrie {
   private n = new Int32Array(NODE_INTS * 16);
@@ -79,12 +89,12 @@ export class PrefixTrie {
   private stored = 0;
   /**
    * Lookups while at most `fewLimit` prefixes are stored (the /0 one aside) scan this table instead of walking the
-   * trie (null when the key data is too long for it); refilled on the first lookup after an insert or a removal.
+   * trie (null when the key data does not fit it); refilled on the first lookup after an insert or a removal.
    */
   private readonly few: FewPrefixes | null;
   private fewLimit = FEW_MAX;
-  private fewOn = false;
-  private fewStale = true;
+  /** One field for the lookup to test, so that walks of big tries pay a single check for the table. */
+  private lookupBy = LookupBy.Changed;
 
   constructor(
     /**
@@ -277,7 +287,7 @@ export class PrefixTrie {
       return;
     }
     this.stored++;
-    this.fewStale = true;
+    this.lookupBy = LookupBy.Changed;
     // A prefix that follows the skipped path to its end goes in below it and leaves the path as it is.
     const skip = this.skipDepth;
     if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.stride + 4, skip))) {
@@ -347,7 +357,7 @@ export class PrefixTrie {
         return;
       case Place.Leaf: {
         this.stored--;
-        this.fewStale = true;
+        this.lookupBy = LookupBy.Changed;
         const head = -n[node + 2 * index]!;
         const other = this.linkOf(head);
         if (other !== 0) {
@@ -362,12 +372,12 @@ export class PrefixTrie {
       }
       case Place.Slot:
         this.stored--;
-        this.fewStale = true;
+        this.lookupBy = LookupBy.Changed;
         n[node + 2 * index + 1] = this.innerCovering(node, index, 4);
         break;
       case Place.Inner: {
         this.stored--;
-        this.fewStale = true;
+        this.lookupBy = LookupBy.Changed;
         const id = n[node + EXACT + index]!;
         n[node + EXACT + index] = 0;
         const q = 31 - Math.clz32(index);
@@ -422,9 +432,10 @@ export class PrefixTrie {
 
   /** The entry of the longest stored prefix of at most `limit` bits that the data at `buf[at..]` starts with, or 0. */
   find(buf: Uint8Array, at: number, limit: number): number {
-    if (this.fewStale) this.refillFew();
-    if (this.fewOn) return this.few!.find(buf, at, limit) || this.root;
-    if (this.skipStale) this.findSkip();
+    if (this.lookupBy !== LookupBy.Walk) {
+      if (this.lookupBy === LookupBy.Changed) this.refresh();
+      if (this.lookupBy === LookupBy.Few) return this.few!.find(buf, at, limit) || this.root;
+    }
     const n = this.n;
     let best = this.root;
     let node = 0;
@@ -486,11 +497,22 @@ export class PrefixTrie {
     return (nibbles & 1) === 0 || ((data[base + whole]! ^ buf[at + whole]!) & 0xf0) === 0;
   }
 
-  /** Turns the few-prefix table on (refilled) or off, as the number of prefixes stored says (see `few`). */
-  private refillFew(): void {
-    this.fewStale = false;
-    this.fewOn = this.few !== null && this.stored <= this.fewLimit;
-    if (!this.fewOn) return;
+  /** Whether lookups scan the few-prefix table (what tests check). */
+  private get fewOn(): boolean {
+    return this.lookupBy === LookupBy.Few;
+  }
+
+  /**
+   * After a change: the few-prefix table refilled when the number of prefixes stored lets lookups use it (see `few`),
+   * else the skipped path recomputed if the change may have altered it.
+   */
+  private refresh(): void {
+    if (this.few === null || this.stored > this.fewLimit) {
+      if (this.skipStale) this.findSkip();
+      this.lookupBy = LookupBy.Walk;
+      return;
+    }
+    this.lookupBy = LookupBy.Few;
     const ids: number[] = [];
     this.forEach((id) => {
       if (id !== this.root) ids.push(id);
