@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
 import { compile, formatDiagnostics, type CompileOptions } from "../../compiler/index.ts";
 import { loadObject, Netns, type Socket } from "../../runtime/index.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
@@ -103,5 +103,42 @@ export class Tiers {
     } finally {
       obj.close();
     }
+  }
+}
+
+/** A construct written two ways in one file: programs `before` (the old spelling) and `after` (the new form). */
+export interface FormPair {
+  construct: string;
+}
+
+/**
+ * One test per pair: `after` gives what `before` gives (verdict, selection, `out`) for every fill and lookup, on the
+ * interpreter, the JIT and the kernel, comparing the first `outSize` slots of `out`; with `neverLonger` the new form may not take more
+ * instructions. Call inside a (kernel) describe; prints the before/after instruction counts as a table at the end.
+ */
+export function testFormPairs<F extends FormPair>(pairs: readonly F[], source: (f: F) => string, fileName: string, fills: readonly Fill[], ctxs: readonly Ctx[], outSize: number, neverLonger: boolean): void {
+  const rows: string[] = [];
+  const compiled = pairs.map((f) => ({ f, t: new Tiers(source(f), fileName) }));
+  beforeAll(async () => {
+    for (const c of compiled) await c.t.start();
+  });
+  afterAll(() => {
+    for (const c of compiled) c.t.stop();
+    console.log(["| construct | before (insns) | after (insns) |", "| --- | --- | --- |", ...rows].join("\n"));
+  });
+  for (const { f, t } of compiled) {
+    test(f.construct, () => {
+      for (const fill of fills) {
+        for (const ctx of ctxs) {
+          const before = t.run("before", fill, ctx, outSize);
+          const after = t.run("after", fill, ctx, outSize);
+          expect(after, `${JSON.stringify(fill)} ${ctx.protocol}:${ctx.localPort}`).toEqual(before);
+          expect(after.jit).toEqual(after.interp);
+          expect(after.kernel).toEqual(after.interp);
+        }
+      }
+      rows.push(`| ${f.construct} | ${t.insns.get("before")} | ${t.insns.get("after")} |`);
+      if (neverLonger) expect(t.insns.get("after")!).toBeLessThanOrEqual(t.insns.get("before")!);
+    });
   }
 }
