@@ -134,8 +134,7 @@ function measure(): KernelTarget {
       }
       unknownRun = 0;
       maxHelperId = id;
-      // Kernels before HELPER_WORDING_ROW.since say "unknown func bpf_X#N" where newer ones say "cannot use helper".
-      if (v.ok || !/cannot use helper|unknown func /.test(v.log)) helpers.add(id);
+      if (v.ok || !helperRefused(v.log)) helpers.add(id);
     }
     const deref = load([...zeroKey(sockmap), ldx(Size.W, 0, 0, 4), mov64(0, 1), exit()]);
     const sockType = deref.ok ? undefined : /invalid mem access '(\w+)'/.exec(deref.log)?.[1];
@@ -172,6 +171,15 @@ function measure(): KernelTarget {
   } finally {
     for (const fd of fds) bpf.close(fd);
   }
+}
+
+/**
+ * True when a probe's verifier log says the program type may not call the helper: "unknown func bpf_X#N" before
+ * Linux 6.7 (HELPER_WORDING_ROW), "program of this type cannot use helper bpf_X#N" after. Any other refusal (an
+ * argument check) means the helper is there.
+ */
+export function helperRefused(log: string): boolean {
+  return /program of this type cannot use helper |(^|\n)unknown func /.test(log);
 }
 
 /** `key = 0` (a 4-byte zero spill at fp-4), then `r0 = bpf_map_lookup_elem(map, &key)`. */

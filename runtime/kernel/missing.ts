@@ -54,8 +54,9 @@ export function explainMissing(obj: ObjectFile, host: KernelTarget, program?: st
   const missing = unmetOn(host, objectRequirements(scoped));
   if (missing.length === 0) return undefined;
   const head = `${describeTarget(host)} lacks what the object uses:\n${missing.map((r) => `  - ${describe(r)}`).join("\n")}`;
-  // Code generation avoids ISA forms, atomics and BTF kinds a target lacks; a helper call or a map type it cannot.
-  const avoidable = missing.every((r) => r.feature !== "helper" && r.feature !== "mapType");
+  // Code generation avoids ISA forms, atomics and BTF kinds a target lacks; a helper call, a map type or a context
+  // field the source reads it cannot.
+  const avoidable = missing.every((r) => r.feature !== "helper" && r.feature !== "mapType" && r.feature !== "ctxIngressIfindex");
   if (avoidable) {
     const right = host.probed ? `${formatVersion(host.version)} (or host, on this machine)` : formatVersion(host.version);
     const rightTarget = formatVersion(host.version);

@@ -12,6 +12,7 @@ import type { ObjectFile } from "../../compiler/elf/object.ts";
 import { compile } from "../../compiler/index.ts";
 import { FEATURE_ROWS, resolveTarget, targetForVersion } from "../../compiler/target/index.ts";
 import { minimumVersion, objectRequirements } from "../../compiler/target/requirements.ts";
+import { helperRefused } from "../../compiler/target/host.ts";
 import { KernelError } from "../../runtime/kernel/native.ts";
 import { MissingFeatureError, explainMissing, explainTestRunFailure } from "../../runtime/kernel/missing.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
@@ -22,6 +23,13 @@ import { type SkLookup, type Verdict, SK_PASS, SK_DROP, type i32 } from "tsbpf";
 export function p(ctx: SkLookup): Verdict {
   const a: i32 = ctx.localPort - 9000;
   return a / 3 === -1 ? SK_DROP : SK_PASS;
+}
+`;
+
+const IFINDEX = `
+import { type SkLookup, type Verdict, SK_PASS, SK_DROP } from "tsbpf";
+export function p(ctx: SkLookup): Verdict {
+  return ctx.ingressIfindex === 1 ? SK_DROP : SK_PASS;
 }
 `;
 
@@ -112,6 +120,23 @@ describe("naming what a kernel lacks", () => {
     expect(why.text).toContain('map type BLOOM_FILTER (map seen): Linux 5.16+, "bpf: Add bloom filter map implementation"');
     expect(why.text).toContain("it needs Linux 5.16 or newer");
     expect(explainMissing(obj, targetForVersion([6, 1]))).toBeUndefined();
+  });
+
+  it("a context field: ingress_ifindex on a kernel before 5.17, which no rebuild avoids", () => {
+    const obj = readObject(compile({ fileName: "i.ts", source: IFINDEX }, { target: "5.17" }).object!);
+    const why = explainMissing(obj, targetForVersion([5, 15]))!;
+    expect(why.text).toContain('context field ingress_ifindex (program p, instruction');
+    expect(why.text).toContain('Linux 5.17+, "bpf: Add ingress_ifindex to bpf_sk_lookup"');
+    expect(why.rightTarget).toBeUndefined();
+    expect(why.text).toContain("No --target-kernel makes this object load here: it needs Linux 5.17 or newer.");
+    expect(explainMissing(obj, targetForVersion([5, 17]))).toBeUndefined();
+  });
+
+  it("helper probes read both wordings of 'not for this program type'", () => {
+    expect(helperRefused("0: R1=ctx() R10=fp0\n0: (85) call bpf_get_socket_cookie#46\nunknown func bpf_get_socket_cookie#46\n")).toBe(true);
+    expect(helperRefused("program of this type cannot use helper bpf_get_socket_cookie#46\n")).toBe(true);
+    expect(helperRefused("R1 type=ctx expected=fp\n")).toBe(false);
+    expect(helperRefused("invalid func unknown#212\n")).toBe(false);
   });
 
   it("test runs before 5.13", () => {
