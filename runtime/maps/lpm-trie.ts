@@ -2,7 +2,8 @@
  * The structure behind the VM's LPM trie map: a multibit trie over the key data in 4-bit strides (nibbles, most
  * significant first), in one Int32Array, holding entry ids (1..; 0 = none). It is the map's only index: exact finds
  * (update, delete), longest-prefix lookups and iteration in the kernel's order all walk it, and inserts and deletes
- * change it in place. The entries' keys live in the map's record chunks (see lpm.ts), which the trie reads.
+ * change it in place. The entries' keys live in the map's record chunks (see lpm.ts), which the trie reads. While
+ * the map holds at most FEW_MAX prefixes, lookups scan a table of them instead (lpm-few.ts).
  *
  * Node layout (NODE_INTS ints per node; a node is named by its offset in `n`, the root is offset 0):
  * - `n[node + 2s]`, s = 0..15: the slot of nibble s: a child node's offset (> 0), a leaf (-id: the prefixes below
