@@ -437,6 +437,11 @@ export class PrefixTrie {
       if (this.lookupBy === LookupBy.Changed) this.refresh();
       if (this.lookupBy === LookupBy.Few) return this.few!.find(buf, at, limit) || this.root;
     }
+    return this.walk(buf, at, limit);
+  }
+
+  /** `find` by walking the trie (kept apart so that `find` stays small enough to inline into the map's lookup). */
+  private walk(buf: Uint8Array, at: number, limit: number): number {
     const n = this.n;
     let best = this.root;
     let node = 0;
