@@ -35,29 +35,44 @@ export class FewPrefixes {
     this.rows = new Int32Array(FEW_MAX * this.rowInts);
   }
 
+  /** Empties the table (before `add`ing the prefixes anew). */
+  clear(): void {
+    this.count = 0;
+  }
+
   /**
-   * Refills the table with entries `ids` (at most FEW_MAX, none of them the /0 prefix), whose prefix length and data
-   * bytes `lenOf` and `dataOf` give (`dataOf(id)[at..]`).
+   * Adds entry `id`, a prefix of `len` bits (0 < len) whose data is at `bytes[at..]`, after the rows at least as long
+   * (the table holds fewer than FEW_MAX rows).
    */
-  fill(ids: number[], lenOf: (id: number) => number, dataOf: (id: number) => { bytes: Uint8Array; at: number }): void {
-    ids.sort((a, b) => lenOf(b) - lenOf(a));
+  add(id: number, len: number, bytes: Uint8Array, at: number): void {
     const t = this.rows;
-    t.fill(0);
-    for (let r = 0; r < ids.length; r++) {
-      const id = ids[r]!;
-      const len = lenOf(id);
-      const { bytes, at } = dataOf(id);
-      const o = r * this.rowInts;
-      t[o] = len;
-      t[o + 1] = id;
-      for (let w = 0; w * 32 < len; w++) {
-        const bitsLeft = len - w * 32;
-        const mask = bitsLeft >= 32 ? -1 : ~(-1 >>> bitsLeft);
-        t[o + 2 + 2 * w] = mask;
-        t[o + 3 + 2 * w] = wordAt(bytes, at + 4 * w) & mask;
-      }
+    const rowInts = this.rowInts;
+    let r = 0;
+    while (r < this.count && t[r * rowInts]! >= len) r++;
+    const o = r * rowInts;
+    t.copyWithin(o + rowInts, o, this.count * rowInts);
+    t.fill(0, o, o + rowInts);
+    t[o] = len;
+    t[o + 1] = id;
+    for (let w = 0; w * 32 < len; w++) {
+      const bitsLeft = len - w * 32;
+      const mask = bitsLeft >= 32 ? -1 : ~(-1 >>> bitsLeft);
+      t[o + 2 + 2 * w] = mask;
+      t[o + 3 + 2 * w] = wordAt(bytes, at + 4 * w) & mask;
     }
-    this.count = ids.length;
+    this.count++;
+  }
+
+  /** Removes entry `id`'s row (if there is one). */
+  remove(id: number): void {
+    const t = this.rows;
+    const rowInts = this.rowInts;
+    for (let o = 0; o < this.count * rowInts; o += rowInts) {
+      if (t[o + 1] !== id) continue;
+      t.copyWithin(o, o + rowInts, this.count * rowInts);
+      this.count--;
+      return;
+    }
   }
 
   /** The entry of the longest row of at most `limit` bits that the data at `buf[at..]` starts with, or 0. */

@@ -90,7 +90,8 @@ export class PrefixTrie {
   private stored = 0;
   /**
    * Lookups while at most `fewLimit` prefixes are stored (the /0 one aside) scan this table instead of walking the
-   * trie (null when the key data does not fit it); refilled on the first lookup after an insert or a removal.
+   * trie (null when the key data does not fit it). Inserts and removals change it in place while it is in use; it is
+   * refilled from the trie on the first lookup after a removal brings the count down to `fewLimit`.
    */
   private readonly few: FewPrefixes | null;
   private fewLimit = FEW_MAX;
@@ -287,8 +288,9 @@ export class PrefixTrie {
       this.root = id;
       return;
     }
-    this.stored++;
-    this.lookupBy = LookupBy.Changed;
+    // The few-prefix table in use takes the prefix at once (a small map updated between lookups is not refilled).
+    if (++this.stored <= this.fewLimit && this.lookupBy === LookupBy.Few) this.addToFew(id);
+    else this.lookupBy = LookupBy.Changed;
     // A prefix that follows the skipped path to its end goes in below it and leaves the path as it is.
     const skip = this.skipDepth;
     if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.stride + 4, skip))) {
@@ -357,8 +359,7 @@ export class PrefixTrie {
         this.place = Place.None;
         return;
       case Place.Leaf: {
-        this.stored--;
-        this.lookupBy = LookupBy.Changed;
+        this.dropFromFew(this.placeId);
         const head = -n[node + 2 * index]!;
         const other = this.linkOf(head);
         if (other !== 0) {
@@ -372,14 +373,12 @@ export class PrefixTrie {
         break;
       }
       case Place.Slot:
-        this.stored--;
-        this.lookupBy = LookupBy.Changed;
+        this.dropFromFew(n[node + 2 * index + 1]!);
         n[node + 2 * index + 1] = this.innerCovering(node, index, 4);
         break;
       case Place.Inner: {
-        this.stored--;
-        this.lookupBy = LookupBy.Changed;
         const id = n[node + EXACT + index]!;
+        this.dropFromFew(id);
         n[node + EXACT + index] = 0;
         const q = 31 - Math.clz32(index);
         const first = (index & ((1 << q) - 1)) << (4 - q);
@@ -394,6 +393,13 @@ export class PrefixTrie {
     n[node + FILL]!--;
     this.prune(node, this.placeDepth);
     this.place = Place.None;
+  }
+
+  /** Counts entry `id` (not the /0 prefix) out, and takes it out of the few-prefix table in use. */
+  private dropFromFew(id: number): void {
+    this.stored--;
+    if (this.lookupBy === LookupBy.Few) this.few!.remove(id);
+    else this.lookupBy = LookupBy.Changed;
   }
 
   /** The longest prefix of fewer than `below` bits ending in `node` that covers nibble `s`, or 0. */
@@ -519,16 +525,15 @@ export class PrefixTrie {
       return;
     }
     this.lookupBy = LookupBy.Few;
-    const ids: number[] = [];
-    this.forEach((id) => {
-      if (id !== this.root) ids.push(id);
-    });
-    this.few!.fill(
-      ids,
-      (id) => this.lenOf(id),
-      (id) => ({ bytes: this.keyChunks[id >> CHUNK_BITS]!, at: (id & (CHUNK - 1)) * this.stride + 4 }),
-    );
+    this.few.clear();
+    this.visitBits(0, 0, 1, this.addToFew);
   }
+
+  /** Adds entry `id` to the few-prefix table (a function made once, for visitBits). */
+  private readonly addToFew = (id: number): void => {
+    const at = (id & (CHUNK - 1)) * this.stride;
+    this.few!.add(id, this.lenOf(id), this.keyChunks[id >> CHUNK_BITS]!, at + 4);
+  };
 
   /** Recomputes the skipped path (see skipNode). */
   private findSkip(): void {
