@@ -14,8 +14,8 @@ import { BPF_F_NO_PREALLOC, MapType } from "../compiler/abi/maps.ts";
 import { LpmTrieMap } from "../runtime/maps/lpm.ts";
 import type { Region } from "../runtime/vm/region.ts";
 import { buildCtx, type SkLookupInput } from "../runtime/vm/ctx.ts";
-import { VmObject, type VmProgram } from "../runtime/vm/object.ts";
-import { FIRST_WARMUP_MS, timeRuns } from "../runtime/vm/bench.ts";
+import { VmObject } from "../runtime/vm/object.ts";
+import { WARMUP_RUNS, timeRuns } from "../runtime/vm/bench.ts";
 import { benchTestRun } from "../runtime/kernel/bench.ts";
 import { openKernel } from "../runtime/kernel/open.ts";
 
@@ -170,20 +170,8 @@ const used = () => {
   return m.heapUsed + m.arrayBuffers;
 };
 
-/**
- * Runs `p` for `ms` before it is timed. timeRuns waits this long only for the first program of the process; here
- * each size is a new object, and once the previous one is collected V8 drops the optimised code of the shared run
- * path (and the map's methods) that had inlined it: measured, 20k warm-up runs then left the 1M row timing partly
- * unoptimised code, 2x slower than the same row measured first.
- */
-function warmUp(p: VmProgram, ctx: Uint8Array, ms: number): void {
-  const opts = { tier: "jit" as const };
-  const until = Date.now() + ms;
-  while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runVerdict(ctx, opts);
-}
-
-/** The VM: fill, memory, JIT ns per run of each pattern. */
-export function vmScale(object: Uint8Array, set: PrefixSet, runs: number, warmMs = FIRST_WARMUP_MS): ScaleFigures {
+/** The VM: fill, memory, JIT ns per run of each pattern (`warmup` runs first, 0 for none: see timeRuns). */
+export function vmScale(object: Uint8Array, set: PrefixSet, runs: number, warmup = WARMUP_RUNS): ScaleFigures {
   gc();
   const before = used();
   const obj = VmObject.fromBytes(object, { seed: 1 });
@@ -203,8 +191,7 @@ export function vmScale(object: Uint8Array, set: PrefixSet, runs: number, warmMs
   for (const { name, program } of PATTERNS) {
     const p = obj.program(program);
     const verdict = name === "same" ? first : p.runCtx(ctx, { tier: "jit" }).verdict;
-    warmUp(p, ctx, warmMs);
-    const nsPerRun = timeRuns(p, ctx, "jit", runs);
+    const nsPerRun = timeRuns(p, ctx, "jit", runs, warmup);
     const problem = name === "chase" ? chaseProblem((obj.map("cursor").raw.lookup(u32le(0)) as Region).bytes, set) : name === "same" && verdict !== "SK_PASS" ? `verdict ${verdict}` : "";
     patterns[name] = { nsPerRun, problem };
   }
