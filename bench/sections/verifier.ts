@@ -55,7 +55,7 @@ export function verifierSection(p: Providers, objects: Map<string, Uint8Array | 
       rows.push([prog.name, us, processed, ko?.usec ?? "n/a", ko?.processed ?? "n/a", kc?.usec ?? "n/a", kc?.processed ?? "n/a"]);
     }
   }
-  if (!missing(p.verifier)) notes.push(`tsbpf: median wall time of ${runs} verifications of the program, warm (in-process, after up to 500 runs or 250 ms of warm-up), for the running kernel as target`);
+  if (!missing(p.verifier)) notes.push(`tsbpf: median wall time of ${runs} verifications of the program, warm (in-process, after at least 250 ms and up to 500 runs of warm-up), for the running kernel as target`);
   if (!missing(p.kernel)) notes.push("kernel: 'verification time' (median of 5 loads) and 'processed N insns' of BPF_LOG_STATS, loading through our ELF reader and the kernel bridge");
   if (logLevel1) notes.push("  (some figures came from `bpftool -d prog loadall` because our reader failed: log level 1, so their time includes log formatting)");
   return {

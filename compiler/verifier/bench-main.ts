@@ -8,7 +8,7 @@
  * ours, from the same run (`kernel` column; `n/a` without the kernel bridge), with the kernel's own `verification time`
  * (median of 5 loads, one for the 1M-limit loops) and our time over it (`ratio`): the verifier's speed per program and
  * its growth with the instructions processed, next to the kernel's.
- * Per-program times are medians after up to 500 runs or 250 ms of warm-up, as in `npm run bench`.
+ * Per-program times are medians after the warm-up of `npm run bench` (bench.ts warmUp: at least 250 ms).
  * Flags: `--quick` skips the two 1M-limit loops.
  */
 import { readFileSync } from "node:fs";
@@ -20,6 +20,7 @@ import { readObject } from "../elf/reader.ts";
 import { compile } from "../index.ts";
 import { loadObject } from "../../runtime/kernel/index.ts";
 import { type KernelTarget, resolveTarget } from "../target/index.ts";
+import { warmUp } from "./bench.ts";
 import { type VerifyOptions, verifyProgram } from "./index.ts";
 
 // npm runs scripts from the package root; the bundle lives elsewhere, so its own path says nothing.
@@ -33,8 +34,7 @@ function time(label: string, [prog, maps, opts]: Case, runs: number, loads = 5):
   let r = verifyProgram(prog, maps, opts);
   // Warm, as `npm run bench` times it (bench.ts): V8 optimizes the verifier first. Not for the 1M-limit loops, whose
   // single run is long enough to warm up on its own.
-  const warmStart = performance.now();
-  if (runs >= 20) for (let i = 0; i < 500 && performance.now() - warmStart < 250; i++) verifyProgram(prog, maps, opts);
+  if (runs >= 20) warmUp(() => verifyProgram(prog, maps, opts));
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
