@@ -90,3 +90,9 @@ export function wrap(insns: Instruction[]): Instruction[] {
   return sub < 0 ? [...body, ...epilogue] : [...body.slice(0, sub), ...epilogue, ...body.slice(sub)];
 }
 
+
+/** `r0 = map_lookup_elem(map, &key)` with the key stored at fp-4: an immediate, or the register `{ reg }`. */
+export function lookupAt(map: string, key: number | { reg: number }): Instruction[] {
+  const store = typeof key === "number" ? st(Size.W, 10, -4, key) : stx(Size.W, 10, -4, key.reg);
+  return [store, mov64(2, reg(10)), alu64(AluOp.ADD, 2, -4), ldMap(1, map), call(Helper.map_lookup_elem)];
+}

@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { AluOp, AtomicOp, Helper, atomic, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
-import { TCP4, TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
+import { TCP4, TIERS, hidden, lookupAt, mapDef, outcome, vmOf } from "./harness.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { buildCtx } from "../../runtime/vm/ctx.ts";
 
@@ -19,11 +19,8 @@ const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
  * `dynamic`: the key is a value the JIT's facts cannot know, so the index is read from the stack at run time.
  */
 const sockAt = (key: number, dynamic = false): Instruction[] => [
-  ...(dynamic ? [...hidden(3, key), stx(Size.W, 10, -4, 3)] : [st(Size.W, 10, -4, key)]),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -4),
-  ldMap(1, "socks"),
-  call(Helper.map_lookup_elem),
+  ...(dynamic ? hidden(3, key) : []),
+  ...lookupAt("socks", dynamic ? { reg: 3 } : key),
   jmp64(JmpOp.JEQ, 0, 0, "none"),
   mov64(1, reg(0)),
   call(Helper.sk_release),
@@ -35,11 +32,8 @@ const sockAt = (key: number, dynamic = false): Instruction[] => [
 
 /** arr[key] += 5 (through the value pointer), r0 = the new value, or 99 when the lookup returns NULL (`dynamic`: see sockAt). */
 const bump = (key: number, dynamic = false): Instruction[] => [
-  ...(dynamic ? [...hidden(3, key), stx(Size.W, 10, -4, 3)] : [st(Size.W, 10, -4, key)]),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -4),
-  ldMap(1, "arr"),
-  call(Helper.map_lookup_elem),
+  ...(dynamic ? hidden(3, key) : []),
+  ...lookupAt("arr", dynamic ? { reg: 3 } : key),
   jmp64(JmpOp.JEQ, 0, 0, "none"),
   ldx(Size.DW, 1, 0, 0),
   alu64(AluOp.ADD, 1, 5),

@@ -8,7 +8,7 @@ import { AluOp, Helper, JmpOp, Size, alu64, call, callLocal, exit, jmp64, ldMap,
 import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { Socket } from "../../runtime/net/socket.ts";
-import { TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
+import { TIERS, hidden, lookupAt, mapDef, outcome, vmOf } from "./harness.ts";
 
 const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
 const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
@@ -29,11 +29,7 @@ function both(insns: Instruction[]) {
 
 /** r0 = socks[1] (a socket pointer), its NULL test done; then `rest`. */
 const sockLookup = (rest: Instruction[]): Instruction[] => [
-  st(Size.W, 10, -4, 1),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -4),
-  ldMap(1, "socks"),
-  call(Helper.map_lookup_elem),
+  ...lookupAt("socks", 1),
   jmp64(JmpOp.JEQ, 0, 0, "none"),
   ...rest,
   withLabel(mov64(0, 0), "none"),
@@ -74,11 +70,7 @@ describe("JIT facts: NULL tests and constants", () => {
     // r6 = r0 (dynamic key: a real lookup); if r6 == 0 → out; then *(u64 *)(r0 + 0) = 7 needs no check.
     const { out, src } = both([
       ...hidden(3, 2),
-      stx(Size.W, 10, -4, 3),
-      mov64(2, reg(10)),
-      alu64(AluOp.ADD, 2, -4),
-      ldMap(1, "arr"),
-      call(Helper.map_lookup_elem),
+      ...lookupAt("arr", { reg: 3 }),
       mov64(6, reg(0)),
       jmp64(JmpOp.JEQ, 6, 0, "out"),
       st(Size.DW, 0, 0, 7),
@@ -94,19 +86,11 @@ describe("JIT facts: NULL tests and constants", () => {
     // r6 = arr[k] (tested non-NULL), then r0 = arr[9] (NULL): a store through r0 must fault as a NULL write.
     const { out, src } = both([
       ...hidden(3, 2),
-      stx(Size.W, 10, -4, 3),
-      mov64(2, reg(10)),
-      alu64(AluOp.ADD, 2, -4),
-      ldMap(1, "arr"),
-      call(Helper.map_lookup_elem),
+      ...lookupAt("arr", { reg: 3 }),
       mov64(6, reg(0)),
       jmp64(JmpOp.JEQ, 6, 0, "out"),
       ...hidden(3, 9),
-      stx(Size.W, 10, -4, 3),
-      mov64(2, reg(10)),
-      alu64(AluOp.ADD, 2, -4),
-      ldMap(1, "arr"),
-      call(Helper.map_lookup_elem),
+      ...lookupAt("arr", { reg: 3 }),
       st(Size.DW, 0, 0, 7),
       withLabel(exit(), "out"),
     ]);
@@ -252,11 +236,7 @@ describe("JIT facts: a map value as the key of another lookup", () => {
   // from the value; past the value's end the helper checks the key and faults as the interpreter does.
   const prog = (off: number): Instruction[] => [
     ...hidden(3, 1),
-    stx(Size.W, 10, -4, 3),
-    mov64(2, reg(10)),
-    alu64(AluOp.ADD, 2, -4),
-    ldMap(1, "arr"),
-    call(Helper.map_lookup_elem),
+    ...lookupAt("arr", { reg: 3 }),
     jmp64(JmpOp.JEQ, 0, 0, "none"),
     mov64(2, reg(0)),
     alu64(AluOp.ADD, 2, off),

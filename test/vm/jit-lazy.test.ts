@@ -10,7 +10,7 @@ import { MapType } from "../../compiler/abi/maps.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { LAZY_HI } from "../../runtime/vm/jit-lazy.ts";
 import { Socket } from "../../runtime/net/socket.ts";
-import { TIERS, hidden, mapDef, outcome, vmOf } from "./harness.ts";
+import { TIERS, hidden, lookupAt, mapDef, outcome, vmOf } from "./harness.ts";
 
 const socks = mapDef("socks", MapType.SOCKMAP, 4, 8, 4);
 /** More entries than the VM pins at load, so its values get run ids. */
@@ -30,11 +30,7 @@ function both(insns: Instruction[]) {
 
 /** r7 = socks[1] (NULL → return 0), then `rest`. */
 const withSock = (rest: Instruction[]): Instruction[] => [
-  st(Size.W, 10, -4, 1),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -4),
-  ldMap(1, "socks"),
-  call(Helper.map_lookup_elem),
+  ...lookupAt("socks", 1),
   mov64(7, reg(0)),
   jmp64(JmpOp.JEQ, 7, 0, "none"),
   ...rest,
