@@ -37,6 +37,9 @@ export const CHUNK_BITS = 10;
 /** CHUNK_BITS as a count. */
 export const CHUNK = 1 << CHUNK_BITS;
 
+/** Where entry `id`'s record of `stride` bytes starts in its chunk (`chunks[id >> CHUNK_BITS]`). */
+export const recordAt = (id: number, stride: number): number => (id & (CHUNK - 1)) * stride;
+
 import { FEW_MAX, FewPrefixes } from "./lpm-few.ts";
 
 /** Where `locate` found a prefix (what `remove` undoes). */
@@ -127,23 +130,33 @@ export class PrefixTrie {
     return this.n.byteLength;
   }
 
+  /** The chunk that holds entry `id`'s record. */
+  private chunkOf(id: number): Uint8Array {
+    return this.keyChunks[id >> CHUNK_BITS]!;
+  }
+
+  /** Where entry `id`'s key data (past the 4-byte prefix length) starts in {@link chunkOf}. */
+  private dataAt(id: number): number {
+    return recordAt(id, this.stride) + 4;
+  }
+
   /** Entry `id`'s prefix length (the key's first 4 bytes, host order). */
   lenOf(id: number): number {
-    const c = this.keyChunks[id >> CHUNK_BITS]!;
-    const at = (id & (CHUNK - 1)) * this.stride;
+    const c = this.chunkOf(id);
+    const at = recordAt(id, this.stride);
     return (c[at]! | (c[at + 1]! << 8) | (c[at + 2]! << 16) | (c[at + 3]! << 24)) >>> 0;
   }
 
   /** The second prefix of the leaf entry `id` comes first in (else 0). */
   private linkOf(id: number): number {
-    const c = this.keyChunks[id >> CHUNK_BITS]!;
-    const at = (id & (CHUNK - 1)) * this.stride + this.linkAt;
+    const c = this.chunkOf(id);
+    const at = recordAt(id, this.stride) + this.linkAt;
     return c[at]! | (c[at + 1]! << 8) | (c[at + 2]! << 16) | (c[at + 3]! << 24);
   }
 
   private setLink(id: number, to: number): void {
-    const c = this.keyChunks[id >> CHUNK_BITS]!;
-    const at = (id & (CHUNK - 1)) * this.stride + this.linkAt;
+    const c = this.chunkOf(id);
+    const at = recordAt(id, this.stride) + this.linkAt;
     c[at] = to;
     c[at + 1] = to >> 8;
     c[at + 2] = to >> 16;
@@ -181,8 +194,8 @@ export class PrefixTrie {
    * already do (the walk that reached it consumed them).
    */
   private sameBits(id: number, len: number, buf: Uint8Array, at: number, from: number): boolean {
-    const data = this.keyChunks[id >> CHUNK_BITS]!;
-    const base = (id & (CHUNK - 1)) * this.stride + 4;
+    const data = this.chunkOf(id);
+    const base = this.dataAt(id);
     let b = from;
     for (; (b + 1) * 8 <= len; b++) if (data[base + b] !== buf[at + b]) return false;
     const rest = len - b * 8;
@@ -264,10 +277,10 @@ export class PrefixTrie {
       if (b === 0) break; // the leaf takes a second prefix
       // A full leaf moves down a level with each node made, while its two prefixes and the new one all go on past the
       // node's nibble and agree on it (insertAt's loop): otherwise they fit the new node's slots, two at most a slot.
-      const aData = this.keyChunks[a >> CHUNK_BITS]!;
-      const aAt = (a & (CHUNK - 1)) * this.stride + 4;
-      const bData = this.keyChunks[b >> CHUNK_BITS]!;
-      const bAt = (b & (CHUNK - 1)) * this.stride + 4;
+      const aData = this.chunkOf(a);
+      const aAt = this.dataAt(a);
+      const bData = this.chunkOf(b);
+      const bAt = this.dataAt(b);
       const aLen = this.lenOf(a);
       const bLen = this.lenOf(b);
       for (;;) {
@@ -293,7 +306,7 @@ export class PrefixTrie {
     else this.lookupBy = LookupBy.Changed;
     // A prefix that follows the skipped path to its end goes in below it and leaves the path as it is.
     const skip = this.skipDepth;
-    if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.keyChunks[id >> CHUNK_BITS]!, (id & (CHUNK - 1)) * this.stride + 4, skip))) {
+    if (!this.skipStale && (skip === 0 || len <= 4 * skip || !this.samePath(this.chunkOf(id), this.dataAt(id), skip))) {
       this.skipStale = true;
     }
     this.insertAt(id, len, 0, 0);
@@ -301,8 +314,8 @@ export class PrefixTrie {
 
   /** Adds entry `id` below `node` at nibble depth `j`; a leaf in the way moves one level down. */
   private insertAt(id: number, len: number, node: number, j: number): void {
-    const data = this.keyChunks[id >> CHUNK_BITS]!;
-    const at = (id & (CHUNK - 1)) * this.stride + 4;
+    const data = this.chunkOf(id);
+    const at = this.dataAt(id);
     let n = this.n;
     this.setLink(id, 0);
     for (; len - 4 * j > 4; j++) {
@@ -502,8 +515,8 @@ export class PrefixTrie {
    * only by an update of the same prefix or by an insert that reuses its id, which shares the path or makes it stale.
    */
   private samePath(buf: Uint8Array, at: number, nibbles: number): boolean {
-    const data = this.keyChunks[this.skipFrom >> CHUNK_BITS]!;
-    const base = (this.skipFrom & (CHUNK - 1)) * this.stride + 4;
+    const data = this.chunkOf(this.skipFrom);
+    const base = this.dataAt(this.skipFrom);
     const whole = nibbles >> 1;
     for (let b = 0; b < whole; b++) if (data[base + b] !== buf[at + b]) return false;
     return (nibbles & 1) === 0 || ((data[base + whole]! ^ buf[at + whole]!) & 0xf0) === 0;
@@ -531,8 +544,7 @@ export class PrefixTrie {
 
   /** Adds entry `id` to the few-prefix table (a function made once, for visitBits). */
   private readonly addToFew = (id: number): void => {
-    const at = (id & (CHUNK - 1)) * this.stride;
-    this.few!.add(id, this.lenOf(id), this.keyChunks[id >> CHUNK_BITS]!, at + 4);
+    this.few!.add(id, this.lenOf(id), this.chunkOf(id), this.dataAt(id));
   };
 
   /** Recomputes the skipped path (see skipNode). */
@@ -613,10 +625,10 @@ export class PrefixTrie {
    * within both prefixes, 0 first; where one prefix extends the other, the longer first.
    */
   private kernelBefore(a: number, b: number): boolean {
-    const aData = this.keyChunks[a >> CHUNK_BITS]!;
-    const aAt = (a & (CHUNK - 1)) * this.stride + 4;
-    const bData = this.keyChunks[b >> CHUNK_BITS]!;
-    const bAt = (b & (CHUNK - 1)) * this.stride + 4;
+    const aData = this.chunkOf(a);
+    const aAt = this.dataAt(a);
+    const bData = this.chunkOf(b);
+    const bAt = this.dataAt(b);
     const aLen = this.lenOf(a);
     const bLen = this.lenOf(b);
     const common = Math.min(aLen, bLen);

@@ -13,7 +13,7 @@
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import { Region, RegionKind } from "../vm/region.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
-import { CHUNK, CHUNK_BITS, PrefixTrie } from "./lpm-trie.ts";
+import { CHUNK, CHUNK_BITS, PrefixTrie, recordAt } from "./lpm-trie.ts";
 import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, badFlags, err, newHandle } from "./map.ts";
 
 /** An LPM trie map. */
@@ -71,18 +71,18 @@ export class LpmTrieMap implements VmMap {
   }
   /** The key bytes of entry `id` (a view into its chunk). */
   keyOf(id: number): Uint8Array {
-    const at = (id & (CHUNK - 1)) * this.stride;
+    const at = recordAt(id, this.stride);
     return this.records[id >> CHUNK_BITS]!.subarray(at, at + this.def.keySize);
   }
   /** The value bytes of entry `id` (a view into its chunk). */
   private valueOf(id: number): Uint8Array {
-    const at = (id & (CHUNK - 1)) * this.stride + this.def.keySize;
+    const at = recordAt(id, this.stride) + this.def.keySize;
     return this.records[id >> CHUNK_BITS]!.subarray(at, at + this.def.valueSize);
   }
   /** Writes entry `id`'s value (zero-padded, like a fresh kernel element). */
   private writeValue(id: number, value: Uint8Array): void {
     const size = this.def.valueSize;
-    const at = (id & (CHUNK - 1)) * this.stride + this.def.keySize;
+    const at = recordAt(id, this.stride) + this.def.keySize;
     const chunk = this.records[id >> CHUNK_BITS]!;
     chunk.fill(0, at, at + size);
     chunk.set(value.subarray(0, size), at);
