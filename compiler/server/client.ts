@@ -13,7 +13,7 @@ import { appendFileSync, existsSync, statSync, writeFileSync, writeSync } from "
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { isatty } from "node:tty";
-import { FrameReader, PROTOCOL_VERSION, SERVE_FLAG, encodeFrame, forwardedEnv, serverKey, socketPath, type ServerFrame, type ServerRequest } from "./protocol.ts";
+import { FrameReader, PROTOCOL_VERSION, SERVE_FLAG, encodeFrame, forwardedEnv, isServerCommand, serverKey, socketPath, type ServerFrame, type ServerRequest } from "./protocol.ts";
 
 /** How long a new server may take to listen (a start without the snapshot loads TypeScript: ~1 s on a busy machine). */
 const START_TIMEOUT_MS = 15_000;
@@ -34,13 +34,6 @@ function failedRecently(socket: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Commands worth a server: one-shot build and check (`--watch` is its own long-lived process). */
-export function wantsServer(argv: string[], env: NodeJS.ProcessEnv): boolean {
-  if (env.TSBPF_SERVER === "0") return false;
-  if (argv[0] !== "build" && argv[0] !== "check") return false;
-  return !argv.some((a) => a === "-w" || a === "--watch" || a.startsWith("--watch="));
 }
 
 /** The local run: what bin/tsbpf.js did before the server (the start-up snapshot when it exists, else dist/cli.js). */
@@ -217,7 +210,7 @@ function writeAll(fd: 1 | 2, text: string): void {
  * answers, else locally. Resolves to the exit code.
  */
 export async function runClient(root: string, argv: string[]): Promise<number> {
-  const answer: Answer = wantsServer(argv, process.env) ? await throughServer(root, argv) : { kind: "no", why: "not for the server" };
+  const answer: Answer = process.env.TSBPF_SERVER !== "0" && isServerCommand(argv) ? await throughServer(root, argv) : { kind: "no", why: "not for the server" };
   if (answer.kind !== "done") {
     log(`local (${answer.kind === "no" ? answer.why : "no server"}): ${argv.join(" ")}`);
     return runLocally(root, argv);

@@ -18,6 +18,15 @@ export const PROTOCOL_VERSION = 1;
 /** The hidden first argument (not an option: node would take a leading `--` as its own) that makes `tsbpf` (dist/cli.js or the start-up snapshot) a compile server. */
 export const SERVE_FLAG = "__tsbpf_serve";
 
+/**
+ * Commands the server runs: one-shot `build` and `check`. `--watch` is a long-lived process of its own (and it reads
+ * signals), so never through the server; bin/tsbpf.js's sh lines make the same test before starting the client.
+ */
+export function isServerCommand(argv: readonly string[]): boolean {
+  if (argv[0] !== "build" && argv[0] !== "check") return false;
+  return !argv.some((a) => a === "-w" || a === "--watch" || a.startsWith("--watch="));
+}
+
 /** Environment variables a command reads, sent with each request and set in the server while it runs. */
 export function forwardedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};

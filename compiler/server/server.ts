@@ -17,7 +17,7 @@ import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "nod
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { CliIO } from "../cli/usage.ts";
-import { FrameReader, PROTOCOL_VERSION, encodeFrame, forwardedEnv, installStamp, pidFile, type ServerFrame, type ServerRequest } from "./protocol.ts";
+import { FrameReader, PROTOCOL_VERSION, encodeFrame, forwardedEnv, installStamp, isServerCommand, pidFile, type ServerFrame, type ServerRequest } from "./protocol.ts";
 
 /** How a server is started: `tsbpf __tsbpf_serve SOCKET KEY ROOT`. */
 export interface ServeOptions {
@@ -27,13 +27,6 @@ export interface ServeOptions {
   root: string;
   /** The command line's main() (cli/dispatch.ts). */
   run(argv: string[], io: CliIO): Promise<number>;
-}
-
-/** Commands the server runs; anything else is answered with `fallback` (the client runs it itself). */
-function servable(argv: string[]): boolean {
-  if (argv[0] !== "build" && argv[0] !== "check") return false;
-  // --watch is a long-lived process of its own (and it reads signals): never through the server.
-  return !argv.some((a) => a === "-w" || a === "--watch" || a.startsWith("--watch="));
 }
 
 const DEFAULT_IDLE_SECONDS = 600;
@@ -215,7 +208,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       conn.end();
       return shutdown();
     }
-    if (!servable(request.argv)) return void (send({ t: "fallback", why: "not a command the server runs" }), conn.end());
+    if (!isServerCommand(request.argv)) return void (send({ t: "fallback", why: "not a command the server runs" }), conn.end());
     busy++;
     queue = queue
       .then(() => runOne(request, send))
