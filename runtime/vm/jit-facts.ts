@@ -10,7 +10,7 @@
  * Region or the Socket), or are a constant region (a pinned ARRAY value looked up with a constant index); loads and
  * stores through them skip the region-table lookup and the bounds checks, which are decided here.
  */
-import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source, Size, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import { CtxOff } from "../../compiler/abi/sk-lookup.ts";
 import type { PreparedProgram } from "./program.ts";
@@ -75,7 +75,6 @@ export interface State {
 
 const M64 = 0xffffffffffffffffn;
 const M32 = 0xffffffffn;
-const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 const konst = (v: bigint): NonNullable<Fact> => ({ k: FK.Const, v: v & M64 });
 const ZERO = konst(0n);
@@ -316,7 +315,7 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
     }
     case Class.LDX: {
       const base = regs[s];
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       let out: Fact;
       if (base?.k === FK.Fp && (op & 0xe0) === Mode.MEM) {
         const slot = state.stack.get(STACK_SIZE + base.off + insn.off);
@@ -331,7 +330,7 @@ export function step(p: PreparedProgram, pc: number, state: State, table: Region
     case Class.ST:
     case Class.STX: {
       const base = regs[d];
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const atomic = cls === Class.STX && (op & 0xe0) === Mode.ATOMIC;
       if (base?.k === FK.Fp) {
         const o = STACK_SIZE + base.off + insn.off;
@@ -544,7 +543,7 @@ export function readsUnwrittenStack(p: PreparedProgram, states: readonly (State 
     const insn = p.insns[pc]!;
     const op = insn.opcode;
     const cls = op & 7;
-    const size = SIZES[op & 0x18]!;
+    const size = sizeBytes((op & 0x18) as Size);
     if (cls === Class.LDX && unwritten(st, insn.src, insn.off, size)) return true;
     if (cls === Class.STX && (op & 0xe0) === Mode.ATOMIC && unwritten(st, insn.dst, insn.off, size)) return true;
     if (cls !== Class.JMP || (op & 0xf0) !== JmpOp.CALL) continue;

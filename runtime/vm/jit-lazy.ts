@@ -8,7 +8,7 @@
  * no run can tell which id they would have had: the JIT writes the high word LAZY_HI instead and registers nothing.
  * Everything this file cannot prove keeps the registration (so ids, table size and faults stay the interpreter's).
  */
-import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source, Size, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import { CtxOff } from "../../compiler/abi/sk-lookup.ts";
 import { HELPER_ARGC } from "../helpers/index.ts";
@@ -29,7 +29,6 @@ export function resolveLazy(code: string, lazy: boolean): string {
   return code.replace(/\u0001([^\u0002]*)\u0002/g, (_x, real: string) => (lazy ? String(LAZY_HI) : real));
 }
 
-const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 /** May-hold-an-unregistered-pointer facts: a register bit mask and the 8-byte frame slots holding one. */
 interface Lazy {
@@ -149,7 +148,7 @@ function stepLazy(p: PreparedProgram, pc: number, st: State, lz: Lazy, special: 
       set(d, false);
       return true;
     case Class.LDX: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const base = st.regs[s];
       if (!special && lazy(s)) return false;
       // The sk pointer read through a proven ctx pointer is one of the lazy sites.
@@ -171,7 +170,7 @@ function stepLazy(p: PreparedProgram, pc: number, st: State, lz: Lazy, special: 
     }
     case Class.ST:
     case Class.STX: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const atomic = cls === Class.STX && (op & 0xe0) === Mode.ATOMIC;
       if (!special && lazy(d)) return false;
       const o = frameAt(st, d, insn.off, size);

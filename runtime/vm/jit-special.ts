@@ -6,7 +6,7 @@
  * on a proven socket call the helper's core without re-checking the argument. Anything the facts do not prove is
  * left to jit.ts's generic code, which makes the interpreter's checks and raises its faults.
  */
-import { AluOp, Class, JmpOp, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { AluOp, Class, JmpOp, Mode, Pseudo, Source, Size, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
 import { CTX_SIZE, Errno, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { SkLookupFlag } from "../../compiler/asm/helpers.ts";
@@ -32,9 +32,9 @@ export interface SpecialContext {
   noteSpill: (o: number) => void;
 }
 
-const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 const SCRATCH = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
-const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
+/** A number literal for generated code (parenthesised when negative, so `x-(-1)` stays an expression). */
+export const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
 
 /** A DataView read of `size` bytes at constant `o` of view `v` into registers A/B (`sx`: sign-extend). */
 function read(v: string, o: number, size: number, A: string, B: string, sx: boolean): string {
@@ -110,7 +110,7 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       return `a${d}=${lit(w.lo)};b${d}=${lit(w.hi)};g${d}=${cx.constRef(v.region)};`;
     }
     case Class.LDX: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const sx = (op & 0xe0) === Mode.MEMSX;
       const base = regs[s];
       if (base?.k === FK.Ctx) return ctxLoad(base.off + insn.off, size, sx, d);
@@ -124,7 +124,7 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
     }
     case Class.ST:
     case Class.STX: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const mode = op & 0xe0;
       const pv = provenView(cx, regs[d], d, insn.off, size, true);
       if (!pv) return undefined;

@@ -16,7 +16,7 @@
  * other memory access checks and reads the region inline, calling Machine.rview/wview/ld only on the slow path,
  * which raises the interpreter's faults. Semantics must equal interp.ts; the shared case table checks it.
  */
-import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source } from "../../compiler/asm/opcode.ts";
+import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source, Size, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { HELPER_ARGC, helperFor, type HelperFn } from "../helpers/index.ts";
 import { finishInInterpreter, interpret, refAlu } from "./interp.ts";
 import { CTX_SIZE } from "../../compiler/abi/sk-lookup.ts";
@@ -25,7 +25,7 @@ import { lddwWords, type PreparedProgram } from "./program.ts";
 import { FRAME0_ID, ID_MASK, OFF_BIAS, PTR_TAG, RegionKind, VmFault, fixedHi, type Region, type RegionTable } from "./region.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { FK, analyse, calleeEntry, readsUnwrittenStack, topState, type State } from "./jit-facts.ts";
-import { emitSpecial, type SpecialContext } from "./jit-special.ts";
+import { emitSpecial, lit, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
 import { lazyPointersSafe, resolveLazy } from "./jit-lazy.ts";
 import { assignError, releaseSocket } from "../helpers/index.ts";
@@ -61,7 +61,6 @@ function slow64(m: Machine, op: number, off: number, al: number, ah: number, bl:
 /** The register words passed to the interpreter when a block runs over the budget. */
 const RESUME_REGS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((r) => `a${r},b${r}`).join(",");
 
-const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
 const BSWAP32 = (x: string): string => `(((${x}&0xff)<<24)|((${x}&0xff00)<<8)|((${x}>>>8)&0xff00)|(${x}>>>24))`;
 
 const JCOND64: Record<number, (d: number, sl: string, sh: string) => string> = {
@@ -91,7 +90,6 @@ const JCOND32: Record<number, (d: number, sl: string) => string> = {
   [JmpOp.JSET]: (d, s) => `(a${d}&${s})!==0`,
 };
 
-const SIZES: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 /** The generated source, plus the constants (pre-resolved maps) it refers to as K[i]. */
 export interface JitSource {
@@ -396,7 +394,7 @@ function directStoreOffset(insn: Instruction): number | undefined {
   const cls = insn.opcode & 7;
   if ((cls !== Class.ST && cls !== Class.STX) || insn.dst !== 10 || (insn.opcode & 0xe0) !== Mode.MEM) return undefined;
   const o = STACK_SIZE + insn.off;
-  return o >= 0 && o + SIZES[insn.opcode & 0x18]! <= STACK_SIZE ? o : undefined;
+  return o >= 0 && o + sizeBytes((insn.opcode & 0x18) as Size) <= STACK_SIZE ? o : undefined;
 }
 
 /** Source of one (valid) instruction at `pc`. */
@@ -512,7 +510,7 @@ function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false)
       return `${A}=${lit(w.lo)};${B}=${lit(w.hi)};`;
     }
     case Class.LDX: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       const direct = s === 10 ? stackLoad(insn.off, size) : undefined;
       const load = direct ?? `M.ld(a${s},b${s},${insn.off},${size},${pc})`;
       if (direct !== undefined && size === 8) return `${A}=${direct};${B}=SV.getInt32(${STACK_SIZE + insn.off + 4},true);`;
@@ -539,7 +537,7 @@ function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false)
       return `{const l=a${s},h=b${s};if(h===${CTX_HI}){${ctxPart}}else{const r=(h&${~ID_MASK})===${PTR_TAG}?RG[h&${ID_MASK}]:undefined,o=${o},v=${fast}?r.view:M.rview(l,h,${insn.off},${size},${pc});${viewRead}}}`;
     }
     case Class.ST: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       if (d === 10) {
         const direct = stackStore(insn.off, size, lit(imm), imm < 0 ? "(-1)" : "0");
         if (direct) return direct;
@@ -547,7 +545,7 @@ function emit(p: PreparedProgram, table: RegionTable, pc: number, split = false)
       return viewStore(A, B, insn.off, size, lit(imm), imm < 0 ? "(-1)" : "0", pc);
     }
     default: {
-      const size = SIZES[op & 0x18]!;
+      const size = sizeBytes((op & 0x18) as Size);
       if ((op & 0xe0) === Mode.ATOMIC) {
         if ((imm === 0x00 || imm === 0x01) && (size === 4 || size === 8)) {
           // Atomic add (the DSL's `increment`) on a map value in bounds, inline: Machine.atomic is too large for V8
