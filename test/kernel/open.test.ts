@@ -3,7 +3,7 @@
  * unprivileged user, without its addon, and with CAP_BPF and CAP_SYS_ADMIN dropped from a root process.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
@@ -19,11 +19,13 @@ const have = (cmd: string): boolean => {
   }
 };
 
-const ADDON = join(import.meta.dirname, "../../build/Release/tsbpf_bpf.node");
+const BUILT_ADDON = join(import.meta.dirname, "../../build/Release/tsbpf_bpf.node");
 
 describeKernel("openKernel: what is missing", () => {
   let bundle: LoaderBundle;
   let probe: string;
+  /** The addon, copied next to the probe: the unprivileged user cannot reach a checkout in a private (0700) folder. */
+  let addon: string;
 
   beforeAll(async () => {
     bundle = await bundleLoader();
@@ -35,11 +37,14 @@ describeKernel("openKernel: what is missing", () => {
 try { k.openKernel(); console.log("ok"); } catch (e) { console.log(e.name + ": " + e.message); }\n`,
     );
     chmodSync(probe, 0o644);
+    addon = join(bundle.dir, "tsbpf_bpf.node");
+    copyFileSync(BUILT_ADDON, addon);
+    chmodSync(addon, 0o755);
   });
   afterAll(() => bundle?.dispose());
 
   const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
-    execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, TSBPF_NATIVE_ADDON: ADDON, ...env } }).trim();
+    execFileSync(cmd, args, { encoding: "utf8", env: { ...process.env, TSBPF_NATIVE_ADDON: addon, ...env } }).trim();
 
   it("works as root with the addon", () => {
     expect(run(process.execPath, [probe])).toBe("ok");
