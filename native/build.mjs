@@ -1,10 +1,14 @@
-// Builds the native kernel bridge (native/bpf.c) with node-gyp, offline. Three uses:
+// Builds the native parts with node-gyp, offline: the kernel bridge (native/bpf.c, an addon) and the compile server's
+// client (native/client.c, the executable bin/tsbpf.js runs for `tsbpf build`/`check`). Three uses:
 //
 //   node native/build.mjs               npm's install hook: nothing to do when the package ships a prebuild that
 //                                       loads here (prebuilds/<platform>-<arch>/); otherwise build from source.
 //   node native/build.mjs --from-source `npm run build:native`: always build build/Release/tsbpf_bpf.node.
-//   node native/build.mjs --prebuild    `npm pack` (prepack): build from source and copy the binary into
+//   node native/build.mjs --prebuild    `npm pack` (prepack): build from source and copy both binaries into
 //                                       prebuilds/, the Node-API convention (one binary serves every Node version).
+// With a prebuild, install copies the prebuilt client to prebuilds/tsbpf-client (the one name bin/tsbpf.js looks
+// for besides build/Release/tsbpf-client) once it has run here; a client that does not run is left out: builds then
+// go through the node client (dist/server/client.cjs), slower to start, same results.
 //   node native/build.mjs --clean-prebuild  `npm pack` (postpack): remove prebuilds/ again, so a clone keeps
 //                                       loading what it builds from source.
 //
@@ -25,6 +29,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const prebuildDir = join(root, "prebuilds", `${process.platform}-${process.arch}`);
 const prebuild = join(prebuildDir, "tsbpf_bpf.napi.glibc.node");
 const built = join(root, "build/Release/tsbpf_bpf.node");
+// Keep these in step with bin/tsbpf.js's sh lines.
+const prebuiltClient = join(prebuildDir, "tsbpf-client");
+const installedClient = join(root, "prebuilds", "tsbpf-client");
 const REMEDY = "install gcc, make and python3 (e.g. `apt-get install gcc make python3`), then run `npm rebuild tsbpf`";
 
 const mode = process.argv[2] ?? "--install";
@@ -38,6 +45,8 @@ if (process.platform !== "linux") {
 }
 if (mode === "--install" && loads(prebuild)) {
   console.log(`tsbpf: using the prebuilt kernel bridge ${join("prebuilds", `${process.platform}-${process.arch}`, "tsbpf_bpf.napi.glibc.node")}`);
+  if (runs(prebuiltClient)) copyFileSync(prebuiltClient, installedClient);
+  else console.log("tsbpf: the prebuilt compile-server client does not run here; `tsbpf build` uses the node client");
   process.exit(0);
 }
 
@@ -51,7 +60,19 @@ if (r.status !== 0) {
 if (mode === "--prebuild") {
   mkdirSync(prebuildDir, { recursive: true });
   copyFileSync(built, prebuild);
-  console.log(`tsbpf: prebuilt ${prebuild}`);
+  // The client is linked statically: a dynamically linked one would need the glibc it was built with (2.34 for
+  // __libc_start_main here), and a static one runs on any Linux of this architecture, musl systems included.
+  const cc = spawnSync(process.env.CC || "cc", ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-static", "-s", "-o", prebuiltClient, join(root, "native/client.c")], { stdio: "inherit" });
+  if (cc.status !== 0) {
+    console.warn(`tsbpf: linking the compile-server client statically failed (${cc.error?.message ?? `exit ${cc.status}`}); install libc6-dev (glibc's libc.a)`);
+    process.exit(1);
+  }
+  console.log(`tsbpf: prebuilt ${prebuild} and ${prebuiltClient}`);
+}
+
+/** True when the executable at `path` exists and runs here (its `--probe` exits 0). */
+function runs(path) {
+  return existsSync(path) && spawnSync(path, ["--probe"], { stdio: "ignore" }).status === 0;
 }
 
 /** True when `path` exists and Node can load it (a prebuild for another libc or a newer glibc cannot). */

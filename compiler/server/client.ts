@@ -7,13 +7,14 @@
  * would without the server: output is held until the server's exit code arrives, so nothing is printed twice.
  *
  * TSBPF_SERVER=0 turns the server off; TSBPF_SERVER_TIMEOUT (seconds, default 120) bounds a request;
- * TSBPF_SERVER_LOG=FILE appends one line per command saying who ran it (tests prove with it that the server answered).
+ * TSBPF_SERVER_LOG=FILE appends one line per command saying which client (`node:`; native/client.c writes `native:`)
+ * and who ran it (tests prove with it that the server answered).
  */
 import { appendFileSync, existsSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { isatty } from "node:tty";
-import { FrameReader, PROTOCOL_VERSION, SERVE_FLAG, encodeFrame, forwardedEnv, isServerCommand, serverKey, socketPath, type ServerFrame, type ServerRequest } from "./protocol.ts";
+import { FrameReader, PROTOCOL_VERSION, SERVE_FLAG, encodeRequest, forwardedEnv, isServerCommand, serverKey, socketPath, type ServerFrame, type ServerRequest } from "./protocol.ts";
 
 /** How long a new server may take to listen (a start without the snapshot loads TypeScript: ~1 s on a busy machine). */
 const START_TIMEOUT_MS = 15_000;
@@ -84,24 +85,22 @@ function ask(socket: string, request: ServerRequest, timeoutMs: number): Promise
       }
       settle({ kind: "no", why: "timed out" });
     }, timeoutMs);
-    conn.setEncoding("utf8");
     conn.on("connect", () => {
       connected = true;
-      conn.write(encodeFrame(request));
+      conn.write(encodeRequest(request));
     });
-    conn.on("data", (chunk: string) => {
-      let messages: unknown[];
+    conn.on("data", (chunk: Buffer) => {
+      let messages: ServerFrame[];
       try {
         messages = reader.push(chunk);
       } catch {
         return settle({ kind: "no", why: "unreadable answer" });
       }
-      for (const m of messages as ServerFrame[]) {
+      for (const m of messages) {
         if (m.t === "hello") pid = m.pid;
         else if (m.t === "out" || m.t === "err") frames.push(m);
         else if (m.t === "exit") return settle({ kind: "done", frames, code: m.code, pid });
         else if (m.t === "fallback") return settle({ kind: "no", why: m.why });
-        else return settle({ kind: "no", why: "unknown message" });
       }
     });
     conn.on("error", (err: NodeJS.ErrnoException) => settle(connected ? { kind: "no", why: err.message } : { kind: "absent" }));
@@ -175,7 +174,7 @@ function log(line: string): void {
   const file = process.env.TSBPF_SERVER_LOG;
   if (!file) return;
   try {
-    appendFileSync(file, `${line}\n`);
+    appendFileSync(file, `node: ${line}\n`);
   } catch {
     // A log that cannot be written changes nothing else.
   }
@@ -188,10 +187,10 @@ const throughStream = new Set<number>();
  * Writes `text` to file descriptor `fd` directly (creating process.stdout/stderr costs more than the write); a
  * non-blocking descriptor that is full (EAGAIN) gets this and later text through its stream, which waits, in order.
  */
-function writeAll(fd: 1 | 2, text: string): void {
+function writeAll(fd: 1 | 2, data: string | Uint8Array): void {
   const stream = () => (fd === 1 ? process.stdout : process.stderr);
-  if (throughStream.has(fd)) return void stream().write(text);
-  const bytes = Buffer.from(text, "utf8");
+  if (throughStream.has(fd)) return void stream().write(data);
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   let at = 0;
   try {
     while (at < bytes.length) at += writeSync(fd, bytes, at);
@@ -216,6 +215,6 @@ export async function runClient(root: string, argv: string[]): Promise<number> {
     return runLocally(root, argv);
   }
   log(`server ${answer.pid}: ${argv.join(" ")}`);
-  for (const f of answer.frames) writeAll(f.t === "out" ? 1 : 2, (f as { d: string }).d);
+  for (const f of answer.frames) if (f.t === "out" || f.t === "err") writeAll(f.t === "out" ? 1 : 2, f.d);
   return answer.code;
 }

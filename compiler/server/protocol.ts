@@ -3,17 +3,27 @@
  * it, and the messages. The client is bundled into a small CommonJS file that plain `node` runs on every `tsbpf build`,
  * so this file imports only Node's built-ins and cache-dir.ts (which imports nothing else), and does no work at load.
  *
- * Wire format: newline-delimited JSON over a Unix stream socket. The client sends one {@link ServerRequest}; the
- * server answers with {@link ServerFrame}s: `hello` when it takes the connection, `out`/`err` text in the order the
- * command wrote it, then one `exit` (the command ran) or `fallback` (the server will not run it: the client runs the
- * command itself, so a build is never lost).
+ * There are two clients: native/client.c (build/Release/tsbpf-client, ~1 ms of CPU: what bin/tsbpf.js runs when it is
+ * built) and client.ts (dist/server/client.cjs, run by node: it also starts servers). Everything here that a client
+ * computes (the key, the socket path, the messages) is computed the same way, byte for byte, in native/client.c.
+ *
+ * Wire format, over a Unix stream socket. The client sends one {@link ServerRequest} as a line of JSON; the server
+ * answers with {@link ServerFrame}s: `hello` when it takes the connection, `out`/`err` bytes in the order the command
+ * wrote them, then one `exit` (the command ran) or `fallback` (the server will not run it: the client runs the
+ * command itself, so a build is never lost). An answer frame is binary, so that a C client reads it without a JSON
+ * parser:
+ *
+ *   +-----------+----------------------+------------------------+
+ *   | type: 1 B | length: u32 LE, 4 B  | payload: length bytes   |
+ *   +-----------+----------------------+------------------------+
+ *   h hello (server pid, decimal)  o stdout  e stderr  x exit (code, decimal)  f fallback (why)
  */
-import { lstatSync, mkdirSync, readFileSync, statSync, chmodSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { tsbpfCacheDir } from "../cache-dir.ts";
 
 /** Bumped whenever a message changes shape; a server answers a request of another version with `fallback`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The hidden first argument (not an option: node would take a leading `--` as its own) that makes `tsbpf` (dist/cli.js or the start-up snapshot) a compile server. */
 export const SERVE_FLAG = "__tsbpf_serve";
@@ -55,72 +65,94 @@ export interface ServerRequest {
   stderrIsTTY: boolean;
 }
 
-/** A message from the server. */
+/** A message from the server (`out`/`err` carry the bytes the command wrote, as text when the server sends them). */
 export type ServerFrame =
   | { t: "hello"; pid: number }
-  | { t: "out"; d: string }
-  | { t: "err"; d: string }
+  | { t: "out"; d: string | Uint8Array }
+  | { t: "err"; d: string | Uint8Array }
   | { t: "exit"; code: number }
   | { t: "fallback"; why: string };
 
-/** One message as it goes on the wire. */
-export function encodeFrame(message: ServerRequest | ServerFrame): string {
-  return `${JSON.stringify(message)}\n`;
+/** One byte per frame type, the first byte of a frame on the wire. */
+const FRAME_TYPE = { hello: "h", out: "o", err: "e", exit: "x", fallback: "f" } as const;
+const FRAME_NAME: Record<string, ServerFrame["t"]> = { h: "hello", o: "out", e: "err", x: "exit", f: "fallback" };
+
+/** A frame longer than this is not the protocol (a build's whole output is kilobytes); native/client.c has the same. */
+const MAX_FRAME = 2 ** 30;
+
+/** The request as it goes on the wire: one line of JSON. */
+export function encodeRequest(request: ServerRequest): string {
+  return `${JSON.stringify(request)}\n`;
 }
 
-/** Splits a stream of text into the JSON messages it carries (a message may arrive in several chunks). */
-export class FrameReader {
-  private pending = "";
+/** One answer frame as it goes on the wire (see the diagram at the top). */
+export function encodeFrame(frame: ServerFrame): Buffer {
+  const payload =
+    frame.t === "hello" ? String(frame.pid) : frame.t === "exit" ? String(frame.code) : frame.t === "fallback" ? frame.why : frame.d;
+  const body = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
+  const head = Buffer.alloc(5);
+  head.write(FRAME_TYPE[frame.t], 0, "latin1");
+  head.writeUInt32LE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
 
-  /** The complete messages `chunk` finishes. Throws SyntaxError on a line that is not JSON. */
-  push(chunk: string): unknown[] {
-    this.pending += chunk;
-    const lines = this.pending.split("\n");
-    this.pending = lines.pop()!;
-    return lines.map((line) => JSON.parse(line) as unknown);
+/** Splits the server's byte stream into frames (a frame may arrive in several chunks). */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  /** The frames `chunk` completes (`out`/`err` payloads as bytes). Throws on bytes that are not the protocol. */
+  push(chunk: Uint8Array): ServerFrame[] {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk);
+    const frames: ServerFrame[] = [];
+    let at = 0;
+    while (this.pending.length - at >= 5) {
+      const name = FRAME_NAME[String.fromCharCode(this.pending[at]!)];
+      const length = this.pending.readUInt32LE(at + 1);
+      if (!name || length > MAX_FRAME) throw new SyntaxError("not a compile-server frame");
+      if (this.pending.length - at - 5 < length) break;
+      const payload = this.pending.subarray(at + 5, at + 5 + length);
+      at += 5 + length;
+      if (name === "out" || name === "err") frames.push({ t: name, d: payload });
+      else if (name === "fallback") frames.push({ t: name, why: payload.toString("utf8") });
+      else {
+        const value = /^\d{1,12}$/.test(payload.toString("latin1")) ? Number(payload.toString("latin1")) : NaN;
+        if (Number.isNaN(value)) throw new SyntaxError(`a ${name} frame without a number`);
+        frames.push(name === "hello" ? { t: name, pid: value } : { t: name, code: value });
+      }
+    }
+    this.pending = this.pending.subarray(at);
+    return frames;
   }
 }
 
-/** FNV-1a over `text`, twice with different offsets: 16 hex digits, enough to tell installations apart (no crypto load). */
+/** Two FNV-1a-like 32-bit hashes of the UTF-8 bytes of `text`: 16 hex digits, enough to tell installations apart. */
 function fnv64(text: string): string {
+  const bytes = Buffer.from(text, "utf8");
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (const c of bytes) {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
   }
   return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
 
-/** The files whose change means "another tsbpf": a server started from older files must not answer. */
-function installFiles(root: string): string[] {
-  return [
-    join(root, "package.json"),
-    join(root, "dist", "cli.js"),
-    join(root, "dist", "chunks"),
-    join(root, "dist", "server", "client.cjs"),
-    join(root, "dist", "snapshot", `tsbpf-${process.version}.blob`),
-    join(root, "stdlib", "index.d.ts"),
-  ];
+/** `size:mtimeNs:ino` of `file` (symlinks followed), or `-`: integers, so that native/client.c prints the same. */
+function fileStamp(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${st.size}:${st.mtimeNs}:${st.ino}`;
+  } catch {
+    return "-";
+  }
 }
 
 /**
- * The installed tsbpf at `root` as a string that changes when it is rebuilt or upgraded: its path, the Node.js
- * version, and the size and modification time of its entry files, chunk directory, snapshot blob and stdlib.
+ * The files whose change means "another tsbpf" for the key (native/client.c KEY_FILES). The snapshot blob is not
+ * among them (its name holds the Node.js version, which a C client cannot know without starting node): the node
+ * binary is in the key instead, and the server checks its blob itself ({@link installStamp}).
  */
-export function installStamp(root: string): string {
-  const parts = [root, process.version];
-  for (const file of installFiles(root)) {
-    try {
-      const st = statSync(file);
-      parts.push(`${st.size}:${st.mtimeMs}:${st.ino}`);
-    } catch {
-      parts.push("-");
-    }
-  }
-  return parts.join("\n");
-}
+const KEY_FILES = ["package.json", "dist/cli.js", "dist/chunks", "dist/server/client.cjs", "stdlib/index.d.ts"];
 
 /** This process's effective capabilities: the host probe's answer (--target-kernel host) depends on them. */
 function effectiveCaps(): string {
@@ -132,12 +164,41 @@ function effectiveCaps(): string {
 }
 
 /**
- * The key of the server a client at `root` may talk to: the installation ({@link installStamp}), the user, the
- * capabilities, and the settings read once per process (which addon, snapshot or not). Any difference: another server.
+ * What the key of a client at `root` hashes, one item per line: the protocol, the installation (its path, the node
+ * binary that runs it, and the size, modification time and inode of its entry files), the user, the capabilities,
+ * and the settings read once per process (which addon, snapshot or not). Any difference: another server.
  */
+export function keyText(root: string, env: NodeJS.ProcessEnv): string {
+  let node = process.execPath;
+  try {
+    node = realpathSync(node);
+  } catch {
+    // Kept as it is: the key is then only this client's.
+  }
+  return [
+    PROTOCOL_VERSION,
+    root,
+    node,
+    fileStamp(node),
+    ...KEY_FILES.map((f) => fileStamp(join(root, f))),
+    process.getuid?.() ?? -1,
+    effectiveCaps(),
+    env.TSBPF_NATIVE_ADDON ?? "",
+    env.TSBPF_NO_SNAPSHOT ? "no-snapshot" : "snapshot",
+  ].join("\n");
+}
+
+/** The key of the server a client at `root` may talk to: a hash of {@link keyText}. */
 export function serverKey(root: string, env: NodeJS.ProcessEnv): string {
-  const perProcess = [process.getuid?.() ?? -1, effectiveCaps(), env.TSBPF_NATIVE_ADDON ?? "", env.TSBPF_NO_SNAPSHOT ? "no-snapshot" : "snapshot"];
-  return fnv64(`${PROTOCOL_VERSION}\n${installStamp(root)}\n${perProcess.join("\n")}`);
+  return fnv64(keyText(root, env));
+}
+
+/**
+ * The installation as the server watches it: the key's files and the snapshot blob of this Node.js (a server started
+ * from a blob that was rebuilt since answers `fallback` and exits).
+ */
+export function installStamp(root: string): string {
+  return [...KEY_FILES, `dist/snapshot/tsbpf-${process.version}.blob`].map((f) => fileStamp(join(root, f))).join("\n");
 }
 
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */

@@ -17,7 +17,7 @@ import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "nod
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { CliIO } from "../cli/usage.ts";
-import { FrameReader, PROTOCOL_VERSION, encodeFrame, forwardedEnv, installStamp, isServerCommand, pidFile, type ServerFrame, type ServerRequest } from "./protocol.ts";
+import { PROTOCOL_VERSION, encodeFrame, forwardedEnv, installStamp, isServerCommand, pidFile, type ServerFrame, type ServerRequest } from "./protocol.ts";
 
 /** How a server is started: `tsbpf __tsbpf_serve SOCKET KEY ROOT`. */
 export interface ServeOptions {
@@ -187,12 +187,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
     conn.setEncoding("utf8");
     conn.on("error", () => conn.destroy());
     const send = (frame: ServerFrame) => void (conn.destroyed || conn.write(encodeFrame(frame)));
-    const reader = new FrameReader();
+    let line = "";
     const request = await new Promise<ServerRequest | undefined>((done) => {
       conn.on("data", (chunk: string) => {
+        line += chunk;
+        const end = line.indexOf("\n");
+        if (end < 0) return;
         try {
-          const [first] = reader.push(chunk);
-          if (first !== undefined) done(first as ServerRequest);
+          done(JSON.parse(line.slice(0, end)) as ServerRequest);
         } catch {
           done(undefined);
         }

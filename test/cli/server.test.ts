@@ -39,12 +39,19 @@ interface RunOptions {
   umask?: string;
   /** Another installation's bin/tsbpf.js. */
   bin?: string;
+  /** Which client bin/tsbpf.js runs: native/client.c (the default when it is built) or the node one. */
+  client?: Client;
 }
+
+type Client = "native" | "node";
+const CLIENTS: Client[] = ["native", "node"];
 
 function envFor(o: RunOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TSBPF_CACHE_DIR: o.cache, TSBPF_SERVER_LOG: join(o.cache, "log"), ...o.env };
   if (o.server) delete env.TSBPF_SERVER;
   else env.TSBPF_SERVER = "0";
+  if (o.client === "node") env.TSBPF_SERVER_CLIENT = "node";
+  else delete env.TSBPF_SERVER_CLIENT;
   return env;
 }
 
@@ -67,7 +74,7 @@ function tsbpfAsync(args: string[], o: RunOptions): Promise<Run> {
   });
 }
 
-/** The lines TSBPF_SERVER_LOG got in `cache` ("server PID: argv" or "local (why): argv"). */
+/** The lines TSBPF_SERVER_LOG got in `cache` ("CLIENT: server PID: argv" or "CLIENT: local (why): argv"). */
 function logLines(cache: string): string[] {
   const file = join(cache, "log");
   return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
@@ -82,10 +89,13 @@ function serverPids(cache: string): number[] {
     .map((f) => Number(readFileSync(join(dir, f), "utf8")));
 }
 
-/** A process that exists and is not a zombie (an exited server may wait for a reaper that never comes). */
+/**
+ * A process with a thread that is not a zombie. Its main thread alone is not enough: killed, it is a zombie while
+ * node's other threads are still exiting, and the process's sockets are closed only when the last thread is gone.
+ */
 function alive(pid: number): boolean {
   try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return readdirSync(`/proc/${pid}/task`).some((tid) => !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
   } catch {
     return false;
   }
@@ -97,7 +107,8 @@ async function until(what: () => boolean, ms: number): Promise<boolean> {
   return what();
 }
 
-const servedBy = (line: string | undefined) => Number(/^server (\d+): /.exec(line ?? "")?.[1] ?? NaN);
+const servedBy = (line: string | undefined) => Number(/^(?:native|node): server (\d+): /.exec(line ?? "")?.[1] ?? NaN);
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 beforeAll(() => {
   execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe" });
@@ -125,9 +136,9 @@ describe("through the server, byte for byte what a local run gives", () => {
   const outputs = ["prog.bpf.o", "out/x.o", "y.o"].map((f) => join(cwd, f));
 
   /** What a run leaves behind: its streams, exit code, and each output file's bytes and mode. */
-  function runAndCollect(args: string[], server: boolean, umask?: string) {
+  function runAndCollect(args: string[], server: boolean, umask?: string, client?: Client) {
     for (const f of outputs) rmSync(f, { force: true });
-    const run = tsbpf(args, { server, cache, cwd, umask });
+    const run = tsbpf(args, { server, cache, cwd, umask, client });
     const files = outputs.filter(existsSync).map((f) => ({ f, mode: statSync(f).mode.toString(8), bytes: readFileSync(f).toString("base64") }));
     return { ...run, files };
   }
@@ -149,15 +160,21 @@ describe("through the server, byte for byte what a local run gives", () => {
     [["check", "prog.ts", "--target-kernel", "5.4"], 2],
   ])("tsbpf %j", (args, code) => {
     const local = runAndCollect(args, false);
+    // The first command finds no server: the node client starts one. Every later one goes through the native client.
+    const started = logLines(cache).length > 0;
     const served = runAndCollect(args, true);
-    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^server \\d+: ${args.join(" ").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`));
+    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^${started ? "native" : "node"}: server \\d+: ${escape(args.join(" "))}$`));
     expect(served).toEqual(local);
     expect(served.code).toBe(code);
+    const byNode = runAndCollect(args, true, undefined, "node");
+    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^node: server \\d+: ${escape(args.join(" "))}$`));
+    expect(byNode).toEqual(local);
   });
 
-  test("a written file gets the client's umask, not the server's", () => {
+  test.each(CLIENTS)("a written file gets the client's umask, not the server's (%s client)", (client) => {
     const local = runAndCollect(["build", "prog.ts"], false, "077");
-    const served = runAndCollect(["build", "prog.ts"], true, "077");
+    const served = runAndCollect(["build", "prog.ts"], true, "077", client);
+    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^${client}: server \\d+: `));
     expect(served.files.map((f) => f.mode)).toEqual(["100600"]);
     expect(served).toEqual(local);
   });
@@ -184,7 +201,7 @@ describe("through the server, byte for byte what a local run gives", () => {
   });
 });
 
-describe("a server that fails the client: the command runs locally, printed once", () => {
+describe.each(CLIENTS)("a server that fails the %s client: the command runs locally, printed once", (client) => {
   const cache = cacheDir();
   const args = ["check", "examples/redirect-port.ts"];
   let fake: Server | undefined;
@@ -201,20 +218,20 @@ describe("a server that fails the client: the command runs locally, printed once
 
   test("dies after part of the output", async () => {
     await fakeServer((conn) => {
-      conn.write(encodeFrame({ t: "hello", pid: 1 }) + encodeFrame({ t: "out", d: "partial\n" }));
+      conn.write(Buffer.concat([encodeFrame({ t: "hello", pid: 1 }), encodeFrame({ t: "out", d: "partial\n" })]));
       conn.destroy();
     });
-    const r = await tsbpfAsync(args, { server: true, cache });
+    const r = await tsbpfAsync(args, { server: true, cache, client });
     expect(r).toEqual(tsbpf(args, { server: false, cache }));
-    expect(logLines(cache).at(-1)).toBe(`local (the server went away): ${args.join(" ")}`);
+    expect(logLines(cache).at(-1)).toBe(`${client}: local (the server went away): ${args.join(" ")}`);
     await new Promise<void>((done) => fake!.close(() => done()));
   });
 
   test("answers something that is not the protocol", async () => {
     await fakeServer((conn) => conn.end("HTTP/1.1 400 Bad Request\n"));
-    const r = await tsbpfAsync(args, { server: true, cache });
+    const r = await tsbpfAsync(args, { server: true, cache, client });
     expect(r).toEqual(tsbpf(args, { server: false, cache }));
-    expect(logLines(cache).at(-1)).toBe(`local (unreadable answer): ${args.join(" ")}`);
+    expect(logLines(cache).at(-1)).toBe(`${client}: local (unreadable answer): ${args.join(" ")}`);
     await new Promise<void>((done) => fake!.close(() => done()));
   });
 
@@ -224,10 +241,10 @@ describe("a server that fails the client: the command runs locally, printed once
     const killed = new Promise<NodeJS.Signals | null>((done) => hung.on("exit", (_code, signal) => done(signal)));
     await fakeServer((conn) => conn.write(encodeFrame({ t: "hello", pid: hung.pid! })));
     const t0 = Date.now();
-    const r = await tsbpfAsync(args, { server: true, cache, env: { TSBPF_SERVER_TIMEOUT: "1" } });
+    const r = await tsbpfAsync(args, { server: true, cache, client, env: { TSBPF_SERVER_TIMEOUT: "1" } });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
     expect(r).toEqual(tsbpf(args, { server: false, cache }));
-    expect(logLines(cache).at(-1)).toBe(`local (timed out): ${args.join(" ")}`);
+    expect(logLines(cache).at(-1)).toBe(`${client}: local (timed out): ${args.join(" ")}`);
     expect(await killed).toBe("SIGKILL");
     await new Promise<void>((done) => fake!.close(() => done()));
   });
@@ -245,6 +262,8 @@ describe("server lifetime", () => {
     expect(existsSync(socket)).toBe(true);
     const r = tsbpf(args, { server: true, cache });
     expect(r).toEqual(tsbpf(args, { server: false, cache }));
+    // Refused at the stale socket, the native client hands the command to the node client, which starts a server.
+    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
     const second = servedBy(logLines(cache).at(-1));
     expect(second).not.toBe(first);
     expect(serverPids(cache)).toEqual([second]);
@@ -252,19 +271,24 @@ describe("server lifetime", () => {
 
   test("a rebuilt installation gets a new server; the old one exits", async () => {
     const cache = cacheDir();
-    // A copy of the installation (what a rebuild changes is its own files, not the repository's).
-    const copy = mkdtempSync(join(work, "install-"));
-    for (const part of ["package.json", "bin", "dist", "stdlib"]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+    // A copy of the installation (what a rebuild changes is its own files, not the repository's), in a folder whose
+    // name is not ASCII: both clients hash its UTF-8 bytes into the same key.
+    const copy = mkdtempSync(join(work, "install-ü-"));
+    for (const part of ["package.json", "bin", "dist", "stdlib", "build/Release/tsbpf-client"]) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
     symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"));
     const bin = join(copy, "bin/tsbpf.js");
     const args = ["check", join(ROOT, "examples/redirect-port.ts")];
     expect(tsbpf(args, { server: true, cache, bin }).code).toBe(0);
+    expect(tsbpf(args, { server: true, cache, bin }).code).toBe(0);
+    expect(logLines(cache).at(-1)).toMatch(/^native: server \d+: /);
     const old = servedBy(logLines(cache).at(-1));
     expect(alive(old)).toBe(true);
     const later = new Date(Date.now() + 5000);
     utimesSync(join(copy, "dist/cli.js"), later, later);
     const r = tsbpf(args, { server: true, cache, bin });
     expect(r.code).toBe(0);
+    // A new key: nobody listens at its socket, so the native client handed the command to the node client.
+    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
     const fresh = servedBy(logLines(cache).at(-1));
     expect(fresh).not.toBe(old);
     expect(await until(() => !alive(old), 10_000)).toBe(true);
@@ -291,7 +315,8 @@ describe("server lifetime", () => {
     const local = tsbpf(args, { server: false, cache });
     expect(tsbpf(args, { server: true, cache })).toEqual(local);
     expect(tsbpf(args, { server: true, cache })).toEqual(local);
-    expect(logLines(cache)).toEqual([`local (the server did not start): ${args.join(" ")}`, `local (the server failed to start recently): ${args.join(" ")}`]);
+    // The native client finds nobody listening and hands each command to the node client, which starts servers.
+    expect(logLines(cache)).toEqual([`node: local (the server did not start): ${args.join(" ")}`, `node: local (the server failed to start recently): ${args.join(" ")}`]);
     expect(serverPids(cache)).toEqual([]);
   });
 
@@ -307,7 +332,38 @@ describe("server lifetime", () => {
     const cache = cacheDir();
     mkdirSync(join(cache, "server"), { mode: 0o755 });
     expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache }).code).toBe(0);
-    expect(logLines(cache).at(-1)).toMatch(/^server \d+: /);
+    // The native client does not use a directory others may enter; the node client tightens it and starts the server.
+    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
     expect(statSync(join(cache, "server")).mode & 0o777).toBe(0o700);
+    expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache }).code).toBe(0);
+    expect(logLines(cache).at(-1)).toMatch(/^native: server \d+: /);
+  });
+});
+
+describe("the native client computes what protocol.ts computes", () => {
+  const native = join(ROOT, "build/Release/tsbpf-client");
+
+  test.each([
+    ["the default cache directory", {}],
+    ["TSBPF_CACHE_DIR with a trailing slash", { TSBPF_CACHE_DIR: `${join(work, "k")}//` }],
+    ["XDG_CACHE_HOME, no snapshot, an addon path", { TSBPF_CACHE_DIR: "", XDG_CACHE_HOME: join(work, "xdg"), TSBPF_NO_SNAPSHOT: "1", TSBPF_NATIVE_ADDON: "/x/ä.node" }],
+    ["a socket path too long for sun_path", { TSBPF_CACHE_DIR: join(work, "d".repeat(120)) }],
+  ])("key and socket path: %s", (_what, extra: Record<string, string>) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+    for (const [k, v] of Object.entries(extra)) if (v === "") delete env[k];
+    const key = serverKey(ROOT, env);
+    // socketPath() reads the cache directory from process.env, as the node client does in its own process.
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    for (const k of Object.keys(extra)) if (env[k] === undefined) delete process.env[k];
+    let socket: string | undefined;
+    try {
+      socket = socketPath(key);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    const out = execFileSync(native, ["--key", ROOT], { env, encoding: "utf8" }).split("\n");
+    expect(out.slice(0, 2)).toEqual([key, socket ?? ""]);
   });
 });

@@ -68,7 +68,7 @@ beforeAll(() => {
 // Each step starts Node processes that load TypeScript or esbuild: generous limits for a busy 2-core machine.
 describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
   test("the tarball holds the runtime files, declarations, native sources, prebuild and LICENSE; no tests or benches", () => {
-    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/server/client.cjs", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node"]));
+    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/client.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/server/client.cjs", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node", "prebuilds/linux-x64/tsbpf-client"]));
     const stray = tarballFiles.filter((f) => /^(test|bench|examples|scripts|docs|compiler|runtime|\.ci|build)\//.test(f) || /\.(map|o|ts)$/.test(f.replace(/\.d\.ts$/, "")) || /tsconfig|vitest\.config|package-lock/.test(f));
     expect(stray).toEqual([]);
     // Every declaration import is relative .js (resolved to .d.ts) or a package we depend on: no .ts, no node: types.
@@ -84,6 +84,13 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     }
     // `declare module "vitest"` augments vitest's matchers (only when the user references tsbpf/testing/vitest).
     expect([...specifiers].sort()).toEqual(["declare module *?object", "declare module vitest", "from relative.js"]);
+  });
+
+  test("the prebuilt compile-server client is linked statically: it needs no libc of the machine it runs on", () => {
+    const client = join(app, "node_modules/tsbpf/prebuilds/linux-x64/tsbpf-client");
+    // No program interpreter (ld.so) and no dynamic section: nothing to resolve at start.
+    expect(execFileSync("readelf", ["-lW", client], { encoding: "utf8" })).not.toMatch(/INTERP|DYNAMIC/);
+    expect(execFileSync("readelf", ["-hW", client], { encoding: "utf8" })).toMatch(/Machine:\s+Advanced Micro Devices X86-64/);
   });
 
   test("the prebuild needs no glibc symbol newer than 2.28 (the oldest glibc Node 20's own binaries run on)", () => {
@@ -108,6 +115,9 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     expect(entry).toContain('require("@ts-morph/common/dist/typescript.js")');
     expect(readdirSync(join(app, "node_modules/tsbpf/dist/snapshot")).sort()).toEqual(["make-blob.cjs", "tsbpf-snapshot-entry.cjs", `tsbpf-${process.version}.blob`]);
     expect(existsSync(join(app, "node_modules/tsbpf/build"))).toBe(false);
+    // The prebuilt compile-server client ran here, so install put it where bin/tsbpf.js looks for it.
+    expect(install.stdout + install.stderr).not.toContain("client does not run here");
+    expect(readFileSync(join(app, "node_modules/tsbpf/prebuilds/tsbpf-client"))).toEqual(readFileSync(join(app, "node_modules/tsbpf/prebuilds/linux-x64/tsbpf-client")));
   });
 
   test("CLI: tsbpf build x.bpf.ts writes x.bpf.o; verify and run read it", () => {
@@ -138,8 +148,11 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
       const bad = sh(tsbpf, ["check", "missing.bpf.ts"], app, env);
       expect(bad).toEqual(sh(tsbpf, ["check", "missing.bpf.ts"], app, { TSBPF_SERVER: "0" }));
       const lines = readFileSync(log, "utf8").trim().split("\n");
-      expect(lines).toEqual([expect.stringMatching(/^server \d+: build handler\.bpf\.ts -o served\.o$/), expect.stringMatching(/^server \d+: check missing\.bpf\.ts$/)]);
-      const pid = Number(/^server (\d+)/.exec(lines[0]!)![1]);
+      // The first build finds no server: the native client hands it to the node client, which starts one; the
+      // second goes through the installed native client.
+      expect(lines).toEqual([expect.stringMatching(/^node: server \d+: build handler\.bpf\.ts -o served\.o$/), expect.stringMatching(/^native: server \d+: check missing\.bpf\.ts$/)]);
+      const pid = Number(/^node: server (\d+)/.exec(lines[0]!)![1]);
+      expect(lines[1]).toContain(`server ${pid}:`);
       // Started from the installed package's blob, as the client found it.
       expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(join(app, `node_modules/tsbpf/dist/snapshot/tsbpf-${process.version}.blob`));
     } finally {
@@ -202,6 +215,6 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
     } finally {
       renameSync(`${pre}.away`, pre);
     }
-    expect(readdirSync(pre)).toEqual([`${process.platform}-${process.arch}`]);
+    expect(readdirSync(pre)).toEqual([`${process.platform}-${process.arch}`, "tsbpf-client"]);
   });
 });

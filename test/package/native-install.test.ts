@@ -5,7 +5,7 @@
  * and to run `npm rebuild tsbpf`.
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -18,7 +18,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** A fresh package directory with the native sources (what the tarball ships for the addon). */
 function pkg(name: string): string {
   const dir = join(work, name);
-  for (const f of ["binding.gyp", "native/build.mjs", "native/bpf.c", "native/napi_util.c", "native/napi_util.h", "native/errno_names.h"]) {
+  for (const f of ["binding.gyp", "native/build.mjs", "native/bpf.c", "native/client.c", "native/napi_util.c", "native/napi_util.h", "native/errno_names.h"]) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
@@ -44,9 +44,25 @@ describe.runIf(process.platform === "linux")("install hook: prebuild first, sour
     const dir = pkg("good");
     mkdirSync(dirname(join(dir, PREBUILD)), { recursive: true });
     copyFileSync(goodPrebuild, join(dir, PREBUILD));
+    copyFileSync(join(dirname(goodPrebuild), "tsbpf-client"), join(dir, dirname(PREBUILD), "tsbpf-client"));
     const r = install(dir);
     expect(r).toEqual({ code: 0, out: `tsbpf: using the prebuilt kernel bridge ${PREBUILD}\n` });
     expect(existsSync(join(dir, "build"))).toBe(false);
+    // The prebuilt client ran (`--probe`), so it is installed where bin/tsbpf.js looks for it, executable.
+    expect(statSync(join(dir, "prebuilds/tsbpf-client")).mode & 0o111).toBe(0o111);
+  });
+
+  test("a prebuilt client that does not run here: left out, the node client serves builds", () => {
+    const dir = pkg("good-addon-bad-client");
+    mkdirSync(dirname(join(dir, PREBUILD)), { recursive: true });
+    copyFileSync(goodPrebuild, join(dir, PREBUILD));
+    writeFileSync(join(dir, dirname(PREBUILD), "tsbpf-client"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const r = install(dir);
+    expect(r).toEqual({
+      code: 0,
+      out: `tsbpf: using the prebuilt kernel bridge ${PREBUILD}\ntsbpf: the prebuilt compile-server client does not run here; \`tsbpf build\` uses the node client\n`,
+    });
+    expect(existsSync(join(dir, "prebuilds/tsbpf-client"))).toBe(false);
   });
 
   test("a prebuild that does not load: built from source", () => {
@@ -57,6 +73,7 @@ describe.runIf(process.platform === "linux")("install hook: prebuild first, sour
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^tsbpf: the prebuilt kernel bridge does not load here \(.*\); building from source\n/);
     expect(existsSync(join(dir, "build/Release/tsbpf_bpf.node"))).toBe(true);
+    expect(existsSync(join(dir, "build/Release/tsbpf-client"))).toBe(true);
   });
 
   test("no prebuild and no toolchain: the install succeeds and says what to install and to run npm rebuild tsbpf", () => {
