@@ -30,8 +30,9 @@ const USER_HZ = 100;
  * The compile server the bench's builds talk to: its own cache directory (so it is started, and later stopped, by the
  * bench), and the CPU ms its process has used so far (0 before it exists).
  */
-function benchServer(root: string, dir: string): { env: Record<string, string>; cpuMs: () => number; stop: () => void } {
-  const env = { TSBPF_SERVER: "1", TSBPF_CACHE_DIR: join(dir, "server-cache") };
+function benchServer(root: string, dir: string): { env: Record<string, string>; log: string; cpuMs: () => number; stop: () => void } {
+  const log = join(dir, "server.log");
+  const env = { TSBPF_SERVER: "1", TSBPF_CACHE_DIR: join(dir, "server-cache"), TSBPF_SERVER_LOG: log };
   const pid = (): number | undefined => {
     const socket = socketPath(serverKey(root, { ...process.env, ...env }), env.TSBPF_CACHE_DIR);
     if (!socket || !existsSync(pidFile(socket))) return undefined;
@@ -39,6 +40,7 @@ function benchServer(root: string, dir: string): { env: Record<string, string>; 
   };
   return {
     env,
+    log,
     cpuMs() {
       const p = pid();
       if (p === undefined) return 0;
@@ -59,6 +61,13 @@ function benchServer(root: string, dir: string): { env: Record<string, string>; 
       }
     },
   };
+}
+
+/** Who ran the builds sent to the server (TSBPF_SERVER_LOG: "native: server PID: ...", "node: local (why): ..."). */
+function serverLogSummary(log: string): string {
+  const lines = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
+  const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
+  return `of ${lines.length} builds, ${count(/^native: server /)} were answered through the native client, ${count(/^node: server /)} through the node client, ${count(/: local /)} ran locally`;
 }
 
 /** Median ms of the rebuilds `tsbpf build --watch` reports after `edits` appended comments; or why not. */
@@ -172,8 +181,8 @@ export async function compileTimeSection(p: Providers, _objects: Map<string, Uin
       rows.push([f.label, f.programs, "no server, no snapshot", ...cells(plain, f.label, "without the snapshot", []), "-"]);
     }
     if (how) notes.push(`cold: ${how}; through the server a batch is ${runs * 4} builds (its CPU is read in 10 ms ticks); "no snapshot": one run`);
-    notes.push("via compile server: bin/tsbpf.js execs node dist/server/client.cjs, which sends the build to a warm tsbpf process (started by the first, unmeasured batch, from the snapshot); its CPU = the client processes' + the server's during the batch (/proc/PID/stat utime+stime), 'of which server' the latter");
-    notes.push("no server (first build): TSBPF_SERVER=0, i.e. what a build costs when no server runs yet (the first one also starts the server): sh execs `node --snapshot-blob dist/snapshot/tsbpf-<node>.blob`");
+    notes.push(`via compile server: bin/tsbpf.js execs the native client (build/Release/tsbpf-client), which sends the build to a warm tsbpf process (started by the first, unmeasured batch, through the node client, from the snapshot); its CPU = the client processes' + the server's during the batch (/proc/PID/stat utime+stime), 'of which server' the latter; ${serverLogSummary(server.log)}`);
+    notes.push("no server (first build): TSBPF_SERVER=0, i.e. what a build costs when no server runs yet (the first one also starts the server): sh execs `node --snapshot-blob dist/snapshot/tsbpf-<node>.blob`, which runs the one build without V8's optimising compiler (compiler/cli/one-shot.ts)");
     notes.push(`warm compile(): median of ${o.smoke ? 1 : 7} calls in this process after one warm-up`);
     if (cli) {
       const manyLabel = (r: Ratio) => r.label.startsWith("all examples");

@@ -22,6 +22,7 @@ import { setStdlibPath } from "../frontend/project.ts";
 import { setAddonSearchRoot } from "../../runtime/kernel/native.ts";
 import { main } from "./dispatch.ts";
 import { SERVE_FLAG } from "../server/protocol.ts";
+import { tuneOneShot } from "./one-shot.ts";
 import { serve } from "../server/server.ts";
 import "./build.ts";
 import "./watch.ts";
@@ -85,5 +86,8 @@ v8.startupSnapshot.setDeserializeMainFunction(async () => {
   const argv = process.argv.slice(1);
   // The compile server (compiler/server/) starts from here too: warm from its first request.
   if (argv[0] === SERVE_FLAG) await serve({ socket: argv[1]!, key: argv[2]!, root: argv[3]!, run: main });
-  else process.exitCode = await main(argv);
+  else {
+    tuneOneShot(argv);
+    process.exitCode = await main(argv);
+  }
 });

@@ -367,3 +367,19 @@ describe("the native client computes what protocol.ts computes", () => {
     expect(out.slice(0, 2)).toEqual([key, socket ?? ""]);
   });
 });
+
+/** Lines of `node --trace-opt dist/cli.js ARGS` that say V8 marks or compiles a function for optimisation. */
+function optimisations(args: string[]): number {
+  const r = spawnSync(process.execPath, ["--trace-opt", join(ROOT, "dist/cli.js"), ...args], { cwd: ROOT, encoding: "utf8" });
+  expect(r.status, r.stderr).toBe(0);
+  return (r.stdout.match(/^\[(?:marking|compiling method)/gm) ?? []).length;
+}
+
+// A process that runs one build or check turns the optimising compiler off (compiler/cli/one-shot.ts): its background
+// compiles cost more CPU than one build gains; the server keeps it. The control (verify) shows --trace-opt reports.
+test("a one-shot build and check compile nothing with the optimising compiler; verify still does", () => {
+  const object = join(work, "one-shot.o");
+  expect(optimisations(["build", "examples/port-rules.ts", "-o", object])).toBe(0);
+  expect(optimisations(["check", "examples/port-rules.ts"])).toBe(0);
+  expect(optimisations(["verify", object])).toBeGreaterThan(0);
+});
