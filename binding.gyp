@@ -9,9 +9,9 @@
     {
       "target_name": "tsbpf-client",
       "type": "executable",
-      "sources": ["native/client.c"],
+      "sources": ["native/client.c", "native/client-key.c", "native/client-start.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/client.c"]}]]
+      "conditions": [["OS!='linux'", {"type": "none", "sources!": ["native/client.c", "native/client-key.c", "native/client-start.c"]}]]
     }
   ]
 }

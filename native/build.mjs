@@ -32,6 +32,8 @@ const built = join(root, "build/Release/tsbpf_bpf.node");
 // Keep these in step with bin/tsbpf.js's sh lines.
 const prebuiltClient = join(prebuildDir, "tsbpf-client");
 const installedClient = join(root, "prebuilds", "tsbpf-client");
+// Keep in step with binding.gyp's tsbpf-client target.
+const CLIENT_SOURCES = ["client.c", "client-key.c", "client-start.c"];
 const REMEDY = "install gcc, make and python3 (e.g. `apt-get install gcc make python3`), then run `npm rebuild tsbpf`";
 
 const mode = process.argv[2] ?? "--install";
@@ -62,7 +64,7 @@ if (mode === "--prebuild") {
   copyFileSync(built, prebuild);
   // The client is linked statically: a dynamically linked one would need the glibc it was built with (2.34 for
   // __libc_start_main here), and a static one runs on any Linux of this architecture, musl systems included.
-  const cc = spawnSync(process.env.CC || "cc", ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-static", "-s", "-o", prebuiltClient, join(root, "native/client.c")], { stdio: "inherit" });
+  const cc = spawnSync(process.env.CC || "cc", ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-static", "-s", "-o", prebuiltClient, ...CLIENT_SOURCES.map((f) => join(root, "native", f))], { stdio: "inherit" });
   if (cc.status !== 0) {
     console.warn(`tsbpf: linking the compile-server client statically failed (${cc.error?.message ?? `exit ${cc.status}`}); install libc6-dev (glibc's libc.a)`);
     process.exit(1);

@@ -2,23 +2,28 @@
  * tsbpf-client: the compile server's client in C (node-gyp builds it next to the addon, build/Release/tsbpf-client).
  *
  * `tsbpf build`/`tsbpf check` are sent to a warm tsbpf process (compiler/server/). A client written for node costs a
- * Node.js start-up (~60 ms of CPU, more than clang's whole compile), this one about a millisecond. It handles only
- * the common case, a server that is already listening; everything else goes to the node client or a local run:
+ * Node.js start-up (~60 ms of CPU, more than clang's whole compile), this one about a millisecond. It does what
+ * compiler/server/client.ts does in the common cases and hands the rest to it:
  *
- *   no server listens at the socket        exec node dist/server/client.cjs ARGS (it starts one, then asks it)
- *   the socket's directory is not private  the same (the node client makes or tightens it)
- *   the server answered (an `exit` frame)  print its output, exit with its code
- *   it declined, died, hung, or answered   log why, exec bin/tsbpf.js ARGS with TSBPF_SERVER=0 (a local run);
- *   something that is not the protocol     output is held until `exit`, so nothing is printed twice
+ *   a server listens at the socket          send the command, print the answer, exit with its code
+ *   nobody listens                          start a server from the snapshot (client-start.c), then the same
+ *   no snapshot blob, a start that failed   exec node dist/server/client.cjs ARGS (it starts a server without the
+ *   (now or lately), a directory that is    snapshot, remembers failures, makes or tightens the directory)
+ *   not private to the user
+ *   the server declined, died, hung, or     log why, exec bin/tsbpf.js ARGS with TSBPF_SERVER=0 (a local run);
+ *   answered something that is not the      output is held until `exit`, so nothing is printed twice
+ *   protocol
  *
- * The package ships it prebuilt and linked statically (native/build.mjs --prebuild), so it runs on any x86-64 Linux
- * whatever its libc; from source it is linked like any program.
+ * Three files: this one (what to run, the request and the answer), client-key.c (the key and socket path) and
+ * client-start.c (connecting, starting a server). The package ships it prebuilt and linked statically
+ * (native/build.mjs --prebuild), so it runs on any x86-64 Linux whatever its libc; from source it is linked like any
+ * program.
  *
  * Usage (bin/tsbpf.js's sh lines): tsbpf-client ROOT build|check ARGS...; `tsbpf-client --key ROOT` prints the key
  * and socket path (tests compare them with protocol.ts); `tsbpf-client --probe` exits 0 (install-time check that a
  * prebuilt binary runs here).
  *
- * Everything this file computes must equal compiler/server/protocol.ts: the key text (keyText()), the hash (fnv64),
+ * Everything these files compute must equal compiler/server/protocol.ts: the key text (keyText()), the hash (fnv64),
  * the socket path (socketPath()), the request (JSON line) and the answer frames:
  *
  *   +------+----------------------+----------------------+
@@ -27,84 +32,17 @@
  *   type: 'h' hello (payload: server pid, decimal)   'o' stdout bytes   'e' stderr bytes
  *         'x' exit (payload: exit code, decimal)     'f' fallback (payload: why)
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
+#include "client.h"
 
-extern char **environ;
-
-/* Keep in step with PROTOCOL_VERSION in compiler/server/protocol.ts. */
-#define PROTOCOL_VERSION 2
 #define DEFAULT_TIMEOUT_S 120.0
 /* A frame longer than this is not the protocol (the whole output of a build is kilobytes). */
 #define MAX_FRAME (1u << 30)
-/* Linux's sun_path holds 108 bytes including the terminating NUL. */
-#define MAX_SOCKET_PATH 107
 
-/* A growable byte string, always NUL-terminated. */
-typedef struct {
-  char *p;
-  size_t len, cap;
-} buf_t;
+extern char **environ;
 
-static void buf_add(buf_t *b, const void *data, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) abort();
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-  b->p[b->len] = 0;
-}
-
-static void buf_str(buf_t *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-static void buf_fmt(buf_t *b, const char *fmt, ...) {
-  char tmp[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n > 0) buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* Appends `s` as a JSON string (quotes included); bytes >= 0x80 pass through, as UTF-8. */
-static void buf_json(buf_t *b, const char *s) {
-  buf_str(b, "\"");
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\') {
-      char esc[2] = {'\\', (char)*c};
-      buf_add(b, esc, 2);
-    } else if (*c < 0x20) {
-      buf_fmt(b, "\\u%04x", *c);
-    } else {
-      buf_add(b, c, 1);
-    }
-  }
-  buf_str(b, "\"");
-}
-
-/* The package root, and the command line after it (argv[0] is `build` or `check`). */
-static char root[PATH_MAX];
-static char **args;
-static int nargs;
+char root[PATH_MAX];
+char **args;
+int nargs;
 
 /* Appends one line to $TSBPF_SERVER_LOG (tests learn from it which client and which process ran a command). */
 static void log_line(const char *what) {
@@ -141,7 +79,7 @@ static void exec_with(const char *path, const char *first) {
 }
 
 /* Runs the command without the server, exactly as TSBPF_SERVER=0 does (bin/tsbpf.js: the snapshot, or dist/cli.js). */
-_Noreturn static void run_locally(const char *why) {
+_Noreturn void run_locally(const char *why) {
   char what[600];
   snprintf(what, sizeof what, "local (%s)", why);
   log_line(what);
@@ -154,145 +92,12 @@ _Noreturn static void run_locally(const char *why) {
 }
 
 /* Hands the command to the node client (it starts a server when none listens); a local run if node cannot start. */
-_Noreturn static void run_node_client(void) {
+_Noreturn void run_node_client(void) {
   char client[PATH_MAX + 32];
   snprintf(client, sizeof client, "%s/dist/server/client.cjs", root);
   if (access(client, R_OK) == 0) exec_with("node", client);
   run_locally("no node client");
 }
-
-/* ---- The key: protocol.ts keyText() and fnv64(), byte for byte. ---- */
-
-/* `size:mtimeNs:ino` of `path` (symlinks followed), or `-`. */
-static void stamp_file(buf_t *b, const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    buf_str(b, "-");
-    return;
-  }
-  long long ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  buf_fmt(b, "%lld:%lld:%llu", (long long)st.st_size, ns, (unsigned long long)st.st_ino);
-}
-
-/* The first executable `node` on PATH, resolved (what `node` in bin/tsbpf.js runs: process.execPath there). */
-static int find_node(char *out) {
-  const char *path = getenv("PATH");
-  if (!path) return -1;
-  while (*path) {
-    const char *end = strchr(path, ':');
-    size_t n = end ? (size_t)(end - path) : strlen(path);
-    char candidate[PATH_MAX];
-    if (n == 0) snprintf(candidate, sizeof candidate, "node");
-    else snprintf(candidate, sizeof candidate, "%.*s/node", (int)n, path);
-    struct stat st;
-    if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode) && access(candidate, X_OK) == 0 && realpath(candidate, out)) return 0;
-    path += n;
-    if (*path == ':') path++;
-  }
-  return -1;
-}
-
-/* The CapEff line of /proc/self/status (the host probe's answer depends on the capabilities), or `?`. */
-static void effective_caps(buf_t *b) {
-  char text[8192];
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n > 0) {
-    text[n] = 0;
-    char *at = strstr(text, "\nCapEff:");
-    if (at) {
-      at += 8;
-      while (*at == ' ' || *at == '\t') at++;
-      size_t len = strcspn(at, " \t\n");
-      if (len) return buf_add(b, at, len);
-    }
-  }
-  buf_str(b, "?");
-}
-
-/* The files whose change means "another tsbpf" (protocol.ts KEY_FILES, in that order). */
-static const char *const KEY_FILES[] = {"package.json", "dist/cli.js", "dist/chunks", "dist/server/client.cjs", "stdlib/index.d.ts"};
-
-static void key_text(buf_t *b, const char *node) {
-  buf_fmt(b, "%d\n", PROTOCOL_VERSION);
-  buf_str(b, root);
-  buf_str(b, "\n");
-  buf_str(b, node);
-  buf_str(b, "\n");
-  stamp_file(b, node);
-  for (size_t i = 0; i < sizeof KEY_FILES / sizeof *KEY_FILES; i++) {
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", root, KEY_FILES[i]);
-    buf_str(b, "\n");
-    stamp_file(b, path);
-  }
-  buf_fmt(b, "\n%u\n", (unsigned)getuid());
-  effective_caps(b);
-  const char *addon = getenv("TSBPF_NATIVE_ADDON");
-  const char *no_snapshot = getenv("TSBPF_NO_SNAPSHOT");
-  buf_str(b, "\n");
-  buf_str(b, addon ? addon : "");
-  buf_str(b, no_snapshot && *no_snapshot ? "\nno-snapshot" : "\nsnapshot");
-}
-
-/* Two FNV-1a-like 32-bit hashes of `text`: 16 hex digits (protocol.ts fnv64). */
-static void fnv64(const buf_t *text, char out[17]) {
-  uint32_t a = 0x811c9dc5u, b = 0x01000193u ^ 0x5bd1e995u;
-  for (size_t i = 0; i < text->len; i++) {
-    uint32_t c = (unsigned char)text->p[i];
-    a = (a ^ c) * 0x01000193u;
-    b = ((b ^ c) * 0x01000193u) ^ (b >> 15);
-  }
-  snprintf(out, 17, "%08x%08x", a, b);
-}
-
-/* ---- Where the server listens: protocol.ts socketPath(). ---- */
-
-/* tsbpf's cache directory (compiler/cache-dir.ts): $TSBPF_CACHE_DIR, $XDG_CACHE_HOME/tsbpf or ~/.cache/tsbpf. */
-static int cache_dir(char *out, size_t size) {
-  const char *dir = getenv("TSBPF_CACHE_DIR");
-  if (dir && *dir) return snprintf(out, size, "%s", dir) < (int)size ? 0 : -1;
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  if (xdg && *xdg) return snprintf(out, size, "%s/tsbpf", xdg) < (int)size ? 0 : -1;
-  /* Without HOME, node asks the password database; so does the node client (getpwuid would tie a static binary to
-   * the NSS libraries of the machine it was built on). */
-  const char *home = getenv("HOME");
-  if (!home || !*home) return -1;
-  return snprintf(out, size, "%s/.cache/tsbpf", home) < (int)size ? 0 : -1;
-}
-
-/* Drops repeated and trailing slashes (node's path.join does; the length limit is counted on the joined path). */
-static void tidy_path(char *p) {
-  char *w = p;
-  for (char *r = p; *r; r++)
-    if (!(*r == '/' && w > p && w[-1] == '/')) *w++ = *r;
-  if (w > p + 1 && w[-1] == '/') w--;
-  *w = 0;
-}
-
-/* True when `dir` is a directory of this user that nobody else may enter (protocol.ts privateDir, without fixing). */
-static int private_dir(const char *dir) {
-  struct stat st;
-  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() && (st.st_mode & 077) == 0;
-}
-
-/* 0 and the socket path; 1 when the node client must prepare the directory; -1 when no directory fits. */
-static int socket_path(const char *key, char *out, size_t size) {
-  char dirs[2][PATH_MAX + 64];
-  if (cache_dir(dirs[0], sizeof dirs[0] - 8) != 0) return 1; /* the node client knows the directory */
-  strcat(dirs[0], "/server");
-  tidy_path(dirs[0]);
-  snprintf(dirs[1], sizeof dirs[1], "/tmp/tsbpf-server-%u", (unsigned)getuid());
-  for (int i = 0; i < 2; i++) {
-    if (strlen(dirs[i]) + 1 + strlen(key) + 5 > MAX_SOCKET_PATH) continue;
-    if (!private_dir(dirs[i])) return 1;
-    snprintf(out, size, "%s/%s.sock", dirs[i], key);
-    return 0;
-  }
-  return -1;
-}
-
 /* ---- The request and the answer. ---- */
 
 static void request_json(buf_t *b, const char *key) {
@@ -331,7 +136,7 @@ static void request_json(buf_t *b, const char *key) {
   buf_fmt(b, "},\"umask\":%u,\"stdoutIsTTY\":%s,\"stderrIsTTY\":%s}\n", (unsigned)mask, isatty(1) ? "true" : "false", isatty(2) ? "true" : "false");
 }
 
-static double now_ms(void) {
+double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
@@ -365,15 +170,11 @@ static long parse_number(const char *p, uint32_t len) {
   }
   return v;
 }
-
-/* Sends the request to `socket` and prints the answer; returns the exit code, or runs the command some other way. */
-static int ask(const char *socket_name, const char *key) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  size_t name_len = strlen(socket_name);
-  if (name_len >= sizeof addr.sun_path) run_locally("no private directory for the socket");
-  memcpy(addr.sun_path, socket_name, name_len + 1);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) run_node_client();
+/* Sends the request to the server and prints the answer; returns the exit code, or runs the command some other way. */
+static int ask(const char *node, const char *socket_name, const char *key) {
+  int fd = connect_to(socket_name);
+  if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) fd = start_server(node, socket_name, key);
+  if (fd < 0) run_node_client();
 
   const char *t = getenv("TSBPF_SERVER_TIMEOUT");
   double timeout_s = t && *t ? strtod(t, NULL) : 0;
@@ -471,10 +272,8 @@ int main(int argc, char **argv) {
 
   char node[PATH_MAX];
   if (find_node(node) != 0) run_locally("node is not on PATH");
-  buf_t text = {0};
-  key_text(&text, node);
   char key[17];
-  fnv64(&text, key);
+  server_key(node, key);
   char socket_name[PATH_MAX];
   int where = socket_path(key, socket_name, sizeof socket_name);
   if (key_only) {
@@ -485,5 +284,5 @@ int main(int argc, char **argv) {
   if ((off && strcmp(off, "0") == 0) || !is_server_command()) run_locally("not for the server");
   if (where > 0) run_node_client();
   if (where < 0) run_locally("no private directory for the socket");
-  return ask(socket_name, key);
+  return ask(node, socket_name, key);
 }

@@ -160,10 +160,9 @@ describe("through the server, byte for byte what a local run gives", () => {
     [["check", "prog.ts", "--target-kernel", "5.4"], 2],
   ])("tsbpf %j", (args, code) => {
     const local = runAndCollect(args, false);
-    // The first command finds no server: the node client starts one. Every later one goes through the native client.
-    const started = logLines(cache).length > 0;
+    // The first command finds no server, and the native client starts one.
     const served = runAndCollect(args, true);
-    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^${started ? "native" : "node"}: server \\d+: ${escape(args.join(" "))}$`));
+    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^native: server \\d+: ${escape(args.join(" "))}$`));
     expect(served).toEqual(local);
     expect(served.code).toBe(code);
     const byNode = runAndCollect(args, true, undefined, "node");
@@ -262,8 +261,8 @@ describe("server lifetime", () => {
     expect(existsSync(socket)).toBe(true);
     const r = tsbpf(args, { server: true, cache });
     expect(r).toEqual(tsbpf(args, { server: false, cache }));
-    // Refused at the stale socket, the native client hands the command to the node client, which starts a server.
-    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
+    // Refused at the stale socket, the native client starts a server.
+    expect(logLines(cache).at(-1)).toMatch(/^native: server \d+: /);
     const second = servedBy(logLines(cache).at(-1));
     expect(second).not.toBe(first);
     expect(serverPids(cache)).toEqual([second]);
@@ -287,8 +286,8 @@ describe("server lifetime", () => {
     utimesSync(join(copy, "dist/cli.js"), later, later);
     const r = tsbpf(args, { server: true, cache, bin });
     expect(r.code).toBe(0);
-    // A new key: nobody listens at its socket, so the native client handed the command to the node client.
-    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
+    // A new key: nobody listens at its socket, so the native client started a server for it.
+    expect(logLines(cache).at(-1)).toMatch(/^native: server \d+: /);
     const fresh = servedBy(logLines(cache).at(-1));
     expect(fresh).not.toBe(old);
     expect(await until(() => !alive(old), 10_000)).toBe(true);
@@ -315,7 +314,8 @@ describe("server lifetime", () => {
     const local = tsbpf(args, { server: false, cache });
     expect(tsbpf(args, { server: true, cache })).toEqual(local);
     expect(tsbpf(args, { server: true, cache })).toEqual(local);
-    // The native client finds nobody listening and hands each command to the node client, which starts servers.
+    // The native client's server fails to start, so it hands the command to the node client, which fails again and
+    // remembers it; the next native client sees that mark and hands the command on at once.
     expect(logLines(cache)).toEqual([`node: local (the server did not start): ${args.join(" ")}`, `node: local (the server failed to start recently): ${args.join(" ")}`]);
     expect(serverPids(cache)).toEqual([]);
   });
@@ -328,15 +328,24 @@ describe("server lifetime", () => {
     expect(readdirSync(join(cache, "server"))).toEqual([]);
   });
 
-  test("the socket's directory is private to the user (mode 0700), even when it existed looser", () => {
+  test("with TSBPF_NO_SNAPSHOT=1 the native client leaves the start to the node client, which starts dist/cli.js", () => {
+    const cache = cacheDir();
+    const args = ["check", "examples/redirect-port.ts"];
+    const env = { TSBPF_NO_SNAPSHOT: "1" };
+    expect(tsbpf(args, { server: true, cache, env })).toEqual(tsbpf(args, { server: false, cache, env }));
+    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
+    const pid = servedBy(logLines(cache).at(-1));
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(join(ROOT, "dist/cli.js"));
+    expect(tsbpf(args, { server: true, cache, env }).code).toBe(0);
+    expect(logLines(cache).at(-1)).toBe(`native: server ${pid}: ${args.join(" ")}`);
+  });
+
+  test.each(CLIENTS)("the socket's directory is private to the user (mode 0700), even when it existed looser (%s client)", (client) => {
     const cache = cacheDir();
     mkdirSync(join(cache, "server"), { mode: 0o755 });
-    expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache }).code).toBe(0);
-    // The native client does not use a directory others may enter; the node client tightens it and starts the server.
-    expect(logLines(cache).at(-1)).toMatch(/^node: server \d+: /);
+    expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache, client }).code).toBe(0);
+    expect(logLines(cache).at(-1)).toMatch(new RegExp(`^${client}: server \\d+: `));
     expect(statSync(join(cache, "server")).mode & 0o777).toBe(0o700);
-    expect(tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache }).code).toBe(0);
-    expect(logLines(cache).at(-1)).toMatch(/^native: server \d+: /);
   });
 });
 

@@ -68,7 +68,7 @@ beforeAll(() => {
 // Each step starts Node processes that load TypeScript or esbuild: generous limits for a busy 2-core machine.
 describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
   test("the tarball holds the runtime files, declarations, native sources, prebuild and LICENSE; no tests or benches", () => {
-    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/client.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/server/client.cjs", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node", "prebuilds/linux-x64/tsbpf-client"]));
+    expect(tarballFiles).toEqual(expect.arrayContaining(["LICENSE", "README.md", "package.json", "bin/tsbpf.js", "binding.gyp", "native/bpf.c", "native/client.c", "native/client-start.c", "native/build.mjs", "stdlib/index.d.ts", "stdlib/index.js", "dist/cli.js", "dist/server/client.cjs", "dist/compiler.js", "dist/runtime.js", "dist/testing.js", "dist/esbuild.js", "dist/types/compiler/index.d.ts", "dist/types/compiler/object.d.ts", "dist/types/runtime/testing/vitest.d.ts", "prebuilds/linux-x64/tsbpf_bpf.napi.glibc.node", "prebuilds/linux-x64/tsbpf-client"]));
     const stray = tarballFiles.filter((f) => /^(test|bench|examples|scripts|docs|compiler|runtime|\.ci|build)\//.test(f) || /\.(map|o|ts)$/.test(f.replace(/\.d\.ts$/, "")) || /tsconfig|vitest\.config|package-lock/.test(f));
     expect(stray).toEqual([]);
     // Every declaration import is relative .js (resolved to .d.ts) or a package we depend on: no .ts, no node: types.
@@ -148,10 +148,9 @@ describe("npm pack → npm install → use", { timeout: 180_000 }, () => {
       const bad = sh(tsbpf, ["check", "missing.bpf.ts"], app, env);
       expect(bad).toEqual(sh(tsbpf, ["check", "missing.bpf.ts"], app, { TSBPF_SERVER: "0" }));
       const lines = readFileSync(log, "utf8").trim().split("\n");
-      // The first build finds no server: the native client hands it to the node client, which starts one; the
-      // second goes through the installed native client.
-      expect(lines).toEqual([expect.stringMatching(/^node: server \d+: build handler\.bpf\.ts -o served\.o$/), expect.stringMatching(/^native: server \d+: check missing\.bpf\.ts$/)]);
-      const pid = Number(/^node: server (\d+)/.exec(lines[0]!)![1]);
+      // Both through the installed native client; the first started the server.
+      expect(lines).toEqual([expect.stringMatching(/^native: server \d+: build handler\.bpf\.ts -o served\.o$/), expect.stringMatching(/^native: server \d+: check missing\.bpf\.ts$/)]);
+      const pid = Number(/^native: server (\d+)/.exec(lines[0]!)![1]);
       expect(lines[1]).toContain(`server ${pid}:`);
       // Started from the installed package's blob, as the client found it.
       expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(join(app, `node_modules/tsbpf/dist/snapshot/tsbpf-${process.version}.blob`));

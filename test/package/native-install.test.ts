@@ -18,7 +18,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** A fresh package directory with the native sources (what the tarball ships for the addon). */
 function pkg(name: string): string {
   const dir = join(work, name);
-  for (const f of ["binding.gyp", "native/build.mjs", "native/bpf.c", "native/client.c", "native/napi_util.c", "native/napi_util.h", "native/errno_names.h"]) {
+  for (const f of ["binding.gyp", "native/build.mjs", "native/bpf.c", "native/client.c", "native/client-key.c", "native/client-start.c", "native/client.h", "native/napi_util.c", "native/napi_util.h", "native/errno_names.h"]) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
