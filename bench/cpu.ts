@@ -17,12 +17,15 @@ export interface Command {
    * after each batch, the difference counts as the batch's CPU too (`times` only sees the shell's children).
    */
   otherCpuMs?: () => number;
+  /** Run before each batch, unmeasured (the first-build row stops the compile server here). */
+  before?: () => void;
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** CPU and wall ms per run of one batch of `runs` runs of `cmd`; or why it failed. */
 function batch(cmd: Command, runs: number, cwd: string): { cpu: number; wall: number; other: number } | string {
+  cmd.before?.();
   const line = cmd.argv.map(quote).join(" ");
   const script = `i=0; while [ $i -lt ${runs} ]; do ${line} >/dev/null 2>&1 || exit 3; i=$((i+1)); done; times`;
   const other0 = cmd.otherCpuMs?.() ?? 0;

@@ -15,6 +15,7 @@
 import { createServer, createConnection, type Server, type Socket } from "node:net";
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import v8 from "node:v8";
+import { optimisingCompiler } from "../cli/one-shot.ts";
 import { runInNewContext } from "node:vm";
 import type { CliIO } from "../cli/usage.ts";
 import { PROTOCOL_VERSION, encodeFrame, forwardedEnv, installStamp, isServerCommand, pidFile, type ServerFrame, type ServerRequest } from "./protocol.ts";
@@ -141,6 +142,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   // Requests queue here: each runs after the previous one has answered.
   let queue: Promise<void> = Promise.resolve();
   let busy = 0;
+  let served = 0;
   let stopping = false;
   let idleTimer: NodeJS.Timeout | undefined;
   let collectTimer: NodeJS.Timeout | undefined;
@@ -225,6 +227,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
 
   async function runOne(request: ServerRequest, send: (frame: ServerFrame) => void): Promise<void> {
+    // The first build in a new server is the user's first build: it runs like a one-shot process (compiler/cli/
+    // one-shot.ts, without TurboFan); later ones get it back, so a busy server optimises what it runs over and over.
+    optimisingCompiler(served++ > 0);
     let leave: () => void;
     try {
       leave = enter(request);

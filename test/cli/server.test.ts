@@ -7,7 +7,7 @@
  * Every server started here lives under this file's own cache directory and is stopped at the end.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -391,4 +391,28 @@ test("a one-shot build and check compile nothing with the optimising compiler; v
   expect(optimisations(["build", "examples/port-rules.ts", "-o", object])).toBe(0);
   expect(optimisations(["check", "examples/port-rules.ts"])).toBe(0);
   expect(optimisations(["verify", object])).toBeGreaterThan(0);
+});
+
+test("the server runs its first build without the optimising compiler, and optimises the builds after it", async () => {
+  const cache = cacheDir();
+  const socket = socketPath(serverKey(ROOT, envFor({ server: true, cache })), cache)!;
+  // A server started by hand where the client looks for it, with V8 reporting what it optimises (into a file: the
+  // builds below block this process, which could not drain a pipe meanwhile).
+  const traceFile = join(cache, "trace");
+  const out = openSync(traceFile, "w");
+  const key = serverKey(ROOT, envFor({ server: true, cache }));
+  const server = spawn(process.execPath, ["--trace-opt", join(ROOT, "dist/cli.js"), "__tsbpf_serve", socket, key, ROOT], { env: envFor({ server: true, cache }), stdio: ["ignore", out, "ignore"] });
+  closeSync(out);
+  const traced = () => (readFileSync(traceFile, "utf8").match(/^\[(?:marking|compiling method)/gm) ?? []).length;
+  try {
+    expect(await until(() => existsSync(socket), 30_000)).toBe(true);
+    const args = ["build", "examples/port-rules.ts", "-o", join(work, "traced.o")];
+    expect(tsbpf(args, { server: true, cache }).code).toBe(0);
+    expect(logLines(cache)).toEqual([`native: server ${server.pid}: ${args.join(" ")}`]);
+    expect(traced()).toBe(0);
+    for (let i = 0; i < 5; i++) expect(tsbpf(args, { server: true, cache }).code).toBe(0);
+    expect(await until(() => traced() > 0, 5000)).toBe(true);
+  } finally {
+    server.kill("SIGTERM");
+  }
 });
