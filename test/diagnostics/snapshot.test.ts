@@ -5,7 +5,7 @@
  * node_modules).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -54,7 +54,7 @@ describe("tsbpf build/check from the start-up snapshot", () => {
     const lines = readFileSync(log, "utf8").trim().split("\n");
     expect(lines).toEqual([
       "--version",
-      `--snapshot-blob ${process.cwd()}/bin/../dist/snapshot/tsbpf-${process.version}.blob build examples/redirect-port.ts -o ${out}`,
+      `--snapshot-blob ${realpathSync(process.cwd())}/dist/snapshot/tsbpf-${process.version}.blob build examples/redirect-port.ts -o ${out}`,
       `./bin/tsbpf.js objdump ${out}`,
     ]);
   });
