@@ -45,10 +45,14 @@ if (process.platform !== "linux") {
   console.log("tsbpf: the kernel bridge is Linux-only; skipping the native build");
   process.exit(0);
 }
-if (mode === "--install" && loads(prebuild)) {
-  console.log(`tsbpf: using the prebuilt kernel bridge ${join("prebuilds", `${process.platform}-${process.arch}`, "tsbpf_bpf.napi.glibc.node")}`);
+// The prebuilt client is static: it runs where the prebuilt addon does not load (musl), so it is installed on its
+// own; a client built from source below (build/Release/) comes first in bin/tsbpf.js.
+if (mode === "--install" && existsSync(prebuiltClient)) {
   if (runs(prebuiltClient)) copyFileSync(prebuiltClient, installedClient);
   else console.log("tsbpf: the prebuilt compile-server client does not run here; `tsbpf build` uses the node client");
+}
+if (mode === "--install" && loads(prebuild)) {
+  console.log(`tsbpf: using the prebuilt kernel bridge ${join("prebuilds", `${process.platform}-${process.arch}`, "tsbpf_bpf.napi.glibc.node")}`);
   process.exit(0);
 }
 

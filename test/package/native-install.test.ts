@@ -60,20 +60,22 @@ describe.runIf(process.platform === "linux")("install hook: prebuild first, sour
     const r = install(dir);
     expect(r).toEqual({
       code: 0,
-      out: `tsbpf: using the prebuilt kernel bridge ${PREBUILD}\ntsbpf: the prebuilt compile-server client does not run here; \`tsbpf build\` uses the node client\n`,
+      out: `tsbpf: the prebuilt compile-server client does not run here; \`tsbpf build\` uses the node client\ntsbpf: using the prebuilt kernel bridge ${PREBUILD}\n`,
     });
     expect(existsSync(join(dir, "prebuilds/tsbpf-client"))).toBe(false);
   });
 
-  test("a prebuild that does not load: built from source", () => {
+  test("a prebuild that does not load: built from source; the static prebuilt client is installed all the same", () => {
     const dir = pkg("bad");
     mkdirSync(dirname(join(dir, PREBUILD)), { recursive: true });
     writeFileSync(join(dir, PREBUILD), "not an ELF shared object");
+    copyFileSync(join(dirname(goodPrebuild), "tsbpf-client"), join(dir, dirname(PREBUILD), "tsbpf-client"));
     const r = install(dir);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^tsbpf: the prebuilt kernel bridge does not load here \(.*\); building from source\n/);
     expect(existsSync(join(dir, "build/Release/tsbpf_bpf.node"))).toBe(true);
     expect(existsSync(join(dir, "build/Release/tsbpf-client"))).toBe(true);
+    expect(existsSync(join(dir, "prebuilds/tsbpf-client"))).toBe(true);
   });
 
   test("no prebuild and no toolchain: the install succeeds and says what to install and to run npm rebuild tsbpf", () => {
