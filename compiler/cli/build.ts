@@ -84,6 +84,8 @@ export function defaultOutput(file: string): string {
 async function buildOnce(file: string, out: string, options: Map<string, string | true>, io: CliIO): Promise<number> {
   const result = await compileForCli(file, options, io);
   if (!result.object) return 1;
+  // 130: what a shell reports for a command ended by SIGINT (nobody is left to read it).
+  if (io.stillWanted && !(await io.stillWanted())) return 130;
   try {
     writeFileSync(out, result.object);
   } catch (err) {

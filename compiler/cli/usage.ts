@@ -5,6 +5,11 @@
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
+  /**
+   * Asked before a command writes its output files: false when whoever asked for the command is gone (the compile
+   * server's client was interrupted), so nothing is written, as when an interrupted local run dies first.
+   */
+  stillWanted?(): Promise<boolean>;
 }
 
 /** The process's stdout/stderr. */

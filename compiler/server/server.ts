@@ -189,6 +189,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
     conn.setEncoding("utf8");
     conn.on("error", () => conn.destroy());
     const send = (frame: ServerFrame) => void (conn.destroyed || conn.write(encodeFrame(frame)));
+    // A client that goes away (interrupted: Ctrl-C) no longer wants its command: not run if still queued, and its
+    // files are not written (CliIO.stillWanted).
+    let gone = false;
+    for (const event of ["end", "close"]) conn.on(event, () => (gone = true));
+    const stillWanted = async () => {
+      // The client's end of the connection is seen only when the event loop polls. A build runs from an I/O
+      // callback, so one setImmediate would still come before the next poll; the second comes after it.
+      await new Promise((done) => setImmediate(() => setImmediate(done)));
+      return !gone;
+    };
     let line = "";
     const request = await new Promise<ServerRequest | undefined>((done) => {
       conn.on("data", (chunk: string) => {
@@ -215,7 +225,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (!isServerCommand(request.argv)) return void (send({ t: "fallback", why: "not a command the server runs" }), conn.end());
     busy++;
     queue = queue
-      .then(() => runOne(request, send))
+      .then(() => (gone ? undefined : runOne(request, send, stillWanted)))
       // Not expected (main() reports its own errors): the client discards what it got and runs the command itself.
       .catch((err: unknown) => send({ t: "fallback", why: String((err as Error)?.message ?? err) }))
       // The answer is flushed before the next request (or a shutdown's exit) runs.
@@ -226,7 +236,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       });
   }
 
-  async function runOne(request: ServerRequest, send: (frame: ServerFrame) => void): Promise<void> {
+  async function runOne(request: ServerRequest, send: (frame: ServerFrame) => void, stillWanted: () => Promise<boolean>): Promise<void> {
     // The first build in a new server is the user's first build: it runs like a one-shot process (compiler/cli/
     // one-shot.ts, without TurboFan); later ones get it back, so a busy server optimises what it runs over and over.
     optimisingCompiler(served++ > 0);
@@ -238,7 +248,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       return send({ t: "fallback", why: (err as Error).message });
     }
     try {
-      const code = await opts.run(request.argv, { stdout: (d) => send({ t: "out", d }), stderr: (d) => send({ t: "err", d }) });
+      const code = await opts.run(request.argv, { stdout: (d) => send({ t: "out", d }), stderr: (d) => send({ t: "err", d }), stillWanted });
       send({ t: "exit", code });
     } finally {
       leave();

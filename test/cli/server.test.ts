@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeFrame, serverKey, socketPath } from "../../compiler/server/protocol.ts";
+import { writeManyPrograms } from "../../bench/many.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const work = mkdtempSync(join(tmpdir(), "tsbpf-srv-"));
@@ -415,4 +416,27 @@ test("the server runs its first build without the optimising compiler, and optim
   } finally {
     server.kill("SIGTERM");
   }
+});
+
+test("an interrupted client's build writes nothing (as an interrupted local run), and the server goes on serving", async () => {
+  const cache = cacheDir();
+  // 110 programs: a cold server compiles them for a second or more, long enough to interrupt.
+  const many = writeManyPrograms(ROOT, join(work, "interrupt"), 10);
+  const out = join(work, "interrupt", "big.o");
+  const args = ["build", many.source, "-o", out];
+  const client = spawn(join(ROOT, "bin/tsbpf.js"), args, { cwd: ROOT, env: envFor({ server: true, cache }), stdio: "ignore" });
+  const exited = new Promise<NodeJS.Signals | null>((done) => client.on("exit", (_code, signal) => done(signal)));
+  // The server listens (its pid file is written after it claimed the socket); the client sent its request at once.
+  expect(await until(() => serverPids(cache).length === 1, 30_000)).toBe(true);
+  await new Promise((r) => setTimeout(r, 300));
+  client.kill("SIGINT");
+  expect(await exited).toBe("SIGINT");
+  // Queued behind the interrupted build: when it is answered, that build has ended.
+  const next = tsbpf(["check", "examples/redirect-port.ts"], { server: true, cache });
+  expect(next.code).toBe(0);
+  expect(existsSync(out)).toBe(false);
+  expect(logLines(cache)).toEqual([`native: server ${serverPids(cache)[0]}: check examples/redirect-port.ts`]);
+  // The control: not interrupted, the same command writes the object.
+  expect(tsbpf(args, { server: true, cache }).code).toBe(0);
+  expect(existsSync(out)).toBe(true);
 });
