@@ -38,7 +38,7 @@ export const BATCHES = 7;
  */
 export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number, warmup = WARMUP_RUNS): number {
   const opts = { tier };
-  for (let i = 0; i < warmup; i++) p.runVerdict(ctx, opts);
+  runMany(p, ctx, opts, warmup);
   // Every timing also runs for WARMUP_MS, not just a number of runs: V8 keeps re-optimising the shared run path
   // (runCtx, reset, helpers) as each new program and map kind reaches it, and a count of runs did not wait for that.
   // Measured in `npm run bench` section (c) on a quiet machine, where only the first program of the process had this
@@ -47,7 +47,7 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
   // The wait scales with the warm-up asked for: the interpreter's tenth, tests' and smoke runs' few runs wait less.
   if (warmup > 0) {
     const until = Date.now() + WARMUP_MS * Math.min(1, warmup / WARMUP_RUNS);
-    while (Date.now() < until) for (let i = 0; i < 1000; i++) p.runVerdict(ctx, opts);
+    while (Date.now() < until) runMany(p, ctx, opts, 1000);
   }
   const batch = Math.max(1, Math.floor(runs / BATCHES));
   const perRun: number[] = [];
@@ -55,12 +55,22 @@ export function timeRuns(p: VmProgram, ctx: Uint8Array, tier: Tier, runs: number
     // CPU time, not wall time: BPF_PROG_TEST_RUN stops its clock while the kernel reschedules (bpf_test_timer), so
     // the kernel figure excludes time other processes took; on a shared machine wall time would charge it to the VM.
     const t0 = process.cpuUsage();
-    for (let i = 0; i < batch; i++) p.runVerdict(ctx, opts);
+    runMany(p, ctx, opts, batch);
     const t = process.cpuUsage(t0);
     perRun.push(((t.user + t.system) * 1000) / batch);
   }
   perRun.sort((a, b) => a - b);
   return perRun[BATCHES >> 1]!;
+}
+
+/**
+ * Runs `p` `n` times. The warm-up and the timed batches share this loop, so that it is optimised code before the
+ * first batch is timed: inlined in timeRuns, the first timing of a process ran its batches in a loop that V8 had
+ * compiled on-stack for the warm-up and deoptimised on leaving it (--trace-deopt: "Insufficient type feedback"),
+ * which added ~10-35 ns a run to the first program measured (bench section e, 1000 prefixes, same).
+ */
+function runMany(p: VmProgram, ctx: Uint8Array, opts: { tier: Tier }, n: number): void {
+  for (let i = 0; i < n; i++) p.runVerdict(ctx, opts);
 }
 
 /**
