@@ -1,7 +1,7 @@
 // Does the compile server's memory grow per request? `node bench/server-memory.mjs [BUILDS]` (default 1000, after
 // `npm run build`) starts a server through the client (in a temporary cache directory), then sends it BUILDS builds of
 // different files (redirect-port.ts with another port and map size each time) straight over its socket, the way
-// dist/server/client.cjs does, and prints the server's RSS (VmRSS) at a few points and once it has been idle for a few seconds.
+// the clients do (protocol 2: a JSON line out, binary frames back), and prints the server's RSS (VmRSS) at a few points and once it has been idle for a few seconds.
 // The server is stopped at the end.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -19,13 +19,19 @@ const source = readFileSync(join(root, "examples/redirect-port.ts"), "utf8");
 function build(socket, key, file) {
   return new Promise((done, fail) => {
     const conn = createConnection(socket);
-    let text = "";
-    conn.setEncoding("utf8");
-    conn.on("connect", () => conn.write(JSON.stringify({ v: 1, key, argv: ["build", file, "-o", join(dir, "out.o")], cwd: dir, env: {}, umask: 0o022, stdoutIsTTY: false, stderrIsTTY: false }) + "\n"));
-    conn.on("data", (d) => (text += d));
+    const chunks = [];
+    conn.on("connect", () => conn.write(JSON.stringify({ v: 2, key, argv: ["build", file, "-o", join(dir, "out.o")], cwd: dir, env: {}, umask: 0o022, stdoutIsTTY: false, stderrIsTTY: false }) + "\n"));
+    conn.on("data", (d) => chunks.push(d));
     conn.on("close", () => {
-      const exit = text.split("\n").filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.t === "exit" || m.t === "fallback");
-      exit?.t === "exit" ? done(exit.code) : fail(new Error(`no exit: ${text.slice(0, 200)}`));
+      // Frames: a type byte, a little-endian u32 length, the payload; `x` is the exit code, `f` a refusal.
+      const bytes = Buffer.concat(chunks);
+      for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32LE(at + 1)) {
+        const type = String.fromCharCode(bytes[at]);
+        const payload = bytes.subarray(at + 5, at + 5 + bytes.readUInt32LE(at + 1)).toString("utf8");
+        if (type === "x") return done(Number(payload));
+        if (type === "f") return fail(new Error(`fallback: ${payload}`));
+      }
+      fail(new Error(`no exit: ${bytes.subarray(0, 200).toString("latin1")}`));
     });
     conn.on("error", fail);
   });
@@ -41,7 +47,7 @@ const socket = join(serverDir, sock);
 const key = sock.replace(/\.sock$/, "");
 const pid = Number(readFileSync(`${socket}.pid`, "utf8"));
 const rss = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
-const at = [0, 10, 100, 250, 500, 750, 1000, 2000, 5000].filter((n) => n <= builds);
+const at = [0, 10, 100, 250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000].filter((n) => n <= builds);
 const t0 = Date.now();
 console.log(`server ${pid}: RSS ${rss().toFixed(1)} MiB after its first build`);
 for (let i = 1; i <= builds; i++) {
