@@ -1,7 +1,8 @@
 /**
- * The client side of the compile server: what `tsbpf build` / `tsbpf check` run (bin/tsbpf.js execs
- * dist/server/client.cjs, this file bundled as CommonJS so that plain `node` starts it without the ESM loader, TypeScript
- * or the snapshot). It sends the command to the warm server of this installation and prints the answer; with no
+ * The node client of the compile server: what `tsbpf build` / `tsbpf check` run where the native client
+ * (native/client.c, which does the same in ~1 ms of CPU) is not built, or hands a command on (bin/tsbpf.js or it execs
+ * dist/server/client.cjs, this file bundled as CommonJS so that plain `node` starts it without the ESM loader,
+ * TypeScript or the snapshot). It sends the command to the warm server of this installation and prints the answer; with no
  * server it starts one (detached) and waits for it to listen. Whenever the server cannot answer (it fails to start,
  * dies, hangs past the timeout, belongs to another version, or declines), the command runs locally exactly as it
  * would without the server: output is held until the server's exit code arrives, so nothing is printed twice.
@@ -184,7 +185,7 @@ function log(line: string): void {
 const throughStream = new Set<number>();
 
 /**
- * Writes `text` to file descriptor `fd` directly (creating process.stdout/stderr costs more than the write); a
+ * Writes `data` to file descriptor `fd` directly (creating process.stdout/stderr costs more than the write); a
  * non-blocking descriptor that is full (EAGAIN) gets this and later text through its stream, which waits, in order.
  */
 function writeAll(fd: 1 | 2, data: string | Uint8Array): void {
