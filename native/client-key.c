@@ -105,7 +105,7 @@ static int cache_dir(char *out, size_t size) {
   return snprintf(out, size, "%s/.cache/tsbpf", home) < (int)size ? 0 : -1;
 }
 
-/* Drops repeated and trailing slashes (node's path.join does; the length limit is counted on the joined path). */
+/* Drops repeated and trailing slashes (node's path.resolve does; the length limit is counted on the result). */
 static void tidy_path(char *p) {
   char *w = p;
   for (char *r = p; *r; r++)
@@ -142,8 +142,12 @@ static int private_dir(const char *dir) {
  * directory (no HOME); -1 when no private directory fits a socket path. */
 int socket_path(const char *key, char *out, size_t size) {
   char dirs[2][PATH_MAX + 64];
-  if (cache_dir(dirs[0], sizeof dirs[0] - 8) != 0) return 1;
-  strcat(dirs[0], "/server");
+  char dir[PATH_MAX];
+  if (cache_dir(dir, sizeof dir) != 0) return 1;
+  /* Absolute (a relative TSBPF_CACHE_DIR is taken from the working directory): the server runs in /. */
+  char cwd[PATH_MAX] = "";
+  if (dir[0] != '/' && !getcwd(cwd, sizeof cwd)) return 1;
+  if (snprintf(dirs[0], sizeof dirs[0], "%s%s%s/server", cwd, *cwd ? "/" : "", dir) >= (int)sizeof dirs[0]) return 1;
   tidy_path(dirs[0]);
   snprintf(dirs[1], sizeof dirs[1], "/tmp/tsbpf-server-%u", (unsigned)getuid());
   for (int i = 0; i < 2; i++) {

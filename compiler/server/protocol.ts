@@ -19,7 +19,7 @@
  *   h hello (server pid, decimal)  o stdout  e stderr  x exit (code, decimal)  f fallback (why)
  */
 import { lstatSync, mkdirSync, readFileSync, realpathSync, statSync, chmodSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { tsbpfCacheDir } from "../cache-dir.ts";
 
 /** Bumped whenever a message changes shape; a server answers a request of another version with `fallback`. */
@@ -225,7 +225,8 @@ export function privateDir(dir: string): boolean {
  * /tmp when that path is too long for a Unix socket. Undefined when neither directory is private to this user.
  */
 export function socketPath(key: string, cacheDir: string = tsbpfCacheDir()): string | undefined {
-  for (const dir of [join(cacheDir, "server"), `/tmp/tsbpf-server-${process.getuid?.() ?? "x"}`]) {
+  // Absolute (a relative TSBPF_CACHE_DIR is taken from the working directory): the server runs in /.
+  for (const dir of [resolve(cacheDir, "server"), `/tmp/tsbpf-server-${process.getuid?.() ?? "x"}`]) {
     const path = join(dir, `${key}.sock`);
     if (Buffer.byteLength(path) <= MAX_SOCKET_PATH && privateDir(dir)) return path;
   }

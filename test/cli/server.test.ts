@@ -10,7 +10,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, cpSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeFrame, serverKey, socketPath } from "../../compiler/server/protocol.ts";
 import { writeManyPrograms } from "../../bench/many.ts";
@@ -329,6 +329,18 @@ describe("server lifetime", () => {
     expect(readdirSync(join(cache, "server"))).toEqual([]);
   });
 
+  test("a relative TSBPF_CACHE_DIR: the server (which runs in /) listens where the client looks", () => {
+    const cache = cacheDir();
+    const args = ["check", "examples/redirect-port.ts"];
+    const env = { TSBPF_CACHE_DIR: relative(ROOT, cache) };
+    expect(tsbpf(args, { server: true, cache, env })).toEqual(tsbpf(args, { server: false, cache }));
+    expect(tsbpf(args, { server: true, cache, env }).code).toBe(0);
+    const lines = logLines(cache);
+    expect(lines).toEqual([expect.stringMatching(/^native: server \d+: /), expect.stringMatching(/^native: server \d+: /)]);
+    expect(servedBy(lines[1])).toBe(servedBy(lines[0]));
+    expect(existsSync(join(cache, "server"))).toBe(true);
+  });
+
   test("with TSBPF_NO_SNAPSHOT=1 the native client leaves the start to the node client, which starts dist/cli.js", () => {
     const cache = cacheDir();
     const args = ["check", "examples/redirect-port.ts"];
@@ -358,6 +370,7 @@ describe("the native client computes what protocol.ts computes", () => {
     ["TSBPF_CACHE_DIR with a trailing slash", { TSBPF_CACHE_DIR: `${join(work, "k")}//` }],
     ["XDG_CACHE_HOME, no snapshot, an addon path", { TSBPF_CACHE_DIR: "", XDG_CACHE_HOME: join(work, "xdg"), TSBPF_NO_SNAPSHOT: "1", TSBPF_NATIVE_ADDON: "/x/ä.node" }],
     ["a socket path too long for sun_path", { TSBPF_CACHE_DIR: join(work, "d".repeat(120)) }],
+    ["a relative TSBPF_CACHE_DIR (from the working directory)", { TSBPF_CACHE_DIR: "node_modules/.cache/tsbpf-rel" }],
   ])("key and socket path: %s", (_what, extra: Record<string, string>) => {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
     for (const [k, v] of Object.entries(extra)) if (v === "") delete env[k];
