@@ -64,8 +64,8 @@ export async function lpmScaleSection(p: Providers, o: BenchOptions): Promise<Se
   notes.push("prefixes: /8 to /32 IPv4 (under protocol 6, port 0: key {prefixLen, protocol, port, addr}), distinct, deterministic");
   notes.push("same: the local address (inside a stored prefix) every run; random: bpf_get_prandom_u32() (hits and misses);");
   notes.push("  chase: the value of the last match is the next address, along a cycle through up to 2^18 random stored prefixes");
-  notes.push("  (VM chase: each value reached is a Region object of the VM's pointer model, ~3 dependent cache misses more than the");
-  notes.push("  trie walk; measured at 1M, the walk and value read alone took 0.4-0.75x the time through the Region)");
+  notes.push("  (VM: these programs never observe their value pointers' words, so the JIT reads each value in its record chunk, with");
+  notes.push("  no Region object per value: runtime/maps/lpm.ts slabs; through a Region, chase took ~1.1-1.7x the kernel)");
   notes.push("VM: JIT ns per run (runtime/vm/bench.ts timeRuns, after 300 ms of warm-up per program); fill = map updates from JS and the first lookup; MiB = heap + array buffers grown by both, after a GC");
   notes.push("kernel: BPF_PROG_TEST_RUN mean over 100000 runs, median of 5; fill = one bpf(BPF_MAP_UPDATE_ELEM) per prefix; MiB = the map's memlock (fdinfo)");
   const goals: GoalRow[] = [];

@@ -131,7 +131,7 @@ const mapUpdate: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4) => {
 const mapDelete: HelperFn = (m, pc, l1, h1, l2, h2) => {
   const map = argMap(m, l1, h1, pc, "map_delete_elem");
   const key = argCopy(m, l2, h2, map.def.keySize, pc, "map_delete_elem key", 0);
-  return retInt(m, map.delete(key));
+  return retInt(m, map.delete(key, m));
 };
 
 /**

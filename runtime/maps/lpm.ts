@@ -9,15 +9,20 @@
  * Sized for a million prefixes: entry keys and values live in fixed-size chunks (a value's Region is a view into its
  * chunk, made when a program or user space first reaches it), the trie in one typed array. Objects per entry had cost
  * ~1.5 KB a prefix, per-length hash tables beside the trie ~60 bytes (npm run bench, section e).
+ *
+ * JIT code whose pointer words no instruction observes reaches a value without its Region: `findId`, then the chunk's
+ * `slabs` Region at the value's offset in it (jit-special.ts). A value Region, made on first use and kept, costs a
+ * lookup three dependent cache misses (its slot, the Region, its DataView) on top of the trie walk: at a million
+ * prefixes, lookups chasing values through random prefixes took ~1.3 us against the kernel's ~1.1.
  */
 import { BPF_F_NO_PREALLOC, type MapDef } from "../../compiler/abi/maps.ts";
 import { Region, RegionKind } from "../vm/region.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
 import { CHUNK, CHUNK_BITS, PrefixTrie, recordAt } from "./lpm-trie.ts";
-import { BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type VmMap, badFlags, err, newHandle } from "./map.ts";
+import { type AfterRun, BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type RunHooks, type VmMap, badFlags, err, newHandle } from "./map.ts";
 
 /** An LPM trie map. */
-export class LpmTrieMap implements VmMap {
+export class LpmTrieMap implements VmMap, AfterRun {
   readonly handle: Region;
   readonly holdsSockets = false;
   /** Bits of data (max prefix length). */
@@ -28,7 +33,14 @@ export class LpmTrieMap implements VmMap {
    * value read share a cache line (at a million prefixes most lookups miss the caches).
    */
   private readonly records: Uint8Array[] = [];
-  private readonly stride: number;
+  /** Bytes of one record (key, value, link): entry id's value starts at (id % CHUNK) * stride + keySize of its chunk. */
+  readonly stride: number;
+  /**
+   * Chunk id / CHUNK → a MapValue Region over that whole chunk of records, for JIT code that has proven its accesses
+   * within one value's bytes (jit-facts.ts: the `slab` map value facts). Never registered in a RegionTable: no
+   * pointer's words name it, so nothing reaches it through the generic, bounds-checked paths.
+   */
+  readonly slabs: Region[] = [];
   /**
    * Entry id → the Region of its value, once made, in arrays of CHUNK made with the chunk's first Region (a map that
    * programs never reach holds none: 8 MB at a million prefixes). Id 0 is "none".
@@ -38,6 +50,11 @@ export class LpmTrieMap implements VmMap {
   private nextId = 1;
   /** Ids of deleted entries whose value no Region points into (reusable). */
   private readonly free: number[] = [];
+  /**
+   * Ids a running program deleted: a pointer of that run without a Region (see slabs) may still read their values, as
+   * in the kernel, which frees after a grace period. They join `free` when the run is over (runOver).
+   */
+  private readonly pending: number[] = [];
   private readonly trie: PrefixTrie;
   /** A key padded to keySize, for user-space calls with a shorter key (reused). */
   private readonly padded: Uint8Array;
@@ -98,12 +115,16 @@ export class LpmTrieMap implements VmMap {
     }
     return r;
   }
-  lookupAt(buf: Uint8Array, off: number): Region | null {
+  /** The entry id of the longest stored prefix matching the key at `buf[off..]` (the lookup), or 0 for none. */
+  findId(buf: Uint8Array, off: number): number {
     const limit = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
     // A key longer than the trie's data matches nothing (trie_lookup_elem, since "bpf, lpm: Fix check prefixlen
     // before walking trie", 2024, in the stable releases too; test/vm/lpm-kernel.test.ts checks the running kernel).
-    if (limit > this.maxPrefix) return null;
-    const id = this.trie.find(buf, off + 4, limit);
+    if (limit > this.maxPrefix) return 0;
+    return this.trie.find(buf, off + 4, limit);
+  }
+  lookupAt(buf: Uint8Array, off: number): Region | null {
+    const id = this.findId(buf, off);
     if (id === 0) return null;
     const chunk = this.regions[id >> CHUNK_BITS];
     if (chunk !== undefined) {
@@ -120,7 +141,11 @@ export class LpmTrieMap implements VmMap {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
     const id = this.nextId++;
-    if (id >> CHUNK_BITS >= this.records.length) this.records.push(new Uint8Array(CHUNK * this.stride));
+    if (id >> CHUNK_BITS >= this.records.length) {
+      const chunk = new Uint8Array(CHUNK * this.stride);
+      this.records.push(chunk);
+      this.slabs.push(new Region(RegionKind.MapValue, chunk, `records ${this.records.length - 1} of ${this.def.name}`, this));
+    }
     return id;
   }
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
@@ -151,7 +176,7 @@ export class LpmTrieMap implements VmMap {
     this.count++;
     return 0;
   }
-  delete(key: Uint8Array): number {
+  delete(key: Uint8Array, run?: RunHooks): number {
     key = this.full(key);
     const len = this.prefixLen(key);
     if (len > this.maxPrefix) return err("EINVAL");
@@ -163,9 +188,18 @@ export class LpmTrieMap implements VmMap {
     // A value a program or user space still holds (its Region) keeps its bytes, as the kernel frees after a grace
     // period: such an id is never reused.
     const chunk = this.regions[id >> CHUNK_BITS];
-    if (chunk?.[id & (CHUNK - 1)] === undefined) this.free.push(id);
-    else chunk[id & (CHUNK - 1)] = undefined;
+    if (chunk?.[id & (CHUNK - 1)] !== undefined) chunk[id & (CHUNK - 1)] = undefined;
+    else if (run === undefined) this.free.push(id);
+    else {
+      if (this.pending.length === 0) run.afterRun(this);
+      this.pending.push(id);
+    }
     return 0;
+  }
+  /** The run that deleted the `pending` ids is over: they may be reused. */
+  runOver(): void {
+    for (const id of this.pending) this.free.push(id);
+    this.pending.length = 0;
   }
   /** Every entry in the kernel's get_next_key order (see PrefixTrie.forEach). */
   entries(): Array<[Uint8Array, Region]> {

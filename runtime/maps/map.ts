@@ -57,6 +57,16 @@ export const BPF_EXIST = 2;
 /** BPF_F_LOCK: accepted by array/hash update flag checks (no spin locks in sk_lookup values, so never meaningful). */
 export const BPF_F_LOCK = 4;
 
+/** Work a map defers until the run that needed it is over. */
+export interface AfterRun {
+  runOver(): void;
+}
+
+/** A running program's machine, as a map's delete sees it (Machine.afterRun). */
+export interface RunHooks {
+  afterRun(x: AfterRun): void;
+}
+
 /** Common interface of every map type. */
 export interface VmMap {
   readonly def: MapDef;
@@ -70,8 +80,11 @@ export interface VmMap {
   lookupAt(buf: Uint8Array, off: number): Region | Socket | null;
   /** Update with kernel flags; returns 0 or a negative errno. Data maps take `valueSize` bytes, socket maps a Socket. */
   update(key: Uint8Array, value: Uint8Array | Socket, flags: number): number;
-  /** Delete; 0 or a negative errno. */
-  delete(key: Uint8Array): number;
+  /**
+   * Delete; 0 or a negative errno. `run`: the machine whose running program deletes (storage that a pointer of the
+   * run may still reach must outlive the run; see LpmTrieMap.pending); undefined from user space.
+   */
+  delete(key: Uint8Array, run?: RunHooks): number;
   /**
    * All entries, in a stable order: index order for arrays, the kernel's get_next_key order for LPM tries, insertion
    * order otherwise.

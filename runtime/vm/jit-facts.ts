@@ -8,7 +8,9 @@
  *
  * Pointers from inline map lookups carry their object in a JS local of the generated code (`g<reg>`: the value
  * Region or the Socket), or are a constant region (a pinned ARRAY value looked up with a constant index); loads and
- * stores through them skip the region-table lookup and the bounds checks, which are decided here.
+ * stores through them skip the region-table lookup and the bounds checks, which are decided here. An LPM trie value
+ * (`slab`) is carried as its map's chunk of records (g<reg>) and the value's offset in it (x<reg>), without a Region of
+ * its own: the facts bound each access to the value's bytes, so the rest of the chunk is never reached.
  */
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Source, Size, sizeBytes } from "../../compiler/asm/opcode.ts";
 import { Helper } from "../../compiler/asm/helpers.ts";
@@ -20,6 +22,7 @@ import { OFF_BIAS, RegionKind, type Region, type RegionTable } from "./region.ts
 import type { VmMap } from "../maps/map.ts";
 import { ArrayMap } from "../maps/array.ts";
 import { SockMap } from "../maps/sockmap.ts";
+import { LpmTrieMap } from "../maps/lpm.ts";
 
 /** Kinds of register facts. */
 export const enum FK {
@@ -52,6 +55,8 @@ export type Fact =
       /** The lookup this came from (registers with the same id are the same pointer), or -1. */
       readonly id: number;
       readonly region?: Region;
+      /** The object is an LPM trie map's record slab, the value at offset x<reg> in it (see the file comment). */
+      readonly slab?: true;
     }
   | { readonly k: FK.Sock; readonly nonNull: boolean; readonly id: number }
   | undefined;
@@ -93,6 +98,10 @@ export interface LookupPlan {
   inValue: boolean;
   /** The constant Region of that map value, when known. */
   keyRegion?: Region;
+  /** That map value is an LPM trie value in its slab (g2, at x2). */
+  keySlab?: boolean;
+  /** The result is carried as its slab and offset (an LPM trie map, see the file comment). */
+  slab?: boolean;
   /** The key as an index, when the key is a known constant and the map is indexed (ARRAY, SOCKMAP). */
   index?: number;
   /** The value, when it is certain to exist and to keep its region id for the object's life (pinned ARRAY value). */
@@ -113,8 +122,9 @@ export function lookupPlan(state: State, table: RegionTable): LookupPlan | undef
   if (r1?.k !== FK.Map || typeof r1.map.lookupAt !== "function") return undefined;
   const map = r1.map;
   const keySize = map.def.keySize;
+  const slab = map instanceof LpmTrieMap;
   if (r2?.k === FK.Val && r2.nonNull && r2.off >= 0 && r2.off + keySize <= r2.size) {
-    return { map, keyOff: r2.off, inValue: true, keyRegion: r2.region, nonNull: false };
+    return { map, keyOff: r2.off, inValue: true, keyRegion: r2.region, keySlab: r2.slab === true, nonNull: false, slab };
   }
   if (r2?.k !== FK.Fp) return undefined;
   const keyOff = STACK_SIZE + r2.off;
@@ -123,7 +133,7 @@ export function lookupPlan(state: State, table: RegionTable): LookupPlan | undef
   const slot = state.stack.get(keyOff);
   const index = indexed && slot && slot.size >= 4 && slot.f.k === FK.Const ? Number(slot.f.v & M32) : undefined;
   if (index !== undefined && index >= map.def.maxEntries) return { map, keyOff, inValue: false, index, nonNull: false, isNull: true };
-  if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, inValue: false, index, nonNull: false };
+  if (index === undefined || !(map instanceof ArrayMap)) return { map, keyOff, inValue: false, index, nonNull: false, slab };
   const v = map.values[index];
   return { map, keyOff, inValue: false, index, region: v && table.pinned(v) ? v : undefined, nonNull: true };
 }
@@ -154,7 +164,7 @@ function sameFact(a: Fact, b: Fact): boolean {
       return a.map === (b as typeof a).map;
     case FK.Val: {
       const o = b as typeof a;
-      return a.off === o.off && a.size === o.size && a.nonNull === o.nonNull && a.id === o.id && a.region === o.region;
+      return a.off === o.off && a.size === o.size && a.nonNull === o.nonNull && a.id === o.id && a.region === o.region && a.slab === o.slab;
     }
     case FK.Sock: {
       const o = b as typeof a;
@@ -170,8 +180,9 @@ function meetFact(a: Fact, b: Fact): Fact {
   if (a.k === FK.Val) {
     // Both sides hold the object in g<reg> (or s<slot>), constant region or not: only the constant is lost.
     const o = b as typeof a;
-    if (a.off !== o.off || a.size !== o.size) return undefined;
-    return { k: FK.Val, off: a.off, size: a.size, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1, region: a.region === o.region ? a.region : undefined };
+    // A slab and a Region are different objects in g<reg>: no access code fits both.
+    if (a.off !== o.off || a.size !== o.size || a.slab !== o.slab) return undefined;
+    return { k: FK.Val, off: a.off, size: a.size, nonNull: a.nonNull && o.nonNull, id: a.id === o.id ? a.id : -1, region: a.region === o.region ? a.region : undefined, slab: a.slab };
   }
   if (a.k === FK.Sock) {
     const o = b as typeof a;
@@ -373,7 +384,8 @@ function helperResult(state: State, id: number, pc: number, table: RegionTable):
   unlink(state, pc);
   if (plan.isNull) return ZERO;
   if (plan.map.holdsSockets) return { k: FK.Sock, nonNull: false, id: pc };
-  return { k: FK.Val, off: 0, size: plan.map.def.valueSize, nonNull: plan.nonNull, id: plan.region ? -1 : pc, region: plan.region };
+  const f = { k: FK.Val, off: 0, size: plan.map.def.valueSize, nonNull: plan.nonNull, id: plan.region ? -1 : pc, region: plan.region } as const;
+  return plan.slab ? { ...f, slab: true } : f;
 }
 
 /**

@@ -12,6 +12,8 @@ import { CTX_SIZE, Errno, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { SkLookupFlag } from "../../compiler/asm/helpers.ts";
 import { ArrayMap } from "../maps/array.ts";
 import { SockMap } from "../maps/sockmap.ts";
+import { LpmTrieMap } from "../maps/lpm.ts";
+import { CHUNK, CHUNK_BITS } from "../maps/lpm-trie.ts";
 import { CTX_HI, CTX_LOADS, Machine, STACK_SIZE } from "./machine.ts";
 import { lddwWords, type PreparedProgram } from "./program.ts";
 import { OFF_BIAS, PTR_TAG, RegionKind, type RegionTable } from "./region.ts";
@@ -36,27 +38,33 @@ const SCRATCH = "a1=b1=a2=b2=a3=b3=a4=b4=a5=b5=0;";
 /** A number literal for generated code (parenthesised when negative, so `x-(-1)` stays an expression). */
 export const lit = (n: number): string => (n < 0 ? `(${n})` : String(n));
 
-/** A DataView read of `size` bytes at constant `o` of view `v` into registers A/B (`sx`: sign-extend). */
-function read(v: string, o: number, size: number, A: string, B: string, sx: boolean): string {
-  if (size === 8) return `${A}=${v}.getInt32(${o},true);${B}=${v}.getInt32(${o + 4},true);`;
-  if (size === 4) return sx ? `${A}=${v}.getInt32(${o},true);${B}=${A}>>31;` : `${A}=${v}.getInt32(${o},true);${B}=0;`;
-  if (size === 2) return sx ? `${A}=${v}.getInt16(${o},true);${B}=${A}>>31;` : `${A}=${v}.getUint16(${o},true);${B}=0;`;
-  return sx ? `${A}=${v}.getInt8(${o});${B}=${A}>>31;` : `${A}=${v}.getUint8(${o});${B}=0;`;
+/** A byte offset in generated code: constant `o`, plus the local `base` when there is one (a slab value's offset). */
+const at = (base: string | undefined, o: number): string => (base === undefined ? String(o) : o === 0 ? base : `${base}+${o}`);
+
+/** A DataView read of `size` bytes at constant `o` (past `base`) of view `v` into registers A/B (`sx`: sign-extend). */
+function read(v: string, o: number, size: number, A: string, B: string, sx: boolean, base?: string): string {
+  const p = at(base, o);
+  if (size === 8) return `${A}=${v}.getInt32(${p},true);${B}=${v}.getInt32(${at(base, o + 4)},true);`;
+  if (size === 4) return sx ? `${A}=${v}.getInt32(${p},true);${B}=${A}>>31;` : `${A}=${v}.getInt32(${p},true);${B}=0;`;
+  if (size === 2) return sx ? `${A}=${v}.getInt16(${p},true);${B}=${A}>>31;` : `${A}=${v}.getUint16(${p},true);${B}=0;`;
+  return sx ? `${A}=${v}.getInt8(${p});${B}=${A}>>31;` : `${A}=${v}.getUint8(${p});${B}=0;`;
 }
 
-/** A DataView write of the low `size` bytes of lo/hi at constant `o` of view `v`. */
-function write(v: string, o: number, size: number, lo: string, hi: string): string {
-  if (size === 8) return `${v}.setInt32(${o},${lo},true);${v}.setInt32(${o + 4},${hi},true);`;
-  if (size === 4) return `${v}.setInt32(${o},${lo},true);`;
-  if (size === 2) return `${v}.setUint16(${o},${lo},true);`;
-  return `${v}.setUint8(${o},${lo});`;
+/** A DataView write of the low `size` bytes of lo/hi at constant `o` (past `base`) of view `v`. */
+function write(v: string, o: number, size: number, lo: string, hi: string, base?: string): string {
+  const p = at(base, o);
+  if (size === 8) return `${v}.setInt32(${p},${lo},true);${v}.setInt32(${at(base, o + 4)},${hi},true);`;
+  if (size === 4) return `${v}.setInt32(${p},${lo},true);`;
+  if (size === 2) return `${v}.setUint16(${p},${lo},true);`;
+  return `${v}.setUint8(${p},${lo});`;
 }
 
 /**
  * The view and byte offset a `size`-byte access at `base` + `off` proves in bounds of a region the program may
- * access (`write`: a writable one), or undefined. Frame accesses go to SV.
+ * access (`write`: a writable one), or undefined. Frame accesses go to SV. A slab value's offset `o` is relative to
+ * the local `at` (the value's start in its slab, see jit-facts.ts).
  */
-function provenView(cx: SpecialContext, base: Fact, reg: number, off: number, size: number, isWrite: boolean): { v: string; o: number; frame: boolean } | undefined {
+function provenView(cx: SpecialContext, base: Fact, reg: number, off: number, size: number, isWrite: boolean): { v: string; o: number; frame: boolean; at?: string } | undefined {
   if (!base) return undefined;
   if (base.k === FK.Fp) {
     const o = STACK_SIZE + base.off + off;
@@ -65,6 +73,7 @@ function provenView(cx: SpecialContext, base: Fact, reg: number, off: number, si
   if (base.k === FK.Val && base.nonNull) {
     const o = base.off + off;
     if (o < 0 || o + size > base.size) return undefined;
+    if (base.slab) return { v: `g${reg}.view`, o, frame: false, at: `x${reg}` };
     return { v: base.region ? cx.constRef(base.region.view) : `g${reg}.view`, o, frame: false };
   }
   if (base.k === FK.Sock && base.nonNull && !isWrite) {
@@ -87,8 +96,9 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
     case Class.ALU64: {
       const f = regs[s];
       if (cls === Class.ALU64 && (op & 0xf0) === AluOp.MOV && (op & Source.X) !== 0 && insn.off === 0) {
-        // Copies of an object-carrying pointer copy its object too.
-        return carriesObject(f) ? `a${d}=a${s};b${d}=b${s};g${d}=g${s};` : undefined;
+        // Copies of an object-carrying pointer copy its object too (and a slab value its offset).
+        if (!carriesObject(f)) return undefined;
+        return `a${d}=a${s};b${d}=b${s};g${d}=g${s};` + (f?.k === FK.Val && f.slab ? `x${d}=x${s};` : "");
       }
       // A result the facts know (constant folding, a frame or ctx pointer moved by a constant) is written as words.
       const after = { regs: regs.slice(), stack: st.stack, init: st.init };
@@ -118,9 +128,9 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
       if (!pv) return undefined;
       // Reloading a spilled object-carrying pointer reloads its object too.
       const slot = pv.frame && size === 8 && !sx ? st.stack.get(pv.o) : undefined;
-      const obj = slot && slot.size === 8 && carriesObject(slot.f) ? `g${d}=s${pv.o};` : "";
+      const obj = slot && slot.size === 8 && carriesObject(slot.f) ? `g${d}=s${pv.o};` + (slot.f.k === FK.Val && slot.f.slab ? `x${d}=t${pv.o};` : "") : "";
       if (obj) cx.noteSpill(pv.o);
-      return read(pv.v, pv.o, size, `a${d}`, `b${d}`, sx) + obj;
+      return read(pv.v, pv.o, size, `a${d}`, `b${d}`, sx, pv.at) + obj;
     }
     case Class.ST:
     case Class.STX: {
@@ -133,17 +143,19 @@ export function emitSpecial(cx: SpecialContext, pc: number, st: State): string |
         if (pv.frame || (insn.imm !== 0x00 && insn.imm !== 0x01) || (size !== 4 && size !== 8)) return undefined;
         const fetch = insn.imm === 0x01;
         const v = pv.v;
-        const o = pv.o;
+        const o = at(pv.at, pv.o);
+        const o4 = at(pv.at, pv.o + 4);
         return size === 8
-          ? `{const ol=${v}.getInt32(${o},true),oh=${v}.getInt32(${o + 4},true),q=(ol>>>0)+(a${s}>>>0);${v}.setInt32(${o},q|0,true);${v}.setInt32(${o + 4},(oh+b${s}+(q>4294967295?1:0))|0,true);${fetch ? `a${s}=ol;b${s}=oh;` : ""}}`
+          ? `{const ol=${v}.getInt32(${o},true),oh=${v}.getInt32(${o4},true),q=(ol>>>0)+(a${s}>>>0);${v}.setInt32(${o},q|0,true);${v}.setInt32(${o4},(oh+b${s}+(q>4294967295?1:0))|0,true);${fetch ? `a${s}=ol;b${s}=oh;` : ""}}`
           : `{const ol=${v}.getInt32(${o},true);${v}.setInt32(${o},(ol+a${s})|0,true);${fetch ? `a${s}=ol;b${s}=0;` : ""}}`;
       }
       if (mode !== Mode.MEM) return undefined;
       if (pv.frame) cx.noteStore(pv.o);
-      if (cls === Class.ST) return write(pv.v, pv.o, size, lit(insn.imm | 0), (insn.imm | 0) < 0 ? "(-1)" : "0");
-      const spill = pv.frame && size === 8 && carriesObject(regs[s]) ? `s${pv.o}=g${s};` : "";
+      if (cls === Class.ST) return write(pv.v, pv.o, size, lit(insn.imm | 0), (insn.imm | 0) < 0 ? "(-1)" : "0", pv.at);
+      const f = regs[s];
+      const spill = pv.frame && size === 8 && carriesObject(f) ? `s${pv.o}=g${s};` + (f?.k === FK.Val && f.slab ? `t${pv.o}=x${s};` : "") : "";
       if (spill) cx.noteSpill(pv.o);
-      return write(pv.v, pv.o, size, `a${s}`, `b${s}`) + spill;
+      return write(pv.v, pv.o, size, `a${s}`, `b${s}`, pv.at) + spill;
     }
     case Class.JMP:
     case Class.JMP32: {
@@ -208,8 +220,9 @@ function assign(sk: "g2" | "null", flags: bigint): string {
 }
 
 /**
- * map_lookup_elem on a known map with a key in this frame: the helper's argument checks hold by construction, so
- * the lookup is the map's own, and the result's object goes to g0 (a pinned constant value needs no lookup at all).
+ * map_lookup_elem on a known map with a key in this frame (or a map value): the helper's argument checks hold by
+ * construction, so the lookup is the map's own, and the result's object goes to g0 (an LPM trie value: its slab, with
+ * its offset in x0; a pinned constant value needs no lookup at all).
  */
 function lookup(cx: SpecialContext, st: State): string | undefined {
   const plan = lookupPlan(st, cx.table);
@@ -218,11 +231,16 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
   if (plan.region) return `a0=${OFF_BIAS};b0=${(PTR_TAG | plan.region.id) | 0};g0=${cx.constRef(plan.region)};${SCRATCH}`;
   const map = plan.map;
   const K = cx.constRef(map);
-  const o = plan.keyOff;
+  // The key's bytes, view and offset: this frame, or the map value r2 points into (a slab value's past x2).
+  const o = at(plan.keySlab ? "x2" : undefined, plan.keyOff);
   const max = map.def.maxEntries;
-  // The key's bytes and view: this frame, or the map value r2 points into.
   const KB = !plan.inValue ? "SB" : plan.keyRegion ? cx.constRef(plan.keyRegion.bytes) : "g2.bytes";
   const KV = !plan.inValue ? "SV" : plan.keyRegion ? cx.constRef(plan.keyRegion.view) : "g2.view";
+  if (plan.slab && map instanceof LpmTrieMap) {
+    // The value as its chunk's slab and its offset there; a Region only when the pointer's words are observed.
+    const value = `g0=${K}.slabs[i>>${CHUNK_BITS}];x0=(i&${CHUNK - 1})*${map.stride}+${map.def.keySize};a0=${OFF_BIAS};b0=${lazyWord(`PH(${K}.regionOf(i))`)};`;
+    return `{const i=${K}.findId(${KB},${o});if(i===0){g0=null;a0=0;b0=0;}else{${value}}}${SCRATCH}`;
+  }
   const idx = plan.index !== undefined ? String(plan.index) : `${KV}.getUint32(${o},true)`;
   let v: string;
   if (map instanceof ArrayMap) {

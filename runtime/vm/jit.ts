@@ -115,8 +115,11 @@ const TOP: State = topState();
 /** The facts at the main function's entry: r1 = ctx, r0 and r2-r9 zero (both tiers start them so), r10 the frame. */
 const MAIN_ENTRY: State = topState([{ k: FK.Const, v: 0n }, { k: FK.Ctx, off: 0 }, ...Array.from({ length: 8 }, () => ({ k: FK.Const, v: 0n }) as const)]);
 
-/** The locals holding the object (value Region or Socket) of a pointer register, see jit-facts.ts. */
-const OBJECTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `g${r}=null`).join(",");
+/**
+ * The locals holding the object (value Region, slab or Socket) of a pointer register, and a slab value's offset in its
+ * slab, see jit-facts.ts.
+ */
+const OBJECTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `g${r}=null,x${r}=0`).join(",");
 
 /** Generates the function body and its constants. */
 function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
@@ -385,7 +388,7 @@ function genBody(
     }
     shaped = structured(body);
   }
-  const locals = [...spills].map((o) => `,s${o}=null`).join("");
+  const locals = [...spills].map((o) => `,s${o}=null,t${o}=0`).join("");
   return { code: shaped?.code ?? loop, stackMark, blockOf, entryBlock: blockOf.get(lo)!, budgetBound, locals, special };
 }
 

@@ -6,6 +6,7 @@
  */
 import { CTX_SIZE, CtxOff, U16_BACKED_FIELDS, ctxLoadField } from "../../compiler/abi/sk-lookup.ts";
 import type { Socket } from "../net/socket.ts";
+import type { AfterRun } from "../maps/map.ts";
 import {
   BudgetExceeded,
   CTX_ID,
@@ -115,6 +116,8 @@ export class Machine {
   traceBytes = 0;
   /** Socket references taken and not yet released in the current run. */
   held: Socket[] = [];
+  /** What the last run's helpers deferred until the run is over (see afterRun). */
+  private deferred: AfterRun[] = [];
 
   prng: number;
   readonly clock: () => bigint;
@@ -128,6 +131,21 @@ export class Machine {
     this.prng = this.seed >>> 0 || 1;
     this.clock = opts.clock ?? (() => process.hrtime.bigint());
     this.defaultClock = opts.clock === undefined;
+  }
+
+  /**
+   * Calls `x.runOver()` once the current run is over (at the next reset): a pointer of the run may reach storage that
+   * a helper freed during it (an LPM trie value deleted after its lookup), as in the kernel, which frees after a grace
+   * period. A check of this list is all a run pays when nothing is deferred.
+   */
+  afterRun(x: AfterRun): void {
+    this.deferred.push(x);
+  }
+
+  private runOver(): void {
+    const done = this.deferred;
+    this.deferred = [];
+    for (const x of done) x.runOver();
   }
 
   /**
@@ -149,6 +167,7 @@ export class Machine {
       this.traceBytes = 0;
     }
     if (this.held.length) this.held = [];
+    if (this.deferred.length) this.runOver();
     // Every run starts from zeroed stack frames so that both tiers (and reruns) see the same bytes even in programs
     // that read stack they never wrote (the privileged verifier allows it).
     if (!zeroStack) return;
