@@ -261,6 +261,17 @@ export class VmProgram {
   }
 }
 
+/** Options of a loaded object: the machine's, and (for the fuzzers only) which load checks apply. */
+export interface VmObjectOptions extends MachineOptions {
+  /**
+   * @internal "tier-safety" loads programs the kernel refuses for their control flow (jumps or calls out of range,
+   * unreachable code, a function falling off its end), keeping only the checks both tiers need to agree, so that the
+   * random-bytecode fuzzers keep comparing the tiers' run-time faults on them. Default "kernel": refuse what
+   * BPF_PROG_LOAD refuses (program.ts loadError).
+   */
+  loadChecks?: "kernel" | "tier-safety";
+}
+
 /** Arrays of at most this many entries have every value pinned in the region table at load. */
 const PINNED_ARRAY_ENTRIES = 64;
 
@@ -274,7 +285,7 @@ export class VmObject {
 
   constructor(
     readonly file: ObjectFile,
-    opts: MachineOptions = {},
+    opts: VmObjectOptions = {},
   ) {
     this.machine = new Machine(opts);
     if (file.btf) {
@@ -305,7 +316,7 @@ export class VmObject {
       for (let i = 0; i < m.def.maxEntries; i++) this.machine.table.pin(m.lookupAt(Uint8Array.of(i, 0, 0, 0), 0)!);
     }
     for (const p of file.programs) {
-      const refused = loadError(p.insns);
+      const refused = loadError(p.insns, opts.loadChecks);
       if (refused) throw new ObjectError(`program ${p.name}: the kernel refuses to load it (${refused.errno}): ${refused.message}`);
       const prepared = prepareProgram(p.name, p.insns, p.mapRelocs, this.maps);
       pinLddwRegions(prepared, this.machine.table);
@@ -314,7 +325,7 @@ export class VmObject {
   }
 
   /** Reads an ELF object (ours or clang's); ObjectError for malformed input, MapError for unsupported maps. */
-  static fromBytes(bytes: Uint8Array, opts: MachineOptions = {}): VmObject {
+  static fromBytes(bytes: Uint8Array, opts: VmObjectOptions = {}): VmObject {
     return new VmObject(readObject(bytes), opts);
   }
 

@@ -10,6 +10,7 @@ import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../com
 import { BPF_F_RDONLY_PROG } from "../../compiler/abi/maps.ts";
 import type { MapReloc } from "../../compiler/elf/object.ts";
 import type { VmMap } from "../maps/map.ts";
+import { controlFlowError } from "./cfg.ts";
 import { ptrLo, Region, RegionKind, type RegionTable } from "./region.ts";
 
 /** What a `lddw` loads. */
@@ -61,13 +62,26 @@ export const MAX_PROGRAM_INSNS = 1_000_000;
  * Why the kernel refuses to load `insns` as a whole, or undefined. The VM runs anything else (bad instructions fault
  * when reached, identically in both tiers), but these are refused at load, as BPF_PROG_LOAD refuses them:
  * - no instructions (EINVAL), or more than BPF_COMPLEXITY_LIMIT_INSNS (E2BIG) — kernel/bpf/syscall.c bpf_prog_load;
- * - a jump or call whose target is the second slot of an ldimm64 — kernel/bpf/verifier.c check_cfg, "jump into the
- *   middle of ldimm64 insn N" (EINVAL). Executing that slot would run the constant's upper half as an instruction.
+ * - control flow the verifier refuses before exploring any path (cfg.ts): calls and jumps out of range, a function
+ *   that does not end in exit or ja, unreachable instructions, jumps into the second slot of an ldimm64 (EINVAL).
+ *
+ * `checks: "tier-safety"` keeps only what both tiers need to agree (a jump into an ldimm64's second slot would run
+ * the constant's upper half as an instruction), so that the fuzzers can still feed the tiers jumps out of range and
+ * unreachable code and compare their run-time faults.
  */
-export function loadError(insns: readonly Instruction[]): { errno: "EINVAL" | "E2BIG"; message: string } | undefined {
+export function loadError(
+  insns: readonly Instruction[],
+  checks: "kernel" | "tier-safety" = "kernel",
+): { errno: "EINVAL" | "E2BIG"; message: string } | undefined {
   const n = insns.length;
   if (n === 0) return { errno: "EINVAL", message: "no instructions" };
   if (n > MAX_PROGRAM_INSNS) return { errno: "E2BIG", message: `${n} instructions, more than the kernel's limit of ${MAX_PROGRAM_INSNS}` };
+  return checks === "kernel" ? controlFlowError(insns) : jumpIntoLdimm64(insns);
+}
+
+/** A jump or call from any instruction (reachable or not) into the second slot of an ldimm64. */
+function jumpIntoLdimm64(insns: readonly Instruction[]): { errno: "EINVAL"; message: string } | undefined {
+  const n = insns.length;
   const tail = new Uint8Array(n + 1);
   for (let pc = 0; pc < n; pc += insns[pc]!.opcode === LDDW ? 2 : 1) if (insns[pc]!.opcode === LDDW) tail[pc + 1] = 1;
   for (let pc = 0; pc < n; pc++) {

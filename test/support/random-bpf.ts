@@ -92,6 +92,13 @@ export function randomProgram(
   return { insns, relocs };
 }
 
+/**
+ * The run-time faults of control flow the kernel refuses at load (runtime/vm/cfg.ts): the fuzzers load their random
+ * programs with the "tier-safety" checks to keep comparing these faults on both tiers, and check that a program
+ * passing the kernel's checks never raises one.
+ */
+export const CONTROL_FLOW_FAULT = /fell off the end of the program|jump outside the program|call outside the program/;
+
 /** Gives the random programs something to find: a listener in s[0] and a value in h[0]. */
 export const fillSockets = (o: VmObject): void => {
   o.map("s").set(0, new Socket({ name: "A", family: "inet", protocol: "tcp", ip: "127.0.0.1", port: 1 }));

@@ -13,7 +13,8 @@ import { MapError } from "../../runtime/maps/map.ts";
 import { Socket } from "../../runtime/net/socket.ts";
 import { VmObject, type Tier } from "../../runtime/vm/object.ts";
 import { BudgetExceeded, VmFault } from "../../runtime/vm/region.ts";
-import { MAPS, fillSockets, randomProgram } from "../support/random-bpf.ts";
+import { loadError } from "../../runtime/vm/program.ts";
+import { CONTROL_FLOW_FAULT, MAPS, fillSockets, randomProgram } from "../support/random-bpf.ts";
 import { rng } from "../support/rng.ts";
 import { TCP4, UDP6 } from "./harness.ts";
 
@@ -44,11 +45,15 @@ function hidePointers(line: string): string {
     .replace(/(0x)?3eb[0-9a-f]{13}\b/g, "PTR");
 }
 
-/** Both tiers, on fresh objects built from the same file (maps start equal), must agree. */
-function agree(file: ObjectFile, fill: (o: VmObject) => void, ctx: object): Outcome[] {
+/**
+ * Both tiers, on fresh objects built from the same file (maps start equal), must agree. `loadChecks` "tier-safety"
+ * (random and mutated bytecode) also loads control flow the kernel refuses, so that its run-time faults stay compared;
+ * a program that passes the kernel's checks must then never raise one.
+ */
+function agree(file: ObjectFile, fill: (o: VmObject) => void, ctx: object, loadChecks?: "tier-safety"): Outcome[] {
   const out: Outcome[] = [];
   try {
-    new VmObject(file);
+    new VmObject(file, { loadChecks });
   } catch (e) {
     // Refused at load as the kernel refuses it (a jump into an ldimm64): nothing to run.
     if (e instanceof ObjectError && /refuses to load/.test(e.message)) return [{ kind: "fault", name: "Refused", message: e.message }];
@@ -56,7 +61,7 @@ function agree(file: ObjectFile, fill: (o: VmObject) => void, ctx: object): Outc
   }
   for (const p of file.programs) {
     const results = (["interp", "jit"] as const).map((tier) => {
-      const obj = new VmObject(file, { budget: 5_000, seed: 3, clock: () => 42n });
+      const obj = new VmObject(file, { budget: 5_000, seed: 3, clock: () => 42n, loadChecks });
       fill(obj);
       return runTier(obj, p.name, tier, ctx);
     });
@@ -64,6 +69,7 @@ function agree(file: ObjectFile, fill: (o: VmObject) => void, ctx: object): Outc
     // Every outcome agrees, budget exhaustion included (same pc, same count, same side effects before it).
     if (JSON.stringify(a) !== JSON.stringify(b)) console.log(JSON.stringify(p.insns.map((x) => ({ ...x, imm64: undefined }))), JSON.stringify(p.mapRelocs));
     expect(b, `program ${p.name}`).toEqual(a);
+    if (a.kind === "fault" && CONTROL_FLOW_FAULT.test(a.message)) expect(loadError(p.insns), `program ${p.name}: ${a.message}`).toBeDefined();
     out.push(a);
   }
   return out;
@@ -110,7 +116,8 @@ describe("VM fuzz: random bytecode on both tiers", () => {
       const { insns, relocs } = randomProgram(r, { len: 2 + Math.floor(r() * 24), hostile: false });
       const bytes = new Uint8Array(insns.length * 8);
       const file: ObjectFile = { license: "GPL", maps: MAPS, programs: [{ name: "p", section: "sk_lookup", insns, bytes, mapRelocs: relocs, lineInfo: [], funcInfo: [] }] };
-      for (const o of agree(file, fillSockets, i % 2 ? TCP4 : UDP6)) {
+      if (loadError(insns) === undefined) kinds.set("kernel-loadable", (kinds.get("kernel-loadable") ?? 0) + 1);
+      for (const o of agree(file, fillSockets, i % 2 ? TCP4 : UDP6, "tier-safety")) {
         const k = o.kind === "ok" ? "ok" : o.name;
         kinds.set(k, (kinds.get(k) ?? 0) + 1);
       }
@@ -145,7 +152,7 @@ describe("VM fuzz: random bytecode on both tiers", () => {
       const file: ObjectFile = { ...base, programs: [{ ...p, insns }] };
       agree(file, (o) => {
         for (const m of o.maps.values()) if (m.holdsSockets && m.def.type === MapType.SOCKMAP) o.map(m.def.name).set(0, new Socket({ name: "A", family: "inet", protocol: "tcp", ip: "127.0.0.1", port: 1 }));
-      }, TCP4);
+      }, TCP4, "tier-safety");
     }
   });
   test("a runaway program stops with BudgetExceeded on both tiers", () => {

@@ -2,8 +2,7 @@
 import { AluOp, Helper, JmpOp, Size, alu64, call, decode, encode, exit, jmp64, ldMap, ldx, mov64, reg, st, stx, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { ObjectFile } from "../../compiler/elf/object.ts";
-import { VmObject, type Tier, type VmProgram } from "../../runtime/vm/object.ts";
-import type { MachineOptions } from "../../runtime/vm/machine.ts";
+import { VmObject, type Tier, type VmObjectOptions, type VmProgram } from "../../runtime/vm/object.ts";
 import type { SkLookupInput } from "../../runtime/vm/ctx.ts";
 
 /** Both execution tiers. */
@@ -30,7 +29,7 @@ export function objectOf(programs: Record<string, Instruction[]>, maps: MapDef[]
 }
 
 /** A VmObject holding the single program `prog`. */
-export function vmOf(insns: Instruction[], maps: MapDef[] = [], opts: MachineOptions = {}): VmObject {
+export function vmOf(insns: Instruction[], maps: MapDef[] = [], opts: VmObjectOptions = {}): VmObject {
   return new VmObject(objectOf({ prog: insns }, maps), opts);
 }
 

@@ -6,7 +6,7 @@ import { TIERS, outcome, vmOf } from "./harness.ts";
 describe("instruction semantics (shared table, both tiers)", () => {
   for (const c of INSN_CASES) {
     test(c.name, () => {
-      const results = TIERS.map((tier) => outcome(vmOf(c.insns, [], { budget: c.budget }).program("prog"), tier));
+      const results = TIERS.map((tier) => outcome(vmOf(c.insns, [], { budget: c.budget, loadChecks: c.loadChecks }).program("prog"), tier));
       for (const [i, r] of results.entries()) {
         const tier = TIERS[i];
         if (c.fault) {

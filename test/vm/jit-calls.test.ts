@@ -11,9 +11,12 @@ import { TIERS, mapDef, outcome, vmOf } from "./harness.ts";
 
 const arr = mapDef("arr", MapType.ARRAY, 4, 8, 4);
 
-/** Runs on both tiers and checks they agree; returns the JIT's outcome and source. */
-function both(insns: Instruction[]) {
-  const p = vmOf(insns, [arr]).program("prog");
+/**
+ * Runs on both tiers and checks they agree; returns the JIT's outcome and source. `loadChecks` "tier-safety" loads
+ * shapes the kernel refuses (the fuzzers still feed them to both tiers).
+ */
+function both(insns: Instruction[], loadChecks?: "tier-safety") {
+  const p = vmOf(insns, [arr], { loadChecks }).program("prog");
   const [i, j] = TIERS.map((t) => outcome(p, t));
   expect(j).toEqual(i);
   // A second run starts from the same state (frames reset, counter from 0).
@@ -82,7 +85,8 @@ describe("JIT BPF-to-BPF calls", () => {
   });
 
   test("a callee that jumps into the caller's code keeps the whole-program shape, like the interpreter", () => {
-    // f jumps back to main's `out` block, whose exit then returns from f (the interpreter's frame rules).
+    // f jumps back to main's `out` block, whose exit then returns from f (the interpreter's frame rules). The kernel
+    // refuses this ("jump out of range", check_subprogs), and so does the VM's loader but under the fuzzers' checks.
     const insns = [
       mov64(6, 1),
       callLocal("f"),
@@ -91,13 +95,16 @@ describe("JIT BPF-to-BPF calls", () => {
       withLabel(mov64(0, 7), "f"),
       jmp64(JmpOp.JA, 0, 0, "out"),
     ];
-    const { out, src } = both(insns);
+    expect(() => vmOf(insns, [arr])).toThrow(/the kernel refuses to load it \(EINVAL\): jump out of range from insn 5 to 3/);
+    const { out, src } = both(insns, "tier-safety");
     expect(out).toEqual({ r0: 17n, n: 7 });
     expect(src).toContain("FN[");
   });
 
   test("a callee that falls off its end into nothing faults on both tiers", () => {
-    const { out } = both([callLocal("f"), exit(), withLabel(mov64(0, 1), "f")]);
+    const insns = [callLocal("f"), exit(), withLabel(mov64(0, 1), "f")];
+    expect(() => vmOf(insns, [arr])).toThrow(/\(EINVAL\): last insn is not an exit or jmp \(insn 2, the end of the function at insn 2\)/);
+    const { out } = both(insns, "tier-safety");
     expect(out).toMatchObject({ fault: "VmFault" });
     expect((out as { message: string }).message).toMatch(/fell off the end/);
   });
