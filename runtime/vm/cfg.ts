@@ -88,7 +88,7 @@ function jumpsLeavingSubprograms(insns: readonly Instruction[], starts: readonly
     }
     if (i === end - 1) {
       if (insn.opcode !== EXIT && insn.opcode !== JA && insn.opcode !== GOTOL) {
-        const what = sub === 0 ? "the program" : `the function at insn ${start}`;
+        const what = starts.length === 1 ? "the program" : sub === 0 ? "the main function" : `the function at insn ${start}`;
         return { errno: "EINVAL", message: `last insn is not an exit or jmp (insn ${i}, the end of ${what})` };
       }
       sub++;

@@ -49,7 +49,7 @@ function withJumpIntoSecondSlot(name: string, insns: Instruction[]): Instruction
 const INTO_LDDW_REFUSED: Record<string, RegExp> = {
   "ja into the second slot": /\(EINVAL\): unreachable insn 1$/,
   "conditional jump, second slot with an opcode, back-edge elsewhere": /\(EINVAL\): jump into the middle of ldimm64 insn 2$/,
-  "bpf-to-bpf call into the second slot": /\(EINVAL\): last insn is not an exit or jmp \(insn 1, the end of the program\)$/,
+  "bpf-to-bpf call into the second slot": /\(EINVAL\): last insn is not an exit or jmp \(insn 1, the end of the main function\)$/,
 };
 
 describe("a jump into the middle of an ldimm64 is refused at load, as the kernel refuses it", () => {
