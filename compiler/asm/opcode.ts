@@ -103,6 +103,8 @@ export const enum Pseudo {
   MAP_FD = 1,
   /** lddw: imm is a map fd, next imm an offset into its value (global data). */
   MAP_VALUE = 2,
+  /** lddw: imm is the relative address of a BPF function (a callback); its target starts a function. */
+  FUNC = 4,
   /** call: imm is a relative offset to a BPF-to-BPF callee. */
   CALL = 1,
   /** call: imm is a kfunc BTF id. */

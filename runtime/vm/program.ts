@@ -4,13 +4,13 @@
  * every BPF-to-BPF callee) that the JIT needs. Preparation never throws for bad bytecode: anything that cannot be
  * resolved becomes a fault raised when (and only if) the instruction executes, identically in both tiers.
  */
+import { checkControlFlow, isControlFlowError } from "../../compiler/asm/control-flow.ts";
 import { disassemble, formatInstruction } from "../../compiler/asm/disasm.ts";
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { AluOp, Class, JmpOp, LDDW, Mode, Pseudo, Size, Source } from "../../compiler/asm/opcode.ts";
 import { BPF_F_RDONLY_PROG } from "../../compiler/abi/maps.ts";
 import type { MapReloc } from "../../compiler/elf/object.ts";
 import type { VmMap } from "../maps/map.ts";
-import { controlFlowError } from "./cfg.ts";
 import { ptrLo, Region, RegionKind, type RegionTable } from "./region.ts";
 
 /** What a `lddw` loads. */
@@ -62,8 +62,10 @@ export const MAX_PROGRAM_INSNS = 1_000_000;
  * Why the kernel refuses to load `insns` as a whole, or undefined. The VM runs anything else (bad instructions fault
  * when reached, identically in both tiers), but these are refused at load, as BPF_PROG_LOAD refuses them:
  * - no instructions (EINVAL), or more than BPF_COMPLEXITY_LIMIT_INSNS (E2BIG) — kernel/bpf/syscall.c bpf_prog_load;
- * - control flow the verifier refuses before exploring any path (cfg.ts): calls and jumps out of range, a function
- *   that does not end in exit or ja, unreachable instructions, jumps into the second slot of an ldimm64 (EINVAL).
+ * - control flow the verifier refuses before exploring any path (compiler/asm/control-flow.ts, shared with our
+ *   verifier): calls and jumps out of range, a function that does not end in exit or ja, unreachable instructions,
+ *   jumps into the second slot of an ldimm64 (EINVAL), too many functions (E2BIG). The message is the kernel's log
+ *   line, with what it leaves unsaid (which instruction, which function) in parentheses.
  *
  * `checks: "tier-safety"` keeps only what both tiers need to agree (a jump into an ldimm64's second slot would run
  * the constant's upper half as an instruction), so that the fuzzers can still feed the tiers jumps out of range and
@@ -76,7 +78,10 @@ export function loadError(
   const n = insns.length;
   if (n === 0) return { errno: "EINVAL", message: "no instructions" };
   if (n > MAX_PROGRAM_INSNS) return { errno: "E2BIG", message: `${n} instructions, more than the kernel's limit of ${MAX_PROGRAM_INSNS}` };
-  return checks === "kernel" ? controlFlowError(insns) : jumpIntoLdimm64(insns);
+  if (checks === "tier-safety") return jumpIntoLdimm64(insns);
+  const refused = checkControlFlow(insns);
+  if (!isControlFlowError(refused)) return undefined;
+  return { errno: refused.errno, message: refused.detail ? `${refused.message} (${refused.detail})` : refused.message };
 }
 
 /** A jump or call from any instruction (reachable or not) into the second slot of an ldimm64. */

@@ -14,7 +14,7 @@ import { ATTACH_TYPE_SK_LOOKUP, PROG_TYPE_SK_LOOKUP } from "../../compiler/abi/s
 import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
-import { MAX_SUBPROGS } from "../../runtime/vm/cfg.ts";
+import { MAX_SUBPROGS } from "../../compiler/asm/control-flow.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { loadError } from "../../runtime/vm/program.ts";
 import { describeKernel } from "../support/kernel.ts";
@@ -65,7 +65,7 @@ const SHAPES: Array<{ name: string; insns: Instruction[]; refused?: string }> = 
   { name: "unreachable call and callee", insns: [r0(1), ja(1), callRel(1), EXIT, r0(0), EXIT], refused: "unreachable insn 2" },
   { name: "ldimm64", insns: [r0(1), lddw(), tail({ imm: 1 }), EXIT] },
   { name: "ldimm64 as the last slots", insns: [r0(1), lddw(), tail()], refused: "last insn is not an exit or jmp (insn 2, the end of the program)" },
-  { name: "ldimm64 second slot with a register", insns: [r0(1), lddw(), tail({ dst: 1 }), EXIT], refused: "invalid bpf_ld_imm64 insn 1" },
+  { name: "ldimm64 second slot with a register", insns: [r0(1), lddw(), tail({ dst: 1 }), EXIT], refused: "invalid bpf_ld_imm64 insn (at insn 1)" },
   { name: "ldimm64 second slot that is a jump", insns: [r0(1), lddw(), tail({ opcode: 0x05, off: -9 }), EXIT], refused: "jump out of range from insn 2 to -6" },
   { name: "jump into the middle of an ldimm64", insns: [r0(1), ifFp(1), lddw(), tail(), EXIT], refused: "jump into the middle of ldimm64 insn 2" },
   { name: "ja into the second slot, over the first", insns: [r0(1), ja(1), lddw(), tail(), EXIT], refused: "unreachable insn 2" },
@@ -238,7 +238,7 @@ describeKernel("control flow: the VM refuses exactly what the running kernel ref
     console.log(`control-flow shapes: ${JSON.stringify(Object.fromEntries(seen))}`);
     expect(differences).toEqual([]);
     // The generator must reach every rule, and load a fair share, or the comparison proves little.
-    for (const kind of ["loaded", "jump out of range", "last insn is not an exit or jmp", "unreachable", "call to invalid destination", "jump into the middle of ldimm64", "invalid bpf_ld_imm64"]) {
+    for (const kind of ["loaded", "jump out of range", "last insn is not an exit or jmp", "unreachable", "call to invalid destination", "jump into the middle of ldimm64", "invalid bpf_ld_imm64 insn"]) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(kind === "loaded" ? 200 : 0);
     }
   });
