@@ -24,6 +24,28 @@ describe("control flow", () => {
     expect(r.error?.message).toBe("jump out of range from insn 2 to 4");
   });
 
+  test("refusals in the kernel's order, words and instruction (compiler/asm/control-flow.ts)", () => {
+    const I = (opcode: number, dst = 0, src = 0, off = 0, imm = 0) => ({ opcode, dst, src, off, imm });
+    const r0 = I(0xb7, 0, 0, 0, 1);
+    const ldimm64 = [{ ...I(0x18, 2, 0, 0, 5), imm64: 5n }, I(0)];
+    const refusal = (insns: ReturnType<typeof I>[]) => verifyProgram({ ...asmProgram("t", [exit()]), insns }, []).error;
+    // Calls first (add_subprog), then jumps (check_subprogs), then opcodes slot by slot (resolve_pseudo_ldimm64).
+    expect(refusal([r0, I(0x85, 0, 1, 0, 5), I(0xff), I(0x95)])).toMatchObject({ pc: 1, message: "call to invalid destination" });
+    expect(refusal([r0, I(0xff), I(0x05, 0, 0, 5), I(0x95)])).toMatchObject({ pc: 2, message: "jump out of range from insn 2 to 8" });
+    expect(refusal([r0, I(0xff), ...ldimm64, I(0x95)])).toMatchObject({ pc: 1, message: "unknown opcode ff" });
+    // A call into an ldimm64's second half starts a function there: the main function then ends on the first half.
+    expect(refusal([r0, I(0x85, 0, 1, 0, 1), ...ldimm64, I(0x95)])).toMatchObject({ pc: 2, message: "last insn is not an exit or jmp" });
+    // A jump into it is found by check_cfg's walk, and shown at the jump.
+    expect(refusal([r0, I(0x25, 10, 0, 1, 7), ...ldimm64, I(0x95)])).toMatchObject({ pc: 1, message: "jump into the middle of ldimm64 insn 2" });
+    // Only exit, ja and gotol may end a function: ja with the X bit is an opcode of its own.
+    expect(refusal([r0, I(0x25, 10, 0, 1, 7), I(0x95), I(0x0d, 0, 0, -2)])).toMatchObject({ pc: 3, message: "last insn is not an exit or jmp" });
+  });
+
+  test("an ldimm64 of a function address starts a function", () => {
+    const cfg = checkCfg([{ opcode: 0x18, dst: 1, src: 4, off: 0, imm: 3 }, { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 }, mov64(0, 1), exit(), mov64(0, 0), exit()]);
+    expect(isCfgError(cfg) ? cfg.message : cfg.funcs).toEqual([0, 4]);
+  });
+
   test("empty program", () => {
     const r = verifyProgram({ ...asmProgram("t", [exit()]), insns: [], bytes: new Uint8Array() }, []);
     expect(r).toMatchObject({ ok: false, error: { message: "empty program", pc: 0 } });
