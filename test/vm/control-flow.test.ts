@@ -4,6 +4,10 @@
  * the VM's loader; both must refuse, with the same errno, or both load. The kernel's verdicts are probed, never
  * written down; the VM's messages are ours and pinned for the hand-made shapes.
  *
+ * The same shapes go through our verifier (compiler/verifier, which shares the VM's control-flow module): where the
+ * kernel's log ends in a control-flow refusal, ours must refuse with that very line; elsewhere it must not refuse for
+ * control flow (it may for later reasons, as the kernel may).
+ *
  * The shapes keep the kernel's later checks (do_check) out of the comparison: registers read are r10 (compared with a
  * non-zero constant, so both branches stay feasible) and r0, which every function sets before any exit (0 or 1, a
  * valid sk_lookup verdict); in-range jumps and calls only go forward, so nothing loops or recurses, except in the
@@ -15,6 +19,8 @@ import type { Instruction } from "../../compiler/asm/instruction.ts";
 import { ObjectError, type ObjectFile } from "../../compiler/elf/object.ts";
 import { openKernel } from "../../runtime/kernel/open.ts";
 import { MAX_SUBPROGS } from "../../compiler/asm/control-flow.ts";
+import { resolveTarget } from "../../compiler/target/index.ts";
+import { verifyProgram } from "../../compiler/verifier/index.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { loadError } from "../../runtime/vm/program.ts";
 import { describeKernel } from "../support/kernel.ts";
@@ -153,6 +159,12 @@ function randomShape(r: () => number): Instruction[] {
   return insns;
 }
 
+/** The seeded random shapes both comparisons use. */
+const RANDOM_SHAPES: Instruction[][] = ((r) => Array.from({ length: 2000 }, () => randomShape(r)))(rng(20261205));
+
+/** A shape's slots as [opcode, dst, src, off, imm] rows, to paste back into a failing case. */
+const fieldsOf = (insns: readonly Instruction[]): string => JSON.stringify(insns.map((x) => [x.opcode, x.dst, x.src, x.off, x.imm]));
+
 /** The slots as BPF_PROG_LOAD receives them. */
 function bytesOf(insns: readonly Instruction[]): Uint8Array {
   const bytes = new Uint8Array(insns.length * 8);
@@ -223,15 +235,13 @@ describeKernel("control flow: the VM refuses exactly what the running kernel ref
     expect(differences).toEqual([]);
   });
 
-  test("2000 seeded random shapes", () => {
-    const r = rng(20261205);
+  test(`${RANDOM_SHAPES.length} seeded random shapes`, () => {
     const differences: unknown[] = [];
     const seen = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) {
-      const insns = randomShape(r);
+    for (const [i, insns] of RANDOM_SHAPES.entries()) {
       const vm = vmVerdict(insns);
       const kernel = kernelVerdict(insns);
-      if (vm !== kernel) differences.push({ case: i, vm, kernel, why: loadError(insns)?.message, insns: JSON.stringify(insns.map((x) => [x.opcode, x.dst, x.src, x.off, x.imm])) });
+      if (vm !== kernel) differences.push({ case: i, vm, kernel, why: loadError(insns)?.message, insns: fieldsOf(insns) });
       const kind = vm === "loaded" ? "loaded" : loadError(insns)!.message.replace(/ \(.*$/, "").replace(/ (from )?insn -?\d+.*$/, "");
       seen.set(kind, (seen.get(kind) ?? 0) + 1);
     }
@@ -241,5 +251,48 @@ describeKernel("control flow: the VM refuses exactly what the running kernel ref
     for (const kind of ["loaded", "jump out of range", "last insn is not an exit or jmp", "unreachable", "call to invalid destination", "jump into the middle of ldimm64", "invalid bpf_ld_imm64 insn"]) {
       expect(seen.get(kind) ?? 0, kind).toBeGreaterThan(kind === "loaded" ? 200 : 0);
     }
+  });
+});
+
+/** The lines the kernel's load-time control-flow passes refuse with (compiler/asm/control-flow.ts), and only they. */
+const CONTROL_FLOW_LINE =
+  /^(call to invalid destination|too many subprograms|jump out of range from insn -?\d+ to -?\d+|last insn is not an exit or jmp|invalid bpf_ld_imm64 insn|unreachable insn \d+|jump into the middle of ldimm64 insn \d+)$/;
+const PASSES = "passes control flow";
+
+/** The kernel's control-flow refusal: the last line of its log before the "processed" summary, or PASSES. */
+function kernelControlFlowLine(insns: Instruction[]): string {
+  const bpf = openKernel().bpf;
+  try {
+    bpf.close(bpf.progLoad(PROG_TYPE_SK_LOOKUP, ATTACH_TYPE_SK_LOOKUP, bytesOf(insns), "GPL", "cfg_shape", 1).fd);
+    return PASSES;
+  } catch (e) {
+    const log = (e as { log?: unknown }).log;
+    if (typeof log !== "string") throw e;
+    const line = log.trim().split("\n").filter((l) => !l.startsWith("processed ")).at(-1) ?? "";
+    return CONTROL_FLOW_LINE.test(line) ? line : PASSES;
+  }
+}
+
+/** Our verifier's control-flow refusal of the raw slots (for the running kernel's features), or PASSES. */
+function verifierControlFlowLine(insns: Instruction[]): string {
+  const r = verifyProgram(fileOf(insns).programs[0]!, [], { target: resolveTarget("host") });
+  return !r.ok && CONTROL_FLOW_LINE.test(r.error!.message) ? r.error!.message : PASSES;
+}
+
+describeKernel("control flow: our verifier refuses what the running kernel refuses, with its log line", () => {
+  test(`${SHAPES.length} hand-made shapes`, () => {
+    const differences = SHAPES.map((s) => ({ name: s.name, ours: verifierControlFlowLine(s.insns), kernel: kernelControlFlowLine(s.insns) })).filter((d) => d.ours !== d.kernel);
+    expect(differences).toEqual([]);
+  });
+
+  test(`the VM comparison's ${RANDOM_SHAPES.length} seeded random shapes`, () => {
+    const lines = RANDOM_SHAPES.map((insns) => ({ ours: verifierControlFlowLine(insns), kernel: kernelControlFlowLine(insns) }));
+    const differences = lines.flatMap((d, i) => (d.ours === d.kernel ? [] : [{ case: i, ...d, insns: fieldsOf(RANDOM_SHAPES[i]!) }]));
+    const refused = lines.filter((d) => d.kernel !== PASSES).length;
+    console.log(`control-flow shapes through our verifier: ${refused} refused for control flow, ${lines.length - refused} passed it`);
+    expect(differences).toEqual([]);
+    // Both outcomes must be common, or the comparison proves little.
+    expect(refused).toBeGreaterThan(200);
+    expect(lines.length - refused).toBeGreaterThan(200);
   });
 });
