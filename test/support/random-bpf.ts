@@ -93,9 +93,9 @@ export function randomProgram(
 }
 
 /**
- * The run-time faults of control flow the kernel refuses at load (runtime/vm/cfg.ts): the fuzzers load their random
- * programs with the "tier-safety" checks to keep comparing these faults on both tiers, and check that a program
- * passing the kernel's checks never raises one.
+ * The run-time faults of control flow the kernel refuses at load (compiler/asm/control-flow.ts): the fuzzers load
+ * their random programs with the "tier-safety" checks to keep comparing these faults on both tiers, and check that a
+ * program passing the kernel's checks never raises one.
  */
 export const CONTROL_FLOW_FAULT = /fell off the end of the program|jump outside the program|call outside the program/;
 

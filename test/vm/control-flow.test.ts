@@ -1,8 +1,8 @@
 /**
- * The VM refuses at load the control flow the kernel refuses at BPF_PROG_LOAD (runtime/vm/cfg.ts), and loads and
- * runs the rest: hand-made and seeded random control-flow shapes go to the running kernel (raw bpf(2) loads) and to
- * the VM's loader; both must refuse, with the same errno, or both load. The kernel's verdicts are probed, never
- * written down; the VM's messages are ours and pinned for the hand-made shapes.
+ * The VM refuses at load the control flow the kernel refuses at BPF_PROG_LOAD (compiler/asm/control-flow.ts), and
+ * loads and runs the rest: hand-made and seeded random control-flow shapes go to the running kernel (raw bpf(2)
+ * loads) and to the VM's loader; both must refuse, with the same errno, or both load. The kernel's verdicts are probed,
+ * never written down; the VM's messages are ours and pinned for the hand-made shapes.
  *
  * The same shapes go through our verifier (compiler/verifier, which shares the VM's control-flow module): where the
  * kernel's log ends in a control-flow refusal, ours must refuse with that very line; elsewhere it must not refuse for
