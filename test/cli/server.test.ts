@@ -11,7 +11,7 @@ import { closeSync, cpSync, existsSync, openSync, mkdirSync, mkdtempSync, readFi
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { encodeFrame, serverKey, socketPath } from "../../compiler/server/protocol.ts";
 import { writeManyPrograms } from "../../bench/many.ts";
 
@@ -110,10 +110,6 @@ async function until(what: () => boolean, ms: number): Promise<boolean> {
 
 const servedBy = (line: string | undefined) => Number(/^(?:native|node): server (\d+): /.exec(line ?? "")?.[1] ?? NaN);
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-beforeAll(() => {
-  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe" });
-});
 
 afterAll(async () => {
   const pids = caches.flatMap(serverPids);

@@ -3,11 +3,11 @@
  * after `npm run build`) for exit codes and real streams; the rest call the command modules in-process (same code,
  * captured streams) to keep the file fast.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { readObject } from "../../compiler/elf/index.ts";
 import { run as build } from "../../compiler/cli/build.ts";
 import { run as check } from "../../compiler/cli/check.ts";
@@ -29,10 +29,6 @@ const dir = mkdtempSync(join(tmpdir(), "tsbpf-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("bundled CLI (node bin/tsbpf.js)", () => {
-  beforeAll(() => {
-    execFileSync("npm", ["run", "build"], { stdio: "pipe" });
-  });
-
   test("build writes FILE.bpf.o next to a file outside the repo (tsbpf resolves to our stdlib there)", () => {
     const file = join(dir, "outside.ts");
     writeFileSync(file, readFileSync("examples/redirect-port.ts", "utf8"));

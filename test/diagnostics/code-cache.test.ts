@@ -3,17 +3,14 @@
  * under $XDG_CACHE_HOME/tsbpf/v8, later ones read them and compile the same bytes; a corrupt file is rejected by V8,
  * ignored and rewritten; TSBPF_CODE_CACHE=0 writes nothing.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, expect, test } from "vitest";
 
 const dir = mkdtempSync(join(tmpdir(), "tsbpf-code-cache-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(() => {
-  execFileSync("npm", ["run", "build"], { stdio: "pipe" });
-});
 
 /** Compiles an example with dist/compiler.js in a new process; returns the object as hex. */
 function compileInChild(cacheHome: string, env: Record<string, string> = {}): string {

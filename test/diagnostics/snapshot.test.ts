@@ -4,11 +4,11 @@
  * program: its sh lines exec `node --snapshot-blob`) and without it (TSBPF_NO_SNAPSHOT=1, TypeScript loaded from
  * node_modules).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 
 const dir = mkdtempSync(join(tmpdir(), "tsbpf-snapshot-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,10 +23,6 @@ function tsbpf(snapshot: boolean, ...args: string[]) {
 }
 
 describe("tsbpf build/check from the start-up snapshot", () => {
-  beforeAll(() => {
-    execFileSync("npm", ["run", "build"], { stdio: "pipe" });
-  });
-
   test("npm run build wrote the blob for this Node.js (otherwise every run below would skip the snapshot)", () => {
     expect(existsSync(`dist/snapshot/tsbpf-${process.version}.blob`)).toBe(true);
   });
