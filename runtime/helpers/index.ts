@@ -125,7 +125,7 @@ const mapUpdate: HelperFn = (m, pc, l1, h1, l2, h2, l3, h3, l4, h4) => {
     return retInt(m, s ? map.update(key, s, flags) : -Errno.EINVAL);
   }
   const value = argCopy(m, l3, h3, map.def.valueSize, pc, "map_update_elem value", 1);
-  return retInt(m, map.update(key, value, flags)); // maps copy the bytes into their own storage
+  return retInt(m, map.update(key, value, flags, m)); // maps copy the bytes into their own storage
 };
 
 const mapDelete: HelperFn = (m, pc, l1, h1, l2, h2) => {

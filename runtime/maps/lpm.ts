@@ -51,8 +51,9 @@ export class LpmTrieMap implements VmMap, AfterRun {
   /** Ids of deleted entries whose value no Region points into (reusable). */
   private readonly free: number[] = [];
   /**
-   * Ids a running program deleted: a pointer of that run without a Region (see slabs) may still read their values, as
-   * in the kernel, which frees after a grace period. They join `free` when the run is over (runOver).
+   * Ids a running program deleted or replaced by an update: a pointer of that run without a Region (see slabs) may
+   * still read their values, as in the kernel, which frees after a grace period. They join `free` when the run is over
+   * (runOver).
    */
   private readonly pending: number[] = [];
   private readonly trie: PrefixTrie;
@@ -148,7 +149,7 @@ export class LpmTrieMap implements VmMap, AfterRun {
     }
     return id;
   }
-  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+  update(key: Uint8Array, value: Uint8Array, flags: number, run?: RunHooks): number {
     if (badFlags(flags)) return err("EINVAL");
     key = this.full(key);
     const len = this.prefixLen(key);
@@ -156,11 +157,25 @@ export class LpmTrieMap implements VmMap, AfterRun {
     const old = this.trie.locate(key, 4, len);
     if (old !== 0 && flags === BPF_NOEXIST) return err("EEXIST");
     if (old === 0 && flags === BPF_EXIST) return err("ENOENT");
-    if (old !== 0) {
+    if (old !== 0 && run === undefined) {
       // The kernel replaces the node: its key takes the new bytes (bits past the prefix included, which
-      // get_next_key returns), its value the new value.
+      // get_next_key returns), its value the new value. From user space, writing over the old record is the same.
       this.keyOf(old).set(key.subarray(0, this.def.keySize));
       this.writeValue(old, value);
+      return 0;
+    }
+    if (old !== 0) {
+      // A running program may hold the old node's value: trie_update_elem links a new node in and frees the old one
+      // after a grace period (kfree_rcu, bpf_mem_cache_free_rcu since 6.13), so the run's pointers keep reading the
+      // old bytes. The new entry takes the old one's place in the trie; the old id is freed as a delete frees it.
+      this.trie.remove();
+      if (!this.trie.reserve(key, 4, len)) {
+        // Not expected (the removal gave back the nodes the insert needs); the entry stays as it was.
+        this.trie.insert(old, len);
+        return err("ENOMEM");
+      }
+      this.place(key, value, len);
+      this.retire(old, run);
       return 0;
     }
     if (this.count >= this.def.maxEntries) return err("ENOSPC");
@@ -169,12 +184,16 @@ export class LpmTrieMap implements VmMap, AfterRun {
       this.memory?.release(elementBytes(this.def));
       return err("ENOMEM");
     }
+    this.place(key, value, len);
+    this.count++;
+    return 0;
+  }
+  /** Stores `key` → `value` in a fresh record and links it into the trie (nodes `reserve`d). */
+  private place(key: Uint8Array, value: Uint8Array, len: number): void {
     const id = this.allocate();
     this.keyOf(id).set(key.subarray(0, this.def.keySize));
     this.writeValue(id, value);
     this.trie.insert(id, len);
-    this.count++;
-    return 0;
   }
   delete(key: Uint8Array, run?: RunHooks): number {
     key = this.full(key);
@@ -185,6 +204,11 @@ export class LpmTrieMap implements VmMap, AfterRun {
     this.trie.remove();
     this.count--;
     this.memory?.release(elementBytes(this.def));
+    this.retire(id, run);
+    return 0;
+  }
+  /** Entry `id` is out of the trie: its record becomes reusable when nothing can read it any more. */
+  private retire(id: number, run: RunHooks | undefined): void {
     // A value a program or user space still holds (its Region) keeps its bytes, as the kernel frees after a grace
     // period: such an id is never reused.
     const chunk = this.regions[id >> CHUNK_BITS];
@@ -194,7 +218,6 @@ export class LpmTrieMap implements VmMap, AfterRun {
       if (this.pending.length === 0) run.afterRun(this);
       this.pending.push(id);
     }
-    return 0;
   }
   /** The run that deleted the `pending` ids is over: they may be reused. */
   runOver(): void {

@@ -62,7 +62,7 @@ export interface AfterRun {
   runOver(): void;
 }
 
-/** A running program's machine, as a map's delete sees it (Machine.afterRun). */
+/** A running program's machine, as a map's update or delete sees it (Machine.afterRun). */
 export interface RunHooks {
   afterRun(x: AfterRun): void;
 }
@@ -78,8 +78,11 @@ export interface VmMap {
   lookup(key: Uint8Array): Region | Socket | null;
   /** Same as lookup, with the key read at `off` of `buf` (the helper's no-copy path). */
   lookupAt(buf: Uint8Array, off: number): Region | Socket | null;
-  /** Update with kernel flags; returns 0 or a negative errno. Data maps take `valueSize` bytes, socket maps a Socket. */
-  update(key: Uint8Array, value: Uint8Array | Socket, flags: number): number;
+  /**
+   * Update with kernel flags; returns 0 or a negative errno. Data maps take `valueSize` bytes, socket maps a Socket.
+   * `run`: as for delete (a replaced value may have to keep its bytes for the run's pointers, or be reused).
+   */
+  update(key: Uint8Array, value: Uint8Array | Socket, flags: number, run?: RunHooks): number;
   /**
    * Delete; 0 or a negative errno. `run`: the machine whose running program deletes (storage that a pointer of the
    * run may still reach must outlive the run; see LpmTrieMap.pending); undefined from user space.
