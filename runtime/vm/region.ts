@@ -58,8 +58,8 @@ export class Region {
   constructor(
     readonly kind: RegionKind,
     readonly bytes: Uint8Array,
-    /** Short description for faults, e.g. `stack frame 0`, `value of hits[3]`. */
-    readonly label: string,
+    /** Short description for faults, e.g. `stack frame 0`, `value of hits[3]` (a reused hash map value's changes). */
+    public label: string,
     readonly owner?: unknown,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
