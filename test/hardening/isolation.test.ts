@@ -10,7 +10,7 @@ import { MapType } from "../../compiler/abi/maps.ts";
 import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, lddw, ldMap, ldx, mov64, reg, st, stx, withLabel } from "../../compiler/asm/index.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { ID_MASK, PTR_TAG, OFF_BIAS, VmFault } from "../../runtime/vm/region.ts";
-import { TCP4, TIERS, mapDef, objectOf, vmOf } from "../vm/harness.ts";
+import { TCP4, TIERS, mapDef, objectOf, vmOf, updateAt } from "../vm/harness.ts";
 
 const SECRET_MAP = mapDef("secret", MapType.HASH, 4, 8, 4);
 const SECRET = "SECRET!";
@@ -159,13 +159,7 @@ describe("memory is released with the object", () => {
     alu64(AluOp.AND, 0, 15),
     stx(Size.W, 10, -4, 0),
     st(Size.DW, 10, -16, 42),
-    ldMap(1, "h"),
-    mov64(2, reg(10)),
-    alu64(AluOp.ADD, 2, -4),
-    mov64(3, reg(10)),
-    alu64(AluOp.ADD, 3, -16),
-    mov64(4, 0),
-    call(Helper.map_update_elem),
+    ...updateAt("h", -4, -16),
     ldMap(1, "h"),
     mov64(2, reg(10)),
     alu64(AluOp.ADD, 2, -4),

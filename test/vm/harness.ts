@@ -95,3 +95,8 @@ export function lookupAt(map: string, key: number | { reg: number }): Instructio
   const store = typeof key === "number" ? st(Size.W, 10, -4, key) : stx(Size.W, 10, -4, key.reg);
   return [store, mov64(2, reg(10)), alu64(AluOp.ADD, 2, -4), ldMap(1, map), call(Helper.map_lookup_elem)];
 }
+
+/** `r0 = map_update_elem(map, fp+keyAt, fp+valueAt, flags)`, with the key and the value already on the stack. */
+export function updateAt(map: string, keyAt: number, valueAt: number, flags = 0): Instruction[] {
+  return [ldMap(1, map), mov64(2, reg(10)), alu64(AluOp.ADD, 2, keyAt), mov64(3, reg(10)), alu64(AluOp.ADD, 3, valueAt), mov64(4, flags), call(Helper.map_update_elem)];
+}

@@ -15,7 +15,7 @@ import { jitSource } from "../../runtime/vm/jit.ts";
 import { LAZY_HI } from "../../runtime/vm/jit-lazy.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { TCP4, TIERS, mapDef, objectOf, outcome, vmOf, wrap } from "./harness.ts";
+import { TCP4, TIERS, mapDef, objectOf, outcome, vmOf, wrap, updateAt } from "./harness.ts";
 
 /** Keys {u32 prefixLen, 4 data bytes}, 8-byte values. */
 const P = mapDef("p", MapType.LPM_TRIE, 8, 8, 16, BPF_F_NO_PREALLOC);
@@ -113,13 +113,7 @@ const DELETE_THEN_INSERT: Instruction[] = withValue(B, [
   st(Size.W, 10, -20, 0x0d000001),
   st(Size.W, 10, -32, 0x11111111),
   st(Size.W, 10, -28, 0x11111111),
-  ldMap(1, "p"),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -24),
-  mov64(3, reg(10)),
-  alu64(AluOp.ADD, 3, -32),
-  mov64(4, 0),
-  call(Helper.map_update_elem),
+  ...updateAt("p", -24, -32),
   ldx(Size.DW, 0, 6, 0),
   exit(),
 ]);

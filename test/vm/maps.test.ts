@@ -8,7 +8,7 @@ import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64
 import { Socket } from "../../runtime/net/socket.ts";
 import { createMap } from "../../runtime/maps/index.ts";
 import { MapError } from "../../runtime/maps/map.ts";
-import { TIERS, TCP4, mapDef, vmOf } from "./harness.ts";
+import { TIERS, TCP4, mapDef, vmOf, updateAt } from "./harness.ts";
 
 const E = { EINVAL: -22, EEXIST: -17, ENOENT: -2, E2BIG: -7, ENOSPC: -28, EOPNOTSUPP: -95 };
 const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
@@ -164,13 +164,7 @@ describe("map helpers from programs (both tiers)", () => {
   const prog = (flags: number) => [
     st(Size.W, 10, -4, 5),
     st(Size.DW, 10, -16, 41),
-    ldMap(1, "h"),
-    mov64(2, reg(10)),
-    alu64(AluOp.ADD, 2, -4),
-    mov64(3, reg(10)),
-    alu64(AluOp.ADD, 3, -16),
-    mov64(4, flags),
-    call(Helper.map_update_elem),
+    ...updateAt("h", -4, -16, flags),
     mov64(6, reg(0)),
     ldMap(1, "h"),
     mov64(2, reg(10)),
