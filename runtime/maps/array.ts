@@ -1,7 +1,7 @@
 /** BPF_MAP_TYPE_ARRAY and PERCPU_ARRAY (one CPU): preallocated, zero-filled, u32 index keys, no deletion. */
 import type { MapDef } from "../../compiler/abi/maps.ts";
 import type { Region } from "../vm/region.ts";
-import { BPF_NOEXIST, MapError, type VmMap, badFlags, err, newHandle, newValue } from "./map.ts";
+import { BPF_NOEXIST, MapError, type VmMap, badFlags, copyBytes, err, newHandle, newValue } from "./map.ts";
 
 /** An array map. Values exist for every index from creation (zeroed), like the kernel's. */
 export class ArrayMap implements VmMap {
@@ -34,7 +34,7 @@ export class ArrayMap implements VmMap {
     const i = this.index(key);
     if (i >= this.def.maxEntries) return err("E2BIG");
     if ((flags & 3) === BPF_NOEXIST) return err("EEXIST");
-    this.at(i).bytes.set(value.subarray(0, this.def.valueSize));
+    copyBytes(value, 0, this.at(i).bytes, 0, this.def.valueSize);
     return 0;
   }
   delete(_key: Uint8Array): number {

@@ -19,12 +19,12 @@
  */
 import { BPF_F_NO_PREALLOC, MapType, type MapDef } from "../../compiler/abi/maps.ts";
 import { elementBytes } from "../../compiler/abi/map-limits.ts";
-import { Region, RegionKind } from "../vm/region.ts";
+import { Region, RegionKind, type RegionLabeller } from "../vm/region.ts";
 import { KeyTable, NO_SLOT } from "./key-table.ts";
-import { type AfterRun, BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type RunHooks, type VmMap, badFlags, err, fullKey, newHandle } from "./map.ts";
+import { type AfterRun, BPF_EXIST, BPF_NOEXIST, MapError, type MapMemory, type RunHooks, type VmMap, badFlags, copyBytes, err, fullKey, newHandle } from "./map.ts";
 
 /** A hash map (or LRU hash map when def.type is LRU_HASH). Iteration order is insertion order (recency for LRU). */
-export class HashMap implements VmMap, AfterRun {
+export class HashMap implements VmMap, AfterRun, RegionLabeller {
   readonly handle: Region;
   readonly holdsSockets = false;
   readonly lru: boolean;
@@ -68,16 +68,22 @@ export class HashMap implements VmMap, AfterRun {
     return key.length < this.def.keySize ? null : this.lookupAt(key, 0);
   }
   update(key: Uint8Array, value: Uint8Array, flags: number, run?: RunHooks): number {
+    return this.updateAt(fullKey(key, this.def.keySize), 0, value, 0, flags, run);
+  }
+  /**
+   * update with the key at `kb[ko..]` and the value at `vb[vo..]`, read in place (the JIT passes its stack). Neither
+   * may be this map's own memory: the key is read again after the value is written.
+   */
+  updateAt(kb: Uint8Array, ko: number, vb: Uint8Array, vo: number, flags: number, run?: RunHooks): number {
     if (badFlags(flags)) return err("EINVAL");
-    key = fullKey(key, this.def.keySize);
-    const slot = this.table.find(key, 0);
+    const slot = this.table.find(kb, ko);
     const mode = flags & 3;
     if (slot !== NO_SLOT && mode === BPF_NOEXIST) return err("EEXIST");
     if (slot === NO_SLOT && mode === BPF_EXIST) return err("ENOENT");
     if (slot !== NO_SLOT) {
       if (run === undefined || this.inPlace) {
         // From user space nothing can tell a new element from the old one written over.
-        this.table.valueAt(slot).bytes.set(value.subarray(0, this.def.valueSize));
+        copyBytes(vb, vo, this.table.valueAt(slot).bytes, 0, this.def.valueSize);
       } else {
         const old = this.table.valueAt(slot);
         let fresh: Region | null;
@@ -93,8 +99,8 @@ export class HashMap implements VmMap, AfterRun {
           fresh = this.freed.pop() ?? null;
           this.freed.push(old);
         }
-        // The old element's label is the key's (no string to build on this path, a counter's).
-        this.table.setValueAt(slot, this.element(fresh, old.label, value));
+        // The new element's key is the old one's.
+        this.table.setValueAt(slot, this.element(fresh, old.labelBytes!, 0, vb, vo));
       }
       if (this.lru) this.table.touch(slot);
       return 0;
@@ -105,23 +111,31 @@ export class HashMap implements VmMap, AfterRun {
     }
     if (this.perElement && !this.perElement.charge(this.elementBytes)) return err("ENOMEM");
     const reused = this.freed.pop() ?? null;
-    this.table.insert(key, 0, this.element(reused, this.labelOf(key), value));
+    this.table.insert(kb, ko, this.element(reused, kb, ko, vb, vo));
     return 0;
   }
-  /** `reused` (an element a program freed), or a new one, labelled `label` (see newValue), holding `value`. */
-  private element(reused: Region | null, label: string, value: Uint8Array): Region {
+  /**
+   * `reused` (an element a program freed), or a new one, for the key at `key[keyOff..]`, holding the value at `vb[vo..]`. The key
+   * is copied into the element's labelBytes, from which labelOf makes its label if a fault or a test reads it.
+   */
+  private element(reused: Region | null, key: Uint8Array, keyOff: number, vb: Uint8Array, vo: number): Region {
+    const keySize = this.def.keySize;
     let v: Region;
-    if (reused === null) v = new Region(RegionKind.MapValue, new Uint8Array(this.def.valueSize), label, this);
-    else {
+    if (reused === null) {
+      v = new Region(RegionKind.MapValue, new Uint8Array(this.def.valueSize), null, this);
+      v.labelBytes = new Uint8Array(keySize);
+    } else {
       v = reused;
-      v.label = label;
+      v.relabel();
     }
-    v.bytes.set(value.subarray(0, this.def.valueSize));
+    const kb = v.labelBytes!;
+    for (let i = 0; i < keySize; i++) kb[i] = key[keyOff + i]!;
+    copyBytes(vb, vo, v.bytes, 0, this.def.valueSize);
     return v;
   }
-  /** The fault label of `key`'s value (what newValue makes). */
-  private labelOf(key: Uint8Array): string {
-    return `value of ${this.def.name}{${Buffer.from(key.subarray(0, this.def.keySize)).toString("hex")}}`;
+  /** The fault label of a value of this map (what newValue makes): its key in hex. */
+  labelOf(r: Region): string {
+    return `value of ${this.def.name}{${Buffer.from(r.labelBytes!).toString("hex")}}`;
   }
   /** The run that retired an LRU element is over: no pointer can read it any more. */
   runOver(): void {
@@ -129,7 +143,11 @@ export class HashMap implements VmMap, AfterRun {
     this.retired = null;
   }
   delete(key: Uint8Array, run?: RunHooks): number {
-    const slot = this.table.find(fullKey(key, this.def.keySize), 0);
+    return this.deleteAt(fullKey(key, this.def.keySize), 0, run);
+  }
+  /** delete with the key at `kb[ko..]`, read in place (the JIT passes its stack). */
+  deleteAt(kb: Uint8Array, ko: number, run?: RunHooks): number {
+    const slot = this.table.find(kb, ko);
     if (slot === NO_SLOT) return err("ENOENT");
     if (run !== undefined && !this.lru) this.freed.push(this.table.valueAt(slot));
     this.table.removeAt(slot);

@@ -124,7 +124,10 @@ export class KeyTable<V> {
   private place(i: number, h: number, key: Int32Array, keyAt: number, value: V): void {
     this.state[i] = FULL;
     this.hashes[i] = h;
-    this.keys.set(key.subarray(keyAt, keyAt + this.words), i * this.words);
+    // By hand: a subarray to set() from allocates, per insert (a program that inserts and deletes on every run).
+    const keys = this.keys;
+    const words = this.words;
+    for (let w = 0, to = i * words; w < words; w++) keys[to + w] = key[keyAt + w]!;
     this.values[i] = value;
     this.prev[i] = this.tail;
     this.next[i] = NO_SLOT;

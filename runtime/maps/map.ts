@@ -126,6 +126,15 @@ export function fullKey(key: Uint8Array, size: number): Uint8Array {
   k.set(key);
   return k;
 }
+/**
+ * Copies `len` bytes from `src[from..]` to `dst[to..]` by hand: `dst.set(src.subarray(...))` allocates a view per
+ * call, which a program that updates a map on every run paid per run. Maps copy at most a value's bytes.
+ */
+export function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, len: number): void {
+  // A shorter source (a user-space caller's short value) copies what it has, as set() of a shorter subarray did.
+  const n = Math.min(len, src.length - from);
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
+}
 /** Back from keyString. */
 export const keyBytes = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

@@ -55,16 +55,40 @@ export class Region {
   readonly view: DataView;
   /** bytes.length, as a plain field: JIT bounds checks read it (a typed array's length costs more to load). */
   readonly size: number;
+  /** The label once made; null while `owner` makes it on demand (see label). */
+  private text: string | null;
+  /**
+   * Bytes the owner makes the label from on demand (a hash map value: its key), or null. A map that inserts and
+   * deletes on every run copies a key here instead of formatting it: the hex string cost more than the insert.
+   */
+  labelBytes: Uint8Array | null = null;
   constructor(
     readonly kind: RegionKind,
     readonly bytes: Uint8Array,
-    /** Short description for faults, e.g. `stack frame 0`, `value of hits[3]` (a reused hash map value's changes). */
-    public label: string,
+    /** Short description for faults, e.g. `stack frame 0`; null: `owner` (a RegionLabeller) makes it when first read. */
+    label: string | null,
     readonly owner?: unknown,
   ) {
+    this.text = label;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.size = bytes.length;
   }
+  /** Short description for faults, e.g. `stack frame 0`, `value of hits[3]` (a reused hash map value's changes). */
+  get label(): string {
+    return this.text ?? (this.text = (this.owner as RegionLabeller).labelOf(this));
+  }
+  set label(text: string) {
+    this.text = text;
+  }
+  /** Forgets the label: the owner makes it again from `labelBytes` when it is next read. */
+  relabel(): void {
+    this.text = null;
+  }
+}
+
+/** The owner of regions made without a label, which makes their label when it is first read. */
+export interface RegionLabeller {
+  labelOf(r: Region): string;
 }
 
 /** Id of the ctx region in every table. */
