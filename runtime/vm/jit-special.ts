@@ -2,7 +2,7 @@
  * JIT code specialised on the facts of jit-facts.ts: accesses whose region and bounds are proven skip the region
  * table and the checks (ctx fields, this frame through copies of r10, map values and sockets from inline lookups),
  * map lookups on a known map with a stack key are inline (with a constant key on a pinned ARRAY: the value itself is
- * a constant), NULL tests and comparisons of constants that the facts decide disappear, and sk_assign / sk_release
+ * a constant), so are updates of an ARRAY and updates and deletes of a hash map with a stack key and value, NULL tests and comparisons of constants that the facts decide disappear, and sk_assign / sk_release
  * on a proven socket call the helper's core without re-checking the argument. Anything the facts do not prove is
  * left to jit.ts's generic code, which makes the interpreter's checks and raises its faults.
  */
@@ -11,6 +11,8 @@ import { Helper } from "../../compiler/asm/helpers.ts";
 import { CTX_SIZE, Errno, SOCK_SIZE } from "../../compiler/abi/sk-lookup.ts";
 import { SkLookupFlag } from "../../compiler/asm/helpers.ts";
 import { ArrayMap } from "../maps/array.ts";
+import { HashMap } from "../maps/hash.ts";
+import { badFlags } from "../maps/map.ts";
 import { SockMap } from "../maps/sockmap.ts";
 import { LpmTrieMap } from "../maps/lpm.ts";
 import { CHUNK, CHUNK_BITS } from "../maps/lpm-trie.ts";
@@ -190,6 +192,8 @@ function ctxLoad(off: number, size: number, sx: boolean, d: number): string | un
 function helperCall(cx: SpecialContext, pc: number, id: number, st: State): string | undefined {
   const regs = st.regs;
   if (id === Helper.map_lookup_elem) return lookup(cx, st);
+  if (id === Helper.map_update_elem) return update(cx, st);
+  if (id === Helper.map_delete_elem) return remove(cx, st);
   if (id === Helper.sk_assign) {
     const sk = regs[2];
     const flags = regs[3];
@@ -253,4 +257,54 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
     return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=${lazyWord(`v.region.table===RT?(${tag}|v.region.id):PH(v.region)`)};}}${SCRATCH}`;
   }
   return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=${lazyWord(`v.table===RT?(${tag}|v.id):PH(v)`)};}}${SCRATCH}`;
+}
+
+/** The offset in this frame of `size` bytes that the fact `f` points to, when it proves them in the frame. */
+function frameBytes(f: Fact, size: number): number | undefined {
+  if (f?.k !== FK.Fp) return undefined;
+  const o = STACK_SIZE + f.off;
+  return o >= 0 && o + size <= STACK_SIZE ? o : undefined;
+}
+
+/** A helper's negative errno as r0's words. */
+const fail = (errno: number): string => `a0=${-errno};b0=-1;${SCRATCH}`;
+
+/**
+ * map_update_elem on a known ARRAY or hash map with the key and value in this frame and constant flags: the helper's
+ * argument checks hold by construction (what they would copy is read in place). An ARRAY's update is inline, in
+ * ArrayMap.update's order (flags, index, BPF_NOEXIST); a hash map's is HashMap.updateAt, the helper's own path.
+ */
+function update(cx: SpecialContext, st: State): string | undefined {
+  const r1 = st.regs[1];
+  const r4 = st.regs[4];
+  if (r1?.k !== FK.Map || r4?.k !== FK.Const) return undefined;
+  const map = r1.map;
+  if (!(map instanceof ArrayMap) && !(map instanceof HashMap)) return undefined;
+  const ko = frameBytes(st.regs[2], map.def.keySize);
+  const vo = frameBytes(st.regs[3], map.def.valueSize);
+  if (ko === undefined || vo === undefined) return undefined;
+  // The helper's reading of the u64 flags: anything that does not fit 32 bits is certainly invalid.
+  const w = words(r4.v);
+  const flags = w.hi !== 0 ? 2 ** 32 : w.lo >>> 0;
+  if (badFlags(flags)) return fail(Errno.EINVAL);
+  const K = cx.constRef(map);
+  if (map instanceof HashMap) return `a0=${K}.updateAt(SB,${ko},SB,${vo},${flags},M);b0=a0>>31;${SCRATCH}`;
+  const size = map.def.valueSize;
+  // Whole words through the views for small values (the usual counter or record), bytes otherwise.
+  let copy: string;
+  if (size % 4 === 0 && size <= 64) {
+    copy = "const d=v.view;";
+    for (let j = 0; j < size; j += 4) copy += `d.setInt32(${j},SV.getInt32(${vo + j},true),true);`;
+  } else copy = `const d=v.bytes;for(let j=0;j<${size};j++)d[j]=SB[${vo}+j];`;
+  const store = (flags & 3) === 1 ? `a0=${-Errno.EEXIST};b0=-1;` : `const v=${K}.values[i]??${K}.lookupAt(SB,${ko});${copy}a0=0;b0=0;`;
+  return `{const i=SV.getUint32(${ko},true);if(i>=${map.def.maxEntries}){a0=${-Errno.E2BIG};b0=-1;}else{${store}}}${SCRATCH}`;
+}
+
+/** map_delete_elem on a known hash map with the key in this frame: HashMap.deleteAt, the helper's own path. */
+function remove(cx: SpecialContext, st: State): string | undefined {
+  const r1 = st.regs[1];
+  if (r1?.k !== FK.Map || !(r1.map instanceof HashMap)) return undefined;
+  const ko = frameBytes(st.regs[2], r1.map.def.keySize);
+  if (ko === undefined) return undefined;
+  return `a0=${cx.constRef(r1.map)}.deleteAt(SB,${ko},M);b0=a0>>31;${SCRATCH}`;
 }
