@@ -8,6 +8,7 @@ import { AluOp, Helper, JmpOp, Size, alu64, call, exit, jmp64, ldMap, ldx, mov64
 import { Socket } from "../../runtime/net/socket.ts";
 import { createMap } from "../../runtime/maps/index.ts";
 import { MapError } from "../../runtime/maps/map.ts";
+import type { Region } from "../../runtime/vm/region.ts";
 import { TIERS, TCP4, mapDef, vmOf, updateAt } from "./harness.ts";
 
 const E = { EINVAL: -22, EEXIST: -17, ENOENT: -2, E2BIG: -7, ENOSPC: -28, EOPNOTSUPP: -95 };
@@ -63,6 +64,23 @@ describe("hash and LRU hash", () => {
     expect(m.lookup(bytes(2))).toBeNull();
     expect(m.lookup(bytes(1))).not.toBeNull();
     expect(m.update(bytes(9), bytes(9), 2)).toBe(E.ENOENT);
+  });
+  test("a value's fault label names its key, also once a program's delete and insert reuse the element for another key", () => {
+    // Labels are made when first read (Region.labelBytes): a stale one would name the element's first key.
+    const m = createMap(mapDef("h", MapType.HASH, 2, 4, 4));
+    const run = { afterRun: () => undefined };
+    expect(m.update(bytes(1, 0), u32(10), 0, run)).toBe(0);
+    const first = m.lookup(bytes(1, 0)) as Region;
+    expect(first.label).toBe("value of h{0100}");
+    expect(m.delete(bytes(1, 0), run)).toBe(0);
+    expect(m.update(bytes(2, 0xab), u32(20), 0, run)).toBe(0);
+    expect(m.lookup(bytes(2, 0xab))).toBe(first);
+    expect(first.label).toBe("value of h{02ab}");
+    // A run's update of an existing key links another element in, under the same key.
+    expect(m.update(bytes(2, 0xab), u32(21), 0, run)).toBe(0);
+    const second = m.lookup(bytes(2, 0xab)) as Region;
+    expect(second).not.toBe(first);
+    expect(second.label).toBe("value of h{02ab}");
   });
 });
 
