@@ -256,7 +256,19 @@ function lookup(cx: SpecialContext, st: State): string | undefined {
   if (map.holdsSockets) {
     return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{v.refs++;M.held.push(v);a0=${OFF_BIAS};b0=${lazyWord(`v.region.table===RT?(${tag}|v.region.id):PH(v.region)`)};}}${SCRATCH}`;
   }
-  return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=${lazyWord(`v.table===RT?(${tag}|v.id):PH(v)`)};}}${SCRATCH}`;
+  // An ARRAY whose every value is pinned in this table (object.ts pins small ones at load; ArrayMap never replaces a
+  // value) needs no registration test: the value's id is its pointer's.
+  const hi = map instanceof ArrayMap && allPinned(map, cx.table) ? `${tag}|v.id` : `v.table===RT?(${tag}|v.id):PH(v)`;
+  return `{${v}g0=v;if(v===null){a0=0;b0=0;}else{a0=${OFF_BIAS};b0=${lazyWord(hi)};}}${SCRATCH}`;
+}
+
+/** True when every slot of `map` has a value pinned in `table` (for the object's life, see RegionTable.pinned). */
+function allPinned(map: ArrayMap, table: RegionTable): boolean {
+  for (let i = 0; i < map.def.maxEntries; i++) {
+    const r = map.values[i];
+    if (r === undefined || !table.pinned(r)) return false;
+  }
+  return true;
 }
 
 /** The offset in this frame of `size` bytes that the fact `f` points to, when it proves them in the frame. */
