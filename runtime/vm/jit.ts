@@ -28,6 +28,7 @@ import { FK, analyse, calleeEntry, readsUnwrittenStack, topState, type State } f
 import { emitSpecial, lit, type SpecialContext } from "./jit-special.ts";
 import { structured } from "./jit-structure.ts";
 import { lazyPointersSafe, resolveLazy } from "./jit-lazy.ts";
+import { budgetCheckpoints, type BudgetBlock } from "./jit-budget.ts";
 import { assignError, releaseSocket } from "../helpers/index.ts";
 
 /** A compiled program: runs on a reset machine and returns r0's low word (high word left in `m.h`). */
@@ -121,20 +122,23 @@ const MAIN_ENTRY: State = topState([{ k: FK.Const, v: 0n }, { k: FK.Ctx, off: 0 
  */
 const OBJECTS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((r) => `g${r}=null,x${r}=0`).join(",");
 
+/** The target slot of the valid jump at `pc` (JA, conditional), or undefined (not a jump, a call, an exit, invalid). */
+function jumpTargetOf(p: PreparedProgram, pc: number): number | undefined {
+  const insn = p.insns[pc]!;
+  const cls = insn.opcode & 7;
+  if ((cls !== Class.JMP && cls !== Class.JMP32) || p.invalid[pc] !== undefined) return undefined;
+  const jop = insn.opcode & 0xf0;
+  if (jop === JmpOp.CALL || jop === JmpOp.EXIT) return undefined;
+  return pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
+}
+
 /** Generates the function body and its constants. */
 function jitProgram(p: PreparedProgram, table: RegionTable): JitSource {
   const insns = p.insns;
   const n = insns.length;
   // Block leaders: function entries, jump targets, instructions after a jump or exit.
   const leaders = new Set<number>(p.funcs);
-  const jumpTarget = (pc: number): number | undefined => {
-    const insn = insns[pc]!;
-    const cls = insn.opcode & 7;
-    if ((cls !== Class.JMP && cls !== Class.JMP32) || p.invalid[pc] !== undefined) return undefined;
-    const jop = insn.opcode & 0xf0;
-    if (jop === JmpOp.CALL || jop === JmpOp.EXIT) return undefined;
-    return pc + 1 + (jop === JmpOp.JA && cls === Class.JMP32 ? insn.imm : insn.off);
-  };
+  const jumpTarget = (pc: number): number | undefined => jumpTargetOf(p, pc);
   for (let pc = 0; pc < n; pc++) {
     const insn = insns[pc]!;
     const t = jumpTarget(pc);
@@ -294,6 +298,9 @@ function genBody(
   let blockLen = 0;
   let blockStartIdx = -1;
   const counts: Array<{ idx: number; len: number }> = [];
+  // The emitted blocks in order (for budget checkpoints): first slot, length, last emitted slot, ends in a fault.
+  const blocks: BudgetBlock[] = [];
+  let lastPc = lo;
   let minStore = STACK_SIZE;
   const startBlock = (pc: number): void => {
     body.push(`case ${pc}:`);
@@ -307,6 +314,7 @@ function genBody(
     if (blockStartIdx < 0) return;
     body[blockStartIdx] = `if((n+=${blockLen})>BU)BX(M,n-${blockLen},${blockStartPc},${RESUME_REGS});`;
     counts.push({ idx: blockStartIdx, len: blockLen });
+    blocks.push({ pc: blockStartPc, len: blockLen, last: lastPc, fault: p.invalid[lastPc] !== undefined });
   };
   let blockStartPc = 0;
   const goto = (t: number): string => goto2(t, n);
@@ -333,6 +341,7 @@ function genBody(
       startBlock(pc);
     }
     blockLen++;
+    lastPc = pc;
     const bad = p.invalid[pc];
     if (bad !== undefined) {
       body.push(`throw F(${JSON.stringify(bad)},${pc});`);
@@ -386,6 +395,16 @@ function genBody(
       body[c.idx] = `n+=${c.len};`;
       budgetBound += c.len;
     }
+    shaped = structured(body);
+  } else if (shaped !== undefined && hoist && blocks[0]?.pc === lo) {
+    // Loops: only checkpoints compare the counter with the budget, reserving what runs until the next one (see
+    // jit-budget.ts); the other blocks just count.
+    const reserve = budgetCheckpoints(p, blocks, (pc) => jumpTargetOf(p, pc));
+    counts.forEach((c, i) => {
+      const k = reserve.get(i);
+      const pc = blocks[i]!.pc;
+      body[c.idx] = k === undefined ? `n+=${c.len};` : `if(n+${k}>BU)BX(M,n,${pc},${RESUME_REGS});n+=${c.len};`;
+    });
     shaped = structured(body);
   }
   const locals = [...spills].map((o) => `,s${o}=null,t${o}=0`).join("");
