@@ -46,16 +46,27 @@ export function budgetCheckpoints(p: PreparedProgram, blocks: readonly BudgetBlo
     }
   }
   for (let i = 0; i < blocks.length; i++) if (state[i] === 0) checkpoints.add(i);
-  // Longest instruction count from a block's start to the next checkpoint or exit (memoised; acyclic, see above).
-  const longest = new Map<number, number>();
-  const from = (b: number): number => {
-    const known = longest.get(b);
-    if (known !== undefined) return known;
-    let tail = 0;
-    for (const s of succ[b]!) if (!checkpoints.has(s)) tail = Math.max(tail, from(s));
-    const total = blocks[b]!.len + tail;
-    longest.set(b, total);
-    return total;
+  // Longest instruction count from a block's start to the next checkpoint or exit, in post-order of an explicit
+  // walk (a hostile program may chain thousands of blocks: no recursion). Acyclic, see above.
+  const longest = new Int32Array(blocks.length).fill(-1);
+  const from = (root: number): number => {
+    const work: Array<[number, number]> = [[root, 0]];
+    while (work.length) {
+      const top = work[work.length - 1]!;
+      const [b, k] = top;
+      const next = succ[b]!;
+      if (k < next.length) {
+        top[1]++;
+        const s = next[k]!;
+        if (!checkpoints.has(s) && longest[s] === -1) work.push([s, 0]);
+        continue;
+      }
+      let tail = 0;
+      for (const s of next) if (!checkpoints.has(s)) tail = Math.max(tail, longest[s]!);
+      longest[b] = blocks[b]!.len + tail;
+      work.pop();
+    }
+    return longest[root]!;
   };
   const out = new Map<number, number>();
   for (const c of checkpoints) out.set(c, from(c));

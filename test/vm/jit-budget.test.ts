@@ -72,4 +72,23 @@ describe("JIT budget checkpoints in a loop", () => {
     // The fault lands in both arms and the latch, not only in blocks that check.
     for (const pc of [14, 17, 19, 20]) expect(pcs.has(pc), `pc ${pc}`).toBe(true);
   });
+
+  test("a loop of 12,000 one-instruction blocks compiles (no recursion over blocks) and stops where the interpreter does", () => {
+    // `if r8 == 12345 goto +0` ends a block at every slot; the last one jumps back to the first.
+    const chain: Instruction[] = Array.from({ length: 12_000 }, () => ({ opcode: 0x15, dst: 8, src: 0, off: 0, imm: 12345 }));
+    const prog = [mov64(8, 0), withLabel(chain[0]!, "top"), ...chain.slice(1), ja("top")];
+    const outs = TIERS.map((tier) => {
+      try {
+        new VmObject(objectOf({ prog }), { budget: 30_000 }).run("prog", TCP4, { tier });
+        return { ok: true };
+      } catch (e) {
+        expect(e).toBeInstanceOf(BudgetExceeded);
+        return { pc: (e as VmFault).pc };
+      }
+    });
+    expect(outs[1]).toEqual(outs[0]);
+    // The budget + 1st instruction faults: 30,000 past the mov, 12,001 slots a lap.
+    expect(outs[0]).toEqual({ pc: 1 + ((30_000 - 1) % 12_001) });
+    expect(jitSource(vmOf(prog).program("prog").prepared).match(/>BU\)BX/g)?.length).toBe(2);
+  });
 });
