@@ -7,18 +7,14 @@
  */
 import { describe, expect, test } from "vitest";
 import { MapType } from "../../compiler/abi/maps.ts";
-import { AluOp, AtomicOp, Helper, JmpOp, Size, alu64, atomic, call, exit, ja, jmp64, ldMap, mov64, reg, st, withLabel, type Instruction } from "../../compiler/asm/index.ts";
+import { AluOp, AtomicOp, JmpOp, Size, alu64, atomic, exit, ja, jmp64, mov64, reg, withLabel, type Instruction } from "../../compiler/asm/index.ts";
 import { jitSource } from "../../runtime/vm/jit.ts";
 import { VmObject } from "../../runtime/vm/object.ts";
 import { BudgetExceeded, VmFault } from "../../runtime/vm/region.ts";
-import { TCP4, TIERS, mapDef, objectOf, vmOf } from "./harness.ts";
+import { TCP4, TIERS, lookupAt, mapDef, objectOf, vmOf } from "./harness.ts";
 
 const LOOP: Instruction[] = [
-  st(Size.W, 10, -4, 0),
-  ldMap(1, "a"),
-  mov64(2, reg(10)),
-  alu64(AluOp.ADD, 2, -4),
-  call(Helper.map_lookup_elem),
+  ...lookupAt("a", 0),
   jmp64(JmpOp.JEQ, 0, 0, "end"),
   mov64(6, reg(0)),
   mov64(8, 0),
