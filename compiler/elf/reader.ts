@@ -12,7 +12,7 @@
  *   the linked program.
  * Everything is bounds-checked; malformed or unsupported input throws ObjectError naming the section and offset.
  */
-import { DecodeError, decode, type Instruction } from "../asm/index.ts";
+import { Class, DecodeError, JmpOp, LDDW, Pseudo, decode, type Instruction } from "../asm/index.ts";
 import { BtfError, BtfKind, type Btf, type BtfExt, decodeBtf, decodeBtfExt, parseBtfMaps } from "../btf/index.ts";
 import type { MapDef } from "../abi/maps.ts";
 import {
@@ -34,11 +34,7 @@ import {
 import { globalDataMaps } from "./global-data.ts";
 import { type FuncInfo, type LineInfo, type MapReloc, ObjectError, type ObjectFile, type ObjProgram } from "./object.ts";
 
-const LDDW = 0x18;
-const CALL = 0x85;
-const PSEUDO_CALL = 1;
-const PSEUDO_FUNC = 4;
-const PSEUDO_MAP_VALUE = 2;
+const CALL = Class.JMP | JmpOp.CALL;
 /** Upper bound on a linked program (the kernel's BPF_COMPLEXITY_LIMIT_INSNS is 1M instructions). */
 const MAX_SLOTS = 1_000_000;
 
@@ -228,7 +224,7 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
     for (let j = 0; j < insns.length; j++) {
       const insn = insns[j]!;
       const rel = relocs.get(fn.start + j * 8);
-      if (insn.opcode === LDDW && insn.src === PSEUDO_FUNC) throw new ObjectError(`${where(j)}: callback function references (ld_imm64 of a function) are not supported`);
+      if (insn.opcode === LDDW && insn.src === Pseudo.FUNC) throw new ObjectError(`${where(j)}: callback function references (ld_imm64 of a function) are not supported`);
       if (rel) {
         const sym = elf.symbols[rel.symbol]!;
         if (rel.type === R_BPF_64_64) {
@@ -238,7 +234,7 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
             // libbpf: src_reg = BPF_PSEUDO_MAP_VALUE, imm = fd (0 here), second imm = symbol value + original imm.
             const offset = sym.value + insn.imm;
             if (!Number.isSafeInteger(offset) || offset < 0 || offset > 0x7fffffff) throw new ObjectError(`${where(j)}: reference to '${sym.name}' at offset ${offset} of ${dataMap.name} is out of range`);
-            piece.bytes[j * 8 + 1] = (PSEUDO_MAP_VALUE << 4) | insn.dst;
+            piece.bytes[j * 8 + 1] = (Pseudo.MAP_VALUE << 4) | insn.dst;
             view.setInt32(j * 8 + 4, 0, true);
             view.setInt32(j * 8 + 12, offset, true);
             mapRelocs.push({ slot: piece.slot + j, map: dataMap.name, kind: "value", offset });
@@ -246,14 +242,14 @@ function link(elf: ElfFile, prog: Fn, subprogs: Fn[], text: ElfSection | undefin
             mapRelocs.push({ slot: piece.slot + j, map: mapFor(elf, sym, insn, tables.maps, where(j)) });
           }
         } else if (rel.type === R_BPF_64_32) {
-          if (insn.opcode !== CALL || insn.src !== PSEUDO_CALL) throw new ObjectError(`${where(j)}: R_BPF_64_32 relocation on an instruction that is not a BPF-to-BPF call`);
+          if (insn.opcode !== CALL || insn.src !== Pseudo.CALL) throw new ObjectError(`${where(j)}: R_BPF_64_32 relocation on an instruction that is not a BPF-to-BPF call`);
           if (!text || sym.shndx !== text.index) throw new ObjectError(`${where(j)}: call to '${sym.name}', which is not a function in .text`);
           const target = sym.value + (insn.imm + 1) * 8;
           view.setInt32(j * 8 + 4, callImm(target, piece.slot + j, where(j)), true);
         } else {
           throw new ObjectError(`${where(j)}: unsupported relocation type ${rel.type} against '${sym.name}'`);
         }
-      } else if (insn.opcode === CALL && insn.src === PSEUDO_CALL) {
+      } else if (insn.opcode === CALL && insn.src === Pseudo.CALL) {
         // Already resolved by the compiler: a call inside the same section, relative to this instruction.
         if (fn.sec !== text) throw new ObjectError(`${where(j)}: BPF-to-BPF call without relocation from outside .text`);
         const target = fn.start + (j + insn.imm + 1) * 8;
